@@ -1,0 +1,314 @@
+using System.Diagnostics.CodeAnalysis;
+using DotC1z.Keys;
+using DotC1z.Records;
+
+namespace DotC1z.Storage;
+
+/// <summary>
+/// The storage contract every engine implements (RocksDB, SQLite over baton's v1 schema, and the
+/// in-memory reference). One store holds many syncs; every record lives under exactly one sync.
+/// </summary>
+/// <remarks>
+/// <para>Identity: resource types, entitlements, grants and assets are keyed by (sync, external_id);
+/// resources by (sync, resource_type_id, resource_id); sync runs by sync id. The <c>sync_id</c>
+/// field inside a record value is ignored on write (the sync argument decides) and engines return
+/// records with <c>sync_id</c> set to the sync they were read from.</para>
+/// <para>Puts overwrite by identity (last write wins, also within one batch), and every index
+/// stays exact: an overwrite removes the old record's index entries.</para>
+/// <para>Enumerations are lazy and must be disposed (a <c>foreach</c> does it). Each enumeration
+/// reads a consistent snapshot taken when it starts, so it is safe while another thread writes.
+/// Ordering: by-sync scans follow the identity (ordinal UTF-8 byte order of the id elements);
+/// index scans are ordered by the remaining index elements, then identity.</para>
+/// <para>Expected misses are values (<c>TryGet…</c> returns <see langword="false"/>; deleting a missing
+/// record returns <see langword="false"/>). Failures are <see cref="Errors.C1zException"/> subclasses.</para>
+/// </remarks>
+public interface IC1zStore : IDisposable
+{
+    /// <summary>Engine name ("rocks", "sqlite", "memory").</summary>
+    string EngineName { get; }
+
+    /// <summary>Whether the store refuses writes (<see cref="Errors.C1zReadOnlyException"/>).</summary>
+    bool IsReadOnly { get; }
+
+    // ---------------------------------------------------------------- sync runs
+
+    /// <summary>The sync that <see cref="StartSync"/> or <see cref="SetCurrentSync"/> selected, if any.</summary>
+    SyncId? CurrentSync { get; }
+
+    /// <summary>Creates a sync run record (started now, not ended) and makes it the current sync.</summary>
+    /// <param name="type">The sync type.</param>
+    /// <param name="parent">Parent sync for partial and diff syncs.</param>
+    /// <returns>The new sync id.</returns>
+    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
+    SyncId StartSync(SyncType type, SyncId? parent = null);
+
+    /// <summary>Selects an existing sync as the current sync.</summary>
+    /// <param name="syncId">The sync.</param>
+    /// <exception cref="Errors.C1zArgumentException">No sync run with that id exists.</exception>
+    void SetCurrentSync(SyncId syncId);
+
+    /// <summary>Sets the sync's <c>ended_at</c> to now (if it is not already set). Clears the current sync if it was this one.</summary>
+    /// <param name="syncId">The sync.</param>
+    /// <exception cref="Errors.C1zArgumentException">No sync run with that id exists.</exception>
+    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
+    void EndSync(SyncId syncId);
+
+    /// <summary>Writes a sync run record as given (import, compaction). Its <c>sync_id</c> must be a valid id.</summary>
+    /// <param name="record">The record.</param>
+    /// <exception cref="Errors.C1zArgumentException">The record's sync id is missing or invalid.</exception>
+    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
+    void PutSyncRun(SyncRunRecord record);
+
+    /// <summary>Reads one sync run.</summary>
+    /// <param name="syncId">The sync.</param>
+    /// <param name="record">The record when found.</param>
+    /// <returns>Whether it exists.</returns>
+    bool TryGetSyncRun(SyncId syncId, [NotNullWhen(true)] out SyncRunRecord? record);
+
+    /// <summary>All sync runs, ordered by sync id (creation second, then random).</summary>
+    /// <returns>The sync runs.</returns>
+    IReadOnlyList<SyncRunRecord> ListSyncRuns();
+
+    /// <summary>Deletes a sync run and every record stored under it.</summary>
+    /// <param name="syncId">The sync.</param>
+    /// <returns>Whether the sync run existed.</returns>
+    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
+    bool DeleteSync(SyncId syncId);
+
+    // ---------------------------------------------------------------- writes
+
+    /// <summary>Puts resource types under <paramref name="syncId"/> in one atomic batch.</summary>
+    /// <param name="syncId">Target sync.</param>
+    /// <param name="records">Records; later ones win over earlier ones with the same identity.</param>
+    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
+    /// <exception cref="Errors.C1zArgumentException">A record has an empty identity.</exception>
+    void PutResourceTypes(SyncId syncId, IReadOnlyList<ResourceTypeRecord> records);
+
+    /// <summary>Puts resources in one atomic batch (see <see cref="PutResourceTypes"/>).</summary>
+    /// <param name="syncId">Target sync.</param>
+    /// <param name="records">Records.</param>
+    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
+    /// <exception cref="Errors.C1zArgumentException">A record has an empty identity.</exception>
+    void PutResources(SyncId syncId, IReadOnlyList<ResourceRecord> records);
+
+    /// <summary>Puts entitlements in one atomic batch (see <see cref="PutResourceTypes"/>).</summary>
+    /// <param name="syncId">Target sync.</param>
+    /// <param name="records">Records.</param>
+    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
+    /// <exception cref="Errors.C1zArgumentException">A record has an empty identity.</exception>
+    void PutEntitlements(SyncId syncId, IReadOnlyList<EntitlementRecord> records);
+
+    /// <summary>Puts grants in one atomic batch (see <see cref="PutResourceTypes"/>).</summary>
+    /// <param name="syncId">Target sync.</param>
+    /// <param name="records">Records.</param>
+    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
+    /// <exception cref="Errors.C1zArgumentException">A record has an empty identity.</exception>
+    void PutGrants(SyncId syncId, IReadOnlyList<GrantRecord> records);
+
+    /// <summary>Puts assets in one atomic batch (see <see cref="PutResourceTypes"/>).</summary>
+    /// <param name="syncId">Target sync.</param>
+    /// <param name="records">Records.</param>
+    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
+    /// <exception cref="Errors.C1zArgumentException">A record has an empty identity.</exception>
+    void PutAssets(SyncId syncId, IReadOnlyList<AssetRecord> records);
+
+    /// <summary>Deletes a resource type and its index entries.</summary>
+    /// <param name="syncId">The sync.</param>
+    /// <param name="externalId">Its id.</param>
+    /// <returns>Whether it existed.</returns>
+    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
+    bool DeleteResourceType(SyncId syncId, string externalId);
+
+    /// <summary>Deletes a resource and its index entries.</summary>
+    /// <param name="syncId">The sync.</param>
+    /// <param name="resourceTypeId">Its resource type.</param>
+    /// <param name="resourceId">Its id.</param>
+    /// <returns>Whether it existed.</returns>
+    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
+    bool DeleteResource(SyncId syncId, string resourceTypeId, string resourceId);
+
+    /// <summary>Deletes an entitlement and its index entries.</summary>
+    /// <param name="syncId">The sync.</param>
+    /// <param name="externalId">Its id.</param>
+    /// <returns>Whether it existed.</returns>
+    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
+    bool DeleteEntitlement(SyncId syncId, string externalId);
+
+    /// <summary>Deletes a grant and its index entries.</summary>
+    /// <param name="syncId">The sync.</param>
+    /// <param name="externalId">Its id.</param>
+    /// <returns>Whether it existed.</returns>
+    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
+    bool DeleteGrant(SyncId syncId, string externalId);
+
+    /// <summary>Deletes an asset.</summary>
+    /// <param name="syncId">The sync.</param>
+    /// <param name="externalId">Its id.</param>
+    /// <returns>Whether it existed.</returns>
+    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
+    bool DeleteAsset(SyncId syncId, string externalId);
+
+    // ---------------------------------------------------------------- point reads
+
+    /// <summary>Reads one resource type.</summary>
+    /// <param name="syncId">The sync.</param>
+    /// <param name="externalId">Its id.</param>
+    /// <param name="record">The record when found.</param>
+    /// <returns>Whether it exists.</returns>
+    /// <exception cref="Errors.C1zCorruptionException">The stored value does not decode.</exception>
+    bool TryGetResourceType(SyncId syncId, string externalId, [NotNullWhen(true)] out ResourceTypeRecord? record);
+
+    /// <summary>Reads one resource.</summary>
+    /// <param name="syncId">The sync.</param>
+    /// <param name="resourceTypeId">Its resource type.</param>
+    /// <param name="resourceId">Its id.</param>
+    /// <param name="record">The record when found.</param>
+    /// <returns>Whether it exists.</returns>
+    /// <exception cref="Errors.C1zCorruptionException">The stored value does not decode.</exception>
+    bool TryGetResource(SyncId syncId, string resourceTypeId, string resourceId, [NotNullWhen(true)] out ResourceRecord? record);
+
+    /// <summary>Reads one entitlement.</summary>
+    /// <param name="syncId">The sync.</param>
+    /// <param name="externalId">Its id.</param>
+    /// <param name="record">The record when found.</param>
+    /// <returns>Whether it exists.</returns>
+    /// <exception cref="Errors.C1zCorruptionException">The stored value does not decode.</exception>
+    bool TryGetEntitlement(SyncId syncId, string externalId, [NotNullWhen(true)] out EntitlementRecord? record);
+
+    /// <summary>Reads one grant.</summary>
+    /// <param name="syncId">The sync.</param>
+    /// <param name="externalId">Its id.</param>
+    /// <param name="record">The record when found.</param>
+    /// <returns>Whether it exists.</returns>
+    /// <exception cref="Errors.C1zCorruptionException">The stored value does not decode.</exception>
+    bool TryGetGrant(SyncId syncId, string externalId, [NotNullWhen(true)] out GrantRecord? record);
+
+    /// <summary>Reads one asset.</summary>
+    /// <param name="syncId">The sync.</param>
+    /// <param name="externalId">Its id.</param>
+    /// <param name="record">The record when found.</param>
+    /// <returns>Whether it exists.</returns>
+    /// <exception cref="Errors.C1zCorruptionException">The stored value does not decode.</exception>
+    bool TryGetAsset(SyncId syncId, string externalId, [NotNullWhen(true)] out AssetRecord? record);
+
+    // ---------------------------------------------------------------- scans
+
+    /// <summary>All resource types of a sync, by external id.</summary>
+    /// <param name="syncId">The sync.</param>
+    /// <returns>A lazy, snapshot-consistent sequence.</returns>
+    IEnumerable<ResourceTypeRecord> ResourceTypes(SyncId syncId);
+
+    /// <summary>All resources of a sync, by (resource type, id).</summary>
+    /// <param name="syncId">The sync.</param>
+    /// <returns>A lazy, snapshot-consistent sequence.</returns>
+    IEnumerable<ResourceRecord> Resources(SyncId syncId);
+
+    /// <summary>Resources of one resource type, by id.</summary>
+    /// <param name="syncId">The sync.</param>
+    /// <param name="resourceTypeId">The resource type.</param>
+    /// <returns>A lazy, snapshot-consistent sequence.</returns>
+    IEnumerable<ResourceRecord> ResourcesByType(SyncId syncId, string resourceTypeId);
+
+    /// <summary>Children of a parent resource, by (child type, child id).</summary>
+    /// <param name="syncId">The sync.</param>
+    /// <param name="parentResourceTypeId">Parent's resource type.</param>
+    /// <param name="parentResourceId">Parent's id.</param>
+    /// <returns>A lazy, snapshot-consistent sequence.</returns>
+    IEnumerable<ResourceRecord> ResourcesByParent(SyncId syncId, string parentResourceTypeId, string parentResourceId);
+
+    /// <summary>All entitlements of a sync, by external id.</summary>
+    /// <param name="syncId">The sync.</param>
+    /// <returns>A lazy, snapshot-consistent sequence.</returns>
+    IEnumerable<EntitlementRecord> Entitlements(SyncId syncId);
+
+    /// <summary>Entitlements on one resource, by external id.</summary>
+    /// <param name="syncId">The sync.</param>
+    /// <param name="resourceTypeId">Resource type.</param>
+    /// <param name="resourceId">Resource id.</param>
+    /// <returns>A lazy, snapshot-consistent sequence.</returns>
+    IEnumerable<EntitlementRecord> EntitlementsByResource(SyncId syncId, string resourceTypeId, string resourceId);
+
+    /// <summary>All grants of a sync, by external id.</summary>
+    /// <param name="syncId">The sync.</param>
+    /// <returns>A lazy, snapshot-consistent sequence.</returns>
+    IEnumerable<GrantRecord> Grants(SyncId syncId);
+
+    /// <summary>Grants of one entitlement (by <c>entitlement.entitlement_id</c>), by (principal type, principal id, external id).</summary>
+    /// <param name="syncId">The sync.</param>
+    /// <param name="entitlementId">The entitlement id.</param>
+    /// <returns>A lazy, snapshot-consistent sequence.</returns>
+    IEnumerable<GrantRecord> GrantsByEntitlement(SyncId syncId, string entitlementId);
+
+    /// <summary>Grants held by one principal, by external id.</summary>
+    /// <param name="syncId">The sync.</param>
+    /// <param name="principalResourceTypeId">Principal's resource type.</param>
+    /// <param name="principalResourceId">Principal's id.</param>
+    /// <returns>A lazy, snapshot-consistent sequence.</returns>
+    IEnumerable<GrantRecord> GrantsByPrincipal(SyncId syncId, string principalResourceTypeId, string principalResourceId);
+
+    /// <summary>Grants whose entitlement is on one resource (<c>entitlement.resource_type_id/resource_id</c>), by external id.</summary>
+    /// <param name="syncId">The sync.</param>
+    /// <param name="resourceTypeId">Entitlement resource type.</param>
+    /// <param name="resourceId">Entitlement resource id.</param>
+    /// <returns>A lazy, snapshot-consistent sequence.</returns>
+    IEnumerable<GrantRecord> GrantsByEntitlementResource(SyncId syncId, string resourceTypeId, string resourceId);
+
+    /// <summary>Grants with <c>needs_expansion</c> set, by external id.</summary>
+    /// <param name="syncId">The sync.</param>
+    /// <returns>A lazy, snapshot-consistent sequence.</returns>
+    IEnumerable<GrantRecord> GrantsNeedingExpansion(SyncId syncId);
+
+    /// <summary>All assets of a sync, by external id.</summary>
+    /// <param name="syncId">The sync.</param>
+    /// <returns>A lazy, snapshot-consistent sequence.</returns>
+    IEnumerable<AssetRecord> Assets(SyncId syncId);
+
+    /// <summary>Record counts of one sync.</summary>
+    /// <param name="syncId">The sync.</param>
+    /// <returns>Counts per kind.</returns>
+    RecordCounts Count(SyncId syncId);
+
+    // ---------------------------------------------------------------- bulk
+
+    /// <summary>
+    /// Starts a bulk load into <paramref name="syncId"/>: the fast path for large batches (fixture
+    /// generation, import, compaction). Records become visible atomically at
+    /// <see cref="IBulkLoader.Complete"/>; disposing without completing discards them.
+    /// </summary>
+    /// <param name="syncId">Target sync. Engines may require it to hold no records yet (then they say so in the exception).</param>
+    /// <returns>The loader; one per store at a time.</returns>
+    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
+    IBulkLoader BeginBulkLoad(SyncId syncId);
+}
+
+/// <summary>
+/// Collects records for one sync and makes them durable and visible at once.
+/// Later records win over earlier ones with the same identity, exactly as with puts.
+/// </summary>
+public interface IBulkLoader : IDisposable
+{
+    /// <summary>Adds a resource type.</summary>
+    /// <param name="record">The record.</param>
+    void Add(ResourceTypeRecord record);
+
+    /// <summary>Adds a resource.</summary>
+    /// <param name="record">The record.</param>
+    void Add(ResourceRecord record);
+
+    /// <summary>Adds an entitlement.</summary>
+    /// <param name="record">The record.</param>
+    void Add(EntitlementRecord record);
+
+    /// <summary>Adds a grant.</summary>
+    /// <param name="record">The record.</param>
+    void Add(GrantRecord record);
+
+    /// <summary>Adds an asset.</summary>
+    /// <param name="record">The record.</param>
+    void Add(AssetRecord record);
+
+    /// <summary>Makes every added record durable and visible, atomically.</summary>
+    /// <param name="cancellationToken">Stops the load; nothing becomes visible then.</param>
+    /// <exception cref="OperationCanceledException">The load was cancelled; the store is unchanged.</exception>
+    void Complete(CancellationToken cancellationToken = default);
+}
