@@ -19,8 +19,8 @@ public static class CodecRegistry
     /// <summary>Direct codec for resource types.</summary>
     public static DirectCodec<ResourceTypeRecord> ResourceType { get; } = (DirectCodec<ResourceTypeRecord>)Direct[ResourceTypeRecord.Descriptor.FullName];
 
-    /// <summary>Direct codec for resources.</summary>
-    public static DirectCodec<ResourceRecord> Resource { get; } = (DirectCodec<ResourceRecord>)Direct[ResourceRecord.Descriptor.FullName];
+    /// <summary>Direct codec for resources (sorts the profile struct).</summary>
+    public static ResourceRecordCodec Resource { get; } = (ResourceRecordCodec)Direct[ResourceRecord.Descriptor.FullName];
 
     /// <summary>Direct codec for entitlements.</summary>
     public static DirectCodec<EntitlementRecord> Entitlement { get; } = (DirectCodec<EntitlementRecord>)Direct[EntitlementRecord.Descriptor.FullName];
@@ -77,7 +77,7 @@ public static class CodecRegistry
         IRecordCodec[] codecs =
         [
             new DirectCodec<ResourceTypeRecord>(),
-            new DirectCodec<ResourceRecord>(),
+            new ResourceRecordCodec(),
             new DirectCodec<EntitlementRecord>(),
             new GrantRecordCodec(),
             new DirectCodec<AssetRecord>(),

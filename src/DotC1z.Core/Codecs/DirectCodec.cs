@@ -150,3 +150,70 @@ public sealed class GrantRecordCodec : DirectCodec<GrantRecord>
         return true;
     }
 }
+
+/// <summary>Resource codec: sorts the keys of the <c>profile</c> struct (recursively), as deterministic protobuf marshalling does.</summary>
+public sealed class ResourceRecordCodec : DirectCodec<ResourceRecord>
+{
+    /// <inheritdoc/>
+    protected override ResourceRecord Canonical(ResourceRecord message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        if (message.Profile is null || IsSorted(message.Profile))
+        {
+            return message;
+        }
+
+        var copy = message.Clone();
+        copy.Profile = Sorted(message.Profile);
+        return copy;
+    }
+
+    private static bool IsSorted(Google.Protobuf.WellKnownTypes.Struct s)
+    {
+        string? previous = null;
+        foreach (var pair in s.Fields)
+        {
+            if ((previous is not null && Keys.Utf8Ordinal.Instance.Compare(previous, pair.Key) > 0) || !IsSorted(pair.Value))
+            {
+                return false;
+            }
+
+            previous = pair.Key;
+        }
+
+        return true;
+    }
+
+    private static bool IsSorted(Google.Protobuf.WellKnownTypes.Value? v) => v?.KindCase switch
+    {
+        Google.Protobuf.WellKnownTypes.Value.KindOneofCase.StructValue => IsSorted(v.StructValue),
+        Google.Protobuf.WellKnownTypes.Value.KindOneofCase.ListValue => v.ListValue.Values.All(IsSorted),
+        _ => true,
+    };
+
+    private static Google.Protobuf.WellKnownTypes.Struct Sorted(Google.Protobuf.WellKnownTypes.Struct s)
+    {
+        var result = new Google.Protobuf.WellKnownTypes.Struct();
+        foreach (var pair in s.Fields.OrderBy(static p => p.Key, Keys.Utf8Ordinal.Instance))
+        {
+            result.Fields.Add(pair.Key, Sorted(pair.Value));
+        }
+
+        return result;
+    }
+
+    private static Google.Protobuf.WellKnownTypes.Value Sorted(Google.Protobuf.WellKnownTypes.Value v)
+    {
+        switch (v.KindCase)
+        {
+            case Google.Protobuf.WellKnownTypes.Value.KindOneofCase.StructValue:
+                return new Google.Protobuf.WellKnownTypes.Value { StructValue = Sorted(v.StructValue) };
+            case Google.Protobuf.WellKnownTypes.Value.KindOneofCase.ListValue:
+                var list = new Google.Protobuf.WellKnownTypes.ListValue();
+                list.Values.AddRange(v.ListValue.Values.Select(Sorted));
+                return new Google.Protobuf.WellKnownTypes.Value { ListValue = list };
+            default:
+                return v.Clone();
+        }
+    }
+}

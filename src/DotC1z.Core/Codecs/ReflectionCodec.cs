@@ -143,7 +143,7 @@ public sealed class ReflectionCodec : IRecordCodec
                     continue;
                 }
 
-                if (field.IsPacked)
+                if (IsPackable(field))
                 {
                     int payload = 0;
                     foreach (object item in list)
@@ -244,7 +244,7 @@ public sealed class ReflectionCodec : IRecordCodec
                     continue;
                 }
 
-                if (field.IsPacked)
+                if (IsPackable(field))
                 {
                     int payload = 0;
                     foreach (object item in list)
@@ -353,6 +353,10 @@ public sealed class ReflectionCodec : IRecordCodec
             _ => true,
         };
     }
+
+    // Descriptor.IsPacked reports proto3's default for every repeated field; only scalar numeric
+    // kinds can actually be packed on the wire.
+    private static bool IsPackable(FieldDescriptor field) => field.IsPacked && field.FieldType is not (FieldType.String or FieldType.Bytes or FieldType.Message or FieldType.Group);
 
     private static object DefaultOf(FieldDescriptor field) => field.FieldType switch
     {
