@@ -13,6 +13,10 @@ namespace DotC1z.Storage;
 /// resources by (sync, resource_type_id, resource_id); sync runs by sync id. The <c>sync_id</c>
 /// field inside a record value is ignored on write (the sync argument decides) and engines return
 /// records with <c>sync_id</c> set to the sync they were read from.</para>
+/// <para>Index queries have filter semantics: a query returns exactly the records whose fields equal
+/// the arguments, where an absent reference (no <c>parent</c>, <c>resource</c>, <c>entitlement</c> or
+/// <c>principal</c>) counts as one with all-empty ids. So <c>ResourcesByParent(s, "", "")</c> lists
+/// the resources without a parent.</para>
 /// <para>Puts overwrite by identity (last write wins, also within one batch), and every index
 /// stays exact: an overwrite removes the old record's index entries.</para>
 /// <para>Enumerations are lazy and must be disposed (a <c>foreach</c> does it). Each enumeration
