@@ -1,0 +1,456 @@
+using System.Buffers;
+using DotC1z.Errors;
+using DotC1z.Keys;
+using DotC1z.Records;
+using DotC1z.Storage;
+using Google.Protobuf;
+using RocksDbSharp;
+
+namespace DotC1z.Engine.Rocks;
+
+/// <summary>
+/// The bulk path. For a sync that holds no records yet, every record becomes its key/value pairs
+/// (primary and index entries) in per-keyspace arenas; each full chunk is sorted in memory and
+/// spilled to a run file, and <see cref="Complete"/> merges the runs of each keyspace into one SST
+/// file and ingests all of them with a single <c>IngestExternalFile</c> call — so the records appear
+/// atomically, skip the memtable entirely, and memory stays bounded by the chunk size.
+/// Duplicate identities are resolved during the merge of the primary keyspaces (the last added
+/// record wins); the index entries of the losers are dropped by their sequence number.
+/// For a sync that already has records, records are buffered and applied at
+/// <see cref="Complete"/> as one atomic write batch with exact index maintenance.
+/// </summary>
+internal sealed class RocksBulkLoader : IBulkLoader
+{
+    // Keyspaces of a load, in the order they are merged: primaries first (they decide which
+    // duplicate wins), then the indexes.
+    private const int KsResourceType = 0, KsResource = 1, KsEntitlement = 2, KsGrant = 3, KsAsset = 4,
+        KsByParent = 5, KsByResource = 6, KsByEntitlement = 7, KsByPrincipal = 8, KsNeedsExpansion = 9, KsByEntitlementResource = 10, KsCount = 11;
+
+    private readonly RocksStore _store;
+    private readonly SyncId _sync;
+    private readonly bool _fresh;
+    private readonly string _workDir;
+    private readonly KvRun[] _runs = new KvRun[KsCount];
+    private readonly List<string>[] _spills = new List<string>[KsCount];
+    private readonly List<IMessage> _buffered = [];
+    private long _seq;
+    private int _chunkRecords;
+    private bool _completed;
+    private bool _disposed;
+
+    public RocksBulkLoader(RocksStore store, SyncId sync)
+    {
+        _store = store;
+        _sync = sync;
+        _fresh = store.Count(sync).Total == 0;
+        _workDir = Path.Combine(store.Directory, $".bulk-{Guid.NewGuid():N}");
+        for (int i = 0; i < KsCount; i++)
+        {
+            int common = i <= KsAsset ? Keyspace.RecordHeaderLength + 1 : Keyspace.IndexHeaderLength + 1;
+            _runs[i] = new KvRun(common, 64 * 1024);
+            _spills[i] = [];
+        }
+    }
+
+    public void Add(ResourceTypeRecord record) => AddRecord(record, RecordOps.ResourceType, KsResourceType);
+
+    public void Add(ResourceRecord record) => AddRecord(record, RecordOps.Resource, KsResource);
+
+    public void Add(EntitlementRecord record) => AddRecord(record, RecordOps.Entitlement, KsEntitlement);
+
+    public void Add(GrantRecord record) => AddRecord(record, RecordOps.Grant, KsGrant);
+
+    public void Add(AssetRecord record) => AddRecord(record, RecordOps.Asset, KsAsset);
+
+    private void AddRecord<T>(T record, RecordOps<T> ops, int keyspace)
+        where T : class, IMessage<T>, new()
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_completed)
+        {
+            throw new InvalidOperationException("the bulk load is already complete");
+        }
+
+        ops.Validate(record);
+        if (!_fresh)
+        {
+            _buffered.Add(record);
+            return;
+        }
+
+        long seq = _seq++;
+        byte[] key = ops.PrimaryKey(_sync, record);
+        byte[] value = ops.EncodeValue(record);
+        _runs[keyspace].Add(key, value, seq);
+        if (ops.Indexes is not null)
+        {
+            foreach (var entry in ops.Indexes(_sync, record))
+            {
+                _runs[IndexKeyspace(entry.Key)].Add(entry.Key, entry.Covering ? value : key, seq);
+            }
+        }
+
+        if (++_chunkRecords >= _store.Options.BulkChunkRecords)
+        {
+            Spill();
+        }
+    }
+
+    private static int IndexKeyspace(byte[] indexKey) => indexKey[2] switch
+    {
+        Keyspace.IdxResourceByParent => KsByParent,
+        Keyspace.IdxEntitlementByResource => KsByResource,
+        Keyspace.IdxGrantByEntitlement => KsByEntitlement,
+        Keyspace.IdxGrantByPrincipal => KsByPrincipal,
+        Keyspace.IdxGrantNeedsExpansion => KsNeedsExpansion,
+        Keyspace.IdxGrantByEntitlementResource => KsByEntitlementResource,
+        _ => throw new InvalidOperationException("unknown index id"),
+    };
+
+    /// <summary>Sorts every non-empty arena and writes it to a run file.</summary>
+    private void Spill()
+    {
+        System.IO.Directory.CreateDirectory(_workDir);
+        for (int i = 0; i < KsCount; i++)
+        {
+            var run = _runs[i];
+            if (run.Count == 0)
+            {
+                continue;
+            }
+
+            run.Sort();
+            string path = Path.Combine(_workDir, $"run-{i:D2}-{_spills[i].Count:D4}.kv");
+            using (var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
+            {
+                RunFile.Write(stream, run);
+            }
+
+            _spills[i].Add(path);
+            run.Clear();
+        }
+
+        _chunkRecords = 0;
+    }
+
+    public void Complete(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_completed)
+        {
+            throw new InvalidOperationException("the bulk load is already complete");
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        if (!_fresh)
+        {
+            _store.ApplyBuffered(_sync, _buffered);
+            _completed = true;
+            return;
+        }
+
+        System.IO.Directory.CreateDirectory(_workDir);
+        var dead = new HashSet<long>();
+        var ssts = new List<string>();
+        var env = new EnvOptions();
+        var cfOptions = new ColumnFamilyOptions();
+        cfOptions.SetCompression(Compression.Lz4);
+        try
+        {
+        for (int ks = 0; ks < KsCount; ks++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var sources = new List<IKvSource>();
+            try
+            {
+                foreach (string spill in _spills[ks])
+                {
+                    sources.Add(new RunFile.Reader(spill));
+                }
+
+                if (_runs[ks].Count > 0)
+                {
+                    _runs[ks].Sort();
+                    sources.Add(new MemorySource(_runs[ks]));
+                }
+
+                if (sources.Count == 0)
+                {
+                    continue;
+                }
+
+                string sstPath = Path.Combine(_workDir, $"ingest-{ks:D2}.sst");
+                if (WriteSst(sstPath, sources, dead, isPrimary: ks <= KsAsset, env, cfOptions, cancellationToken) > 0)
+                {
+                    ssts.Add(sstPath);
+                }
+            }
+            finally
+            {
+                foreach (var s in sources)
+                {
+                    s.Dispose();
+                }
+            }
+        }
+
+        }
+        finally
+        {
+            NativeLifetime.Destroy(env);
+            NativeLifetime.Destroy(cfOptions);
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        _store.Ingest(_sync, ssts);
+        _completed = true;
+    }
+
+    /// <summary>Merges sorted sources into one SST; among equal keys the highest sequence wins.</summary>
+    private long WriteSst(string path, List<IKvSource> sources, HashSet<long> dead, bool isPrimary, EnvOptions env, ColumnFamilyOptions cfOptions, CancellationToken ct)
+    {
+        var queue = new PriorityQueue<int, int>(new SourceComparer(sources));
+        for (int i = 0; i < sources.Count; i++)
+        {
+            if (sources[i].MoveNext())
+            {
+                queue.Enqueue(i, i);
+            }
+        }
+
+        using var writer = new SstFileWriter(env, cfOptions);
+        writer.Open(path);
+        long written = 0;
+        byte[] pendingKey = ArrayPool<byte>.Shared.Rent(1024);
+        byte[] pendingValue = ArrayPool<byte>.Shared.Rent(4096);
+        int pendingKeyLength = -1, pendingValueLength = 0;
+        long pendingSeq = -1;
+        try
+        {
+            while (queue.TryDequeue(out int index, out _))
+            {
+                var source = sources[index];
+                var key = source.Key;
+                long seq = source.Seq;
+                if (!isPrimary && dead.Contains(seq))
+                {
+                    // An index entry of a record that a later duplicate replaced.
+                }
+                else if (pendingKeyLength >= 0 && key.SequenceEqual(pendingKey.AsSpan(0, pendingKeyLength)))
+                {
+                    // Same key again with a higher sequence: it replaces the pending one.
+                    if (isPrimary)
+                    {
+                        dead.Add(pendingSeq);
+                    }
+
+                    Copy(source.Value, ref pendingValue, out pendingValueLength);
+                    pendingSeq = seq;
+                }
+                else
+                {
+                    if (pendingKeyLength >= 0)
+                    {
+                        Put(writer, pendingKey.AsSpan(0, pendingKeyLength), pendingValue.AsSpan(0, pendingValueLength));
+                        written++;
+                        if ((written & 0xFFFF) == 0)
+                        {
+                            ct.ThrowIfCancellationRequested();
+                        }
+                    }
+
+                    Copy(key, ref pendingKey, out pendingKeyLength);
+                    Copy(source.Value, ref pendingValue, out pendingValueLength);
+                    pendingSeq = seq;
+                }
+
+                if (source.MoveNext())
+                {
+                    queue.Enqueue(index, index);
+                }
+            }
+
+            if (pendingKeyLength >= 0)
+            {
+                Put(writer, pendingKey.AsSpan(0, pendingKeyLength), pendingValue.AsSpan(0, pendingValueLength));
+                written++;
+            }
+
+            if (written > 0)
+            {
+                writer.Finish();
+            }
+        }
+        catch (RocksDbException ex)
+        {
+            throw RocksErrors.Map(ex, _store.Directory, "bulk load");
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(pendingKey);
+            ArrayPool<byte>.Shared.Return(pendingValue);
+        }
+
+        return written;
+    }
+
+    private static void Copy(ReadOnlySpan<byte> source, ref byte[] buffer, out int length)
+    {
+        if (source.Length > buffer.Length)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            buffer = ArrayPool<byte>.Shared.Rent(source.Length);
+        }
+
+        source.CopyTo(buffer);
+        length = source.Length;
+    }
+
+    private static unsafe void Put(SstFileWriter writer, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    {
+        fixed (byte* k = key)
+        fixed (byte* v = value)
+        {
+            Native.Instance.rocksdb_sstfilewriter_put(writer.Handle, k, (UIntPtr)key.Length, v, (UIntPtr)value.Length);
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        foreach (var run in _runs)
+        {
+            run.Dispose();
+        }
+
+        try
+        {
+            if (System.IO.Directory.Exists(_workDir))
+            {
+                System.IO.Directory.Delete(_workDir, recursive: true);
+            }
+        }
+        catch (IOException)
+        {
+            // Best effort: a leftover work dir holds only scratch files and is swept on the next load.
+        }
+        finally
+        {
+            _store.ExitBulkLoad();
+        }
+    }
+
+    /// <summary>Orders merge sources by current key, then sequence.</summary>
+    private sealed class SourceComparer(List<IKvSource> sources) : IComparer<int>
+    {
+        public int Compare(int x, int y)
+        {
+            int c = sources[x].Key.SequenceCompareTo(sources[y].Key);
+            return c != 0 ? c : sources[x].Seq.CompareTo(sources[y].Seq);
+        }
+    }
+}
+
+/// <summary>A sorted stream of key/value/sequence triples.</summary>
+internal interface IKvSource : IDisposable
+{
+    ReadOnlySpan<byte> Key { get; }
+
+    ReadOnlySpan<byte> Value { get; }
+
+    long Seq { get; }
+
+    bool MoveNext();
+}
+
+/// <summary>A sorted in-memory run.</summary>
+internal sealed class MemorySource(KvRun run) : IKvSource
+{
+    private int _index = -1;
+
+    public ReadOnlySpan<byte> Key => run.KeyAt(_index);
+
+    public ReadOnlySpan<byte> Value => run.ValueAt(_index);
+
+    public long Seq => run.SeqAt(_index);
+
+    public bool MoveNext() => ++_index < run.Count;
+
+    public void Dispose()
+    {
+    }
+}
+
+/// <summary>Spill run files: a sequence of <c>[u32 keyLen][u32 valueLen][i64 seq][key][value]</c> records, sorted by key then sequence.</summary>
+internal static class RunFile
+{
+    public static void Write(Stream stream, KvRun run)
+    {
+        Span<byte> header = stackalloc byte[16];
+        for (int i = 0; i < run.Count; i++)
+        {
+            var key = run.KeyAt(i);
+            var value = run.ValueAt(i);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(header, key.Length);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(header[4..], value.Length);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(header[8..], run.SeqAt(i));
+            stream.Write(header);
+            stream.Write(key);
+            stream.Write(value);
+        }
+    }
+
+    public sealed class Reader : IKvSource
+    {
+        private readonly FileStream _stream;
+        private byte[] _buffer = new byte[4096];
+        private int _keyLength;
+        private int _valueLength;
+
+        public Reader(string path)
+        {
+            _stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan);
+        }
+
+        public ReadOnlySpan<byte> Key => _buffer.AsSpan(0, _keyLength);
+
+        public ReadOnlySpan<byte> Value => _buffer.AsSpan(_keyLength, _valueLength);
+
+        public long Seq { get; private set; }
+
+        public bool MoveNext()
+        {
+            Span<byte> header = stackalloc byte[16];
+            int read = _stream.ReadAtLeast(header, 16, throwOnEndOfStream: false);
+            if (read == 0)
+            {
+                return false;
+            }
+
+            if (read != 16)
+            {
+                throw new C1zCorruptionException($"bulk-load run file is truncated: {_stream.Name}", _stream.Name);
+            }
+
+            _keyLength = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(header);
+            _valueLength = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(header[4..]);
+            Seq = System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(header[8..]);
+            int total = _keyLength + _valueLength;
+            if (total > _buffer.Length)
+            {
+                _buffer = new byte[Math.Max(total, _buffer.Length * 2)];
+            }
+
+            _stream.ReadExactly(_buffer, 0, total);
+            return true;
+        }
+
+        public void Dispose() => _stream.Dispose();
+    }
+}

@@ -1,0 +1,59 @@
+using System.Runtime.CompilerServices;
+using DotC1z.Errors;
+using RocksDbSharp;
+
+namespace DotC1z.Engine.Rocks;
+
+/// <summary>Maps native RocksDB failures to the DotC1z exception taxonomy at the engine boundary.</summary>
+internal static class RocksErrors
+{
+    public static C1zException Map(Exception ex, string path, [CallerMemberName] string operation = "")
+    {
+        string message = ex.Message ?? string.Empty;
+        string what = $"{operation}: {message}";
+        if (message.Contains("No space left", StringComparison.OrdinalIgnoreCase))
+        {
+            return new C1zDiskFullException($"disk full in {path}: {what}", path, ex);
+        }
+
+        if (message.Contains("lock", StringComparison.OrdinalIgnoreCase) && message.Contains("IO error", StringComparison.OrdinalIgnoreCase))
+        {
+            return new C1zStoreInUseException($"store is in use by another process or handle: {path}", path, ex);
+        }
+
+        if (message.StartsWith("Corruption", StringComparison.OrdinalIgnoreCase)
+            || message.Contains("checksum", StringComparison.OrdinalIgnoreCase)
+            || message.Contains("Bad table", StringComparison.OrdinalIgnoreCase))
+        {
+            return new C1zCorruptionException($"store is corrupt: {path}: {what}", path, ex);
+        }
+
+        if (message.StartsWith("Invalid argument", StringComparison.OrdinalIgnoreCase))
+        {
+            // Wrong comparator, missing CURRENT on a read-only open, and the like: the directory is not a valid store.
+            return new C1zCorruptionException($"not a valid store: {path}: {what}", path, ex);
+        }
+
+        if (message.StartsWith("Not implemented", StringComparison.OrdinalIgnoreCase))
+        {
+            return new C1zFormatException($"store uses a feature this build cannot read: {path}: {what}", path, ex);
+        }
+
+        return new C1zIOException($"I/O error on {path}: {what}", path, ex);
+    }
+
+    public static bool IsRocks(Exception ex) => ex is RocksDbException;
+
+    /// <summary>Raises a typed error when the native iterator stopped because of an error (reliability.md F5).</summary>
+    public static void CheckIterator(Iterator iterator, string path)
+    {
+        try
+        {
+            Native.Instance.rocksdb_iter_get_error(iterator.Handle);
+        }
+        catch (RocksDbException ex)
+        {
+            throw Map(ex, path, "scan");
+        }
+    }
+}

@@ -1,0 +1,258 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.InteropServices;
+using DotC1z.Keys;
+using DotC1z.Records;
+using DotC1z.Storage;
+using Google.Protobuf;
+using RocksDbSharp;
+
+namespace DotC1z.Engine.Rocks;
+
+public sealed partial class RocksStore
+{
+    /// <inheritdoc/>
+    public bool TryGetResourceType(SyncId syncId, string externalId, [NotNullWhen(true)] out ResourceTypeRecord? record) =>
+        TryGet(syncId, RecordOps.ResourceType, out record, externalId);
+
+    /// <inheritdoc/>
+    public bool TryGetResource(SyncId syncId, string resourceTypeId, string resourceId, [NotNullWhen(true)] out ResourceRecord? record) =>
+        TryGet(syncId, RecordOps.Resource, out record, resourceTypeId, resourceId);
+
+    /// <inheritdoc/>
+    public bool TryGetEntitlement(SyncId syncId, string externalId, [NotNullWhen(true)] out EntitlementRecord? record) =>
+        TryGet(syncId, RecordOps.Entitlement, out record, externalId);
+
+    /// <inheritdoc/>
+    public bool TryGetGrant(SyncId syncId, string externalId, [NotNullWhen(true)] out GrantRecord? record) =>
+        TryGet(syncId, RecordOps.Grant, out record, externalId);
+
+    /// <inheritdoc/>
+    public bool TryGetAsset(SyncId syncId, string externalId, [NotNullWhen(true)] out AssetRecord? record) =>
+        TryGet(syncId, RecordOps.Asset, out record, externalId);
+
+    private bool TryGet<T>(SyncId syncId, RecordOps<T> ops, [NotNullWhen(true)] out T? record, params string[] ids)
+        where T : class, IMessage<T>, new()
+    {
+        ThrowIfDisposed();
+        foreach (string id in ids)
+        {
+            ArgumentNullException.ThrowIfNull(id);
+        }
+
+        byte[] key = Keyspace.RecordKey((byte)ops.Kind, syncId, ids);
+        byte[]? value = Guard(() => _db.Get(key), "get");
+        record = value is null ? null : ops.DecodeValue(value, syncId.ToString());
+        return record is not null;
+    }
+
+    /// <inheritdoc/>
+    public IEnumerable<ResourceTypeRecord> ResourceTypes(SyncId syncId) => ScanRecords(syncId, RecordOps.ResourceType, Keyspace.RecordSyncPrefix((byte)RecordKind.ResourceType, syncId));
+
+    /// <inheritdoc/>
+    public IEnumerable<ResourceRecord> Resources(SyncId syncId) => ScanRecords(syncId, RecordOps.Resource, Keyspace.RecordSyncPrefix((byte)RecordKind.Resource, syncId));
+
+    /// <inheritdoc/>
+    public IEnumerable<ResourceRecord> ResourcesByType(SyncId syncId, string resourceTypeId)
+    {
+        ArgumentNullException.ThrowIfNull(resourceTypeId);
+        byte[] prefix = Keyspace.RecordKey((byte)RecordKind.Resource, syncId, resourceTypeId);
+        return ScanRecords(syncId, RecordOps.Resource, [.. prefix, TupleCodec.Separator]);
+    }
+
+    /// <inheritdoc/>
+    public IEnumerable<ResourceRecord> ResourcesByParent(SyncId syncId, string parentResourceTypeId, string parentResourceId) =>
+        ScanIndex(syncId, RecordOps.Resource, Keyspace.IndexKey(Keyspace.IdxResourceByParent, syncId, true, parentResourceTypeId, parentResourceId), covering: false);
+
+    /// <inheritdoc/>
+    public IEnumerable<EntitlementRecord> Entitlements(SyncId syncId) => ScanRecords(syncId, RecordOps.Entitlement, Keyspace.RecordSyncPrefix((byte)RecordKind.Entitlement, syncId));
+
+    /// <inheritdoc/>
+    public IEnumerable<EntitlementRecord> EntitlementsByResource(SyncId syncId, string resourceTypeId, string resourceId) =>
+        ScanIndex(syncId, RecordOps.Entitlement, Keyspace.IndexKey(Keyspace.IdxEntitlementByResource, syncId, true, resourceTypeId, resourceId), covering: false);
+
+    /// <inheritdoc/>
+    public IEnumerable<GrantRecord> Grants(SyncId syncId) => ScanRecords(syncId, RecordOps.Grant, Keyspace.RecordSyncPrefix((byte)RecordKind.Grant, syncId));
+
+    /// <inheritdoc/>
+    public IEnumerable<GrantRecord> GrantsByEntitlement(SyncId syncId, string entitlementId) =>
+        ScanIndex(syncId, RecordOps.Grant, Keyspace.IndexKey(Keyspace.IdxGrantByEntitlement, syncId, true, entitlementId), covering: true);
+
+    /// <inheritdoc/>
+    public IEnumerable<GrantRecord> GrantsByPrincipal(SyncId syncId, string principalResourceTypeId, string principalResourceId) =>
+        ScanIndex(syncId, RecordOps.Grant, Keyspace.IndexKey(Keyspace.IdxGrantByPrincipal, syncId, true, principalResourceTypeId, principalResourceId), covering: true);
+
+    /// <inheritdoc/>
+    public IEnumerable<GrantRecord> GrantsByEntitlementResource(SyncId syncId, string resourceTypeId, string resourceId) =>
+        ScanIndex(syncId, RecordOps.Grant, Keyspace.IndexKey(Keyspace.IdxGrantByEntitlementResource, syncId, true, resourceTypeId, resourceId), covering: false);
+
+    /// <inheritdoc/>
+    public IEnumerable<GrantRecord> GrantsNeedingExpansion(SyncId syncId) =>
+        ScanIndex(syncId, RecordOps.Grant, Keyspace.IndexSyncPrefix(Keyspace.IdxGrantNeedsExpansion, syncId), covering: false);
+
+    /// <inheritdoc/>
+    public IEnumerable<AssetRecord> Assets(SyncId syncId) => ScanRecords(syncId, RecordOps.Asset, Keyspace.RecordSyncPrefix((byte)RecordKind.Asset, syncId));
+
+    /// <inheritdoc/>
+    public RecordCounts Count(SyncId syncId)
+    {
+        ThrowIfDisposed();
+        return new RecordCounts(
+            CountKeys(Keyspace.RecordSyncPrefix((byte)RecordKind.ResourceType, syncId)),
+            CountKeys(Keyspace.RecordSyncPrefix((byte)RecordKind.Resource, syncId)),
+            CountKeys(Keyspace.RecordSyncPrefix((byte)RecordKind.Entitlement, syncId)),
+            CountKeys(Keyspace.RecordSyncPrefix((byte)RecordKind.Grant, syncId)),
+            CountKeys(Keyspace.RecordSyncPrefix((byte)RecordKind.Asset, syncId)));
+    }
+
+    private long CountKeys(byte[] prefix)
+    {
+        long n = 0;
+        using var scan = new Scan(this, prefix);
+        while (scan.MoveNext())
+        {
+            n++;
+        }
+
+        return n;
+    }
+
+    private IEnumerable<T> ScanRecords<T>(SyncId syncId, RecordOps<T> ops, byte[] prefix)
+        where T : class, IMessage<T>, new()
+    {
+        ThrowIfDisposed();
+        return Iterate(syncId, ops, prefix);
+
+        IEnumerable<T> Iterate(SyncId sync, RecordOps<T> o, byte[] p)
+        {
+            string syncText = sync.ToString();
+            using var scan = new Scan(this, p);
+            while (scan.MoveNext())
+            {
+                yield return o.DecodeValue(scan.Value, syncText);
+            }
+        }
+    }
+
+    private IEnumerable<T> ScanIndex<T>(SyncId syncId, RecordOps<T> ops, byte[] prefix, bool covering)
+        where T : class, IMessage<T>, new()
+    {
+        ThrowIfDisposed();
+        return Iterate(syncId, ops, prefix, covering);
+
+        IEnumerable<T> Iterate(SyncId sync, RecordOps<T> o, byte[] p, bool cover)
+        {
+            string syncText = sync.ToString();
+            using var scan = new Scan(this, p);
+            while (scan.MoveNext())
+            {
+                if (cover)
+                {
+                    yield return o.DecodeValue(scan.Value, syncText);
+                    continue;
+                }
+
+                // The entry's value is the primary key; read it on the scan's snapshot so the pair is consistent.
+                byte[]? value = scan.Get(scan.Value);
+                if (value is null)
+                {
+                    throw new Errors.C1zCorruptionException($"index entry without a primary record in {Directory}", Directory);
+                }
+
+                yield return o.DecodeValue(value, syncText);
+            }
+        }
+    }
+
+    /// <summary>All raw key/value pairs under a prefix (copies; for small keyspaces and tools).</summary>
+    internal IEnumerable<(byte[] Key, byte[] Value)> ScanRaw(byte[] prefix)
+    {
+        ThrowIfDisposed();
+        using var scan = new Scan(this, prefix);
+        while (scan.MoveNext())
+        {
+            yield return (scan.Key.ToArray(), scan.Value.ToArray());
+        }
+    }
+
+    /// <summary>
+    /// A bounded forward scan on its own snapshot. Bounds are <c>[prefix, successor(prefix))</c>.
+    /// <see cref="MoveNext"/> checks the native iterator's error status when the range ends, so a
+    /// scan that stops early because of corruption raises instead of returning fewer rows.
+    /// </summary>
+    internal sealed class Scan : IDisposable
+    {
+        private readonly RocksStore _store;
+        private readonly Snapshot _snapshot;
+        private readonly ReadOptions _readOptions;
+        private readonly Iterator _iterator;
+        private readonly unsafe byte* _bounds;
+        private bool _started;
+
+        public Scan(RocksStore store, byte[] prefix)
+            : this(store, prefix, prefix)
+        {
+        }
+
+        /// <summary>Scans keys under <paramref name="prefix"/> starting at <paramref name="start"/> (which sorts at or after the prefix).</summary>
+        public unsafe Scan(RocksStore store, byte[] prefix, byte[] start)
+        {
+            _store = store;
+            _snapshot = store._db.CreateSnapshot();
+
+            // Bounds live in native memory this scan owns for the iterator's whole life.
+            byte[]? upper = KeyRange.UpperBound(prefix);
+            _bounds = (byte*)NativeMemory.Alloc((nuint)(prefix.Length + (upper?.Length ?? 0) + 1));
+            prefix.CopyTo(new Span<byte>(_bounds, prefix.Length));
+            _readOptions = new ReadOptions().SetSnapshot(_snapshot).SetIterateLowerBound(_bounds, (ulong)prefix.Length);
+            if (upper is not null)
+            {
+                upper.CopyTo(new Span<byte>(_bounds + prefix.Length, upper.Length));
+                _readOptions.SetIterateUpperBound(_bounds + prefix.Length, (ulong)upper.Length);
+            }
+
+            _iterator = store._db.NewIterator(null, _readOptions);
+            _iterator.Seek(start);
+        }
+
+        public ReadOnlySpan<byte> Key => _iterator.GetKeySpan();
+
+        public ReadOnlySpan<byte> Value => _iterator.GetValueSpan();
+
+        public bool MoveNext()
+        {
+            if (_started)
+            {
+                _iterator.Next();
+            }
+
+            _started = true;
+            if (_iterator.Valid())
+            {
+                return true;
+            }
+
+            RocksErrors.CheckIterator(_iterator, _store.Directory);
+            return false;
+        }
+
+        public byte[]? Get(ReadOnlySpan<byte> key)
+        {
+            try
+            {
+                return _store._db.Get(key, null, _readOptions);
+            }
+            catch (RocksDbException ex)
+            {
+                throw RocksErrors.Map(ex, _store.Directory, "get");
+            }
+        }
+
+        public unsafe void Dispose()
+        {
+            _iterator.Dispose();
+            NativeLifetime.Destroy(_readOptions);
+            _snapshot.Dispose();
+            NativeMemory.Free(_bounds);
+        }
+    }
+}

@@ -1,0 +1,219 @@
+using DotC1z.Errors;
+using DotC1z.Keys;
+using DotC1z.Storage;
+using DotC1z.Records;
+using Google.Protobuf;
+using RocksDbSharp;
+
+namespace DotC1z.Engine.Rocks;
+
+public sealed partial class RocksStore
+{
+    /// <inheritdoc/>
+    public void PutResourceTypes(SyncId syncId, IReadOnlyList<ResourceTypeRecord> records) => PutRecords(syncId, records, RecordOps.ResourceType);
+
+    /// <inheritdoc/>
+    public void PutResources(SyncId syncId, IReadOnlyList<ResourceRecord> records) => PutRecords(syncId, records, RecordOps.Resource);
+
+    /// <inheritdoc/>
+    public void PutEntitlements(SyncId syncId, IReadOnlyList<EntitlementRecord> records) => PutRecords(syncId, records, RecordOps.Entitlement);
+
+    /// <inheritdoc/>
+    public void PutGrants(SyncId syncId, IReadOnlyList<GrantRecord> records) => PutRecords(syncId, records, RecordOps.Grant);
+
+    /// <inheritdoc/>
+    public void PutAssets(SyncId syncId, IReadOnlyList<AssetRecord> records) => PutRecords(syncId, records, RecordOps.Asset);
+
+    /// <inheritdoc/>
+    public bool DeleteResourceType(SyncId syncId, string externalId) =>
+        DeleteRecord(syncId, Keyspace.RecordKey((byte)RecordOps.ResourceType.Kind, syncId, RequireId(externalId, "external id")), RecordOps.ResourceType);
+
+    /// <inheritdoc/>
+    public bool DeleteResource(SyncId syncId, string resourceTypeId, string resourceId) =>
+        DeleteRecord(syncId, Keyspace.RecordKey((byte)RecordOps.Resource.Kind, syncId, RequireId(resourceTypeId, "resource type id"), RequireId(resourceId, "resource id")), RecordOps.Resource);
+
+    /// <inheritdoc/>
+    public bool DeleteEntitlement(SyncId syncId, string externalId) =>
+        DeleteRecord(syncId, Keyspace.RecordKey((byte)RecordOps.Entitlement.Kind, syncId, RequireId(externalId, "external id")), RecordOps.Entitlement);
+
+    /// <inheritdoc/>
+    public bool DeleteGrant(SyncId syncId, string externalId) =>
+        DeleteRecord(syncId, Keyspace.RecordKey((byte)RecordOps.Grant.Kind, syncId, RequireId(externalId, "external id")), RecordOps.Grant);
+
+    /// <inheritdoc/>
+    public bool DeleteAsset(SyncId syncId, string externalId) =>
+        DeleteRecord(syncId, Keyspace.RecordKey((byte)RecordOps.Asset.Kind, syncId, RequireId(externalId, "external id")), RecordOps.Asset);
+
+    /// <summary>
+    /// One atomic batch: for each identity (last occurrence wins), delete the index entries of the
+    /// committed old value, then put the new value and its index entries. Deleting and re-putting an
+    /// unchanged index key in one batch keeps it (batch operations apply in order).
+    /// </summary>
+    private void PutRecords<T>(SyncId syncId, IReadOnlyList<T> records, RecordOps<T> ops)
+        where T : class, IMessage<T>, new()
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        ThrowIfNotWritable();
+        if (records.Count == 0)
+        {
+            return;
+        }
+
+        using var batch = new WriteBatch();
+        lock (_writeLock)
+        {
+            AppendPuts(batch, syncId, records, ops);
+            Commit(batch);
+        }
+    }
+
+    /// <summary>
+    /// Adds puts to <paramref name="batch"/>: for each identity (last occurrence wins), deletions of the
+    /// committed old value's index entries, then the new value and its index entries. Deleting and
+    /// re-putting an unchanged index key in one batch keeps it (batch operations apply in order).
+    /// Callers hold the write lock, so the committed old value cannot change underneath.
+    /// </summary>
+    private void AppendPuts<T>(WriteBatch batch, SyncId syncId, IReadOnlyList<T> records, RecordOps<T> ops)
+        where T : class, IMessage<T>, new()
+    {
+        var last = new Dictionary<byte[], int>(records.Count, ByteArrayComparer.Instance);
+        var keys = new byte[records.Count][];
+        for (int i = 0; i < records.Count; i++)
+        {
+            var r = records[i] ?? throw new ArgumentException($"record {i} is null", nameof(records));
+            ops.Validate(r);
+            keys[i] = ops.PrimaryKey(syncId, r);
+            last[keys[i]] = i;
+        }
+
+        for (int i = 0; i < records.Count; i++)
+        {
+            if (last[keys[i]] != i)
+            {
+                continue;
+            }
+
+            var record = records[i];
+            byte[] key = keys[i];
+            if (ops.Indexes is not null)
+            {
+                byte[]? old = Guard(() => _db.Get(key), "read before write");
+                if (old is not null)
+                {
+                    foreach (var entry in ops.Indexes(syncId, ops.Codec.Decode(old)))
+                    {
+                        batch.Delete(entry.Key);
+                    }
+                }
+            }
+
+            byte[] value = ops.EncodeValue(record);
+            batch.Put(key, value);
+            if (ops.Indexes is not null)
+            {
+                foreach (var entry in ops.Indexes(syncId, record))
+                {
+                    batch.Put(entry.Key, entry.Covering ? value : key);
+                }
+            }
+        }
+    }
+
+    /// <summary>Applies a non-fresh bulk load: all records in one atomic batch, grouped by kind in arrival order.</summary>
+    internal void ApplyBuffered(SyncId syncId, List<IMessage> records)
+    {
+        ThrowIfNotWritable();
+        using var batch = new WriteBatch();
+        lock (_writeLock)
+        {
+            AppendPuts(batch, syncId, records.OfType<ResourceTypeRecord>().ToList(), RecordOps.ResourceType);
+            AppendPuts(batch, syncId, records.OfType<ResourceRecord>().ToList(), RecordOps.Resource);
+            AppendPuts(batch, syncId, records.OfType<EntitlementRecord>().ToList(), RecordOps.Entitlement);
+            AppendPuts(batch, syncId, records.OfType<GrantRecord>().ToList(), RecordOps.Grant);
+            AppendPuts(batch, syncId, records.OfType<AssetRecord>().ToList(), RecordOps.Asset);
+            Commit(batch);
+        }
+    }
+
+    /// <inheritdoc/>
+    public IBulkLoader BeginBulkLoad(SyncId syncId)
+    {
+        ThrowIfNotWritable();
+        if (!TryEnterBulkLoad())
+        {
+            throw new C1zArgumentException($"a bulk load is already running on {Directory}", Directory);
+        }
+
+        try
+        {
+            return new RocksBulkLoader(this, syncId);
+        }
+        catch
+        {
+            ExitBulkLoad();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Ingests the SST files of a fresh-sync bulk load in one call, so all keyspaces appear at once.
+    /// The sync must still be empty: a write that raced the load would otherwise leave its index entries inconsistent.
+    /// </summary>
+    internal void Ingest(SyncId syncId, List<string> ssts)
+    {
+        ThrowIfNotWritable();
+        lock (_writeLock)
+        {
+            if (Count(syncId).Total != 0)
+            {
+                throw new C1zArgumentException($"sync {syncId} received writes while a bulk load into it was running; the load was discarded", Directory);
+            }
+
+            if (ssts.Count == 0)
+            {
+                return;
+            }
+
+            Guard(() =>
+            {
+                var options = new IngestExternalFileOptions().SetMoveFiles(true);
+                try
+                {
+                    _db.IngestExternalFiles([.. ssts], options, null);
+                }
+                finally
+                {
+                    NativeLifetime.Destroy(options);
+                }
+            }, "ingest");
+            _modified = true;
+        }
+    }
+
+    private bool DeleteRecord<T>(SyncId syncId, byte[] key, RecordOps<T> ops)
+        where T : class, IMessage<T>, new()
+    {
+        ThrowIfNotWritable();
+        lock (_writeLock)
+        {
+            byte[]? old = Guard(() => _db.Get(key), "read before delete");
+            if (old is null)
+            {
+                return false;
+            }
+
+            using var batch = new WriteBatch();
+            if (ops.Indexes is not null)
+            {
+                foreach (var entry in ops.Indexes(syncId, ops.Codec.Decode(old)))
+                {
+                    batch.Delete(entry.Key);
+                }
+            }
+
+            batch.Delete(key);
+            Commit(batch);
+            return true;
+        }
+    }
+}

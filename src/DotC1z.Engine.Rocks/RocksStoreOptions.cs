@@ -1,0 +1,39 @@
+namespace DotC1z.Engine.Rocks;
+
+/// <summary>When an acknowledged write is durable.</summary>
+public enum RocksDurability
+{
+    /// <summary>Every commit fsyncs the write-ahead log: acknowledged writes survive a power loss.</summary>
+    Sync,
+
+    /// <summary>
+    /// Commits go to the write-ahead log without fsync: acknowledged writes survive a process kill
+    /// but not a power loss. For fixture generation and tests.
+    /// </summary>
+    NoSync,
+}
+
+/// <summary>How a <see cref="RocksStore"/> is opened.</summary>
+public sealed record RocksStoreOptions
+{
+    /// <summary>Open read-only: every write is rejected with <see cref="Errors.C1zReadOnlyException"/>.</summary>
+    public bool ReadOnly { get; init; }
+
+    /// <summary>Create the directory and an empty store when missing (ignored when <see cref="ReadOnly"/>).</summary>
+    public bool CreateIfMissing { get; init; } = true;
+
+    /// <summary>Durability of acknowledged writes.</summary>
+    public RocksDurability Durability { get; init; } = RocksDurability.Sync;
+
+    /// <summary>
+    /// Strict integrity checks for untrusted stores: paranoid checks, and write-ahead-log recovery that
+    /// fails on any corruption instead of truncating (a clean checkpoint has no torn tail).
+    /// </summary>
+    public bool ParanoidChecks { get; init; }
+
+    /// <summary>Block cache capacity in bytes.</summary>
+    public long BlockCacheBytes { get; init; } = 128L << 20;
+
+    /// <summary>Records per chunk that the bulk loader sorts in memory before spilling to disk (bounds its memory).</summary>
+    public int BulkChunkRecords { get; init; } = 250_000;
+}

@@ -1,0 +1,338 @@
+using DotC1z.Errors;
+using DotC1z.Keys;
+using DotC1z.Records;
+using DotC1z.Storage;
+
+namespace DotC1z.Tests.Shared;
+
+/// <summary>
+/// The behaviour every <see cref="IC1zStore"/> engine must show. Each engine's test project derives
+/// from this class and supplies a fresh, writable store.
+/// </summary>
+public abstract class StoreContractTests : IDisposable
+{
+    private readonly List<IDisposable> _owned = [];
+
+    /// <summary>A fresh writable store; the base class disposes it.</summary>
+    protected abstract IC1zStore CreateStore();
+
+    protected IC1zStore NewStore()
+    {
+        var store = CreateStore();
+        _owned.Add(store);
+        return store;
+    }
+
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Disposes the stores this test created; derived classes then release their own resources.</summary>
+    protected virtual void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            foreach (var d in Enumerable.Reverse(_owned))
+            {
+                d.Dispose();
+            }
+        }
+    }
+
+    public static GrantRecord Grant(string id, string ent, string prt, string pid, string entRt = "group", string entRid = "eng", bool needsExpansion = false) => new()
+    {
+        ExternalId = id,
+        Entitlement = new EntitlementRef { EntitlementId = ent, ResourceTypeId = entRt, ResourceId = entRid },
+        Principal = new PrincipalRef { ResourceTypeId = prt, ResourceId = pid },
+        NeedsExpansion = needsExpansion,
+        Expansion = needsExpansion ? new GrantExpandableRecord { EntitlementIds = { "src:" + ent } } : null,
+    };
+
+    private static List<string> Ids(IEnumerable<GrantRecord> grants) => grants.Select(g => g.ExternalId).ToList();
+
+    [Fact]
+    public void Sync_runs_start_end_list_and_resolve()
+    {
+        var store = NewStore();
+        Assert.Null(store.CurrentSync);
+        var a = store.StartSync(SyncType.Full);
+        Assert.Equal(a, store.CurrentSync);
+        Assert.True(store.TryGetSyncRun(a, out var run));
+        Assert.Equal(SyncType.Full, run.Type);
+        Assert.Null(run.EndedAt);
+        store.EndSync(a);
+        Assert.Null(store.CurrentSync);
+        Assert.True(store.TryGetSyncRun(a, out run));
+        Assert.NotNull(run.EndedAt);
+        var b = store.StartSync(SyncType.Partial, a);
+        Assert.True(store.TryGetSyncRun(b, out var runB));
+        Assert.Equal(a.ToString(), runB.ParentSyncId);
+        var all = store.ListSyncRuns();
+        Assert.Equal(all.Select(r => r.SyncId).Order(StringComparer.Ordinal), all.Select(r => r.SyncId));
+        Assert.Contains(all, r => r.SyncId == a.ToString());
+        Assert.Contains(all, r => r.SyncId == b.ToString());
+        Assert.Equal(a, store.LatestFinishedSync());
+        Assert.Equal(a, store.LatestSync());
+        Assert.False(store.TryGetSyncRun(SyncId.NewId(), out _));
+        Assert.Throws<C1zArgumentException>(() => store.SetCurrentSync(SyncId.NewId()));
+        store.SetCurrentSync(a);
+        Assert.Equal(a, store.CurrentSync);
+    }
+
+    [Fact]
+    public void Writing_through_the_current_sync_requires_one()
+    {
+        var store = NewStore();
+        Assert.Throws<C1zNoCurrentSyncException>(() => store.PutGrant(Grant("g", "e", "user", "u")));
+        var s = store.StartSync(SyncType.Full);
+        store.PutGrant(Grant("g", "e", "user", "u"));
+        Assert.True(store.TryGetGrant(s, "g", out var g));
+        Assert.Equal(s.ToString(), g.SyncId);
+    }
+
+    [Fact]
+    public void Grants_put_get_overwrite_delete_and_every_index()
+    {
+        var store = NewStore();
+        var s = store.StartSync(SyncType.Full);
+        store.PutGrants(s, [
+            Grant("g1", "ent-a", "user", "alice"),
+            Grant("g2", "ent-a", "user", "bob", needsExpansion: true),
+            Grant("g3", "ent-b", "user", "alice", entRt: "app", entRid: "app-1"),
+        ]);
+        Assert.True(store.TryGetGrant(s, "g2", out var g2));
+        Assert.Equal("ent-a", g2.Entitlement.EntitlementId);
+        Assert.False(store.TryGetGrant(s, "nope", out _));
+        Assert.Equal(["g1", "g2", "g3"], Ids(store.Grants(s)));
+        Assert.Equal(["g1", "g2"], Ids(store.GrantsByEntitlement(s, "ent-a")));
+        Assert.Equal(["g1", "g3"], Ids(store.GrantsByPrincipal(s, "user", "alice")));
+        Assert.Equal(["g2"], Ids(store.GrantsNeedingExpansion(s)));
+        Assert.Equal(["g3"], Ids(store.GrantsByEntitlementResource(s, "app", "app-1")));
+        Assert.Equal(["g1", "g2"], Ids(store.GrantsByEntitlementResource(s, "group", "eng")));
+
+        // Overwrite moves g1 to another entitlement and principal and sets the expansion flag.
+        store.PutGrants(s, [Grant("g1", "ent-b", "user", "carol", needsExpansion: true)]);
+        Assert.Equal(["g2"], Ids(store.GrantsByEntitlement(s, "ent-a")));
+        Assert.Equal(["g3", "g1"], Ids(store.GrantsByEntitlement(s, "ent-b"))); // ordered by principal, then id
+        Assert.Equal(["g3"], Ids(store.GrantsByPrincipal(s, "user", "alice")));
+        Assert.Equal(["g1"], Ids(store.GrantsByPrincipal(s, "user", "carol")));
+        Assert.Equal(["g1", "g2"], Ids(store.GrantsNeedingExpansion(s)));
+
+        // Clearing the flag removes the needs-expansion entry.
+        store.PutGrants(s, [Grant("g2", "ent-a", "user", "bob", needsExpansion: false)]);
+        Assert.Equal(["g1"], Ids(store.GrantsNeedingExpansion(s)));
+
+        Assert.True(store.DeleteGrant(s, "g1"));
+        Assert.False(store.DeleteGrant(s, "g1"));
+        Assert.Empty(store.GrantsByPrincipal(s, "user", "carol"));
+        Assert.Empty(store.GrantsNeedingExpansion(s));
+        Assert.Equal(["g2", "g3"], Ids(store.Grants(s)));
+        Assert.Equal(2, store.Count(s).Grants);
+    }
+
+    [Fact]
+    public void A_batch_with_the_same_identity_twice_keeps_the_last()
+    {
+        var store = NewStore();
+        var s = store.StartSync(SyncType.Full);
+        store.PutGrants(s, [Grant("g", "ent-a", "user", "alice"), Grant("g", "ent-b", "user", "bob")]);
+        Assert.Equal(["g"], Ids(store.Grants(s)));
+        Assert.Empty(store.GrantsByEntitlement(s, "ent-a"));
+        Assert.Empty(store.GrantsByPrincipal(s, "user", "alice"));
+        Assert.Equal(["g"], Ids(store.GrantsByEntitlement(s, "ent-b")));
+    }
+
+    [Fact]
+    public void Index_prefixes_do_not_leak_into_longer_ids()
+    {
+        var store = NewStore();
+        var s = store.StartSync(SyncType.Full);
+        store.PutGrants(s, [
+            Grant("g1", "ent", "user", "al"),
+            Grant("g2", "ent-2", "user", "alice"),
+            Grant("g3", "ent\0x", "user\0", "al"),
+            Grant("g4", "", "", ""),
+        ]);
+        Assert.Equal(["g1"], Ids(store.GrantsByEntitlement(s, "ent")));
+        Assert.Equal(["g3"], Ids(store.GrantsByEntitlement(s, "ent\0x")));
+        Assert.Equal(["g1"], Ids(store.GrantsByPrincipal(s, "user", "al")));
+        Assert.Equal(["g3"], Ids(store.GrantsByPrincipal(s, "user\0", "al")));
+        Assert.Equal(["g4"], Ids(store.GrantsByEntitlement(s, "")));
+        Assert.Equal(["g4"], Ids(store.GrantsByPrincipal(s, "", "")));
+    }
+
+    [Fact]
+    public void Resources_by_type_and_by_parent_follow_overwrites()
+    {
+        var store = NewStore();
+        var s = store.StartSync(SyncType.Full);
+        store.PutResourceTypes(s, [new ResourceTypeRecord { ExternalId = "group" }, new ResourceTypeRecord { ExternalId = "user", Traits = { "USER" } }]);
+        store.PutResources(s, [
+            new ResourceRecord { ResourceTypeId = "org", ResourceId = "acme" },
+            new ResourceRecord { ResourceTypeId = "group", ResourceId = "eng", Parent = new ResourceRef { ResourceTypeId = "org", ResourceId = "acme" } },
+            new ResourceRecord { ResourceTypeId = "group", ResourceId = "ops", Parent = new ResourceRef { ResourceTypeId = "org", ResourceId = "acme" } },
+            new ResourceRecord { ResourceTypeId = "groupx", ResourceId = "a" },
+        ]);
+        Assert.Equal(["group", "user"], store.ResourceTypes(s).Select(r => r.ExternalId));
+        Assert.True(store.TryGetResourceType(s, "user", out var user));
+        Assert.Equal(["USER"], user.Traits);
+        Assert.Equal(["eng", "ops"], store.ResourcesByType(s, "group").Select(r => r.ResourceId));
+        Assert.Equal(["eng", "ops"], store.ResourcesByParent(s, "org", "acme").Select(r => r.ResourceId));
+        Assert.Equal(["org/acme", "groupx/a"], store.ResourcesByParent(s, "", "").Select(r => r.ResourceTypeId + "/" + r.ResourceId).Order(StringComparer.Ordinal).Reverse());
+        store.PutResources(s, [new ResourceRecord { ResourceTypeId = "group", ResourceId = "ops" }]);
+        Assert.Equal(["eng"], store.ResourcesByParent(s, "org", "acme").Select(r => r.ResourceId));
+        Assert.True(store.TryGetResource(s, "group", "eng", out var eng));
+        Assert.Equal("acme", eng.Parent.ResourceId);
+        Assert.True(store.DeleteResource(s, "group", "eng"));
+        Assert.Empty(store.ResourcesByParent(s, "org", "acme"));
+        Assert.True(store.DeleteResourceType(s, "group"));
+        Assert.Equal(["user"], store.ResourceTypes(s).Select(r => r.ExternalId));
+        Assert.Equal(new RecordCounts(1, 3, 0, 0, 0), store.Count(s));
+    }
+
+    [Fact]
+    public void Entitlements_by_resource_and_assets()
+    {
+        var store = NewStore();
+        var s = store.StartSync(SyncType.Full);
+        store.PutEntitlements(s, [
+            new EntitlementRecord { ExternalId = "group:eng:member", Resource = new ResourceRef { ResourceTypeId = "group", ResourceId = "eng" }, Slug = "member" },
+            new EntitlementRecord { ExternalId = "group:eng:admin", Resource = new ResourceRef { ResourceTypeId = "group", ResourceId = "eng" } },
+            new EntitlementRecord { ExternalId = "group:ops:member", Resource = new ResourceRef { ResourceTypeId = "group", ResourceId = "ops" } },
+        ]);
+        Assert.Equal(["group:eng:admin", "group:eng:member"], store.EntitlementsByResource(s, "group", "eng").Select(e => e.ExternalId));
+        store.PutEntitlements(s, [new EntitlementRecord { ExternalId = "group:eng:admin", Resource = new ResourceRef { ResourceTypeId = "group", ResourceId = "ops" } }]);
+        Assert.Equal(["group:eng:member"], store.EntitlementsByResource(s, "group", "eng").Select(e => e.ExternalId));
+        Assert.True(store.TryGetEntitlement(s, "group:eng:member", out var member));
+        Assert.Equal("member", member.Slug);
+        Assert.True(store.DeleteEntitlement(s, "group:ops:member"));
+        Assert.Equal(["group:eng:admin"], store.EntitlementsByResource(s, "group", "ops").Select(e => e.ExternalId));
+
+        store.PutAssets(s, [new AssetRecord { ExternalId = "icon", ContentType = "image/png", Data = Google.Protobuf.ByteString.CopyFrom(0, 1, 2, 0xFF) }]);
+        Assert.True(store.TryGetAsset(s, "icon", out var icon));
+        Assert.Equal(new byte[] { 0, 1, 2, 0xFF }, icon.Data.ToByteArray());
+        Assert.Equal(["icon"], store.Assets(s).Select(a => a.ExternalId));
+        Assert.True(store.DeleteAsset(s, "icon"));
+        Assert.False(store.TryGetAsset(s, "icon", out _));
+    }
+
+    [Fact]
+    public void Syncs_are_isolated_and_deleting_one_removes_all_its_records()
+    {
+        var store = NewStore();
+        var a = store.StartSync(SyncType.Full);
+        var b = store.StartSync(SyncType.Full);
+        store.PutGrants(a, [Grant("g1", "e", "user", "u")]);
+        store.PutGrants(b, [Grant("g1", "f", "user", "v"), Grant("g2", "f", "user", "v")]);
+        store.PutResources(b, [new ResourceRecord { ResourceTypeId = "t", ResourceId = "r" }]);
+        Assert.Equal(["g1"], Ids(store.Grants(a)));
+        Assert.Equal(["g1", "g2"], Ids(store.GrantsByEntitlement(b, "f")));
+        Assert.Empty(store.GrantsByEntitlement(a, "f"));
+        Assert.True(store.DeleteSync(b));
+        Assert.False(store.DeleteSync(b));
+        Assert.Empty(store.Grants(b));
+        Assert.Empty(store.GrantsByPrincipal(b, "user", "v"));
+        Assert.Empty(store.Resources(b));
+        Assert.False(store.TryGetSyncRun(b, out _));
+        Assert.Equal(["g1"], Ids(store.Grants(a)));
+    }
+
+    [Fact]
+    public void Empty_identities_are_rejected()
+    {
+        var store = NewStore();
+        var s = store.StartSync(SyncType.Full);
+        Assert.Throws<C1zArgumentException>(() => store.PutGrants(s, [Grant("", "e", "u", "v")]));
+        Assert.Throws<C1zArgumentException>(() => store.PutResources(s, [new ResourceRecord { ResourceTypeId = "t" }]));
+        Assert.Throws<C1zArgumentException>(() => store.PutResourceTypes(s, [new ResourceTypeRecord()]));
+        Assert.Throws<C1zArgumentException>(() => store.PutSyncRun(new SyncRunRecord { SyncId = "bad" }));
+        Assert.Empty(store.Grants(s));
+    }
+
+    [Fact]
+    public void Bulk_load_equals_puts_and_last_duplicate_wins()
+    {
+        var store = NewStore();
+        var bulk = store.StartSync(SyncType.Full);
+        var puts = store.StartSync(SyncType.Full);
+        var grants = new List<GrantRecord>();
+        for (int i = 0; i < 300; i++)
+        {
+            grants.Add(Grant($"grant-{i:D4}", $"ent-{i % 7}", "user", $"user-{i % 11}", needsExpansion: i % 5 == 0));
+        }
+
+        grants.Add(Grant("grant-0003", "ent-moved", "user", "moved"));
+        using (var loader = store.BeginBulkLoad(bulk))
+        {
+            foreach (var g in grants)
+            {
+                loader.Add(g);
+            }
+
+            loader.Add(new ResourceRecord { ResourceTypeId = "group", ResourceId = "eng", Parent = new ResourceRef { ResourceTypeId = "org", ResourceId = "o" } });
+            loader.Add(new EntitlementRecord { ExternalId = "ent-1", Resource = new ResourceRef { ResourceTypeId = "group", ResourceId = "eng" } });
+            loader.Add(new ResourceTypeRecord { ExternalId = "user" });
+            loader.Add(new AssetRecord { ExternalId = "a", Data = Google.Protobuf.ByteString.CopyFromUtf8("x") });
+            Assert.Empty(store.Grants(bulk)); // nothing visible before Complete
+            loader.Complete();
+        }
+
+        store.PutGrants(puts, grants);
+        Assert.Equal(Ids(store.Grants(puts)), Ids(store.Grants(bulk)));
+        Assert.DoesNotContain(store.GrantsByEntitlement(bulk, "ent-3"), g => g.ExternalId == "grant-0003");
+        Assert.Equal(["grant-0003"], Ids(store.GrantsByEntitlement(bulk, "ent-moved")));
+        for (int e = 0; e < 7; e++)
+        {
+            Assert.Equal(Ids(store.GrantsByEntitlement(puts, $"ent-{e}")), Ids(store.GrantsByEntitlement(bulk, $"ent-{e}")));
+        }
+
+        for (int p = 0; p < 11; p++)
+        {
+            Assert.Equal(Ids(store.GrantsByPrincipal(puts, "user", $"user-{p}")), Ids(store.GrantsByPrincipal(bulk, "user", $"user-{p}")));
+        }
+
+        Assert.Equal(Ids(store.GrantsNeedingExpansion(puts)), Ids(store.GrantsNeedingExpansion(bulk)));
+        Assert.Equal(["eng"], store.ResourcesByParent(bulk, "org", "o").Select(r => r.ResourceId));
+        Assert.Equal(["ent-1"], store.EntitlementsByResource(bulk, "group", "eng").Select(r => r.ExternalId));
+        Assert.Equal(new RecordCounts(1, 1, 1, 300, 1), store.Count(bulk));
+    }
+
+    [Fact]
+    public void Disposing_a_bulk_load_without_completing_discards_it()
+    {
+        var store = NewStore();
+        var s = store.StartSync(SyncType.Full);
+        using (var loader = store.BeginBulkLoad(s))
+        {
+            loader.Add(Grant("g", "e", "user", "u"));
+        }
+
+        Assert.Empty(store.Grants(s));
+        using (var loader = store.BeginBulkLoad(s))
+        {
+            loader.Add(Grant("g2", "e", "user", "u"));
+            loader.Complete();
+        }
+
+        Assert.Equal(["g2"], Ids(store.Grants(s)));
+    }
+
+    [Fact]
+    public void Bulk_load_into_a_sync_with_records_keeps_indexes_exact()
+    {
+        var store = NewStore();
+        var s = store.StartSync(SyncType.Full);
+        store.PutGrants(s, [Grant("g1", "ent-a", "user", "alice")]);
+        using (var loader = store.BeginBulkLoad(s))
+        {
+            loader.Add(Grant("g1", "ent-b", "user", "bob"));
+            loader.Add(Grant("g2", "ent-a", "user", "alice"));
+            loader.Complete();
+        }
+
+        Assert.Equal(["g2"], Ids(store.GrantsByEntitlement(s, "ent-a")));
+        Assert.Equal(["g1"], Ids(store.GrantsByPrincipal(s, "user", "bob")));
+    }
+}
