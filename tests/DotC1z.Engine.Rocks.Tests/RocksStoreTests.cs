@@ -1,0 +1,273 @@
+using DotC1z.Errors;
+using DotC1z.Keys;
+using DotC1z.Records;
+using DotC1z.Tests.Shared;
+
+namespace DotC1z.Engine.Rocks.Tests;
+
+public sealed class RocksStoreTests : IDisposable
+{
+    private readonly TempDir _dir = new("rocks");
+
+    public void Dispose() => _dir.Dispose();
+
+    private RocksStore Open(string name = "db", bool readOnly = false) =>
+        RocksStore.Open(_dir.Combine(name), new RocksStoreOptions { ReadOnly = readOnly, Durability = RocksDurability.NoSync, BulkChunkRecords = 50 });
+
+    private static GrantRecord Grant(string id, string ent, string prt, string pid, bool flag = false) => StoreContractTests.Grant(id, ent, prt, pid, needsExpansion: flag);
+
+    [Fact]
+    public void Records_persist_across_reopen_and_read_only_rejects_writes()
+    {
+        SyncId s;
+        using (var store = Open())
+        {
+            s = store.StartSync(SyncType.Full);
+            store.PutGrants(s, [Grant("g1", "e", "user", "u")]);
+            store.EndSync(s);
+            Assert.True(store.IsModified);
+        }
+
+        using (var ro = Open(readOnly: true))
+        {
+            Assert.True(ro.IsReadOnly);
+            Assert.False(ro.IsModified);
+            Assert.True(ro.TryGetGrant(s, "g1", out _));
+            Assert.Equal(s, ro.LatestFinishedSyncFor());
+            Assert.Throws<C1zReadOnlyException>(() => ro.PutGrants(s, [Grant("g2", "e", "user", "u")]));
+            Assert.Throws<C1zReadOnlyException>(() => ro.DeleteGrant(s, "g1"));
+            Assert.Throws<C1zReadOnlyException>(() => ro.StartSync(SyncType.Full));
+            Assert.Throws<C1zReadOnlyException>(() => ro.BeginBulkLoad(s));
+            Assert.Throws<C1zReadOnlyException>(() => ro.DeleteSync(s));
+        }
+    }
+
+    [Fact]
+    public void Opening_a_missing_store_read_only_and_a_locked_store_are_typed_errors()
+    {
+        Assert.Throws<C1zIOException>(() => Open("missing", readOnly: true));
+        using var first = Open("locked");
+        Assert.Throws<C1zStoreInUseException>(() => Open("locked"));
+    }
+
+    [Fact]
+    public void A_directory_that_is_not_a_store_is_reported_as_corrupt()
+    {
+        string dir = _dir.Combine("garbage");
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "CURRENT"), "MANIFEST-000099\n");
+        var ex = Record.Exception(() => Open("garbage"));
+        Assert.True(ex is C1zCorruptionException or C1zIOException, $"got {ex?.GetType().Name}: {ex?.Message}");
+    }
+
+    [Fact]
+    public void Use_after_dispose_throws_ObjectDisposed_and_dispose_is_idempotent()
+    {
+        var store = Open();
+        var s = store.StartSync(SyncType.Full);
+        store.Dispose();
+        store.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => store.TryGetGrant(s, "g", out _));
+        Assert.Throws<ObjectDisposedException>(() => store.PutGrants(s, [Grant("g", "e", "u", "v")]));
+    }
+
+    [Fact]
+    public void Consistency_walk_passes_after_random_operations_and_sees_planted_faults()
+    {
+        int seed = Seeds.Get(7301);
+        var rng = new Random(seed);
+        using var store = Open();
+        var syncs = new[] { store.StartSync(SyncType.Full), store.StartSync(SyncType.Partial) };
+        for (int step = 0; step < 600; step++)
+        {
+            var s = syncs[rng.Next(syncs.Length)];
+            string id = $"g{rng.Next(60)}";
+            switch (rng.Next(10))
+            {
+                case < 5:
+                    store.PutGrants(s, [Grant(id, $"e{rng.Next(5)}", "user", $"u{rng.Next(8)}", rng.Next(3) == 0)]);
+                    break;
+                case < 7:
+                    store.DeleteGrant(s, id);
+                    break;
+                case 7:
+                    store.PutResources(s, [new ResourceRecord { ResourceTypeId = "group", ResourceId = $"r{rng.Next(10)}", Parent = rng.Next(2) == 0 ? null : new ResourceRef { ResourceTypeId = "org", ResourceId = $"o{rng.Next(3)}" } }]);
+                    break;
+                case 8:
+                    store.PutEntitlements(s, [new EntitlementRecord { ExternalId = $"e{rng.Next(5)}", Resource = new ResourceRef { ResourceTypeId = "group", ResourceId = $"r{rng.Next(10)}" } }]);
+                    break;
+                default:
+                    store.PutGrants(s, [Grant(id, "e0", "user", "u0"), Grant(id, $"e{rng.Next(5)}", "user", $"u{rng.Next(8)}", true)]);
+                    break;
+            }
+        }
+
+        var report = store.VerifyConsistency();
+        Assert.True(report.IsConsistent, $"seed={seed}: {string.Join("; ", report.Problems)}");
+        Assert.True(report.Records > 0 && report.IndexEntries > report.Records, $"seed={seed}: walk saw {report.Records} records and {report.IndexEntries} entries");
+
+        // Plant an orphan index entry and delete a live one: the walk must report both.
+        var live = store.Grants(syncs[0]).First();
+        byte[] liveEntry = Keyspace.IndexKey(Keyspace.IdxGrantByPrincipal, syncs[0], false, live.Principal.ResourceTypeId, live.Principal.ResourceId, live.ExternalId);
+        store.RawWrite(liveEntry, null);
+        store.RawWrite(Keyspace.IndexKey(Keyspace.IdxGrantByEntitlement, syncs[1], false, "ghost", "user", "nobody", "g-ghost"), [0x0A, 0x00]);
+        var broken = store.VerifyConsistency();
+        Assert.False(broken.IsConsistent);
+        Assert.Contains(broken.Problems, p => p.Contains("missing", StringComparison.Ordinal));
+        Assert.Contains(broken.Problems, p => p.Contains("orphan", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Pagination_walks_every_record_once_and_rejects_foreign_tokens()
+    {
+        using var store = Open();
+        var s = store.StartSync(SyncType.Full);
+        var other = store.StartSync(SyncType.Full);
+        store.PutGrants(s, Enumerable.Range(0, 95).Select(i => Grant($"g{i:D3}", "e", "user", "u")).ToList());
+        store.PutGrants(other, [Grant("x", "e", "user", "u"), Grant("y", "e", "user", "u")]);
+        var seen = new List<string>();
+        string? token = null;
+        int pages = 0;
+        do
+        {
+            var page = store.PageGrants(s, token, 10);
+            seen.AddRange(page.Items.Select(g => g.ExternalId));
+            token = page.NextPageToken;
+            pages++;
+
+            // A write behind the cursor must not shift the listing.
+            store.PutGrants(s, [Grant("a-before-everything-" + pages, "e", "user", "u")]);
+        }
+        while (token is not null);
+
+        Assert.Equal(Enumerable.Range(0, 95).Select(i => $"g{i:D3}"), seen);
+        Assert.Equal(10, pages);
+        var otherToken = store.PageGrants(other, null, 1).NextPageToken!;
+        Assert.Throws<C1zArgumentException>(() => store.PageGrants(s, otherToken, 10));
+        Assert.Throws<C1zArgumentException>(() => store.PageGrants(s, "%%%not-base64%%%", 10));
+        Assert.Throws<C1zArgumentException>(() => store.PageGrants(s, null, 0));
+        Assert.Equal(2, store.PageAssets(s, null, 5).Items.Count + 2);
+    }
+
+    [Fact]
+    public async Task Long_scans_see_one_snapshot_while_another_thread_writes()
+    {
+        using var store = Open();
+        var s = store.StartSync(SyncType.Full);
+        store.PutGrants(s, Enumerable.Range(0, 2000).Select(i => Grant($"g{i:D5}", $"e{i % 3}", "user", $"u{i % 7}")).ToList());
+        using var stop = new CancellationTokenSource();
+        var writer = Task.Run(() =>
+        {
+            int i = 0;
+            while (!stop.IsCancellationRequested)
+            {
+                store.PutGrants(s, [Grant($"n{i++:D6}", "e0", "user", "u0")]);
+                store.DeleteGrant(s, $"g{i % 2000:D5}");
+            }
+        });
+        try
+        {
+            for (int round = 0; round < 20; round++)
+            {
+                int count = 0;
+                string? previous = null;
+                foreach (var g in store.GrantsByEntitlement(s, "e1"))
+                {
+                    Assert.Equal("e1", g.Entitlement.EntitlementId);
+                    string sortKey = g.Principal.ResourceId + "\0" + g.ExternalId;
+                    Assert.True(previous is null || string.CompareOrdinal(previous, sortKey) < 0);
+                    previous = sortKey;
+                    count++;
+                }
+
+                Assert.True(count <= 667, $"e1 has at most 667 grants, scan saw {count}");
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await writer;
+        }
+
+        Assert.True(store.VerifyConsistency().IsConsistent);
+    }
+
+    [Fact]
+    public void Large_bulk_load_spills_merges_and_matches_a_consistent_store()
+    {
+        using var store = Open();
+        var s = store.StartSync(SyncType.Full);
+        using (var loader = store.BeginBulkLoad(s))
+        {
+            for (int i = 999; i >= 0; i--)
+            {
+                loader.Add(Grant($"grant-{i:D6}", $"ent-{i % 13}", "user", $"user-{i % 17}", i % 9 == 0));
+            }
+
+            for (int i = 0; i < 100; i++)
+            {
+                loader.Add(Grant($"grant-{i * 3:D6}", "ent-dup", "user", "dup")); // later duplicates win
+            }
+
+            loader.Complete();
+        }
+
+        Assert.Equal(1000, store.Count(s).Grants);
+        Assert.Equal(100, store.GrantsByEntitlement(s, "ent-dup").Count());
+        var report = store.VerifyConsistency();
+        Assert.True(report.IsConsistent, string.Join("; ", report.Problems));
+        Assert.False(Directory.EnumerateDirectories(store.Directory, ".bulk-*").Any());
+    }
+
+    [Fact]
+    public void Checkpoint_is_a_reopenable_copy_and_refuses_an_existing_target()
+    {
+        using var store = Open();
+        var s = store.StartSync(SyncType.Full);
+        store.PutGrants(s, [Grant("g1", "e", "user", "u")]);
+        string cp = _dir.Combine("cp");
+        store.Checkpoint(cp);
+        store.PutGrants(s, [Grant("g2", "e", "user", "u")]); // the source stays writable
+        Assert.Throws<C1zArgumentException>(() => store.Checkpoint(cp));
+        using var copy = RocksStore.Open(cp, new RocksStoreOptions { ReadOnly = true });
+        Assert.Equal(["g1"], copy.Grants(s).Select(g => g.ExternalId));
+        copy.VerifyChecksums();
+    }
+
+    [Fact]
+    public void A_corrupted_sst_surfaces_as_a_corruption_error_not_a_short_scan()
+    {
+        string dir = _dir.Combine("corrupt");
+        SyncId s;
+        using (var store = RocksStore.Open(dir, new RocksStoreOptions { Durability = RocksDurability.NoSync }))
+        {
+            s = store.StartSync(SyncType.Full);
+            store.PutGrants(s, Enumerable.Range(0, 5000).Select(i => Grant($"g{i:D6}", $"e{i % 5}", "user", $"u{i}")).ToList());
+            store.Flush();
+        }
+
+        foreach (string sst in Directory.GetFiles(dir, "*.sst"))
+        {
+            var bytes = File.ReadAllBytes(sst);
+            for (int i = 100; i < bytes.Length - 200; i += 97)
+            {
+                bytes[i] ^= 0x5A;
+            }
+
+            File.WriteAllBytes(sst, bytes);
+        }
+
+        var ex = Record.Exception(() =>
+        {
+            using var store = RocksStore.Open(dir, new RocksStoreOptions { ReadOnly = true, ParanoidChecks = true });
+            _ = store.Grants(s).Count();
+            store.VerifyChecksums();
+        });
+        Assert.IsType<C1zCorruptionException>(ex);
+    }
+}
+
+internal static class StoreTestExtensions
+{
+    public static SyncId? LatestFinishedSyncFor(this RocksStore store) => Storage.StoreExtensions.LatestFinishedSync(store);
+}
