@@ -1,0 +1,909 @@
+using System.Diagnostics.CodeAnalysis;
+using DotC1z.Connector.V2;
+using DotC1z.Errors;
+using DotC1z.Keys;
+using DotC1z.Records;
+using DotC1z.Storage;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using Microsoft.Data.Sqlite;
+
+namespace DotC1z.Engine.Sqlite;
+
+/// <summary>How a <see cref="SqliteStore"/> is opened.</summary>
+public sealed record SqliteStoreOptions
+{
+    /// <summary>Open read-only (writes throw <see cref="C1zReadOnlyException"/>); the schema is not created or migrated.</summary>
+    public bool ReadOnly { get; init; }
+
+    /// <summary>Page cache size in MiB per connection.</summary>
+    public int CacheMiB { get; init; } = 64;
+
+    /// <summary>When false, commits do not wait for fsync (<c>synchronous=OFF</c>): for benchmarks and scratch files.</summary>
+    public bool Durable { get; init; } = true;
+}
+
+/// <summary>
+/// An <see cref="IC1zStore"/> over baton's v1 SQLite schema (<see cref="V1Schema"/>): records are
+/// stored as <c>c1.connector.v2</c> blobs (<see cref="V2Translation"/>) with baton's columns, so the
+/// file is what baton itself writes. It is the second reference engine and the performance peer of
+/// the RocksDB engine, configured as a careful SQLite user would: WAL journal, one transaction per
+/// batch, prepared statements, a 64 MiB page cache, and read connections of their own so scans see
+/// a snapshot while writes go on.
+/// </summary>
+public sealed class SqliteStore : IC1zStore
+{
+    private readonly string _connectionString;
+    private readonly SqliteConnection _writer;
+    private readonly Lock _writeLock = new();
+    private readonly SqliteStoreOptions _options;
+    private readonly bool _hasExpansionColumns;
+    private SyncId? _current;
+    private int _disposed;
+    private bool _bulkActive;
+
+    private SqliteStore(string path, SqliteStoreOptions options)
+    {
+        Path = path;
+        _options = options;
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = options.ReadOnly ? SqliteOpenMode.ReadOnly : SqliteOpenMode.ReadWriteCreate,
+            Pooling = true,
+        }.ToString();
+        _writer = new SqliteConnection(_connectionString);
+        _writer.Open();
+        Configure(_writer);
+        if (!options.ReadOnly)
+        {
+            Execute(_writer, "pragma journal_mode=WAL;");
+            Execute(_writer, V1Schema.CreateAll);
+        }
+
+        _hasExpansionColumns = ColumnExists(_writer, "v1_grants", "needs_expansion");
+    }
+
+    /// <summary>The database file.</summary>
+    public string Path { get; }
+
+    /// <inheritdoc/>
+    public string EngineName => "sqlite";
+
+    /// <inheritdoc/>
+    public bool IsReadOnly => _options.ReadOnly;
+
+    /// <inheritdoc/>
+    public SyncId? CurrentSync
+    {
+        get
+        {
+            lock (_writeLock)
+            {
+                return _current;
+            }
+        }
+    }
+
+    /// <summary>Opens a v1 database file, creating it and baton's schema when it is new (unless read-only).</summary>
+    /// <param name="databasePath">The SQLite file.</param>
+    /// <param name="options">Options.</param>
+    /// <returns>The store.</returns>
+    /// <exception cref="C1zIOException">The file cannot be opened.</exception>
+    /// <exception cref="C1zFormatException">The file is not a SQLite database or lacks baton's tables.</exception>
+    public static SqliteStore Open(string databasePath, SqliteStoreOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(databasePath);
+        options ??= new SqliteStoreOptions();
+        string full = System.IO.Path.GetFullPath(databasePath);
+        if (options.ReadOnly && !File.Exists(full))
+        {
+            throw new C1zIOException($"no database at {full}", full);
+        }
+
+        try
+        {
+            var store = new SqliteStore(full, options);
+            foreach (string table in new[] { "v1_resource_types", "v1_resources", "v1_entitlements", "v1_grants", "v1_sync_runs" })
+            {
+                if (!TableExists(store._writer, table))
+                {
+                    store.Dispose();
+                    throw new C1zFormatException($"{full} is not a c1z v1 database: table {table} is missing", full);
+                }
+            }
+
+            return store;
+        }
+        catch (SqliteException ex)
+        {
+            throw Map(ex, full);
+        }
+    }
+
+    internal static C1zException Map(SqliteException ex, string path) => ex.SqliteErrorCode switch
+    {
+        11 or 26 => new C1zFormatException($"{path} is not a valid SQLite database: {ex.Message}", path, ex), // CORRUPT, NOTADB
+        13 => new C1zDiskFullException($"disk full writing {path}: {ex.Message}", path, ex),
+        5 or 6 => new C1zStoreInUseException($"{path} is locked: {ex.Message}", path, ex),
+        8 => new C1zReadOnlyException(path),
+        _ => new C1zIOException($"SQLite error on {path}: {ex.Message}", path, ex),
+    };
+
+    private void Configure(SqliteConnection c)
+    {
+        Execute(c, $"pragma cache_size=-{_options.CacheMiB * 1024}; pragma temp_store=memory; pragma mmap_size=0; pragma cell_size_check=on; pragma synchronous={(_options.Durable ? "NORMAL" : "OFF")};");
+    }
+
+    private static void Execute(SqliteConnection c, string sql)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.ExecuteNonQuery();
+    }
+
+    private static bool TableExists(SqliteConnection c, string table)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "select count(*) from sqlite_master where type='table' and name=$n";
+        cmd.Parameters.AddWithValue("$n", table);
+        return Convert.ToInt64(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) > 0;
+    }
+
+    private static bool ColumnExists(SqliteConnection c, string table, string column)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = $"select count(*) from pragma_table_info('{table}') where name=$c";
+        cmd.Parameters.AddWithValue("$c", column);
+        return Convert.ToInt64(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) > 0;
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+
+    private void ThrowIfNotWritable()
+    {
+        ThrowIfDisposed();
+        if (IsReadOnly)
+        {
+            throw new C1zReadOnlyException(Path);
+        }
+
+        if (_bulkActive)
+        {
+            throw new C1zArgumentException($"a bulk load is running on {Path}; write through the loader", Path);
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _writer.Dispose();
+        SqliteConnection.ClearPool(new SqliteConnection(_connectionString));
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    private static string SyncTypeText(SyncType t) => t switch
+    {
+        SyncType.Full => "full",
+        SyncType.Partial => "partial",
+        SyncType.ResourcesOnly => "resources_only",
+        SyncType.PartialUpserts => "partial_upserts",
+        SyncType.PartialDeletions => "partial_deletions",
+        _ => string.Empty,
+    };
+
+    private static SyncType ParseSyncType(string? t) => t switch
+    {
+        "full" => SyncType.Full,
+        "partial" => SyncType.Partial,
+        "resources_only" => SyncType.ResourcesOnly,
+        "partial_upserts" => SyncType.PartialUpserts,
+        "partial_deletions" => SyncType.PartialDeletions,
+        _ => SyncType.Unspecified,
+    };
+
+    private static string TimeText(Timestamp? t) => t is null ? string.Empty : V2Translation.FormatTime(t);
+
+    private T Write<T>(Func<SqliteConnection, SqliteTransaction, T> body)
+    {
+        ThrowIfNotWritable();
+        lock (_writeLock)
+        {
+            try
+            {
+                using var tx = _writer.BeginTransaction();
+                var result = body(_writer, tx);
+                tx.Commit();
+                return result;
+            }
+            catch (SqliteException ex)
+            {
+                throw Map(ex, Path);
+            }
+        }
+    }
+
+    private SqliteConnection OpenReader()
+    {
+        var c = new SqliteConnection(_connectionString);
+        c.Open();
+        Configure(c);
+        return c;
+    }
+
+    private IEnumerable<T> Query<T>(string sql, Action<SqliteParameterCollection> bind, Func<SqliteDataReader, T> map)
+    {
+        ThrowIfDisposed();
+        return Run();
+
+        IEnumerable<T> Run()
+        {
+            using var c = OpenReader();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = sql;
+            bind(cmd.Parameters);
+            SqliteDataReader reader;
+            try
+            {
+                reader = cmd.ExecuteReader();
+            }
+            catch (SqliteException ex)
+            {
+                throw Map(ex, Path);
+            }
+
+            using (reader)
+            {
+                while (true)
+                {
+                    bool more;
+                    try
+                    {
+                        more = reader.Read();
+                    }
+                    catch (SqliteException ex)
+                    {
+                        throw Map(ex, Path);
+                    }
+
+                    if (!more)
+                    {
+                        yield break;
+                    }
+
+                    yield return map(reader);
+                }
+            }
+        }
+    }
+
+    private static byte[] Blob(SqliteDataReader r, int i) => r.IsDBNull(i) ? [] : (byte[])r.GetValue(i);
+
+    private T Decode<T>(Func<T> parse, string table, SqliteDataReader r)
+    {
+        try
+        {
+            return parse();
+        }
+        catch (InvalidProtocolBufferException ex)
+        {
+            throw new C1zCorruptionException($"{Path}: {table} row {r.GetInt64(0)}: data blob does not decode: {ex.Message}", Path, ex);
+        }
+    }
+
+    // ------------------------------------------------------------------ sync runs
+
+    /// <inheritdoc/>
+    public SyncId StartSync(SyncType type, SyncId? parent = null)
+    {
+        ThrowIfNotWritable();
+        lock (_writeLock)
+        {
+            SyncId id;
+            do
+            {
+                id = SyncId.NewId();
+            }
+            while (TryGetSyncRun(id, out _));
+
+            PutSyncRun(new SyncRunRecord { SyncId = id.ToString(), Type = type, ParentSyncId = parent?.ToString() ?? string.Empty, StartedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow) });
+            _current = id;
+            return id;
+        }
+    }
+
+    /// <inheritdoc/>
+    public void SetCurrentSync(SyncId syncId)
+    {
+        ThrowIfDisposed();
+        if (!TryGetSyncRun(syncId, out _))
+        {
+            throw new C1zArgumentException($"no sync run {syncId} in {Path}", Path);
+        }
+
+        lock (_writeLock)
+        {
+            _current = syncId;
+        }
+    }
+
+    /// <inheritdoc/>
+    public void EndSync(SyncId syncId)
+    {
+        ThrowIfNotWritable();
+        lock (_writeLock)
+        {
+            if (!TryGetSyncRun(syncId, out var run))
+            {
+                throw new C1zArgumentException($"no sync run {syncId} in {Path}", Path);
+            }
+
+            if (run.EndedAt is null)
+            {
+                run.EndedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow);
+                PutSyncRun(run);
+            }
+
+            if (_current == syncId)
+            {
+                _current = null;
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    public void PutSyncRun(SyncRunRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        if (!SyncId.TryParse(record.SyncId, out _))
+        {
+            throw new C1zArgumentException($"sync run record has an invalid sync id \"{record.SyncId}\"");
+        }
+
+        Write((c, tx) =>
+        {
+            using var cmd = c.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = """
+                insert into v1_sync_runs (sync_id, started_at, ended_at, sync_token, sync_type, parent_sync_id, linked_sync_id, supports_diff, grants_backfilled)
+                values ($id, $started, $ended, $token, $type, $parent, $linked, $diff, 1)
+                on conflict (sync_id) do update set started_at=excluded.started_at, ended_at=excluded.ended_at, sync_token=excluded.sync_token,
+                  sync_type=excluded.sync_type, parent_sync_id=excluded.parent_sync_id, linked_sync_id=excluded.linked_sync_id, supports_diff=excluded.supports_diff
+                """;
+            cmd.Parameters.AddWithValue("$id", record.SyncId);
+            cmd.Parameters.AddWithValue("$started", TimeText(record.StartedAt));
+            cmd.Parameters.AddWithValue("$ended", record.EndedAt is null ? DBNull.Value : TimeText(record.EndedAt));
+            cmd.Parameters.AddWithValue("$token", record.SyncToken);
+            cmd.Parameters.AddWithValue("$type", SyncTypeText(record.Type));
+            cmd.Parameters.AddWithValue("$parent", record.ParentSyncId);
+            cmd.Parameters.AddWithValue("$linked", record.LinkedSyncId);
+            cmd.Parameters.AddWithValue("$diff", record.SupportsDiff ? 1 : 0);
+            return cmd.ExecuteNonQuery();
+        });
+    }
+
+    private string SyncRunColumns => ColumnExists(_writer, "v1_sync_runs", "linked_sync_id")
+        ? "sync_id, started_at, ended_at, sync_token, sync_type, parent_sync_id, linked_sync_id, supports_diff"
+        : "sync_id, started_at, ended_at, sync_token, sync_type, parent_sync_id, '' as linked_sync_id, 0 as supports_diff";
+
+    private static SyncRunRecord MapRun(SqliteDataReader r) => new()
+    {
+        SyncId = r.GetString(0),
+        StartedAt = V2Translation.ParseTime(r.IsDBNull(1) ? null : r.GetString(1)),
+        EndedAt = V2Translation.ParseTime(r.IsDBNull(2) ? null : r.GetString(2)),
+        SyncToken = r.IsDBNull(3) ? string.Empty : r.GetString(3),
+        Type = ParseSyncType(r.IsDBNull(4) ? null : r.GetString(4)),
+        ParentSyncId = r.IsDBNull(5) ? string.Empty : r.GetString(5),
+        LinkedSyncId = r.IsDBNull(6) ? string.Empty : r.GetString(6),
+        SupportsDiff = !r.IsDBNull(7) && r.GetInt64(7) != 0,
+    };
+
+    /// <inheritdoc/>
+    public bool TryGetSyncRun(SyncId syncId, [NotNullWhen(true)] out SyncRunRecord? record)
+    {
+        string text = syncId.ToString();
+        record = Query($"select {SyncRunColumns} from v1_sync_runs where sync_id=$id", p => p.AddWithValue("$id", text), MapRun).FirstOrDefault();
+        return record is not null;
+    }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<SyncRunRecord> ListSyncRuns() =>
+        Query($"select {SyncRunColumns} from v1_sync_runs order by sync_id", _ => { }, MapRun).ToList();
+
+    /// <inheritdoc/>
+    public bool DeleteSync(SyncId syncId)
+    {
+        string text = syncId.ToString();
+        bool existed = TryGetSyncRun(syncId, out _);
+        Write((c, tx) =>
+        {
+            foreach (string table in new[] { "v1_resource_types", "v1_resources", "v1_entitlements", "v1_grants", "v1_assets", "v1_sync_runs", "v1_connector_sessions" })
+            {
+                using var cmd = c.CreateCommand();
+                cmd.Transaction = tx;
+                cmd.CommandText = $"delete from {table} where sync_id=$s";
+                cmd.Parameters.AddWithValue("$s", text);
+                cmd.ExecuteNonQuery();
+            }
+
+            return 0;
+        });
+        lock (_writeLock)
+        {
+            if (_current == syncId)
+            {
+                _current = null;
+            }
+        }
+
+        return existed;
+    }
+
+    // ------------------------------------------------------------------ writes
+
+    private static void Require(string? v, string what)
+    {
+        if (string.IsNullOrEmpty(v))
+        {
+            throw new C1zArgumentException($"{what} must not be empty");
+        }
+    }
+
+    /// <summary>Prepared upsert statements of one transaction, reused for every row.</summary>
+    internal sealed class Writer : IDisposable
+    {
+        private readonly SqliteCommand _rt, _res, _ent, _grant, _asset;
+        private readonly string _sync;
+
+        public Writer(SqliteConnection c, SqliteTransaction tx, string sync)
+        {
+            _sync = sync;
+            _rt = Prepare(c, tx, """
+                insert into v1_resource_types (external_id, data, sync_id, discovered_at) values ($ext, $data, $sync, $at)
+                on conflict (external_id, sync_id) do update set data=excluded.data, discovered_at=excluded.discovered_at
+                """, "$ext", "$data", "$at");
+            _res = Prepare(c, tx, """
+                insert into v1_resources (resource_type_id, external_id, parent_resource_type_id, parent_resource_id, data, sync_id, discovered_at)
+                values ($rt, $ext, $prt, $pid, $data, $sync, $at)
+                on conflict (external_id, sync_id) do update set resource_type_id=excluded.resource_type_id, parent_resource_type_id=excluded.parent_resource_type_id,
+                  parent_resource_id=excluded.parent_resource_id, data=excluded.data, discovered_at=excluded.discovered_at
+                """, "$rt", "$ext", "$prt", "$pid", "$data", "$at");
+            _ent = Prepare(c, tx, """
+                insert into v1_entitlements (resource_type_id, resource_id, external_id, data, sync_id, discovered_at) values ($rt, $rid, $ext, $data, $sync, $at)
+                on conflict (external_id, sync_id) do update set resource_type_id=excluded.resource_type_id, resource_id=excluded.resource_id, data=excluded.data, discovered_at=excluded.discovered_at
+                """, "$rt", "$rid", "$ext", "$data", "$at");
+            _grant = Prepare(c, tx, """
+                insert into v1_grants (resource_type_id, resource_id, entitlement_id, principal_resource_type_id, principal_resource_id, external_id, expansion, needs_expansion, data, sync_id, discovered_at)
+                values ($rt, $rid, $ent, $prt, $pid, $ext, $exp, $needs, $data, $sync, $at)
+                on conflict (external_id, sync_id) do update set resource_type_id=excluded.resource_type_id, resource_id=excluded.resource_id, entitlement_id=excluded.entitlement_id,
+                  principal_resource_type_id=excluded.principal_resource_type_id, principal_resource_id=excluded.principal_resource_id, expansion=excluded.expansion,
+                  needs_expansion=excluded.needs_expansion, data=excluded.data, discovered_at=excluded.discovered_at
+                """, "$rt", "$rid", "$ent", "$prt", "$pid", "$ext", "$exp", "$needs", "$data", "$at");
+            _asset = Prepare(c, tx, """
+                insert into v1_assets (external_id, content_type, data, sync_id, discovered_at) values ($ext, $ct, $data, $sync, $at)
+                on conflict (external_id, sync_id) do update set content_type=excluded.content_type, data=excluded.data, discovered_at=excluded.discovered_at
+                """, "$ext", "$ct", "$data", "$at");
+        }
+
+        private SqliteCommand Prepare(SqliteConnection c, SqliteTransaction tx, string sql, params string[] names)
+        {
+            var cmd = c.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = sql;
+            foreach (string n in names)
+            {
+                cmd.Parameters.Add(new SqliteParameter(n, null));
+            }
+
+            cmd.Parameters.AddWithValue("$sync", _sync);
+            cmd.Prepare();
+            return cmd;
+        }
+
+        private static void Run(SqliteCommand cmd, params object?[] values)
+        {
+            for (int i = 0; i < values.Length; i++)
+            {
+                cmd.Parameters[i].Value = values[i] ?? DBNull.Value;
+            }
+
+            cmd.ExecuteNonQuery();
+        }
+
+        public void Put(ResourceTypeRecord r)
+        {
+            Require(r.ExternalId, "resource type external_id");
+            Run(_rt, r.ExternalId, V2Translation.ToV2(r).ToByteArray(), TimeText(r.DiscoveredAt));
+        }
+
+        public void Put(ResourceRecord r)
+        {
+            Require(r.ResourceTypeId, "resource resource_type_id");
+            Require(r.ResourceId, "resource resource_id");
+            bool hasParent = r.Parent is { ResourceId.Length: > 0 };
+            Run(_res, r.ResourceTypeId, r.ResourceTypeId + ":" + r.ResourceId, hasParent ? r.Parent!.ResourceTypeId : null, hasParent ? r.Parent!.ResourceId : null, V2Translation.ToV2(r).ToByteArray(), TimeText(r.DiscoveredAt));
+        }
+
+        public void Put(EntitlementRecord r)
+        {
+            Require(r.ExternalId, "entitlement external_id");
+            Run(_ent, r.Resource?.ResourceTypeId ?? string.Empty, r.Resource?.ResourceId ?? string.Empty, r.ExternalId, V2Translation.ToV2(r).ToByteArray(), TimeText(r.DiscoveredAt));
+        }
+
+        public void Put(GrantRecord r)
+        {
+            Require(r.ExternalId, "grant external_id");
+            var expansion = V2Translation.ExpansionOf(r);
+            Run(_grant,
+                r.Entitlement?.ResourceTypeId ?? string.Empty,
+                r.Entitlement?.ResourceId ?? string.Empty,
+                r.Entitlement?.EntitlementId ?? string.Empty,
+                r.Principal?.ResourceTypeId ?? string.Empty,
+                r.Principal?.ResourceId ?? string.Empty,
+                r.ExternalId,
+                expansion?.ToByteArray(),
+                r.NeedsExpansion ? 1 : 0,
+                V2Translation.ToV2(r).ToByteArray(),
+                TimeText(r.DiscoveredAt));
+        }
+
+        public void Put(AssetRecord r)
+        {
+            Require(r.ExternalId, "asset external_id");
+            Run(_asset, r.ExternalId, r.ContentType, r.Data.ToByteArray(), TimeText(r.DiscoveredAt));
+        }
+
+        public void Dispose()
+        {
+            _rt.Dispose();
+            _res.Dispose();
+            _ent.Dispose();
+            _grant.Dispose();
+            _asset.Dispose();
+        }
+    }
+
+    private void PutAll<T>(SyncId syncId, IReadOnlyList<T> records, Action<Writer, T> put)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        Write((c, tx) =>
+        {
+            using var w = new Writer(c, tx, syncId.ToString());
+            foreach (var r in records)
+            {
+                ArgumentNullException.ThrowIfNull(r);
+                put(w, r);
+            }
+
+            return 0;
+        });
+    }
+
+    /// <inheritdoc/>
+    public void PutResourceTypes(SyncId syncId, IReadOnlyList<ResourceTypeRecord> records) => PutAll(syncId, records, static (w, r) => w.Put(r));
+
+    /// <inheritdoc/>
+    public void PutResources(SyncId syncId, IReadOnlyList<ResourceRecord> records) => PutAll(syncId, records, static (w, r) => w.Put(r));
+
+    /// <inheritdoc/>
+    public void PutEntitlements(SyncId syncId, IReadOnlyList<EntitlementRecord> records) => PutAll(syncId, records, static (w, r) => w.Put(r));
+
+    /// <inheritdoc/>
+    public void PutGrants(SyncId syncId, IReadOnlyList<GrantRecord> records) => PutAll(syncId, records, static (w, r) => w.Put(r));
+
+    /// <inheritdoc/>
+    public void PutAssets(SyncId syncId, IReadOnlyList<AssetRecord> records) => PutAll(syncId, records, static (w, r) => w.Put(r));
+
+    private bool DeleteWhere(string table, string where, SyncId syncId, params (string Name, string Value)[] args)
+    {
+        foreach (var (_, v) in args)
+        {
+            ArgumentNullException.ThrowIfNull(v);
+        }
+
+        return Write((c, tx) =>
+        {
+            using var cmd = c.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = $"delete from {table} where sync_id=$sync and {where}";
+            cmd.Parameters.AddWithValue("$sync", syncId.ToString());
+            foreach (var (n, v) in args)
+            {
+                cmd.Parameters.AddWithValue(n, v);
+            }
+
+            return cmd.ExecuteNonQuery() > 0;
+        });
+    }
+
+    /// <inheritdoc/>
+    public bool DeleteResourceType(SyncId syncId, string externalId) => DeleteWhere("v1_resource_types", "external_id=$ext", syncId, ("$ext", externalId));
+
+    /// <inheritdoc/>
+    public bool DeleteResource(SyncId syncId, string resourceTypeId, string resourceId) =>
+        DeleteWhere("v1_resources", "external_id=$ext", syncId, ("$ext", resourceTypeId + ":" + resourceId));
+
+    /// <inheritdoc/>
+    public bool DeleteEntitlement(SyncId syncId, string externalId) => DeleteWhere("v1_entitlements", "external_id=$ext", syncId, ("$ext", externalId));
+
+    /// <inheritdoc/>
+    public bool DeleteGrant(SyncId syncId, string externalId) => DeleteWhere("v1_grants", "external_id=$ext", syncId, ("$ext", externalId));
+
+    /// <inheritdoc/>
+    public bool DeleteAsset(SyncId syncId, string externalId) => DeleteWhere("v1_assets", "external_id=$ext", syncId, ("$ext", externalId));
+
+    // ------------------------------------------------------------------ reads
+
+    private const string RtCols = "id, external_id, data, discovered_at";
+    private const string ResCols = "id, resource_type_id, external_id, data, discovered_at";
+    private const string EntCols = "id, external_id, data, discovered_at";
+    private const string AssetCols = "id, external_id, content_type, data, discovered_at";
+
+    private string GrantCols => _hasExpansionColumns
+        ? "id, external_id, data, discovered_at, expansion, needs_expansion"
+        : "id, external_id, data, discovered_at, null as expansion, null as needs_expansion";
+
+    private ResourceTypeRecord MapRt(SqliteDataReader r, string sync)
+    {
+        var rec = V2Translation.ToRecord(Decode(() => ResourceType.Parser.ParseFrom(Blob(r, 2)), "v1_resource_types", r));
+        rec.ExternalId = r.GetString(1);
+        rec.DiscoveredAt = V2Translation.ParseTime(r.IsDBNull(3) ? null : r.GetString(3));
+        rec.SyncId = sync;
+        return rec;
+    }
+
+    private ResourceRecord MapRes(SqliteDataReader r, string sync)
+    {
+        var rec = V2Translation.ToRecord(Decode(() => Resource.Parser.ParseFrom(Blob(r, 3)), "v1_resources", r));
+        string type = r.GetString(1);
+        string ext = r.GetString(2);
+        rec.ResourceTypeId = type;
+        rec.ResourceId = ext.Length > type.Length && ext.StartsWith(type, StringComparison.Ordinal) && ext[type.Length] == ':' ? ext[(type.Length + 1)..] : rec.ResourceId;
+        rec.DiscoveredAt = V2Translation.ParseTime(r.IsDBNull(4) ? null : r.GetString(4));
+        rec.SyncId = sync;
+        return rec;
+    }
+
+    private EntitlementRecord MapEnt(SqliteDataReader r, string sync)
+    {
+        var rec = V2Translation.ToRecord(Decode(() => Entitlement.Parser.ParseFrom(Blob(r, 2)), "v1_entitlements", r));
+        rec.ExternalId = r.GetString(1);
+        rec.DiscoveredAt = V2Translation.ParseTime(r.IsDBNull(3) ? null : r.GetString(3));
+        rec.SyncId = sync;
+        return rec;
+    }
+
+    private GrantRecord MapGrant(SqliteDataReader r, string sync)
+    {
+        var grant = Decode(() => Grant.Parser.ParseFrom(Blob(r, 2)), "v1_grants", r);
+        GrantExpandable? expansion = null;
+        bool? needs = null;
+        if (!r.IsDBNull(5))
+        {
+            needs = r.GetInt64(5) != 0;
+            byte[] exp = Blob(r, 4);
+            expansion = r.IsDBNull(4) || exp.Length == 0 ? null : Decode(() => GrantExpandable.Parser.ParseFrom(exp), "v1_grants", r);
+        }
+
+        var rec = V2Translation.ToRecord(grant, expansion, needs);
+        rec.ExternalId = r.GetString(1);
+        rec.DiscoveredAt = V2Translation.ParseTime(r.IsDBNull(3) ? null : r.GetString(3));
+        rec.SyncId = sync;
+        return rec;
+    }
+
+    private static AssetRecord MapAsset(SqliteDataReader r, string sync) => new()
+    {
+        ExternalId = r.GetString(1),
+        ContentType = r.GetString(2),
+        Data = ByteString.CopyFrom(Blob(r, 3)),
+        DiscoveredAt = V2Translation.ParseTime(r.IsDBNull(4) ? null : r.GetString(4)),
+        SyncId = sync,
+    };
+
+    private IEnumerable<T> Select<T>(SyncId syncId, string sql, Func<SqliteDataReader, string, T> map, params (string Name, object Value)[] args)
+    {
+        string sync = syncId.ToString();
+        return Query(sql, p =>
+        {
+            p.AddWithValue("$sync", sync);
+            foreach (var (n, v) in args)
+            {
+                p.AddWithValue(n, v);
+            }
+        }, r => map(r, sync));
+    }
+
+    /// <inheritdoc/>
+    public bool TryGetResourceType(SyncId syncId, string externalId, [NotNullWhen(true)] out ResourceTypeRecord? record)
+    {
+        ArgumentNullException.ThrowIfNull(externalId);
+        record = Select(syncId, $"select {RtCols} from v1_resource_types where sync_id=$sync and external_id=$ext", MapRt, ("$ext", externalId)).FirstOrDefault();
+        return record is not null;
+    }
+
+    /// <inheritdoc/>
+    public bool TryGetResource(SyncId syncId, string resourceTypeId, string resourceId, [NotNullWhen(true)] out ResourceRecord? record)
+    {
+        ArgumentNullException.ThrowIfNull(resourceTypeId);
+        ArgumentNullException.ThrowIfNull(resourceId);
+        record = Select(syncId, $"select {ResCols} from v1_resources where sync_id=$sync and external_id=$ext and resource_type_id=$rt", MapRes, ("$ext", resourceTypeId + ":" + resourceId), ("$rt", resourceTypeId)).FirstOrDefault();
+        return record is not null;
+    }
+
+    /// <inheritdoc/>
+    public bool TryGetEntitlement(SyncId syncId, string externalId, [NotNullWhen(true)] out EntitlementRecord? record)
+    {
+        ArgumentNullException.ThrowIfNull(externalId);
+        record = Select(syncId, $"select {EntCols} from v1_entitlements where sync_id=$sync and external_id=$ext", MapEnt, ("$ext", externalId)).FirstOrDefault();
+        return record is not null;
+    }
+
+    /// <inheritdoc/>
+    public bool TryGetGrant(SyncId syncId, string externalId, [NotNullWhen(true)] out GrantRecord? record)
+    {
+        ArgumentNullException.ThrowIfNull(externalId);
+        record = Select(syncId, $"select {GrantCols} from v1_grants where sync_id=$sync and external_id=$ext", MapGrant, ("$ext", externalId)).FirstOrDefault();
+        return record is not null;
+    }
+
+    /// <inheritdoc/>
+    public bool TryGetAsset(SyncId syncId, string externalId, [NotNullWhen(true)] out AssetRecord? record)
+    {
+        ArgumentNullException.ThrowIfNull(externalId);
+        record = Select(syncId, $"select {AssetCols} from v1_assets where sync_id=$sync and external_id=$ext", MapAsset, ("$ext", externalId)).FirstOrDefault();
+        return record is not null;
+    }
+
+    /// <inheritdoc/>
+    public IEnumerable<ResourceTypeRecord> ResourceTypes(SyncId syncId) =>
+        Select(syncId, $"select {RtCols} from v1_resource_types where sync_id=$sync order by external_id", MapRt);
+
+    /// <inheritdoc/>
+    public IEnumerable<ResourceRecord> Resources(SyncId syncId) =>
+        Select(syncId, $"select {ResCols} from v1_resources where sync_id=$sync order by resource_type_id, substr(external_id, length(resource_type_id) + 2)", MapRes);
+
+    /// <inheritdoc/>
+    public IEnumerable<ResourceRecord> ResourcesByType(SyncId syncId, string resourceTypeId) =>
+        Select(syncId, $"select {ResCols} from v1_resources where sync_id=$sync and resource_type_id=$rt order by external_id", MapRes, ("$rt", resourceTypeId));
+
+    /// <inheritdoc/>
+    public IEnumerable<ResourceRecord> ResourcesByParent(SyncId syncId, string parentResourceTypeId, string parentResourceId)
+    {
+        ArgumentNullException.ThrowIfNull(parentResourceTypeId);
+        ArgumentNullException.ThrowIfNull(parentResourceId);
+        string order = "order by resource_type_id, substr(external_id, length(resource_type_id) + 2)";
+        return parentResourceId.Length == 0
+            ? Select(syncId, $"select {ResCols} from v1_resources where sync_id=$sync and coalesce(parent_resource_id, '')='' and coalesce(parent_resource_type_id, '')=$prt {order}", MapRes, ("$prt", parentResourceTypeId))
+            : Select(syncId, $"select {ResCols} from v1_resources where sync_id=$sync and parent_resource_type_id=$prt and parent_resource_id=$pid {order}", MapRes, ("$prt", parentResourceTypeId), ("$pid", parentResourceId));
+    }
+
+    /// <inheritdoc/>
+    public IEnumerable<EntitlementRecord> Entitlements(SyncId syncId) =>
+        Select(syncId, $"select {EntCols} from v1_entitlements where sync_id=$sync order by external_id", MapEnt);
+
+    /// <inheritdoc/>
+    public IEnumerable<EntitlementRecord> EntitlementsByResource(SyncId syncId, string resourceTypeId, string resourceId) =>
+        Select(syncId, $"select {EntCols} from v1_entitlements where sync_id=$sync and resource_type_id=$rt and resource_id=$rid order by external_id", MapEnt, ("$rt", resourceTypeId), ("$rid", resourceId));
+
+    /// <inheritdoc/>
+    public IEnumerable<GrantRecord> Grants(SyncId syncId) =>
+        Select(syncId, $"select {GrantCols} from v1_grants where sync_id=$sync order by external_id", MapGrant);
+
+    /// <inheritdoc/>
+    public IEnumerable<GrantRecord> GrantsByEntitlement(SyncId syncId, string entitlementId) =>
+        Select(syncId, $"select {GrantCols} from v1_grants where entitlement_id=$ent and sync_id=$sync order by principal_resource_type_id, principal_resource_id, external_id", MapGrant, ("$ent", entitlementId));
+
+    /// <inheritdoc/>
+    public IEnumerable<GrantRecord> GrantsByPrincipal(SyncId syncId, string principalResourceTypeId, string principalResourceId) =>
+        Select(syncId, $"select {GrantCols} from v1_grants where principal_resource_type_id=$prt and principal_resource_id=$pid and sync_id=$sync order by external_id", MapGrant, ("$prt", principalResourceTypeId), ("$pid", principalResourceId));
+
+    /// <inheritdoc/>
+    public IEnumerable<GrantRecord> GrantsByEntitlementResource(SyncId syncId, string resourceTypeId, string resourceId) =>
+        Select(syncId, $"select {GrantCols} from v1_grants where resource_type_id=$rt and resource_id=$rid and sync_id=$sync order by external_id", MapGrant, ("$rt", resourceTypeId), ("$rid", resourceId));
+
+    /// <inheritdoc/>
+    public IEnumerable<GrantRecord> GrantsNeedingExpansion(SyncId syncId) => _hasExpansionColumns
+        ? Select(syncId, $"select {GrantCols} from v1_grants where sync_id=$sync and needs_expansion=1 order by external_id", MapGrant)
+        : Grants(syncId).Where(g => g.NeedsExpansion);
+
+    /// <inheritdoc/>
+    public IEnumerable<AssetRecord> Assets(SyncId syncId) =>
+        Select(syncId, $"select {AssetCols} from v1_assets where sync_id=$sync order by external_id", MapAsset);
+
+    /// <inheritdoc/>
+    public RecordCounts Count(SyncId syncId)
+    {
+        long C(string table) => Select(syncId, $"select count(*) from {table} where sync_id=$sync", (r, _) => r.GetInt64(0)).First();
+        return new RecordCounts(C("v1_resource_types"), C("v1_resources"), C("v1_entitlements"), C("v1_grants"), TableExists(_writer, "v1_assets") ? C("v1_assets") : 0);
+    }
+
+    // ------------------------------------------------------------------ bulk
+
+    /// <inheritdoc/>
+    public IBulkLoader BeginBulkLoad(SyncId syncId)
+    {
+        ThrowIfNotWritable();
+        lock (_writeLock)
+        {
+            _bulkActive = true;
+            try
+            {
+                return new Loader(this, syncId);
+            }
+            catch
+            {
+                _bulkActive = false;
+                throw;
+            }
+        }
+    }
+
+    /// <summary>One transaction with prepared statements, committed at <see cref="Complete"/>.</summary>
+    private sealed class Loader : IBulkLoader
+    {
+        private readonly SqliteStore _store;
+        private readonly SqliteTransaction _tx;
+        private readonly Writer _writer;
+        private bool _done;
+
+        public Loader(SqliteStore store, SyncId sync)
+        {
+            _store = store;
+            _tx = store._writer.BeginTransaction();
+            _writer = new Writer(store._writer, _tx, sync.ToString());
+        }
+
+        private void Guard(Action a)
+        {
+            if (_done)
+            {
+                throw new InvalidOperationException("the bulk load is already complete");
+            }
+
+            try
+            {
+                a();
+            }
+            catch (SqliteException ex)
+            {
+                throw Map(ex, _store.Path);
+            }
+        }
+
+        public void Add(ResourceTypeRecord record) => Guard(() => _writer.Put(record));
+
+        public void Add(ResourceRecord record) => Guard(() => _writer.Put(record));
+
+        public void Add(EntitlementRecord record) => Guard(() => _writer.Put(record));
+
+        public void Add(GrantRecord record) => Guard(() => _writer.Put(record));
+
+        public void Add(AssetRecord record) => Guard(() => _writer.Put(record));
+
+        public void Complete(CancellationToken cancellationToken = default)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            Guard(_tx.Commit);
+            _done = true;
+        }
+
+        public void Dispose()
+        {
+            _writer.Dispose();
+            if (!_done)
+            {
+                _tx.Rollback();
+            }
+
+            _tx.Dispose();
+            _store._bulkActive = false;
+        }
+    }
+}
