@@ -1,0 +1,199 @@
+using DotC1z.Engine.Sqlite;
+using DotC1z.Errors;
+using DotC1z.Storage;
+using ZstdSharp;
+using ZstdSharp.Unsafe;
+
+namespace DotC1z.Interop.V1;
+
+/// <summary>Limits applied when decompressing an untrusted v1 file.</summary>
+public sealed record V1ReadOptions
+{
+    /// <summary>Largest decoded database accepted (default 10 GiB or 100× the file size, whichever is larger, like baton).</summary>
+    public long? MaxDecodedBytes { get; init; }
+
+    /// <summary>Largest zstd window accepted, as a log2 (27 = 128 MiB, baton's default).</summary>
+    public int MaxWindowLog { get; init; } = 27;
+
+    /// <summary>Directory for the private temporary database (default: the system temp directory).</summary>
+    public string? TempDirectory { get; init; }
+}
+
+/// <summary>A v1 file is not readable: wrong magic, bad zstd frame, limits exceeded, or a database that is not baton's.</summary>
+public sealed class V1FormatException : C1zFormatException
+{
+    /// <summary>Creates the error.</summary>
+    /// <param name="message">What is wrong, naming the file.</param>
+    /// <param name="path">The file.</param>
+    /// <param name="inner">The cause.</param>
+    public V1FormatException(string message, string path, Exception? inner = null)
+        : base(message, path, inner)
+    {
+    }
+}
+
+/// <summary>
+/// Baton's legacy v1 container (c1z-v1-format.md §1): the 5 bytes <c>C1ZF\0</c>, then one zstd
+/// frame holding a whole SQLite database.
+/// </summary>
+public static class V1File
+{
+    /// <summary>Length of the magic.</summary>
+    public const int MagicLength = 5;
+
+    /// <summary>The magic bytes <c>C1ZF\0</c>.</summary>
+    public static ReadOnlySpan<byte> Magic => "C1ZF\0"u8;
+
+    /// <summary>Whether <paramref name="header"/> starts with the v1 magic.</summary>
+    /// <param name="header">The first bytes of a file.</param>
+    /// <returns>Whether it is a v1 file.</returns>
+    public static bool HasV1Magic(ReadOnlySpan<byte> header) => header.StartsWith(Magic);
+
+    /// <summary>Whether the file at <paramref name="path"/> starts with the v1 magic.</summary>
+    /// <param name="path">A file.</param>
+    /// <returns>Whether it is a v1 file.</returns>
+    public static bool IsV1File(string path)
+    {
+        Span<byte> header = stackalloc byte[MagicLength];
+        using var s = File.OpenRead(path);
+        return s.ReadAtLeast(header, MagicLength, throwOnEndOfStream: false) == MagicLength && HasV1Magic(header);
+    }
+
+    /// <summary>
+    /// Decompresses the database of a v1 file into <paramref name="databasePath"/> (created new), under the
+    /// decoded-size and window limits, with the zstd frame checksum verified and nothing after the frame.
+    /// </summary>
+    /// <param name="path">The v1 file.</param>
+    /// <param name="databasePath">Where the SQLite file is written; removed again on failure.</param>
+    /// <param name="options">Limits.</param>
+    /// <param name="cancellationToken">Stops the copy.</param>
+    /// <exception cref="V1FormatException">Wrong magic, a damaged or truncated frame, trailing data, or a limit exceeded.</exception>
+    /// <exception cref="C1zIOException">The file cannot be read or the database written.</exception>
+    public static void Decompress(string path, string databasePath, V1ReadOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new V1ReadOptions();
+        try
+        {
+            using var input = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+            Span<byte> header = stackalloc byte[MagicLength];
+            if (input.ReadAtLeast(header, MagicLength, throwOnEndOfStream: false) != MagicLength)
+            {
+                throw new V1FormatException($"{path}: file is truncated (no v1 header)", path);
+            }
+
+            if (!HasV1Magic(header))
+            {
+                throw new V1FormatException($"{path}: not a v1 c1z file (wrong magic)", path);
+            }
+
+            long budget = options.MaxDecodedBytes ?? Math.Max(10L << 30, input.Length * 100);
+            using var zstd = new DecompressionStream(input, checkEndOfStream: true, leaveOpen: true);
+            zstd.SetParameter(ZSTD_dParameter.ZSTD_d_windowLogMax, options.MaxWindowLog);
+            using var output = new FileStream(databasePath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
+            byte[] buffer = new byte[1 << 16];
+            long total = 0;
+            int n;
+            while ((n = zstd.Read(buffer, 0, buffer.Length)) > 0)
+            {
+                total += n;
+                if (total > budget)
+                {
+                    throw new V1FormatException($"{path}: decoded database exceeds the limit of {budget} bytes", path);
+                }
+
+                output.Write(buffer, 0, n);
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+
+            if (total == 0)
+            {
+                throw new V1FormatException($"{path}: the zstd frame holds no database", path);
+            }
+        }
+        catch (Exception ex) when (ex is ZstdException or EndOfStreamException or InvalidDataException)
+        {
+            TryDelete(databasePath);
+            throw new V1FormatException($"{path}: damaged zstd payload: {ex.Message}", path, ex);
+        }
+        catch (IOException ex) when (ex is not FileNotFoundException and not DirectoryNotFoundException)
+        {
+            TryDelete(databasePath);
+            throw new C1zIOException($"{path}: {ex.Message}", path, ex);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new C1zIOException($"{path}: file not found", path, ex);
+        }
+        catch
+        {
+            TryDelete(databasePath);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Opens a v1 file read-only: its database is decompressed to a private temporary file that is
+    /// deleted when the returned store is disposed (and on every failure).
+    /// </summary>
+    /// <param name="path">The v1 file.</param>
+    /// <param name="options">Limits.</param>
+    /// <returns>A read-only store over the file's syncs.</returns>
+    /// <exception cref="V1FormatException">The file is not a readable v1 file.</exception>
+    /// <exception cref="C1zIOException">The file cannot be read.</exception>
+    public static IC1zStore OpenReadOnly(string path, V1ReadOptions? options = null)
+    {
+        options ??= new V1ReadOptions();
+        string dir = Path.Combine(options.TempDirectory ?? Path.GetTempPath(), $"c1z-v1-{Guid.NewGuid():N}");
+        PrivateDirectory.Create(dir);
+        try
+        {
+            string db = Path.Combine(dir, "db.sqlite");
+            Decompress(path, db, options);
+            SqliteStore store;
+            try
+            {
+                store = SqliteStore.Open(db, new SqliteStoreOptions { ReadOnly = true });
+            }
+            catch (C1zException ex) when (ex is not C1zIOException)
+            {
+                throw new V1FormatException($"{path}: the database is not baton's v1 schema: {ex.Message}", path, ex);
+            }
+
+            return new TempStore(store, dir);
+        }
+        catch
+        {
+            TryDeleteDirectory(dir);
+            throw;
+        }
+    }
+
+    internal static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    internal static void TryDeleteDirectory(string dir)
+    {
+        try
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+}
