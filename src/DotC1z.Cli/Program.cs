@@ -3,13 +3,17 @@ namespace DotC1z.Cli;
 /// <summary>Entry point of the <c>c1z</c> tool.</summary>
 public static class Program
 {
-    /// <summary>Runs the command line.</summary>
+    /// <summary>Runs the command line against the process console; Ctrl-C cancels the running command cleanly.</summary>
     /// <param name="args">Arguments.</param>
-    /// <returns>The exit code.</returns>
+    /// <returns>The exit code: 0 success, 1 failure, 2 usage error.</returns>
     public static int Main(string[] args)
     {
-        ArgumentNullException.ThrowIfNull(args);
-        Console.Error.WriteLine("c1z: error: no commands are available yet");
-        return 2;
+        using var cts = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true; // let the command unwind, clean its temp files and exit
+            cts.Cancel();
+        };
+        return CliApp.Run(args, Console.Out, Console.Error, cts.Token, interactive: !Console.IsErrorRedirected);
     }
 }

@@ -1,0 +1,359 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using DotC1z.Keys;
+using DotC1z.Operations;
+using DotC1z.Records;
+using DotC1z.Storage;
+
+namespace DotC1z.Cli.Bench;
+
+/// <summary>One benchmark result (one line of output, one JSON object).</summary>
+/// <param name="Bench">G1..G10.</param>
+/// <param name="Name">Readable name.</param>
+/// <param name="Engine">rocks or sqlite.</param>
+/// <param name="Ops">Operations completed.</param>
+/// <param name="ElapsedMs">Wall time.</param>
+/// <param name="Rows">Rows read or written.</param>
+/// <param name="PeakRssBytes">Process peak resident set during the benchmark (Linux), else 0.</param>
+public sealed record BenchResult(string Bench, string Name, string Engine, long Ops, double ElapsedMs, long Rows, long PeakRssBytes)
+{
+    /// <summary>Throughput.</summary>
+    public double OpsPerSecond => Ops / Math.Max(ElapsedMs / 1000.0, 1e-9);
+
+    /// <summary>Latency.</summary>
+    public double NsPerOp => Ops == 0 ? 0 : ElapsedMs * 1e6 / Ops;
+
+    /// <summary>The contract's output line.</summary>
+    /// <returns>The line.</returns>
+    public string Line()
+    {
+        string line = string.Create(CultureInfo.InvariantCulture, $"{Bench} {Name} [{Engine}]: {Ops} ops in {ElapsedMs:F0} ms  {OpsPerSecond:F0} ops/s  {NsPerOp:F0} ns/op  rows={Rows}");
+        return PeakRssBytes > 0 ? line + string.Create(CultureInfo.InvariantCulture, $"  peak_rss={PeakRssBytes}") : line;
+    }
+}
+
+/// <summary>Runs G1–G10 on one or two engines over the same fixture, in the same process.</summary>
+public sealed class BenchRunner
+{
+    /// <summary>Every benchmark id, in order.</summary>
+    public static readonly IReadOnlyList<string> All = ["G1", "G2", "G3", "G4", "G5", "G6", "G7", "G8", "G9", "G10"];
+
+    private const int G10Stores = 16;
+    private readonly CliContext _ctx;
+    private readonly FixtureSpec _spec;
+    private readonly IC1zStore? _input;
+    private readonly TimeSpan _duration;
+    private readonly HashSet<string> _selected;
+
+    /// <summary>Creates a runner.</summary>
+    /// <param name="ctx">CLI context.</param>
+    /// <param name="spec">The fixture (used when <paramref name="input"/> is null).</param>
+    /// <param name="input">An existing store whose latest sync's grants are the fixture, or null.</param>
+    /// <param name="duration">Time budget of each timed loop.</param>
+    /// <param name="selected">Benchmarks to report.</param>
+    public BenchRunner(CliContext ctx, FixtureSpec spec, IC1zStore? input, TimeSpan duration, IEnumerable<string> selected)
+    {
+        _ctx = ctx;
+        _spec = spec;
+        _input = input;
+        _duration = duration;
+        _selected = new HashSet<string>(selected, StringComparer.OrdinalIgnoreCase);
+    }
+
+    /// <summary>Runs the selected benchmarks on each engine; prints lines (and ratio lines for two engines).</summary>
+    /// <param name="engines">The engines, in print order (rocks first).</param>
+    /// <returns>All results.</returns>
+    public IReadOnlyList<BenchResult> Run(IReadOnlyList<BenchEngine> engines)
+    {
+        ArgumentNullException.ThrowIfNull(engines);
+        var results = new List<BenchResult>();
+        var syncs = new Dictionary<BenchEngine, SyncId>();
+        var entitlements = new List<string>();
+        var principals = new List<(string, string)>();
+        var ids = new List<string>();
+
+        foreach (string bench in All)
+        {
+            var round = new List<BenchResult>();
+            foreach (var engine in engines)
+            {
+                _ctx.Cancellation.ThrowIfCancellationRequested();
+                var result = bench switch
+                {
+                    "G1" => G1(engine, syncs),
+                    "G2" when _selected.Contains(bench) => Timed("G2", "Get-by-PK", engine, (rng, i) => engine.Store.TryGetGrant(syncs[engine], ids[rng.Next(ids.Count)], out _) ? 1 : 0, seed: 1),
+                    "G3" when _selected.Contains(bench) => Timed("G3", "ListByEntitlement", engine, (rng, _) => engine.Store.GrantsByEntitlement(syncs[engine], entitlements[rng.Next(entitlements.Count)]).LongCount(), seed: 2),
+                    "G4" when _selected.Contains(bench) => Timed("G4", "ListByPrincipal", engine, (rng, _) =>
+                    {
+                        var (t, id) = principals[rng.Next(principals.Count)];
+                        return engine.Store.GrantsByPrincipal(syncs[engine], t, id).LongCount();
+                    }, seed: 3),
+                    "G5" when _selected.Contains(bench) => Timed("G5", "FullSyncScan", engine, (_, _) => engine.Store.Grants(syncs[engine]).LongCount(), seed: 4),
+                    "G6" when _selected.Contains(bench) => Timed("G6", "ColdOpenCheckpoint", engine, (_, i) =>
+                    {
+                        engine.ReopenAndCheckpoint(i);
+                        return 1;
+                    }, seed: 5),
+                    "G7" when _selected.Contains(bench) => G7(engine, syncs[engine]),
+                    "G8" when _selected.Contains(bench) => G8(engine),
+                    "G9" when _selected.Contains(bench) => Once("G9", "SaveOpenRead", engine, () => engine.SaveOpenRead(syncs[engine])),
+                    "G10" when _selected.Contains(bench) => G10(engine, syncs[engine], ids),
+                    _ => null,
+                };
+
+                if (bench == "G1" && entitlements.Count == 0)
+                {
+                    // Query keys come from the fixture itself so both engines ask the same questions.
+                    CollectKeys(engine.Store, syncs[engine], entitlements, principals, ids);
+                }
+
+                if (result is not null && _selected.Contains(bench))
+                {
+                    round.Add(result);
+                    results.Add(result);
+                    _ctx.Out.WriteLine(result.Line());
+                }
+            }
+
+            if (round.Count == 2)
+            {
+                double ratio = round[0].OpsPerSecond / Math.Max(round[1].OpsPerSecond, 1e-9);
+                _ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{bench} ratio {round[0].Engine}/{round[1].Engine}: {ratio:F1}x"));
+            }
+        }
+
+        return results;
+    }
+
+    private static void CollectKeys(IC1zStore store, SyncId sync, List<string> entitlements, List<(string, string)> principals, List<string> ids)
+    {
+        var ents = new HashSet<string>(StringComparer.Ordinal);
+        var prins = new HashSet<(string, string)>();
+        foreach (var g in store.Grants(sync))
+        {
+            ids.Add(g.ExternalId);
+            ents.Add(g.Entitlement?.EntitlementId ?? string.Empty);
+            prins.Add((g.Principal?.ResourceTypeId ?? string.Empty, g.Principal?.ResourceId ?? string.Empty));
+        }
+
+        entitlements.AddRange(ents.Order(StringComparer.Ordinal));
+        principals.AddRange(prins.OrderBy(p => p.Item1, StringComparer.Ordinal).ThenBy(p => p.Item2, StringComparer.Ordinal));
+        if (ids.Count == 0)
+        {
+            throw new CliException("the benchmark fixture holds no grants");
+        }
+    }
+
+    private BenchResult G1(BenchEngine engine, Dictionary<BenchEngine, SyncId> syncs)
+    {
+        engine.CreateMain();
+        var store = engine.Store;
+        var sync = store.StartSync(SyncType.Full);
+        syncs[engine] = sync;
+        long rows = 0;
+        ResetPeakRss();
+        var sw = Stopwatch.StartNew();
+        if (_input is null)
+        {
+            FixtureGenerator.Load(store, sync, _spec, cancellationToken: _ctx.Cancellation);
+            rows = _spec.Grants;
+        }
+        else
+        {
+            var from = _input.LatestSync() ?? throw new CliException("the --input store holds no sync");
+            using var loader = store.BeginBulkLoad(sync);
+            foreach (var g in _input.Grants(from))
+            {
+                loader.Add(g);
+                rows++;
+            }
+
+            loader.Complete(_ctx.Cancellation);
+        }
+
+        sw.Stop();
+        store.EndSync(sync);
+        return new BenchResult("G1", "BulkWrite", engine.Name, rows, sw.Elapsed.TotalMilliseconds, rows, PeakRss());
+    }
+
+    private BenchResult Timed(string bench, string name, BenchEngine engine, Func<Random, int, long> op, int seed)
+    {
+        var rng = new Random(seed);
+        long ops = 0, rows = 0;
+        ResetPeakRss();
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed < _duration || ops == 0)
+        {
+            rows += op(rng, (int)ops);
+            ops++;
+            if ((ops & 0x3F) == 0)
+            {
+                _ctx.Cancellation.ThrowIfCancellationRequested();
+            }
+        }
+
+        sw.Stop();
+        return new BenchResult(bench, name, engine.Name, ops, sw.Elapsed.TotalMilliseconds, rows, PeakRss());
+    }
+
+    private static BenchResult Once(string bench, string name, BenchEngine engine, Func<long> op)
+    {
+        ResetPeakRss();
+        var sw = Stopwatch.StartNew();
+        long rows = op();
+        sw.Stop();
+        return new BenchResult(bench, name, engine.Name, 1, sw.Elapsed.TotalMilliseconds, rows, PeakRss());
+    }
+
+    /// <summary>G7: a second sync overlapping the first by 50% (not timed), then the timed compaction; extra syncs are dropped after.</summary>
+    private BenchResult G7(BenchEngine engine, SyncId main)
+    {
+        var store = engine.Store;
+        var applied = store.StartSync(SyncType.Full);
+        long n = store.Count(main).Grants;
+        using (var loader = store.BeginBulkLoad(applied))
+        {
+            long i = 0;
+            foreach (var g in store.Grants(main))
+            {
+                // The upper half is shared (with a changed principal), the lower half is new.
+                if (i++ >= n / 2)
+                {
+                    var changed = g.Clone();
+                    changed.Principal = new PrincipalRef { ResourceTypeId = "user", ResourceId = "moved-" + g.Principal.ResourceId };
+                    loader.Add(changed);
+                }
+            }
+
+            for (long k = 0; k < n / 2; k++)
+            {
+                loader.Add(new GrantRecord { ExternalId = "new-" + k.ToString("D10", CultureInfo.InvariantCulture), Entitlement = new EntitlementRef { EntitlementId = "ent-new", ResourceTypeId = "app", ResourceId = "app-0" }, Principal = new PrincipalRef { ResourceTypeId = "user", ResourceId = "user-new" } });
+            }
+
+            loader.Complete(_ctx.Cancellation);
+        }
+
+        store.EndSync(applied);
+        ResetPeakRss();
+        var sw = Stopwatch.StartNew();
+        var output = SyncCompactor.Compact(store, main, applied, cancellationToken: _ctx.Cancellation);
+        sw.Stop();
+        long rows = store.Count(output).Grants;
+        store.DeleteSync(output);
+        store.DeleteSync(applied);
+        return new BenchResult("G7", "Compaction", engine.Name, rows, sw.Elapsed.TotalMilliseconds, rows, PeakRss());
+    }
+
+    /// <summary>G8: peak memory while a burst of grants (half the fixture) is bulk-written into a fresh sync.</summary>
+    private BenchResult G8(BenchEngine engine)
+    {
+        var store = engine.Store;
+        var burst = store.StartSync(SyncType.Full);
+        var spec = _spec with { Grants = Math.Max(1, _spec.Grants / 2), Seed = _spec.Seed + 1000 };
+        ResetPeakRss();
+        var sw = Stopwatch.StartNew();
+        FixtureGenerator.Load(store, burst, spec, cancellationToken: _ctx.Cancellation);
+        sw.Stop();
+        long peak = PeakRss();
+        store.DeleteSync(burst);
+        return new BenchResult("G8", "BurstPeakMemory", engine.Name, spec.Grants, sw.Elapsed.TotalMilliseconds, spec.Grants, peak);
+    }
+
+    /// <summary>G10: open many stores at once and read one grant from each.</summary>
+    private static BenchResult G10(BenchEngine engine, SyncId sync, List<string> ids)
+    {
+        var copies = engine.MakeCopies(G10Stores);
+        var open = new List<IC1zStore>();
+        ResetPeakRss();
+        var sw = Stopwatch.StartNew();
+        long rows = 0;
+        try
+        {
+            foreach (string path in copies)
+            {
+                var s = engine.OpenCopy(path);
+                open.Add(s);
+                rows += s.TryGetGrant(sync, ids[open.Count % ids.Count], out _) ? 1 : 0;
+            }
+
+            sw.Stop();
+            return new BenchResult("G10", "ManyStoresOpen", engine.Name, copies.Count, sw.Elapsed.TotalMilliseconds, rows, PeakRss());
+        }
+        finally
+        {
+            foreach (var s in open)
+            {
+                s.Dispose();
+            }
+
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            foreach (string path in copies)
+            {
+                if (Directory.Exists(path))
+                {
+                    Directory.Delete(path, recursive: true);
+                }
+                else
+                {
+                    File.Delete(path);
+                }
+            }
+        }
+    }
+
+    // Linux: writing 5 to clear_refs resets VmHWM, so each benchmark reports its own peak.
+    private static void ResetPeakRss()
+    {
+        try
+        {
+            if (OperatingSystem.IsLinux())
+            {
+                File.WriteAllText("/proc/self/clear_refs", "5");
+            }
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    private static long PeakRss()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return Environment.WorkingSet;
+        }
+
+        foreach (string line in File.ReadLines("/proc/self/status"))
+        {
+            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+            {
+                return long.Parse(line.AsSpan(6).Trim().TrimEnd("kB").Trim(), CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+
+        return 0;
+    }
+
+    /// <summary>Writes results as the contract's JSON array.</summary>
+    /// <param name="path">The file.</param>
+    /// <param name="results">The results.</param>
+    public static void WriteJson(string path, IEnumerable<BenchResult> results)
+    {
+        var rows = results.Select(r => new Dictionary<string, object>
+        {
+            ["bench"] = r.Bench,
+            ["engine"] = r.Engine,
+            ["ops"] = r.Ops,
+            ["elapsed_ms"] = Math.Round(r.ElapsedMs, 3),
+            ["ops_per_s"] = Math.Round(r.OpsPerSecond, 1),
+            ["ns_per_op"] = Math.Round(r.NsPerOp, 1),
+            ["rows"] = r.Rows,
+            ["peak_rss_bytes"] = r.PeakRssBytes,
+        });
+        File.WriteAllText(path, JsonSerializer.Serialize(rows, new JsonSerializerOptions { WriteIndented = true }));
+    }
+}

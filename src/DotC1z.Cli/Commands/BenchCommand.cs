@@ -1,0 +1,93 @@
+using System.CommandLine;
+using DotC1z.Cli.Bench;
+
+namespace DotC1z.Cli.Commands;
+
+/// <summary><c>c1z bench</c>: G1–G10 on RocksDB and SQLite, side by side.</summary>
+public static class BenchCommand
+{
+    /// <summary>Builds the command.</summary>
+    /// <param name="ctx">The CLI context.</param>
+    /// <returns>The command.</returns>
+    public static Command Create(CliContext ctx)
+    {
+        ArgumentNullException.ThrowIfNull(ctx);
+        var input = new Option<string?>("--input") { Description = "Benchmark on the latest sync of this store or file instead of a generated fixture." };
+        var bench = new Option<string>("--bench") { Description = "Comma-separated list (G1..G10) or all.", DefaultValueFactory = _ => "all" };
+        var duration = new Option<double>("--duration") { Description = "Seconds per timed benchmark (default 1).", DefaultValueFactory = _ => 1.0 };
+        var engine = new Option<string>("--engine") { Description = "rocks, sqlite or both (default).", DefaultValueFactory = _ => "both" };
+        engine.AcceptOnlyFromAmong("rocks", "sqlite", "both");
+        var grants = new Option<long>("--grants") { Description = "Grants in the generated fixture (default 200000).", DefaultValueFactory = _ => 200_000 };
+        var json = new Option<string?>("--json") { Description = "Also write the results as a JSON array to this file." };
+        var command = new Command("bench", "Run benchmarks G1–G10: G1 bulk write, G2 get by key, G3 list by entitlement, G4 list by principal, G5 full scan, G6 cold open + checkpoint, G7 compaction, G8 peak memory under a burst, G9 save → open → read, G10 many stores open.\n\nExample:\n  c1z bench --engine both --grants 1000000 --json results.json")
+        {
+            input, bench, duration, engine, grants, json,
+        };
+        command.SetAction(parse =>
+        {
+            string list = parse.GetValue(bench)!;
+            var selected = list.Equals("all", StringComparison.OrdinalIgnoreCase) ? BenchRunner.All : list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            foreach (string b in selected)
+            {
+                if (!BenchRunner.All.Contains(b, StringComparer.OrdinalIgnoreCase))
+                {
+                    throw new CliException($"unknown benchmark {b} (known: {string.Join(',', BenchRunner.All)})");
+                }
+            }
+
+            double seconds = parse.GetValue(duration);
+            long n = parse.GetValue(grants);
+            if (seconds <= 0 || n <= 0)
+            {
+                throw new CliException("--duration and --grants must be positive");
+            }
+
+            string work = Storage.PrivateDirectory.CreateUnique(Path.GetTempPath(), "c1z-bench-");
+            var engines = new List<BenchEngine>();
+            try
+            {
+                string which = parse.GetValue(engine)!;
+                if (which is "rocks" or "both")
+                {
+                    engines.Add(new RocksBenchEngine(Path.Combine(work, "rocks")));
+                }
+
+                if (which is "sqlite" or "both")
+                {
+                    engines.Add(new SqliteBenchEngine(Path.Combine(work, "sqlite")));
+                }
+
+                string? inputPath = parse.GetValue(input);
+                using var inputStore = inputPath is null ? null : StorePaths.Open(inputPath, readOnly: true);
+                ctx.Err.WriteLine(inputPath is null
+                    ? $"bench: generated fixture of {n} grants (100 entitlements, 1000 principals), {seconds:0.###} s per timed benchmark"
+                    : $"bench: latest sync of {inputPath}, {seconds:0.###} s per timed benchmark");
+                var runner = new BenchRunner(ctx, new FixtureSpec(n), inputStore, TimeSpan.FromSeconds(seconds), selected);
+                var results = runner.Run(engines);
+                string? jsonPath = parse.GetValue(json);
+                if (jsonPath is not null)
+                {
+                    BenchRunner.WriteJson(jsonPath, results);
+                }
+
+                return 0;
+            }
+            finally
+            {
+                foreach (var e in engines)
+                {
+                    e.Dispose();
+                }
+
+                try
+                {
+                    Directory.Delete(work, recursive: true);
+                }
+                catch (IOException)
+                {
+                }
+            }
+        });
+        return command;
+    }
+}

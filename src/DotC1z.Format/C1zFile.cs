@@ -1,0 +1,501 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using DotC1z.Engine.Rocks;
+using DotC1z.Errors;
+using DotC1z.Format.Manifest;
+using DotC1z.Interop.V1;
+using DotC1z.Keys;
+using DotC1z.Records;
+using DotC1z.Storage;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using ZstdSharp;
+using ZstdSharp.Unsafe;
+
+namespace DotC1z.Format;
+
+/// <summary>Options of <see cref="C1zFile.Save"/>.</summary>
+public sealed record C1zSaveOptions
+{
+    /// <summary>Payload encoding (default zstd-compressed tar).</summary>
+    public PayloadEncoding Encoding { get; init; } = PayloadEncoding.TarZstd;
+
+    /// <summary>zstd level (1 is fast and still compresses synthetic ids well).</summary>
+    public int CompressionLevel { get; init; } = 1;
+
+    /// <summary>Tool name recorded in the manifest.</summary>
+    public string CreatedBy { get; init; } = "c1z";
+}
+
+/// <summary>Options of <see cref="C1zFile.Open"/>.</summary>
+public sealed record C1zOpenOptions
+{
+    /// <summary>Open read-only: the file is never rewritten.</summary>
+    public bool ReadOnly { get; init; } = true;
+
+    /// <summary>Largest decoded payload accepted (default 10 GiB or 100× the file size, whichever is larger).</summary>
+    public long? MaxDecodedBytes { get; init; }
+
+    /// <summary>Largest zstd window accepted, as a log2 (27 = 128 MiB).</summary>
+    public int MaxWindowLog { get; init; } = 27;
+
+    /// <summary>Most tar entries accepted.</summary>
+    public int MaxEntries { get; init; } = 100_000;
+
+    /// <summary>Where the private extraction directory is made (default: the system temp directory).</summary>
+    public string? TempDirectory { get; init; }
+}
+
+/// <summary>
+/// C1Z3 files: atomic save of a RocksDB store and a loader that survives hostile files.
+/// </summary>
+public static class C1zFile
+{
+    /// <summary>Test seam: called with the name of each save step; a test throws from it to simulate a crash there.</summary>
+    internal static Action<string>? FaultHook { get; set; }
+
+    /// <summary>
+    /// Saves <paramref name="store"/> to <paramref name="path"/>: checkpoint → tar (→ zstd) → a unique
+    /// temp file beside the target → fsync → atomic rename → fsync of the directory. A failure at any
+    /// step leaves the previous file (if any) untouched and removes the temp files.
+    /// </summary>
+    /// <param name="store">The store (stays open and writable).</param>
+    /// <param name="path">The target file; replaced atomically if it exists.</param>
+    /// <param name="options">Options.</param>
+    /// <param name="cancellationToken">Stops the save; nothing changes then.</param>
+    /// <returns>The manifest written.</returns>
+    /// <exception cref="C1zArgumentException">The encoding is not writable.</exception>
+    /// <exception cref="C1zIOException">Writing failed.</exception>
+    public static C1ZManifest Save(RocksStore store, string path, C1zSaveOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        options ??= new C1zSaveOptions();
+        if (options.Encoding is not (PayloadEncoding.TarZstd or PayloadEncoding.Tar))
+        {
+            throw new C1zArgumentException($"payload encoding {options.Encoding} cannot be written");
+        }
+
+        string target = Path.GetFullPath(path);
+        string dir = Path.GetDirectoryName(target)!;
+        Directory.CreateDirectory(dir);
+        string work = PrivateDirectory.CreateUnique(dir, $".{Path.GetFileName(target)}.save-");
+        try
+        {
+            FaultHook?.Invoke("checkpoint");
+            string checkpoint = Path.Combine(work, "checkpoint");
+            store.Checkpoint(checkpoint);
+            var manifest = BuildManifest(store, options);
+
+            // Payload first, into a scratch file, so the manifest can carry its length and checksum.
+            FaultHook?.Invoke("payload");
+            string payload = Path.Combine(work, "payload");
+            long decoded = WritePayload(checkpoint, payload, options, cancellationToken);
+            manifest.PayloadDecodedLength = (ulong)decoded;
+            using (var p = File.OpenRead(payload))
+            {
+                manifest.PayloadLength = (ulong)p.Length;
+                manifest.PayloadSha256 = ByteString.CopyFrom(SHA256.HashData(p));
+            }
+
+            FaultHook?.Invoke("write");
+            string temp = Path.Combine(work, "file.c1z");
+            using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            {
+                C1zEnvelope.WriteHeader(file, manifest);
+                using (var p = File.OpenRead(payload))
+                {
+                    p.CopyTo(file);
+                }
+
+                FaultHook?.Invoke("fsync");
+                file.Flush(flushToDisk: true);
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            FaultHook?.Invoke("rename");
+            File.Move(temp, target, overwrite: true);
+            FaultHook?.Invoke("dirsync");
+            DirectorySync.Flush(dir);
+            return manifest;
+        }
+        catch (IOException ex)
+        {
+            throw ex.HResult == 28 || ex.Message.Contains("space", StringComparison.OrdinalIgnoreCase)
+                ? new C1zDiskFullException($"disk full saving {target}: {ex.Message}", target, ex)
+                : new C1zIOException($"cannot save {target}: {ex.Message}", target, ex);
+        }
+        finally
+        {
+            TryDeleteDirectory(work);
+        }
+    }
+
+    private static C1ZManifest BuildManifest(RocksStore store, C1zSaveOptions options)
+    {
+        var manifest = new C1ZManifest
+        {
+            Engine = C1zEnvelope.EngineName,
+            EngineSchemaVersion = C1zEnvelope.EngineSchemaVersion,
+            PayloadEncoding = options.Encoding,
+            CreatedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow),
+            CreatedByTool = options.CreatedBy,
+        };
+        var totals = new long[5];
+        foreach (var run in store.ListSyncRuns())
+        {
+            var counts = SyncId.TryParse(run.SyncId, out var id) ? store.Count(id) : default;
+            manifest.SyncRuns.Add(new SyncRunSummary
+            {
+                SyncId = run.SyncId,
+                Type = (int)run.Type,
+                StartedAt = run.StartedAt,
+                EndedAt = run.EndedAt,
+                ParentSyncId = run.ParentSyncId,
+                ResourceTypes = counts.ResourceTypes,
+                Resources = counts.Resources,
+                Entitlements = counts.Entitlements,
+                Grants = counts.Grants,
+                Assets = counts.Assets,
+            });
+            totals[0] += counts.ResourceTypes;
+            totals[1] += counts.Resources;
+            totals[2] += counts.Entitlements;
+            totals[3] += counts.Grants;
+            totals[4] += counts.Assets;
+        }
+
+        string[] names = [ResourceTypeRecord.Descriptor.FullName, ResourceRecord.Descriptor.FullName, EntitlementRecord.Descriptor.FullName, GrantRecord.Descriptor.FullName, AssetRecord.Descriptor.FullName];
+        for (int i = 0; i < names.Length; i++)
+        {
+            manifest.RecordTypes.Add(new RecordTypeInfo { MessageFullName = names[i], SchemaVersion = 1, EstimatedCount = totals[i] });
+        }
+
+        return manifest;
+    }
+
+    private static long WritePayload(string checkpoint, string payloadPath, C1zSaveOptions options, CancellationToken ct)
+    {
+        using var file = new FileStream(payloadPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
+        Stream sink = file;
+        CompressionStream? zstd = null;
+        if (options.Encoding == PayloadEncoding.TarZstd)
+        {
+            zstd = new CompressionStream(file, options.CompressionLevel, leaveOpen: true);
+            zstd.SetParameter(ZSTD_cParameter.ZSTD_c_checksumFlag, 1);
+            zstd.SetParameter(ZSTD_cParameter.ZSTD_c_nbWorkers, Math.Min(2, Environment.ProcessorCount));
+            sink = zstd;
+        }
+
+        var counting = new CountingStream(sink);
+        try
+        {
+            // Sorted names make the archive deterministic for a given checkpoint.
+            foreach (string f in Directory.GetFiles(checkpoint).Order(StringComparer.Ordinal))
+            {
+                ct.ThrowIfCancellationRequested();
+                using var content = File.OpenRead(f);
+                StrictTar.WriteFile(counting, Path.GetFileName(f), content, content.Length);
+            }
+
+            StrictTar.WriteEnd(counting);
+        }
+        finally
+        {
+            zstd?.Dispose();
+        }
+
+        file.Flush(flushToDisk: false);
+        return counting.Count;
+    }
+
+    /// <summary>
+    /// Opens a C1Z3 file: header and manifest checked under caps, payload streamed through the
+    /// SHA-256 check, the decoded-size budget and the strict tar reader into a fresh private directory,
+    /// then the store is opened from there. The returned store owns that directory and removes it on
+    /// dispose; a writable one that was modified is saved back to <paramref name="path"/> first.
+    /// </summary>
+    /// <param name="path">The file.</param>
+    /// <param name="options">Options.</param>
+    /// <returns>The store.</returns>
+    /// <exception cref="C1zArchiveException">The file is not an acceptable C1Z3 file (see <see cref="C1zArchiveException.Reason"/>).</exception>
+    /// <exception cref="C1zCorruptionException">The payload is intact but the database inside is damaged.</exception>
+    /// <exception cref="C1zIOException">The file cannot be read.</exception>
+    public static IC1zStore Open(string path, C1zOpenOptions? options = null)
+    {
+        options ??= new C1zOpenOptions();
+        string full = Path.GetFullPath(path);
+        string root = options.TempDirectory ?? Path.GetTempPath();
+        string work = PrivateDirectory.CreateUnique(root, "c1z-open-");
+        try
+        {
+            string db = Path.Combine(work, "db");
+            PrivateDirectory.Create(db);
+            Extract(full, db, options, CancellationToken.None);
+            RocksStore store;
+            try
+            {
+                store = RocksStore.Open(db, new RocksStoreOptions { ReadOnly = options.ReadOnly, CreateIfMissing = false, ParanoidChecks = true });
+            }
+            catch (C1zIOException ex) when (ex is not C1zDiskFullException)
+            {
+                throw new C1zCorruptionException($"{full}: the payload does not hold a valid store: {ex.Message}", full, ex);
+            }
+
+            return new C1zFileStore(store, full, work, options.ReadOnly);
+        }
+        catch
+        {
+            TryDeleteDirectory(work);
+            throw;
+        }
+    }
+
+    /// <summary>Reads and checks the envelope, and extracts the payload into <paramref name="destination"/> (which must exist and be empty).</summary>
+    /// <param name="path">The file.</param>
+    /// <param name="destination">The extraction directory.</param>
+    /// <param name="options">Limits.</param>
+    /// <param name="cancellationToken">Stops the extraction.</param>
+    /// <returns>The manifest.</returns>
+    /// <exception cref="C1zArchiveException">The file is not acceptable.</exception>
+    /// <exception cref="C1zIOException">The file cannot be read.</exception>
+    public static C1ZManifest Extract(string path, string destination, C1zOpenOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new C1zOpenOptions();
+        FileStream input;
+        try
+        {
+            input = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new C1zIOException($"{path}: file not found", path, ex);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new C1zIOException($"{path}: {ex.Message}", path, ex);
+        }
+
+        using (input)
+        {
+            try
+            {
+                return ExtractCore(input, path, destination, options, cancellationToken);
+            }
+            catch (ZstdException ex)
+            {
+                var reason = ex.Message.Contains("memory", StringComparison.OrdinalIgnoreCase) || ex.Message.Contains("window", StringComparison.OrdinalIgnoreCase)
+                    ? ArchiveError.WindowTooLarge
+                    : ArchiveError.PayloadCorrupt;
+                throw new C1zArchiveException(reason, path, $"damaged zstd payload: {ex.Message}", ex);
+            }
+            catch (Exception ex) when (ex is EndOfStreamException or InvalidDataException)
+            {
+                throw new C1zArchiveException(ArchiveError.Truncated, path, $"payload is truncated: {ex.Message}", ex);
+            }
+        }
+    }
+
+    private static C1ZManifest ExtractCore(FileStream input, string path, string destination, C1zOpenOptions options, CancellationToken ct)
+    {
+        long fileLength = input.Length;
+        Span<byte> head = stackalloc byte[C1zEnvelope.ManifestOffset];
+        int got = input.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        if (got >= V1File.MagicLength && V1File.HasV1Magic(head))
+        {
+            throw new C1zArchiveException(ArchiveError.LegacyFile, path, "this is a legacy v1 file; use 'c1z import'");
+        }
+
+        if (got < C1zEnvelope.MagicLength)
+        {
+            throw new C1zArchiveException(got == 0 ? ArchiveError.Truncated : (C1zEnvelope.Magic[..got].SequenceEqual(head[..got]) ? ArchiveError.Truncated : ArchiveError.InvalidMagic), path, "file is too short to be a C1Z3 file");
+        }
+
+        if (!C1zEnvelope.HasMagic(head))
+        {
+            throw new C1zArchiveException(ArchiveError.InvalidMagic, path, "not a C1Z3 file (wrong magic)");
+        }
+
+        if (got < head.Length)
+        {
+            throw new C1zArchiveException(ArchiveError.Truncated, path, "file ends inside the manifest length");
+        }
+
+        // Compare as unsigned before any cast: a signed read would turn ≥ 2^31 negative.
+        uint manifestLength = BinaryPrimitives.ReadUInt32BigEndian(head[C1zEnvelope.ManifestLengthOffset..]);
+        if (manifestLength > C1zEnvelope.MaxManifestBytes)
+        {
+            throw new C1zArchiveException(ArchiveError.ManifestTooLarge, path, $"manifest length {manifestLength} exceeds {C1zEnvelope.MaxManifestBytes}");
+        }
+
+        if (manifestLength > fileLength - C1zEnvelope.ManifestOffset)
+        {
+            throw new C1zArchiveException(ArchiveError.Truncated, path, "file ends inside the manifest");
+        }
+
+        var manifestBytes = new byte[manifestLength];
+        input.ReadExactly(manifestBytes);
+        C1ZManifest manifest;
+        try
+        {
+            manifest = C1ZManifest.Parser.ParseFrom(manifestBytes);
+        }
+        catch (InvalidProtocolBufferException ex)
+        {
+            throw new C1zArchiveException(ArchiveError.ManifestInvalid, path, $"manifest does not parse: {ex.Message}", ex);
+        }
+
+        if (manifest.Engine.Length == 0)
+        {
+            throw new C1zArchiveException(ArchiveError.ManifestInvalid, path, "manifest names no engine");
+        }
+
+        if (manifest.Engine != C1zEnvelope.EngineName)
+        {
+            throw new C1zArchiveException(ArchiveError.UnsupportedEngine, path, $"engine \"{manifest.Engine}\" is not supported");
+        }
+
+        if (manifest.EngineSchemaVersion > C1zEnvelope.EngineSchemaVersion || manifest.EngineSchemaVersion == 0)
+        {
+            throw new C1zArchiveException(ArchiveError.UnsupportedSchemaVersion, path, $"engine schema version {manifest.EngineSchemaVersion} is not supported (this build reads {C1zEnvelope.EngineSchemaVersion})");
+        }
+
+        if (manifest.PayloadEncoding is not (PayloadEncoding.TarZstd or PayloadEncoding.Tar))
+        {
+            throw new C1zArchiveException(ArchiveError.UnsupportedEncoding, path, $"payload encoding {(int)manifest.PayloadEncoding} is not supported");
+        }
+
+        long payloadStart = C1zEnvelope.ManifestOffset + manifestLength;
+        long actualPayload = fileLength - payloadStart;
+        if (manifest.PayloadSha256.Length != 32)
+        {
+            throw new C1zArchiveException(ArchiveError.ManifestInvalid, path, "manifest carries no payload checksum");
+        }
+
+        if ((ulong)actualPayload < manifest.PayloadLength)
+        {
+            throw new C1zArchiveException(ArchiveError.Truncated, path, $"payload is {actualPayload} bytes, the manifest says {manifest.PayloadLength}");
+        }
+
+        if ((ulong)actualPayload > manifest.PayloadLength)
+        {
+            throw new C1zArchiveException(ArchiveError.TrailingData, path, $"{(ulong)actualPayload - manifest.PayloadLength} bytes follow the payload");
+        }
+
+        long budget = options.MaxDecodedBytes ?? Math.Max(10L << 30, fileLength * 100);
+        using var hashing = new HashingStream(input, manifest.PayloadLength);
+        DecompressionStream? zstd = null;
+        Stream decoded = hashing;
+        if (manifest.PayloadEncoding == PayloadEncoding.TarZstd)
+        {
+            zstd = new DecompressionStream(hashing, checkEndOfStream: true, leaveOpen: true);
+            zstd.SetParameter(ZSTD_dParameter.ZSTD_d_windowLogMax, options.MaxWindowLog);
+            decoded = zstd;
+        }
+
+        try
+        {
+            var budgeted = new BudgetStream(decoded, budget, path);
+            StrictTar.Extract(budgeted, destination, options.MaxEntries, path, ct);
+
+            // Drain: only zeros may follow the end marker, and reading to the end checks the zstd frame checksum.
+            var rest = new byte[1 << 16];
+            int n;
+            while ((n = budgeted.Read(rest, 0, rest.Length)) > 0)
+            {
+                if (rest.AsSpan(0, n).IndexOfAnyExcept((byte)0) >= 0)
+                {
+                    throw new C1zArchiveException(ArchiveError.TrailingData, path, "data follows the tar end marker");
+                }
+            }
+        }
+        finally
+        {
+            zstd?.Dispose();
+        }
+
+        // Whatever the decoder left unread is still part of the hashed payload.
+        hashing.DrainToEnd();
+        if (!hashing.Hash.AsSpan().SequenceEqual(manifest.PayloadSha256.Span))
+        {
+            throw new C1zArchiveException(ArchiveError.ChecksumMismatch, path, "payload SHA-256 does not match the manifest");
+        }
+
+        if (!File.Exists(Path.Combine(destination, "CURRENT")))
+        {
+            throw new C1zCorruptionException($"{path}: the payload holds no store (CURRENT is missing)", path);
+        }
+
+        return manifest;
+    }
+
+    internal static void TryDeleteDirectory(string dir)
+    {
+        try
+        {
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    /// <summary>Reads the manifest only (for listings that need no payload).</summary>
+    /// <param name="path">The file.</param>
+    /// <returns>The manifest.</returns>
+    /// <exception cref="C1zArchiveException">The header or manifest is not acceptable.</exception>
+    public static C1ZManifest ReadManifest(string path)
+    {
+        using var input = File.OpenRead(path);
+        Span<byte> head = stackalloc byte[C1zEnvelope.ManifestOffset];
+        if (input.ReadAtLeast(head, head.Length, throwOnEndOfStream: false) != head.Length || !C1zEnvelope.HasMagic(head))
+        {
+            throw new C1zArchiveException(ArchiveError.InvalidMagic, path, "not a C1Z3 file");
+        }
+
+        uint length = BinaryPrimitives.ReadUInt32BigEndian(head[C1zEnvelope.ManifestLengthOffset..]);
+        if (length > C1zEnvelope.MaxManifestBytes || length > input.Length - C1zEnvelope.ManifestOffset)
+        {
+            throw new C1zArchiveException(ArchiveError.ManifestTooLarge, path, "bad manifest length");
+        }
+
+        var bytes = new byte[length];
+        input.ReadExactly(bytes);
+        try
+        {
+            return C1ZManifest.Parser.ParseFrom(bytes);
+        }
+        catch (InvalidProtocolBufferException ex)
+        {
+            throw new C1zArchiveException(ArchiveError.ManifestInvalid, path, ex.Message, ex);
+        }
+    }
+}
+
+/// <summary>A store opened from a C1Z3 file: owns the extraction directory and saves back modifications on dispose.</summary>
+internal sealed class C1zFileStore(RocksStore store, string path, string work, bool readOnly) : ForwardingStore(store)
+{
+    public RocksStore InnerStore => store;
+
+    public override void Dispose()
+    {
+        try
+        {
+            if (!readOnly && store.IsModified)
+            {
+                C1zFile.Save(store, path);
+            }
+        }
+        finally
+        {
+            base.Dispose();
+            C1zFile.TryDeleteDirectory(work);
+        }
+    }
+}

@@ -1,0 +1,54 @@
+using DotC1z.Engine.Rocks;
+using DotC1z.Errors;
+using DotC1z.Interop.V1;
+using DotC1z.Storage;
+
+namespace DotC1z.Format;
+
+/// <summary>Opens any of the three path kinds: a C1Z3 file, a legacy v1 file, or a RocksDB store directory.</summary>
+public static class StoreOpener
+{
+    /// <summary>Opens <paramref name="path"/> by sniffing its magic (files) or as a store directory.</summary>
+    /// <param name="path">The path.</param>
+    /// <param name="readOnly">Open for reading only (legacy v1 files are always read-only).</param>
+    /// <returns>The store; the caller disposes it.</returns>
+    /// <exception cref="C1zIOException">The path does not exist.</exception>
+    /// <exception cref="C1zFormatException">The file is not a c1z file, or a v1 file was opened for writing.</exception>
+    public static IC1zStore Open(string path, bool readOnly)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (Directory.Exists(path))
+        {
+            return RocksStore.Open(path, new RocksStoreOptions { ReadOnly = readOnly, CreateIfMissing = false });
+        }
+
+        if (!File.Exists(path))
+        {
+            throw new C1zIOException($"no such file or directory: {path}", path);
+        }
+
+        Span<byte> header = stackalloc byte[5];
+        int n;
+        using (var s = File.OpenRead(path))
+        {
+            n = s.ReadAtLeast(header, 5, throwOnEndOfStream: false);
+        }
+
+        if (n == 5 && V1File.HasV1Magic(header))
+        {
+            if (!readOnly)
+            {
+                throw new C1zArchiveException(ArchiveError.LegacyFile, path, "legacy v1 files open read-only; convert with 'c1z import'");
+            }
+
+            return V1File.OpenReadOnly(path);
+        }
+
+        if (n == 5 && C1zEnvelope.HasMagic(header))
+        {
+            return C1zFile.Open(path, new C1zOpenOptions { ReadOnly = readOnly });
+        }
+
+        throw new C1zArchiveException(ArchiveError.InvalidMagic, path, "not a c1z file (unknown magic)");
+    }
+}
