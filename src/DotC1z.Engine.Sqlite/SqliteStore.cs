@@ -767,7 +767,7 @@ public sealed class SqliteStore : IC1zStore
 
     /// <inheritdoc/>
     public IEnumerable<ResourceRecord> Resources(SyncId syncId) =>
-        Select(syncId, $"select {ResCols} from v1_resources where sync_id=$sync order by resource_type_id, substr(external_id, length(resource_type_id) + 2)", MapRes);
+        Select(syncId, $"select {ResCols} from v1_resources where sync_id=$sync order by resource_type_id, external_id", MapRes);
 
     /// <inheritdoc/>
     public IEnumerable<ResourceRecord> ResourcesByType(SyncId syncId, string resourceTypeId) =>
@@ -778,7 +778,7 @@ public sealed class SqliteStore : IC1zStore
     {
         ArgumentNullException.ThrowIfNull(parentResourceTypeId);
         ArgumentNullException.ThrowIfNull(parentResourceId);
-        string order = "order by resource_type_id, substr(external_id, length(resource_type_id) + 2)";
+        string order = "order by resource_type_id, external_id";
         return parentResourceId.Length == 0
             ? Select(syncId, $"select {ResCols} from v1_resources where sync_id=$sync and coalesce(parent_resource_id, '')='' and coalesce(parent_resource_type_id, '')=$prt {order}", MapRes, ("$prt", parentResourceTypeId))
             : Select(syncId, $"select {ResCols} from v1_resources where sync_id=$sync and parent_resource_type_id=$prt and parent_resource_id=$pid {order}", MapRes, ("$prt", parentResourceTypeId), ("$pid", parentResourceId));
