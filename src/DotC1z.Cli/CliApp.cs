@@ -86,6 +86,9 @@ public static class CliApp
             StatsCommand.Create(ctx),
             GrantsCommand.Create(ctx),
             VerifyCommand.Create(ctx),
+            CompactCommand.Create(ctx),
+            DiffCommand.Create(ctx),
+            EquivCommand.Create(ctx),
         })
         {
             root.Subcommands.Add(command);

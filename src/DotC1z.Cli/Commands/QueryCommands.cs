@@ -45,7 +45,7 @@ public static class StatsCommand
                         },
                     }),
                 };
-                ctx.Out.WriteLine(JsonSerializer.Serialize(doc));
+                ctx.Out.WriteLine(JsonSerializer.Serialize(doc, new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
                 return 0;
             }
 
