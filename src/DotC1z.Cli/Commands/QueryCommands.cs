@@ -5,6 +5,7 @@ using DotC1z.Keys;
 using DotC1z.Records;
 using DotC1z.Storage;
 using Google.Protobuf;
+using Google.Protobuf.Reflection;
 
 namespace DotC1z.Cli.Commands;
 
@@ -133,10 +134,9 @@ public static class GrantsCommand
             switch (parse.GetValue(format))
             {
                 case "json":
-                    var formatter = new JsonFormatter(JsonFormatter.Settings.Default);
                     foreach (var g in grants)
                     {
-                        ctx.Out.WriteLine(formatter.Format(g));
+                        ctx.Out.WriteLine(GrantJson.Format(g));
                     }
 
                     break;
@@ -193,5 +193,34 @@ public static class VerifyCommand
             return 0;
         });
         return command;
+    }
+}
+
+/// <summary>Google.Protobuf canonical JSON for grants, with the c1.connector.v2 annotation types registered.</summary>
+internal static class GrantJson
+{
+    private static readonly TypeRegistry Registry = TypeRegistry.FromFiles(Connector.V2.ConnectorReflection.Descriptor, Google.Protobuf.WellKnownTypes.StructReflection.Descriptor, Google.Protobuf.WellKnownTypes.WrappersReflection.Descriptor);
+    private static readonly JsonFormatter Formatter = new(JsonFormatter.Settings.Default.WithTypeRegistry(Registry));
+
+    public static string Format(GrantRecord grant)
+    {
+        if (grant.Annotations.All(a => Registry.Find(Google.Protobuf.WellKnownTypes.Any.GetTypeName(a.TypeUrl)) is not null))
+        {
+            return Formatter.Format(grant);
+        }
+
+        // An annotation of a type this build does not know cannot be rendered as JSON; show its type
+        // URL and payload (base64) as a string value instead of failing the listing.
+        var copy = grant.Clone();
+        for (int i = 0; i < copy.Annotations.Count; i++)
+        {
+            var a = copy.Annotations[i];
+            if (Registry.Find(Google.Protobuf.WellKnownTypes.Any.GetTypeName(a.TypeUrl)) is null)
+            {
+                copy.Annotations[i] = Google.Protobuf.WellKnownTypes.Any.Pack(new Google.Protobuf.WellKnownTypes.StringValue { Value = a.TypeUrl + ";base64," + a.Value.ToBase64() });
+            }
+        }
+
+        return Formatter.Format(copy);
     }
 }

@@ -1,0 +1,178 @@
+using System.Security.Cryptography;
+using System.Text;
+using DotC1z.Tests.Shared;
+
+namespace DotC1z.Cli.Tests;
+
+/// <summary>End-to-end runs of the c1z commands, in process, asserting output lines and exit codes (cli-contract.md).</summary>
+public sealed class CliTests : IDisposable
+{
+    private readonly TempDir _dir = new("cli");
+
+    public void Dispose() => _dir.Dispose();
+
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int code = CliApp.Run(args, stdout, stderr);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    private static void AssertOneErrorLine(string err, string contains)
+    {
+        var lines = err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.StartsWith("c1z: error: ", lines[0], StringComparison.Ordinal);
+        Assert.Contains(contains, lines[0], StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Fixture_gen_is_deterministic_and_refuses_an_existing_output()
+    {
+        string a = _dir.Combine("a"), b = _dir.Combine("b");
+        var r1 = Run("fixture-gen", "--out", a, "--grants", "3000", "--seed", "9");
+        Assert.Equal(0, r1.Code);
+        Assert.Matches(@"^done: 3000 grants in \d+ ms \(\d+ r/s\)\s*$", r1.Out.Trim().Split('\n')[^1]);
+        Assert.Contains("grants", r1.Err, StringComparison.Ordinal); // plain progress lines on stderr
+        Assert.Equal(0, Run("fixture-gen", "--out", b, "--grants", "3000", "--seed", "9").Code);
+        Assert.Equal(Hash(a), Hash(b));
+        Assert.NotEqual(Hash(a), Hash(Gen("c", "10")));
+
+        var again = Run("fixture-gen", "--out", a, "--grants", "10");
+        Assert.Equal(1, again.Code);
+        AssertOneErrorLine(again.Err, "already exists");
+    }
+
+    private string Gen(string name, string seed, int grants = 3000)
+    {
+        string path = _dir.Combine(name);
+        Assert.Equal(0, Run("fixture-gen", "--out", path, "--grants", grants.ToString(System.Globalization.CultureInfo.InvariantCulture), "--seed", seed).Code);
+        return path;
+    }
+
+    /// <summary>The logical content: every grant of every sync, via the JSON output.</summary>
+    private static string Hash(string path)
+    {
+        var r = Run("grants", path, "--format", "json");
+        Assert.Equal(0, r.Code);
+        return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(r.Out)));
+    }
+
+    [Fact]
+    public void Stats_grants_and_verify_work_on_c1z3_files_directories_and_real_v1_files()
+    {
+        string file = _dir.Combine("f.c1z");
+        Assert.Equal(0, Run("fixture-gen", "--out", file, "--grants", "2000", "--entitlements", "10").Code);
+        var stats = Run("stats", file, "--json");
+        Assert.Equal(0, stats.Code);
+        Assert.Contains("\"grants\":2000", stats.Out, StringComparison.Ordinal);
+        var grants = Run("grants", file, "--entitlement", "ent-000003", "--format", "csv");
+        Assert.Equal(0, grants.Code);
+        var rows = grants.Out.Trim().Split('\n');
+        Assert.StartsWith("external_id,", rows[0], StringComparison.Ordinal);
+        Assert.All(rows.Skip(1), r => Assert.Contains(",ent-000003,", r, StringComparison.Ordinal));
+        Assert.Equal("ok", Run("verify", file).Out.Trim());
+
+        string real = TestPaths.RealFixture("small-expanded.c1z");
+        var realStats = Run("stats", real, "--json");
+        Assert.Equal(0, realStats.Code);
+        Assert.Contains("\"grants\":14981", realStats.Out, StringComparison.Ordinal);
+        var byPrincipal = Run("grants", real, "--principal", "group/group-0000010", "--format", "json");
+        Assert.Equal(0, byPrincipal.Code);
+        Assert.All(byPrincipal.Out.Trim().Split('\n'), l => Assert.Contains("group-0000010", l, StringComparison.Ordinal));
+        Assert.Equal("ok", Run("verify", real).Out.Trim());
+        Assert.Contains("14981", Run("stats", real).Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Import_export_compact_and_diff_end_to_end()
+    {
+        string real = TestPaths.RealFixture("small-unexpanded.c1z");
+        string imported = _dir.Combine("imported.c1z");
+        var import = Run("import", "--in", real, "--out", imported);
+        Assert.Equal(0, import.Code);
+        Assert.Contains("2909 grants", import.Out, StringComparison.Ordinal);
+        string exported = _dir.Combine("exported-v1.c1z");
+        Assert.Equal(0, Run("export", "--in", imported, "--out", exported).Code);
+        Assert.Contains("\"grants\":2909", Run("stats", exported, "--json").Out, StringComparison.Ordinal);
+
+        string a = Gen("base", "1");
+        string b = Gen("applied", "2", 4000);
+        string merged = _dir.Combine("merged.c1z");
+        var compact = Run("compact", "--base", a, "--applied", b, "--out", merged);
+        Assert.Equal(0, compact.Code);
+        Assert.Contains("4000 grants", compact.Out, StringComparison.Ordinal);
+        string diff = _dir.Combine("diff");
+        var d = Run("diff", "--base", a, "--applied", b, "--out", diff);
+        Assert.Equal(0, d.Code);
+        Assert.Contains("additions sync", d.Out, StringComparison.Ordinal);
+        Assert.Contains("partial_deletions", Run("stats", diff).Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Equiv_reports_equivalence()
+    {
+        var r = Run("equiv", "--seed", "123456", "--ops", "500");
+        Assert.Equal(0, r.Code);
+        Assert.Equal("equivalent: seed=123456 ops=500 engines=memory,rocks,sqlite", r.Out.Trim());
+    }
+
+    [Fact]
+    public void Bench_prints_contract_lines_and_ratios()
+    {
+        string json = _dir.Combine("bench.json");
+        var r = Run("bench", "--grants", "3000", "--duration", "0.05", "--bench", "G1,G3,G5,G9", "--json", json);
+        Assert.Equal(0, r.Code);
+        var lines = r.Out.Trim().Split('\n');
+        Assert.Contains(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^G3 ListByEntitlement \[rocks\]: \d+ ops in \d+ ms  \d+ ops/s  \d+ ns/op  rows=\d+"));
+        Assert.Contains(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^G3 ratio rocks/sqlite: \d+\.\dx$"));
+        Assert.Equal(4, lines.Count(l => l.Contains("ratio", StringComparison.Ordinal)));
+        Assert.Contains("\"peak_rss_bytes\"", File.ReadAllText(json), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Errors_are_one_line_with_the_contract_exit_codes()
+    {
+        var missing = Run("stats", _dir.Combine("nope.c1z"));
+        Assert.Equal(1, missing.Code);
+        AssertOneErrorLine(missing.Err, "nope.c1z");
+
+        string junk = _dir.Combine("junk.c1z");
+        File.WriteAllText(junk, "this is not a c1z file");
+        var bad = Run("verify", junk);
+        Assert.Equal(1, bad.Code);
+        AssertOneErrorLine(bad.Err, "junk.c1z");
+
+        var badSync = Run("grants", TestPaths.RealFixture("sync-in-progress.c1z"), "--sync", "not-a-ksuid");
+        Assert.Equal(1, badSync.Code);
+        AssertOneErrorLine(badSync.Err, "invalid sync id");
+
+        var usage = Run("fixture-gen", "--grants", "x");
+        Assert.Equal(2, usage.Code);
+        AssertOneErrorLine(usage.Err, "--");
+        Assert.Equal(2, Run("no-such-command").Code);
+        Assert.Equal(2, Run("bench", "--engine", "oracle").Code);
+
+        var verbose = Run("stats", _dir.Combine("nope.c1z"), "--verbose");
+        Assert.Equal(1, verbose.Code);
+        Assert.Contains("   at ", verbose.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Help_lists_every_command_with_an_example()
+    {
+        var help = Run("--help");
+        Assert.Equal(0, help.Code);
+        foreach (string c in new[] { "fixture-gen", "bench", "import", "export", "stats", "grants", "compact", "diff", "verify", "equiv" })
+        {
+            Assert.Contains(c, help.Out, StringComparison.Ordinal);
+            var sub = Run(c, "--help");
+            Assert.Equal(0, sub.Code);
+            Assert.Contains("Example:", sub.Out, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(0, Run("--version").Code);
+    }
+}
