@@ -1,5 +1,6 @@
 using System.Buffers;
 using DotC1z.Errors;
+using DotC1z.Codecs;
 using DotC1z.Keys;
 using DotC1z.Records;
 using DotC1z.Storage;
@@ -33,6 +34,9 @@ internal sealed class RocksBulkLoader : IBulkLoader
     private readonly KvRun[] _runs = new KvRun[KsCount];
     private readonly List<string>[] _spills = new List<string>[KsCount];
     private readonly List<IMessage> _buffered = [];
+    private byte[] _primaryScratch = new byte[1024];
+    private byte[] _indexScratch = new byte[1024];
+    private byte[] _valueScratch = new byte[1024];
     private long _seq;
     private int _chunkRecords;
     private bool _completed;
@@ -58,7 +62,80 @@ internal sealed class RocksBulkLoader : IBulkLoader
 
     public void Add(EntitlementRecord record) => AddRecord(record, RecordOps.Entitlement, KsEntitlement);
 
-    public void Add(GrantRecord record) => AddRecord(record, RecordOps.Grant, KsGrant);
+    public void Add(GrantRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        if (!_fresh || record.SyncId.Length != 0)
+        {
+            AddRecord(record, RecordOps.Grant, KsGrant);
+            return;
+        }
+
+        // Hot path (fixture generation, import, compaction): keys and value are built in reusable
+        // scratch buffers and copied straight into the arenas, with no allocation per grant.
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_completed)
+        {
+            throw new InvalidOperationException("the bulk load is already complete");
+        }
+
+        RecordOps.Grant.Validate(record);
+        string ent = record.Entitlement?.EntitlementId ?? string.Empty;
+        string ert = record.Entitlement?.ResourceTypeId ?? string.Empty;
+        string erid = record.Entitlement?.ResourceId ?? string.Empty;
+        string prt = record.Principal?.ResourceTypeId ?? string.Empty;
+        string pid = record.Principal?.ResourceId ?? string.Empty;
+        int keyMax = Keyspace.MaxKeyLength(Keyspace.IndexHeaderLength, ent, prt, pid, record.ExternalId, ert, erid);
+        EnsureScratch(ref _primaryScratch, keyMax);
+        EnsureScratch(ref _indexScratch, keyMax);
+        int valueLength = CodecRegistry.Grant.CalculateSize(record);
+        EnsureScratch(ref _valueScratch, valueLength);
+        var value = _valueScratch.AsSpan(0, CodecRegistry.Grant.Encode(record, _valueScratch));
+        long seq = _seq++;
+
+        var pk = new TupleWriter(_primaryScratch);
+        Keyspace.RecordHeader(ref pk, (byte)RecordKind.Grant, _sync);
+        pk.Separator();
+        pk.String(record.ExternalId);
+        var primary = pk.Written;
+        _runs[KsGrant].Add(primary, value, seq);
+
+        var w = new TupleWriter(_indexScratch);
+        Keyspace.IndexHeader(ref w, Keyspace.IdxGrantByEntitlement, _sync);
+        w.Separator(); w.String(ent); w.Separator(); w.String(prt); w.Separator(); w.String(pid); w.Separator(); w.String(record.ExternalId);
+        _runs[KsByEntitlement].Add(w.Written, value, seq);
+
+        w = new TupleWriter(_indexScratch);
+        Keyspace.IndexHeader(ref w, Keyspace.IdxGrantByPrincipal, _sync);
+        w.Separator(); w.String(prt); w.Separator(); w.String(pid); w.Separator(); w.String(record.ExternalId);
+        _runs[KsByPrincipal].Add(w.Written, value, seq);
+
+        if (record.NeedsExpansion)
+        {
+            w = new TupleWriter(_indexScratch);
+            Keyspace.IndexHeader(ref w, Keyspace.IdxGrantNeedsExpansion, _sync);
+            w.Separator(); w.String(record.ExternalId);
+            _runs[KsNeedsExpansion].Add(w.Written, primary, seq);
+        }
+
+        w = new TupleWriter(_indexScratch);
+        Keyspace.IndexHeader(ref w, Keyspace.IdxGrantByEntitlementResource, _sync);
+        w.Separator(); w.String(ert); w.Separator(); w.String(erid); w.Separator(); w.String(record.ExternalId);
+        _runs[KsByEntitlementResource].Add(w.Written, primary, seq);
+
+        if (++_chunkRecords >= _store.Options.BulkChunkRecords)
+        {
+            Spill();
+        }
+    }
+
+    private static void EnsureScratch(ref byte[] buffer, int size)
+    {
+        if (buffer.Length < size)
+        {
+            buffer = new byte[Math.Max(size, buffer.Length * 2)];
+        }
+    }
 
     public void Add(AssetRecord record) => AddRecord(record, RecordOps.Asset, KsAsset);
 
@@ -112,12 +189,13 @@ internal sealed class RocksBulkLoader : IBulkLoader
     private void Spill()
     {
         System.IO.Directory.CreateDirectory(_workDir);
-        for (int i = 0; i < KsCount; i++)
+        var paths = new string?[KsCount];
+        Parallel.For(0, KsCount, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, Math.Min(2, Environment.ProcessorCount)) }, i =>
         {
             var run = _runs[i];
             if (run.Count == 0)
             {
-                continue;
+                return;
             }
 
             run.Sort();
@@ -127,8 +205,15 @@ internal sealed class RocksBulkLoader : IBulkLoader
                 RunFile.Write(stream, run);
             }
 
-            _spills[i].Add(path);
+            paths[i] = path;
             run.Clear();
+        });
+        for (int i = 0; i < KsCount; i++)
+        {
+            if (paths[i] is not null)
+            {
+                _spills[i].Add(paths[i]!);
+            }
         }
 
         _chunkRecords = 0;
@@ -152,59 +237,58 @@ internal sealed class RocksBulkLoader : IBulkLoader
 
         System.IO.Directory.CreateDirectory(_workDir);
         var dead = new HashSet<long>();
-        var ssts = new List<string>();
+        var ssts = new string?[KsCount];
+
+        // Primaries first (a later duplicate marks the earlier record dead), then the indexes, which
+        // drop the entries of dead records. Within each phase the keyspaces are independent, so they
+        // are sorted and written on both cores.
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, Math.Min(2, Environment.ProcessorCount)), CancellationToken = cancellationToken };
+        Parallel.For(0, KsAsset + 1, parallel, ks => ssts[ks] = BuildKeyspace(ks, dead, isPrimary: true, cancellationToken));
+        Parallel.For(KsAsset + 1, KsCount, parallel, ks => ssts[ks] = BuildKeyspace(ks, dead, isPrimary: false, cancellationToken));
+
+        cancellationToken.ThrowIfCancellationRequested();
+        _store.Ingest(_sync, [.. ssts.OfType<string>()]);
+        _completed = true;
+    }
+
+    /// <summary>Sorts one keyspace's last arena, merges it with its spill runs and writes one SST (null when empty).</summary>
+    private string? BuildKeyspace(int ks, HashSet<long> dead, bool isPrimary, CancellationToken ct)
+    {
+        var sources = new List<IKvSource>();
         var env = new EnvOptions();
         var cfOptions = new ColumnFamilyOptions();
         cfOptions.SetCompression(Compression.Lz4);
         try
         {
-        for (int ks = 0; ks < KsCount; ks++)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            var sources = new List<IKvSource>();
-            try
+            foreach (string spill in _spills[ks])
             {
-                foreach (string spill in _spills[ks])
-                {
-                    sources.Add(new RunFile.Reader(spill));
-                }
-
-                if (_runs[ks].Count > 0)
-                {
-                    _runs[ks].Sort();
-                    sources.Add(new MemorySource(_runs[ks]));
-                }
-
-                if (sources.Count == 0)
-                {
-                    continue;
-                }
-
-                string sstPath = Path.Combine(_workDir, $"ingest-{ks:D2}.sst");
-                if (WriteSst(sstPath, sources, dead, isPrimary: ks <= KsAsset, env, cfOptions, cancellationToken) > 0)
-                {
-                    ssts.Add(sstPath);
-                }
+                sources.Add(new RunFile.Reader(spill));
             }
-            finally
+
+            if (_runs[ks].Count > 0)
             {
-                foreach (var s in sources)
-                {
-                    s.Dispose();
-                }
+                _runs[ks].Sort();
+                sources.Add(new MemorySource(_runs[ks]));
             }
-        }
 
+            if (sources.Count == 0)
+            {
+                return null;
+            }
+
+            string sstPath = Path.Combine(_workDir, $"ingest-{ks:D2}.sst");
+            return WriteSst(sstPath, sources, dead, isPrimary, env, cfOptions, ct) > 0 ? sstPath : null;
         }
         finally
         {
+            foreach (var s in sources)
+            {
+                s.Dispose();
+            }
+
             NativeLifetime.Destroy(env);
             NativeLifetime.Destroy(cfOptions);
         }
-
-        cancellationToken.ThrowIfCancellationRequested();
-        _store.Ingest(_sync, ssts);
-        _completed = true;
     }
 
     /// <summary>Merges sorted sources into one SST; among equal keys the highest sequence wins.</summary>
@@ -233,7 +317,7 @@ internal sealed class RocksBulkLoader : IBulkLoader
                 var source = sources[index];
                 var key = source.Key;
                 long seq = source.Seq;
-                if (!isPrimary && dead.Contains(seq))
+                if (!isPrimary && IsDead(dead, seq))
                 {
                     // An index entry of a record that a later duplicate replaced.
                 }
@@ -242,7 +326,10 @@ internal sealed class RocksBulkLoader : IBulkLoader
                     // Same key again with a higher sequence: it replaces the pending one.
                     if (isPrimary)
                     {
-                        dead.Add(pendingSeq);
+                        lock (dead)
+                        {
+                            dead.Add(pendingSeq);
+                        }
                     }
 
                     Copy(source.Value, ref pendingValue, out pendingValueLength);
@@ -294,6 +381,10 @@ internal sealed class RocksBulkLoader : IBulkLoader
 
         return written;
     }
+
+    // The set is only written during the primary phase; index-phase readers never race a writer,
+    // and an empty set (no duplicates, the common case) costs nothing.
+    private static bool IsDead(HashSet<long> dead, long seq) => dead.Count != 0 && dead.Contains(seq);
 
     private static void Copy(ReadOnlySpan<byte> source, ref byte[] buffer, out int length)
     {
