@@ -89,6 +89,7 @@ public static class CliApp
             CompactCommand.Create(ctx),
             DiffCommand.Create(ctx),
             EquivCommand.Create(ctx),
+            ExpandCommand.Create(ctx),
         })
         {
             root.Subcommands.Add(command);

@@ -112,6 +112,16 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Expand_reproduces_the_expanded_fixture_counts()
+    {
+        string output = _dir.Combine("expanded.c1z");
+        var r = Run("expand", "--in", TestPaths.RealFixture("small-unexpanded.c1z"), "--out", output, "--legacy-is-direct");
+        Assert.Equal(0, r.Code);
+        Assert.Contains("14981 grants", r.Out, StringComparison.Ordinal);
+        Assert.Contains("\"grants\":14981", Run("stats", output, "--json").Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Equiv_reports_equivalence()
     {
         var r = Run("equiv", "--seed", "123456", "--ops", "500");
@@ -165,7 +175,7 @@ public sealed class CliTests : IDisposable
     {
         var help = Run("--help");
         Assert.Equal(0, help.Code);
-        foreach (string c in new[] { "fixture-gen", "bench", "import", "export", "stats", "grants", "compact", "diff", "verify", "equiv" })
+        foreach (string c in new[] { "fixture-gen", "bench", "import", "export", "stats", "grants", "compact", "diff", "verify", "equiv", "expand" })
         {
             Assert.Contains(c, help.Out, StringComparison.Ordinal);
             var sub = Run(c, "--help");
