@@ -17,12 +17,7 @@ public sealed partial class RocksStore
         ThrowIfNotWritable();
         lock (_writeLock)
         {
-            SyncId id;
-            do
-            {
-                id = SyncId.NewId();
-            }
-            while (TryGetSyncRun(id, out _));
+            var id = this.NewUniqueSyncId();
 
             var run = new SyncRunRecord
             {

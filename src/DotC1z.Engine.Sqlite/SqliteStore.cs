@@ -305,12 +305,7 @@ public sealed class SqliteStore : IC1zStore
         ThrowIfNotWritable();
         lock (_writeLock)
         {
-            SyncId id;
-            do
-            {
-                id = SyncId.NewId();
-            }
-            while (TryGetSyncRun(id, out _));
+            var id = this.NewUniqueSyncId();
 
             PutSyncRun(new SyncRunRecord { SyncId = id.ToString(), Type = type, ParentSyncId = parent?.ToString() ?? string.Empty, StartedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow) });
             _current = id;

@@ -52,8 +52,14 @@ public static class EquivalenceRunner
         return Observe(observed, observedSyncs, workload);
     }
 
-    private static void Apply(IC1zStore store, SyncId sync, Op op)
+    /// <summary>Applies one operation to a store.</summary>
+    /// <param name="store">The store.</param>
+    /// <param name="sync">The sync the operation's index maps to.</param>
+    /// <param name="op">The operation.</param>
+    public static void Apply(IC1zStore store, SyncId sync, Op op)
     {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(op);
         switch (op.Record)
         {
             case ResourceTypeRecord r when op.Kind == OpKind.Put:

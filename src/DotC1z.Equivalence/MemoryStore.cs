@@ -62,12 +62,11 @@ public sealed class MemoryStore : IC1zStore
         lock (_lock)
         {
             ThrowIfDisposed();
-            SyncId id;
-            do
+            var id = SyncId.NewId();
+            while (_runs.ContainsKey(id))
             {
                 id = SyncId.NewId();
             }
-            while (_runs.ContainsKey(id));
 
             _runs[id] = new SyncRunRecord { SyncId = id.ToString(), Type = type, ParentSyncId = parent?.ToString() ?? string.Empty, StartedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow) };
             _current = id;

@@ -48,12 +48,7 @@ public static class SyncCompactor
             throw new C1zArgumentException($"no applied sync {appliedSync}");
         }
 
-        SyncId output;
-        do
-        {
-            output = SyncId.NewId();
-        }
-        while (store.TryGetSyncRun(output, out _));
+        var output = store.NewUniqueSyncId();
 
         var started = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow);
         using (var loader = store.BeginBulkLoad(output))

@@ -39,11 +39,11 @@ public static class SyncDiff
             throw new C1zArgumentException("diff needs both syncs to exist in the source store");
         }
 
-        var additions = NewId(target);
+        var additions = target.NewUniqueSyncId();
         SyncId deletions;
         do
         {
-            deletions = NewId(target);
+            deletions = target.NewUniqueSyncId();
         }
         while (deletions == additions);
 
@@ -72,18 +72,6 @@ public static class SyncDiff
         target.PutSyncRun(new SyncRunRecord { SyncId = additions.ToString(), Type = SyncType.PartialUpserts, ParentSyncId = baseSync.ToString(), LinkedSyncId = deletions.ToString(), StartedAt = now, EndedAt = now });
         target.PutSyncRun(new SyncRunRecord { SyncId = deletions.ToString(), Type = SyncType.PartialDeletions, ParentSyncId = baseSync.ToString(), LinkedSyncId = additions.ToString(), StartedAt = now, EndedAt = now });
         return new DiffResult(additions, deletions, new RecordCounts(added[0], added[1], added[2], added[3], added[4]), new RecordCounts(deleted[0], deleted[1], deleted[2], deleted[3], deleted[4]));
-    }
-
-    private static SyncId NewId(IC1zStore target)
-    {
-        SyncId id;
-        do
-        {
-            id = SyncId.NewId();
-        }
-        while (target.TryGetSyncRun(id, out _));
-
-        return id;
     }
 
     private static void Diff<T>(IEnumerable<T> baseRecords, IEnumerable<T> appliedRecords, Comparison<T> order, DirectCodec<T> codec, Action<T> clearSync,

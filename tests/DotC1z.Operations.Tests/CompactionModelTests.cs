@@ -64,19 +64,7 @@ public sealed class CompactionModelTests : IDisposable
         var replay = new Workload(w.Name, 2, w.Ops);
         foreach (var op in replay.Ops)
         {
-            switch (op.Record)
-            {
-                case GrantRecord g when op.Kind == OpKind.Put: store.PutGrants(syncs[op.Sync], [g]); break;
-                case GrantRecord g: store.DeleteGrant(syncs[op.Sync], g.ExternalId); break;
-                case ResourceRecord r when op.Kind == OpKind.Put: store.PutResources(syncs[op.Sync], [r]); break;
-                case ResourceRecord r: store.DeleteResource(syncs[op.Sync], r.ResourceTypeId, r.ResourceId); break;
-                case ResourceTypeRecord r when op.Kind == OpKind.Put: store.PutResourceTypes(syncs[op.Sync], [r]); break;
-                case ResourceTypeRecord r: store.DeleteResourceType(syncs[op.Sync], r.ExternalId); break;
-                case EntitlementRecord r when op.Kind == OpKind.Put: store.PutEntitlements(syncs[op.Sync], [r]); break;
-                case EntitlementRecord r: store.DeleteEntitlement(syncs[op.Sync], r.ExternalId); break;
-                case AssetRecord r when op.Kind == OpKind.Put: store.PutAssets(syncs[op.Sync], [r]); break;
-                case AssetRecord r: store.DeleteAsset(syncs[op.Sync], r.ExternalId); break;
-            }
+            EquivalenceRunner.Apply(store, syncs[op.Sync], op);
         }
 
         return (b, a);

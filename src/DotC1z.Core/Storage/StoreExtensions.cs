@@ -65,6 +65,22 @@ public static class StoreExtensions
         return best is null ? null : SyncId.Parse(best.SyncId);
     }
 
+    /// <summary>A fresh sync id (current time, random payload) that names no sync run in <paramref name="store"/> yet.</summary>
+    /// <param name="store">The store.</param>
+    /// <returns>The id.</returns>
+    public static SyncId NewUniqueSyncId(this IC1zStore store)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        SyncId id;
+        do
+        {
+            id = SyncId.NewId();
+        }
+        while (store.TryGetSyncRun(id, out _));
+
+        return id;
+    }
+
     private static int CompareFinished(SyncRunRecord a, SyncRunRecord b)
     {
         int c = a.EndedAt.CompareTo(b.EndedAt);
