@@ -90,6 +90,7 @@ public static class CliApp
             DiffCommand.Create(ctx),
             EquivCommand.Create(ctx),
             ExpandCommand.Create(ctx),
+            AckWriterCommand.Create(ctx),
         })
         {
             root.Subcommands.Add(command);
