@@ -102,7 +102,8 @@ internal static class StrictTar
     public static int Extract(Stream input, string destination, int maxEntries, string path, CancellationToken ct)
     {
         var header = new byte[BlockSize];
-        var names = new HashSet<string>(StringComparer.Ordinal);
+        // Case-insensitive: names that collide under case folding would collide on some file systems (reliability.md C4).
+        var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         byte[] buffer = ArrayPool<byte>.Shared.Rent(1 << 16);
         try
         {

@@ -187,7 +187,7 @@ public sealed class C1zFileTests : IDisposable
         "empty", "wrong-magic", "v1-magic", "short-magic", "truncated-length", "length-over-cap", "length-2^31", "length-beyond-file", "manifest-garbage",
         "no-engine", "other-engine", "newer-schema", "unknown-encoding", "reserved-encoding", "payload-truncated", "trailing-bytes", "checksum-mismatch",
         "tar-bad-checksum", "tar-dotdot", "tar-absolute", "tar-symlink", "tar-hardlink", "tar-device", "tar-fifo", "tar-directory", "tar-pax", "tar-gnu-longname",
-        "tar-duplicate", "tar-base256", "tar-truncated-entry", "tar-no-end", "tar-garbage-after-end", "tar-long-name", "tar-prefix", "zstd-bomb", "zstd-garbage", "zstd-window",
+        "tar-duplicate", "tar-case-duplicate", "tar-base256", "tar-truncated-entry", "tar-no-end", "tar-garbage-after-end", "tar-long-name", "tar-prefix", "zstd-bomb", "zstd-garbage", "zstd-window",
         "too-many-entries", "no-current",
     };
 
@@ -283,6 +283,7 @@ public sealed class C1zFileTests : IDisposable
             "tar-pax" => (TarFile(Tar(TarHeader("pax", 0x3FFFFFFF, (byte)'x'), EndBlocks)), ArchiveError.UnsafeEntry),
             "tar-gnu-longname" => (TarFile(Tar(TarHeader("././@LongLink", 0x3FFFFFFF, (byte)'L'), EndBlocks)), ArchiveError.UnsafeEntry),
             "tar-duplicate" => (TarFile(Tar(current, TarHeader("CURRENT", 16), Data(16), EndBlocks)), ArchiveError.UnsafeEntry),
+            "tar-case-duplicate" => (TarFile(Tar(current, TarHeader("current", 16), Data(16), EndBlocks)), ArchiveError.UnsafeEntry),
             "tar-base256" => (TarFile(Tar(TarHeader("CURRENT", 16, tweak: h => h[124] = 0x80), Data(16), EndBlocks)), ArchiveError.UnsafeEntry),
             "tar-truncated-entry" => (TarFile(Tar(TarHeader("CURRENT", 4096), Data(100))), ArchiveError.Truncated),
             "tar-no-end" => (TarFile(current), ArchiveError.Truncated),
