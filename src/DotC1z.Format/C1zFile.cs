@@ -338,6 +338,7 @@ public static class C1zFile
         C1ZManifest manifest;
         try
         {
+            PreScanManifest(manifestBytes, path);
             manifest = C1ZManifest.Parser.ParseFrom(manifestBytes);
         }
         catch (InvalidProtocolBufferException ex)
@@ -429,6 +430,34 @@ public static class C1zFile
         return manifest;
     }
 
+    /// <summary>Most top-level fields a manifest may carry (sync summaries and record types included).</summary>
+    public const int MaxManifestFields = 100_000;
+
+    /// <summary>
+    /// Counts the manifest's top-level fields on the wire before parsing it: 16 MiB of tiny repeated
+    /// sub-messages would otherwise expand into millions of objects (reliability.md F8/A6).
+    /// </summary>
+    private static void PreScanManifest(byte[] bytes, string path)
+    {
+        var input = new CodedInputStream(bytes);
+        int fields = 0;
+        while (!input.IsAtEnd)
+        {
+            uint tag = input.ReadTag();
+            if (tag == 0)
+            {
+                break;
+            }
+
+            if (++fields > MaxManifestFields)
+            {
+                throw new C1zArchiveException(ArchiveError.ManifestInvalid, path, $"manifest has more than {MaxManifestFields} fields");
+            }
+
+            input.SkipLastField();
+        }
+    }
+
     internal static void TryDeleteDirectory(string dir)
     {
         try
@@ -469,6 +498,7 @@ public static class C1zFile
         input.ReadExactly(bytes);
         try
         {
+            PreScanManifest(bytes, path);
             return C1ZManifest.Parser.ParseFrom(bytes);
         }
         catch (InvalidProtocolBufferException ex)

@@ -185,7 +185,7 @@ public sealed class C1zFileTests : IDisposable
     public static TheoryData<string> HostileCases => new()
     {
         "empty", "wrong-magic", "v1-magic", "short-magic", "truncated-length", "length-over-cap", "length-2^31", "length-beyond-file", "manifest-garbage",
-        "no-engine", "other-engine", "newer-schema", "unknown-encoding", "reserved-encoding", "payload-truncated", "trailing-bytes", "checksum-mismatch",
+        "no-engine", "manifest-amplification", "other-engine", "newer-schema", "unknown-encoding", "reserved-encoding", "payload-truncated", "trailing-bytes", "checksum-mismatch",
         "tar-bad-checksum", "tar-dotdot", "tar-absolute", "tar-symlink", "tar-hardlink", "tar-device", "tar-fifo", "tar-directory", "tar-pax", "tar-gnu-longname",
         "tar-duplicate", "tar-case-duplicate", "tar-base256", "tar-truncated-entry", "tar-no-end", "tar-garbage-after-end", "tar-long-name", "tar-prefix", "zstd-bomb", "zstd-garbage", "zstd-window",
         "too-many-entries", "no-current",
@@ -264,6 +264,7 @@ public sealed class C1zFileTests : IDisposable
             "length-2^31" => (WithLength(0x8000_0000), ArchiveError.ManifestTooLarge),
             "length-beyond-file" => (WithLength((uint)good.Length), ArchiveError.Truncated),
             "manifest-garbage" => ([.. good[..5], 0, 0, 0, 4, 0xFF, 0xFF, 0xFF, 0xFF, .. payload], ArchiveError.ManifestInvalid),
+            "manifest-amplification" => (WithManifest(m => m.SyncRuns.AddRange(Enumerable.Range(0, 1_000_000).Select(_ => new SyncRunSummary()))), ArchiveError.ManifestInvalid),
             "no-engine" => (WithManifest(m => m.Engine = string.Empty), ArchiveError.ManifestInvalid),
             "other-engine" => (WithManifest(m => m.Engine = "pebble"), ArchiveError.UnsupportedEngine),
             "newer-schema" => (WithManifest(m => m.EngineSchemaVersion = 99), ArchiveError.UnsupportedSchemaVersion),
