@@ -8,8 +8,11 @@ namespace DotC1z.Engine.Rocks;
 internal static class RocksErrors
 {
     public static C1zException Map(Exception ex, string path, [CallerMemberName] string operation = "")
+        => Map(ex.Message ?? string.Empty, path, operation, ex);
+
+    /// <summary>Maps a native error string (a C-API <c>errptr</c>) the same way.</summary>
+    public static C1zException Map(string message, string path, string operation, Exception? ex = null)
     {
-        string message = ex.Message ?? string.Empty;
         string what = $"{operation}: {message}";
         if (message.Contains("No space left", StringComparison.OrdinalIgnoreCase))
         {

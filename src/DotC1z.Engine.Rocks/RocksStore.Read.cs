@@ -188,45 +188,73 @@ public sealed partial class RocksStore
         private readonly unsafe byte* _bounds;
         private bool _started;
 
-        public Scan(RocksStore store, byte[] prefix)
-            : this(store, prefix, prefix)
+        public Scan(RocksStore store, byte[] prefix, bool oneShot = false)
+            : this(store, prefix, prefix, oneShot)
         {
         }
 
         /// <summary>Scans keys under <paramref name="prefix"/> starting at <paramref name="start"/> (which sorts at or after the prefix).</summary>
-        public unsafe Scan(RocksStore store, byte[] prefix, byte[] start)
+        public Scan(RocksStore store, byte[] prefix, byte[] start, bool oneShot = false)
+            : this(store, prefix, KeyRange.UpperBound(prefix), start, oneShot)
+        {
+        }
+
+        /// <summary>Scans keys in <c>[lower, upper)</c> (no upper bound when null) starting at <paramref name="start"/>.</summary>
+        public unsafe Scan(RocksStore store, byte[] lower, byte[]? upper, byte[] start, bool oneShot)
         {
             _store = store;
             _snapshot = store._db.CreateSnapshot();
 
             // Bounds live in native memory this scan owns for the iterator's whole life.
-            byte[]? upper = KeyRange.UpperBound(prefix);
-            _bounds = (byte*)NativeMemory.Alloc((nuint)(prefix.Length + (upper?.Length ?? 0) + 1));
-            prefix.CopyTo(new Span<byte>(_bounds, prefix.Length));
-            _readOptions = new ReadOptions().SetSnapshot(_snapshot).SetIterateLowerBound(_bounds, (ulong)prefix.Length);
+            _bounds = (byte*)NativeMemory.Alloc((nuint)(lower.Length + (upper?.Length ?? 0) + 1));
+            lower.CopyTo(new Span<byte>(_bounds, lower.Length));
+            _readOptions = new ReadOptions().SetSnapshot(_snapshot).SetIterateLowerBound(_bounds, (ulong)lower.Length);
             if (upper is not null)
             {
-                upper.CopyTo(new Span<byte>(_bounds + prefix.Length, upper.Length));
-                _readOptions.SetIterateUpperBound(_bounds + prefix.Length, (ulong)upper.Length);
+                upper.CopyTo(new Span<byte>(_bounds + lower.Length, upper.Length));
+                _readOptions.SetIterateUpperBound(_bounds + lower.Length, (ulong)upper.Length);
+            }
+
+            // A one-shot scan reads its range once: its blocks would only evict hot ones from the cache.
+            if (oneShot)
+            {
+                _readOptions.SetFillCache(false);
             }
 
             _iterator = store._db.NewIterator(null, _readOptions);
             _iterator.Seek(start);
         }
 
-        public ReadOnlySpan<byte> Key => _iterator.GetKeySpan();
+        // Spans over RocksDB's buffers, valid until the next move (raw calls: no copy, no garbage).
+        public unsafe ReadOnlySpan<byte> Key
+        {
+            get
+            {
+                nuint length;
+                byte* p = RawRocks.IterKey(_iterator.Handle, &length);
+                return new ReadOnlySpan<byte>(p, checked((int)length));
+            }
+        }
 
-        public ReadOnlySpan<byte> Value => _iterator.GetValueSpan();
+        public unsafe ReadOnlySpan<byte> Value
+        {
+            get
+            {
+                nuint length;
+                byte* p = RawRocks.IterValue(_iterator.Handle, &length);
+                return new ReadOnlySpan<byte>(p, checked((int)length));
+            }
+        }
 
         public bool MoveNext()
         {
             if (_started)
             {
-                _iterator.Next();
+                RawRocks.IterNext(_iterator.Handle);
             }
 
             _started = true;
-            if (_iterator.Valid())
+            if (RawRocks.IterValid(_iterator.Handle) != 0)
             {
                 return true;
             }

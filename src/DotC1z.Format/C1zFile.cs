@@ -44,6 +44,12 @@ public sealed record C1zOpenOptions
 
     /// <summary>Where the private extraction directory is made (default: the system temp directory).</summary>
     public string? TempDirectory { get; init; }
+
+    /// <summary>How the extracted store is checked before it is adopted (default: in a child process).</summary>
+    public StoreVerification Verification { get; init; } = StoreVerification.ChildProcess;
+
+    /// <summary>How long the child-process check may run before the file is treated as hostile.</summary>
+    public TimeSpan VerifierTimeout { get; init; } = TimeSpan.FromMinutes(10);
 }
 
 /// <summary>
@@ -232,6 +238,7 @@ public static class C1zFile
             string db = Path.Combine(work, "db");
             PrivateDirectory.Create(db);
             Extract(full, db, options, CancellationToken.None);
+            StoreVerifier.Verify(db, full, options.Verification, options.VerifierTimeout);
             RocksStore store;
             try
             {

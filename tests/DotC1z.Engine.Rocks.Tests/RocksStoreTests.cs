@@ -17,6 +17,29 @@ public sealed class RocksStoreTests : IDisposable
     private static GrantRecord Grant(string id, string ent, string prt, string pid, bool flag = false) => StoreContractTests.Grant(id, ent, prt, pid, needsExpansion: flag);
 
     [Fact]
+    public void Untrusted_check_scans_every_key_of_every_range_and_rejects_non_stores()
+    {
+        long expected;
+        using (var store = Open())
+        {
+            var a = store.StartSync(SyncType.Full);
+            store.PutResources(a, [new ResourceRecord { ResourceTypeId = "group", ResourceId = "g", Parent = new ResourceRef { ResourceTypeId = "org", ResourceId = "o" } }]);
+            store.PutGrants(a, [.. Enumerable.Range(0, 300).Select(i => Grant($"g{i}", $"e{i % 5}", "user", $"u{i % 7}", i % 3 == 0))]);
+            store.EndSync(a);
+            store.RawWrite([0x03, 0x99, 0x01], [1]); // a key of unknown shape: the partition must cover it too
+            store.Flush();
+            expected = store.ScanRaw([]).LongCount();
+        }
+
+        Assert.Equal(expected, RocksStore.VerifyUntrusted(_dir.Combine("db")));
+        Assert.True(expected > 300 * 3, $"only {expected} keys");
+
+        Directory.CreateDirectory(_dir.Combine("empty"));
+        var ex = Assert.Throws<C1zCorruptionException>(() => RocksStore.VerifyUntrusted(_dir.Combine("empty")));
+        Assert.Contains("missing CURRENT", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Records_persist_across_reopen_and_read_only_rejects_writes()
     {
         SyncId s;

@@ -55,6 +55,132 @@ public sealed class C1zFileTests : IDisposable
         Assert.True(C1zVerifier.Verify(file).IsConsistent);
     }
 
+    /// <summary>
+    /// A C1Z3 file whose envelope, checksum and tar are all valid but whose store is damaged: the
+    /// payload was packed from a checkpoint in which <paramref name="damage"/> was applied.
+    /// </summary>
+    private byte[] CraftedFile(string name, Action<string> damage)
+    {
+        string checkpoint = _dir.Combine("crafted-" + name);
+        using (var store = Sample("crafted-src-" + name, out _, out _))
+        {
+            store.Checkpoint(checkpoint);
+        }
+
+        damage(checkpoint);
+        var parts = new List<byte[]>();
+        foreach (var f in Directory.GetFiles(checkpoint).OrderBy(f => f, StringComparer.Ordinal))
+        {
+            byte[] content = File.ReadAllBytes(f);
+            parts.Add(TarHeader(Path.GetFileName(f), content.Length));
+            parts.Add([.. content, .. new byte[(512 - (content.Length % 512)) % 512]]);
+        }
+
+        parts.Add(EndBlocks);
+        byte[] tar = Tar([.. parts]);
+        return Envelope(ManifestFor(tar), tar);
+    }
+
+    // Flips bytes across the middle of every SST's data blocks: the open still succeeds (footer and
+    // index are intact) but reading the data fails its block checksum.
+    private static void DamageSstData(string directory)
+    {
+        foreach (var sst in Directory.GetFiles(directory, "*.sst"))
+        {
+            byte[] b = File.ReadAllBytes(sst);
+            for (int i = 64; i < b.Length / 3; i += 97)
+            {
+                b[i] ^= 0x5A;
+            }
+
+            File.WriteAllBytes(sst, b);
+        }
+    }
+
+    [Fact]
+    public void A_damaged_store_behind_a_valid_envelope_is_caught_by_the_child_verifier()
+    {
+        string file = _dir.Combine("crafted-sst.c1z");
+        File.WriteAllBytes(file, CraftedFile("sst", DamageSstData));
+        string temp = _dir.Combine("crafted-open");
+        Directory.CreateDirectory(temp);
+
+        // Without the check the store is adopted: the damage only shows on a later read.
+        using (var unchecked_ = C1zFile.Open(file, new C1zOpenOptions { TempDirectory = temp, Verification = StoreVerification.None }))
+        {
+            Assert.NotNull(unchecked_);
+        }
+
+        foreach (var mode in new[] { StoreVerification.ChildProcess, StoreVerification.InProcess })
+        {
+            var ex = Assert.Throws<C1zCorruptionException>(() => C1zFile.Open(file, new C1zOpenOptions { TempDirectory = temp, Verification = mode }).Dispose());
+            Assert.Contains(file, ex.Message, StringComparison.Ordinal);
+            Assert.Contains("not hold a sound store", ex.Message, StringComparison.Ordinal);
+            Assert.Empty(Directory.EnumerateFileSystemEntries(temp));
+        }
+    }
+
+    [Fact]
+    public void A_store_with_unexpected_column_families_is_rejected_before_adoption()
+    {
+        string file = _dir.Combine("crafted-cf.c1z");
+        File.WriteAllBytes(file, CraftedFile("cf", dir =>
+        {
+            var options = new RocksDbSharp.DbOptions().SetCreateMissingColumnFamilies(true);
+            var families = new RocksDbSharp.ColumnFamilies { { "smuggled", new RocksDbSharp.ColumnFamilyOptions() } };
+            using var db = RocksDbSharp.RocksDb.Open(options, dir, families);
+        }));
+        string temp = _dir.Combine("cf-open");
+        Directory.CreateDirectory(temp);
+        var ex = Assert.Throws<C1zCorruptionException>(() => C1zFile.Open(file, new C1zOpenOptions { TempDirectory = temp }).Dispose());
+        Assert.Contains("column families [default, smuggled]", ex.Message, StringComparison.Ordinal);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(temp));
+    }
+
+    [Theory]
+    [InlineData("kill -SEGV $$", "verifier crashed (signal 11)")]
+    [InlineData("kill -KILL $$", "verifier crashed (signal 9)")]
+    [InlineData("echo 'boom' >&2; exit 70", "verifier crashed (exit code 70)")]
+    [InlineData("echo 'bad block' >&2; exit 3", "does not hold a sound store: bad block")]
+    [InlineData("sleep 30", "did not finish within 1 s")]
+    public void A_verifier_that_crashes_fails_or_hangs_marks_the_file_corrupt_and_leaves_nothing(string script, string expected)
+    {
+        string file = _dir.Combine("good.c1z");
+        File.WriteAllBytes(file, ValidFile());
+        string temp = _dir.Combine("crash-open");
+        Directory.CreateDirectory(temp);
+        StoreVerifier.CommandOverride = ("/bin/sh", ["-c", script, "verifier"]);
+        try
+        {
+            var ex = Assert.Throws<C1zCorruptionException>(() => C1zFile.Open(file, new C1zOpenOptions { TempDirectory = temp, VerifierTimeout = TimeSpan.FromSeconds(1) }).Dispose());
+            Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+            Assert.Contains(file, ex.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            StoreVerifier.CommandOverride = null;
+        }
+
+        Assert.Empty(Directory.EnumerateFileSystemEntries(temp));
+    }
+
+    [Fact]
+    public void A_verifier_that_cannot_start_is_an_io_error()
+    {
+        string file = _dir.Combine("good2.c1z");
+        File.WriteAllBytes(file, ValidFile());
+        StoreVerifier.CommandOverride = ("/nonexistent/c1z-verify-store", []);
+        try
+        {
+            var ex = Assert.Throws<C1zIOException>(() => C1zFile.Open(file, new C1zOpenOptions { TempDirectory = _dir.Path }).Dispose());
+            Assert.Contains("cannot start the store verifier", ex.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            StoreVerifier.CommandOverride = null;
+        }
+    }
+
     [Fact]
     public void Read_only_open_never_rewrites_and_writable_open_saves_modifications_on_close()
     {
@@ -351,7 +477,9 @@ public sealed class C1zFileTests : IDisposable
             File.WriteAllBytes(file, m);
             try
             {
-                using var store = C1zFile.Open(file, new C1zOpenOptions { TempDirectory = temp, MaxDecodedBytes = 64 << 20 });
+                // In-process verification for speed; every 25th mutant goes through the real child process (reliability.md T3).
+                var verification = i % 25 == 0 ? StoreVerification.ChildProcess : StoreVerification.InProcess;
+                using var store = C1zFile.Open(file, new C1zOpenOptions { TempDirectory = temp, MaxDecodedBytes = 64 << 20, Verification = verification });
 
                 // A mutant that opens must read back complete: the checksum covers the whole payload.
                 var sync = store.ListSyncRuns().Select(r => SyncId.Parse(r.SyncId)).First(s => store.Count(s).Grants >= 500);
