@@ -118,6 +118,9 @@ internal static unsafe partial class RawRocks
     [LibraryImport(Library, EntryPoint = "rocksdb_iter_destroy")]
     public static partial void IterDestroy(IntPtr iterator);
 
+    [LibraryImport(Library, EntryPoint = "rocksdb_sstfilewriter_put")]
+    public static partial void SstFileWriterPut(IntPtr writer, byte* key, nuint keyLength, byte* value, nuint valueLength, IntPtr* error);
+
     /// <summary>Takes ownership of a C-API error string: null when there was no error.</summary>
     public static string? TakeError(IntPtr error)
     {

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using DotC1z.Errors;
 using DotC1z.Codecs;
 using DotC1z.Keys;
@@ -34,10 +35,10 @@ internal sealed class RocksBulkLoader : IBulkLoader
     private readonly KvRun[] _runs = new KvRun[KsCount];
     private readonly List<string>[] _spills = new List<string>[KsCount];
     private readonly List<IMessage> _buffered = [];
-    private byte[] _primaryScratch = new byte[1024];
-    private byte[] _indexScratch = new byte[1024];
+    private readonly GrantChunk _grants = new();
     private byte[] _valueScratch = new byte[1024];
     private long _seq;
+    private int _spillFiles;
     private int _chunkRecords;
     private bool _completed;
     private bool _disposed;
@@ -71,8 +72,9 @@ internal sealed class RocksBulkLoader : IBulkLoader
             return;
         }
 
-        // Hot path (fixture generation, import, compaction): keys and value are built in reusable
-        // scratch buffers and copied straight into the arenas, with no allocation per grant.
+        // Hot path (fixture generation, import, compaction): the value is encoded into a reusable
+        // scratch buffer and the grant goes into the compact chunk, with no allocation per grant;
+        // keys are only built when the chunk's keyspaces are written, already in order.
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_completed)
         {
@@ -80,53 +82,17 @@ internal sealed class RocksBulkLoader : IBulkLoader
         }
 
         RecordOps.Grant.Validate(record);
-        string ent = record.Entitlement?.EntitlementId ?? string.Empty;
-        string ert = record.Entitlement?.ResourceTypeId ?? string.Empty;
-        string erid = record.Entitlement?.ResourceId ?? string.Empty;
-        string prt = record.Principal?.ResourceTypeId ?? string.Empty;
-        string pid = record.Principal?.ResourceId ?? string.Empty;
-        int keyMax = Keyspace.MaxKeyLength(Keyspace.IndexHeaderLength, ent, prt, pid, record.ExternalId, ert, erid);
-        EnsureScratch(ref _primaryScratch, keyMax);
-        EnsureScratch(ref _indexScratch, keyMax);
+
+        // A full chunk spills only when another grant arrives: a load that fits exactly in one
+        // chunk is written straight from memory by Complete.
+        if (_grants.Count >= _store.Options.BulkChunkRecords || _grants.Bytes >= _store.Options.BulkChunkBytes)
+        {
+            SpillGrants();
+        }
+
         int valueLength = CodecRegistry.Grant.CalculateSize(record);
         EnsureScratch(ref _valueScratch, valueLength);
-        var value = _valueScratch.AsSpan(0, CodecRegistry.Grant.Encode(record, _valueScratch));
-        long seq = _seq++;
-
-        var pk = new TupleWriter(_primaryScratch);
-        Keyspace.RecordHeader(ref pk, (byte)RecordKind.Grant, _sync);
-        pk.Separator();
-        pk.String(record.ExternalId);
-        var primary = pk.Written;
-        _runs[KsGrant].Add(primary, value, seq);
-
-        var w = new TupleWriter(_indexScratch);
-        Keyspace.IndexHeader(ref w, Keyspace.IdxGrantByEntitlement, _sync);
-        w.Separator(); w.String(ent); w.Separator(); w.String(prt); w.Separator(); w.String(pid); w.Separator(); w.String(record.ExternalId);
-        _runs[KsByEntitlement].Add(w.Written, value, seq);
-
-        w = new TupleWriter(_indexScratch);
-        Keyspace.IndexHeader(ref w, Keyspace.IdxGrantByPrincipal, _sync);
-        w.Separator(); w.String(prt); w.Separator(); w.String(pid); w.Separator(); w.String(record.ExternalId);
-        _runs[KsByPrincipal].Add(w.Written, value, seq);
-
-        if (record.NeedsExpansion)
-        {
-            w = new TupleWriter(_indexScratch);
-            Keyspace.IndexHeader(ref w, Keyspace.IdxGrantNeedsExpansion, _sync);
-            w.Separator(); w.String(record.ExternalId);
-            _runs[KsNeedsExpansion].Add(w.Written, primary, seq);
-        }
-
-        w = new TupleWriter(_indexScratch);
-        Keyspace.IndexHeader(ref w, Keyspace.IdxGrantByEntitlementResource, _sync);
-        w.Separator(); w.String(ert); w.Separator(); w.String(erid); w.Separator(); w.String(record.ExternalId);
-        _runs[KsByEntitlementResource].Add(w.Written, primary, seq);
-
-        if (++_chunkRecords >= _store.Options.BulkChunkRecords)
-        {
-            Spill();
-        }
+        _grants.Add(record, _valueScratch.AsSpan(0, CodecRegistry.Grant.Encode(record, _valueScratch)), _seq++);
     }
 
     private static void EnsureScratch(ref byte[] buffer, int size)
@@ -168,7 +134,7 @@ internal sealed class RocksBulkLoader : IBulkLoader
             }
         }
 
-        if (++_chunkRecords >= _store.Options.BulkChunkRecords)
+        if (++_chunkRecords >= _store.Options.BulkChunkRecords || _runs.Sum(r => r.Bytes) >= _store.Options.BulkChunkBytes)
         {
             Spill();
         }
@@ -185,12 +151,62 @@ internal sealed class RocksBulkLoader : IBulkLoader
         _ => throw new InvalidOperationException("unknown index id"),
     };
 
+    // Which loader keyspace each output of a grant chunk feeds.
+    private static readonly (GrantChunk.Output Output, int Keyspace)[] GrantOutputs =
+    [
+        (GrantChunk.Output.Primary, KsGrant),
+        (GrantChunk.Output.ByEntitlement, KsByEntitlement),
+        (GrantChunk.Output.ByPrincipal, KsByPrincipal),
+        (GrantChunk.Output.NeedsExpansion, KsNeedsExpansion),
+        (GrantChunk.Output.ByEntitlementResource, KsByEntitlementResource),
+    ];
+
+    private static int LaneCount => Math.Max(1, Math.Min(2, Environment.ProcessorCount));
+
+    /// <summary>Writes the grant chunk's keyspaces to run files (in parallel) and empties it.</summary>
+    private void SpillGrants()
+    {
+        System.IO.Directory.CreateDirectory(_workDir);
+        _grants.Seal();
+        var paths = new string?[GrantOutputs.Length];
+        Parallel.For(0, GrantOutputs.Length, new ParallelOptions { MaxDegreeOfParallelism = LaneCount }, i =>
+        {
+            var (output, ks) = GrantOutputs[i];
+            using var source = _grants.Source(output, _sync);
+            // Names come from one counter: an output can be empty (no grant needs expansion) and is then not kept.
+            string path = Path.Combine(_workDir, $"grants-{ks:D2}-{Interlocked.Increment(ref _spillFiles):D6}.kv");
+            long written;
+            using (var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
+            {
+                written = RunFile.Write(stream, source);
+            }
+
+            if (written > 0)
+            {
+                paths[i] = path;
+            }
+            else
+            {
+                File.Delete(path);
+            }
+        });
+        for (int i = 0; i < GrantOutputs.Length; i++)
+        {
+            if (paths[i] is { } path)
+            {
+                _spills[GrantOutputs[i].Keyspace].Add(path);
+            }
+        }
+
+        _grants.Clear();
+    }
+
     /// <summary>Sorts every non-empty arena and writes it to a run file.</summary>
     private void Spill()
     {
         System.IO.Directory.CreateDirectory(_workDir);
         var paths = new string?[KsCount];
-        Parallel.For(0, KsCount, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, Math.Min(2, Environment.ProcessorCount)) }, i =>
+        Parallel.For(0, KsCount, new ParallelOptions { MaxDegreeOfParallelism = LaneCount }, i =>
         {
             var run = _runs[i];
             if (run.Count == 0)
@@ -202,7 +218,7 @@ internal sealed class RocksBulkLoader : IBulkLoader
             string path = Path.Combine(_workDir, $"run-{i:D2}-{_spills[i].Count:D4}.kv");
             using (var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
             {
-                RunFile.Write(stream, run);
+                RunFile.Write(stream, new MemorySource(run));
             }
 
             paths[i] = path;
@@ -238,17 +254,59 @@ internal sealed class RocksBulkLoader : IBulkLoader
         System.IO.Directory.CreateDirectory(_workDir);
         var dead = new HashSet<long>();
         var ssts = new string?[KsCount];
+        _grants.Seal();
 
         // Primaries first (a later duplicate marks the earlier record dead), then the indexes, which
-        // drop the entries of dead records. Within each phase the keyspaces are independent, so they
-        // are sorted and written on both cores.
-        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, Math.Min(2, Environment.ProcessorCount)), CancellationToken = cancellationToken };
-        Parallel.For(0, KsAsset + 1, parallel, ks => ssts[ks] = BuildKeyspace(ks, dead, isPrimary: true, cancellationToken));
-        Parallel.For(KsAsset + 1, KsCount, parallel, ks => ssts[ks] = BuildKeyspace(ks, dead, isPrimary: false, cancellationToken));
+        // drop the entries of dead records. The grant indexes need not wait when nothing can die:
+        // all grants sit in the one in-memory chunk and its ids are distinct. Within a phase the
+        // keyspaces are independent; two lanes take them largest first.
+        bool grantIndexesFree = !_grants.HasDuplicateIds && _spills[KsGrant].Count == 0 && _runs[KsGrant].Count == 0;
+        var first = new List<int>();
+        var second = new List<int>();
+        for (int ks = 0; ks < KsCount; ks++)
+        {
+            bool grantIndex = ks is KsByEntitlement or KsByPrincipal or KsNeedsExpansion or KsByEntitlementResource;
+            (ks <= KsAsset || (grantIndex && grantIndexesFree) ? first : second).Add(ks);
+        }
+
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = LaneCount, CancellationToken = cancellationToken };
+        foreach (var phase in new[] { first, second })
+        {
+            phase.Sort((a, b) => EstimatedCost(b).CompareTo(EstimatedCost(a)));
+            Parallel.ForEach(
+                Partitioner.Create(phase, EnumerablePartitionerOptions.NoBuffering),
+                parallel,
+                ks => ssts[ks] = BuildKeyspace(ks, dead, isPrimary: ks <= KsAsset, cancellationToken));
+        }
 
         cancellationToken.ThrowIfCancellationRequested();
         _store.Ingest(_sync, [.. ssts.OfType<string>()]);
         _completed = true;
+    }
+
+    // For scheduling only (largest first balances the two lanes): entries, with spilled runs counted
+    // as a full chunk each, weighted by the measured relative cost of writing one entry — covering
+    // grant indexes carry the whole record and are read in permuted order (≈1.0), the primary is
+    // sequential (≈0.65), key-only grant indexes are permuted but small (≈0.55).
+    private long EstimatedCost(int ks)
+    {
+        long n = _runs[ks].Count + ((long)_spills[ks].Count * _store.Options.BulkChunkRecords);
+        foreach (var (_, grantKs) in GrantOutputs)
+        {
+            if (grantKs == ks)
+            {
+                n += _grants.Count;
+            }
+        }
+
+        int weight = ks switch
+        {
+            KsByEntitlement or KsByPrincipal => 100,
+            KsGrant => 65,
+            KsNeedsExpansion or KsByEntitlementResource => 55,
+            _ => 80,
+        };
+        return n * weight;
     }
 
     /// <summary>Sorts one keyspace's last arena, merges it with its spill runs and writes one SST (null when empty).</summary>
@@ -256,8 +314,10 @@ internal sealed class RocksBulkLoader : IBulkLoader
     {
         var sources = new List<IKvSource>();
         var env = new EnvOptions();
+        var table = new BlockBasedTableOptions().SetBlockSize(16 * 1024);
         var cfOptions = new ColumnFamilyOptions();
         cfOptions.SetCompression(Compression.Lz4);
+        cfOptions.SetBlockBasedTableFactory(table);
         try
         {
             foreach (string spill in _spills[ks])
@@ -269,6 +329,17 @@ internal sealed class RocksBulkLoader : IBulkLoader
             {
                 _runs[ks].Sort();
                 sources.Add(new MemorySource(_runs[ks]));
+            }
+
+            if (_grants.Count > 0)
+            {
+                foreach (var (output, grantKs) in GrantOutputs)
+                {
+                    if (grantKs == ks)
+                    {
+                        sources.Add(_grants.Source(output, _sync));
+                    }
+                }
             }
 
             if (sources.Count == 0)
@@ -288,21 +359,15 @@ internal sealed class RocksBulkLoader : IBulkLoader
 
             NativeLifetime.Destroy(env);
             NativeLifetime.Destroy(cfOptions);
+            NativeLifetime.Destroy(table);
         }
     }
 
     /// <summary>Merges sorted sources into one SST; among equal keys the highest sequence wins.</summary>
     private long WriteSst(string path, List<IKvSource> sources, HashSet<long> dead, bool isPrimary, EnvOptions env, ColumnFamilyOptions cfOptions, CancellationToken ct)
     {
-        var queue = new PriorityQueue<int, int>(new SourceComparer(sources));
-        for (int i = 0; i < sources.Count; i++)
-        {
-            if (sources[i].MoveNext())
-            {
-                queue.Enqueue(i, i);
-            }
-        }
-
+        // One source (the common case: everything fit in one chunk) streams straight through.
+        var merged = sources.Count == 1 ? sources[0] : new MergeSource(sources);
         using var writer = new SstFileWriter(env, cfOptions);
         writer.Open(path);
         long written = 0;
@@ -312,9 +377,28 @@ internal sealed class RocksBulkLoader : IBulkLoader
         long pendingSeq = -1;
         try
         {
-            while (queue.TryDequeue(out int index, out _))
+            if (merged.DistinctKeys)
             {
-                var source = sources[index];
+                // No key repeats here: every live entry goes straight to the writer (an index entry can
+                // still belong to a record that a duplicate from another source replaced).
+                while (merged.MoveNext())
+                {
+                    if (!isPrimary && IsDead(dead, merged.Seq))
+                    {
+                        continue;
+                    }
+
+                    Put(writer, merged.Key, merged.Value);
+                    if ((++written & 0xFFFF) == 0)
+                    {
+                        ct.ThrowIfCancellationRequested();
+                    }
+                }
+            }
+
+            while (!merged.DistinctKeys && merged.MoveNext())
+            {
+                var source = merged;
                 var key = source.Key;
                 long seq = source.Seq;
                 if (!isPrimary && IsDead(dead, seq))
@@ -350,11 +434,6 @@ internal sealed class RocksBulkLoader : IBulkLoader
                     Copy(key, ref pendingKey, out pendingKeyLength);
                     Copy(source.Value, ref pendingValue, out pendingValueLength);
                     pendingSeq = seq;
-                }
-
-                if (source.MoveNext())
-                {
-                    queue.Enqueue(index, index);
                 }
             }
 
@@ -398,12 +477,18 @@ internal sealed class RocksBulkLoader : IBulkLoader
         length = source.Length;
     }
 
-    private static unsafe void Put(SstFileWriter writer, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    private unsafe void Put(SstFileWriter writer, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {
+        IntPtr error = IntPtr.Zero;
         fixed (byte* k = key)
         fixed (byte* v = value)
         {
-            Native.Instance.rocksdb_sstfilewriter_put(writer.Handle, k, (UIntPtr)key.Length, v, (UIntPtr)value.Length);
+            RawRocks.SstFileWriterPut(writer.Handle, k, (nuint)key.Length, v, (nuint)value.Length, &error);
+        }
+
+        if (RawRocks.TakeError(error) is { } message)
+        {
+            throw RocksErrors.Map(message, _store.Directory, "bulk load");
         }
     }
 
@@ -419,6 +504,8 @@ internal sealed class RocksBulkLoader : IBulkLoader
         {
             run.Dispose();
         }
+
+        _grants.Dispose();
 
         try
         {
@@ -437,13 +524,49 @@ internal sealed class RocksBulkLoader : IBulkLoader
         }
     }
 
-    /// <summary>Orders merge sources by current key, then sequence.</summary>
-    private sealed class SourceComparer(List<IKvSource> sources) : IComparer<int>
+    /// <summary>A k-way merge of sorted sources, ordered by key, then sequence.</summary>
+    private sealed class MergeSource : IKvSource
     {
-        public int Compare(int x, int y)
+        private readonly List<IKvSource> _sources;
+        private readonly PriorityQueue<int, int> _queue;
+        private int _current = -1;
+
+        public MergeSource(List<IKvSource> sources)
         {
-            int c = sources[x].Key.SequenceCompareTo(sources[y].Key);
-            return c != 0 ? c : sources[x].Seq.CompareTo(sources[y].Seq);
+            _sources = sources;
+            _queue = new PriorityQueue<int, int>(Comparer<int>.Create((x, y) =>
+            {
+                int c = sources[x].Key.SequenceCompareTo(sources[y].Key);
+                return c != 0 ? c : sources[x].Seq.CompareTo(sources[y].Seq);
+            }));
+            for (int i = 0; i < sources.Count; i++)
+            {
+                if (sources[i].MoveNext())
+                {
+                    _queue.Enqueue(i, i);
+                }
+            }
+        }
+
+        public ReadOnlySpan<byte> Key => _sources[_current].Key;
+
+        public ReadOnlySpan<byte> Value => _sources[_current].Value;
+
+        public long Seq => _sources[_current].Seq;
+
+        public bool MoveNext()
+        {
+            // The current source moves only now: its key stayed valid while the caller used it.
+            if (_current >= 0 && _sources[_current].MoveNext())
+            {
+                _queue.Enqueue(_current, _current);
+            }
+
+            return _queue.TryDequeue(out _current, out _);
+        }
+
+        public void Dispose()
+        {
         }
     }
 }
@@ -456,6 +579,9 @@ internal interface IKvSource : IDisposable
     ReadOnlySpan<byte> Value { get; }
 
     long Seq { get; }
+
+    /// <summary>Whether no two entries share a key (then a merge needs no duplicate handling).</summary>
+    bool DistinctKeys => false;
 
     bool MoveNext();
 }
@@ -481,20 +607,25 @@ internal sealed class MemorySource(KvRun run) : IKvSource
 /// <summary>Spill run files: a sequence of <c>[u32 keyLen][u32 valueLen][i64 seq][key][value]</c> records, sorted by key then sequence.</summary>
 internal static class RunFile
 {
-    public static void Write(Stream stream, KvRun run)
+    /// <summary>Writes a sorted source out; returns the number of entries.</summary>
+    public static long Write(Stream stream, IKvSource source)
     {
         Span<byte> header = stackalloc byte[16];
-        for (int i = 0; i < run.Count; i++)
+        long n = 0;
+        while (source.MoveNext())
         {
-            var key = run.KeyAt(i);
-            var value = run.ValueAt(i);
+            var key = source.Key;
+            var value = source.Value;
             System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(header, key.Length);
             System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(header[4..], value.Length);
-            System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(header[8..], run.SeqAt(i));
+            System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(header[8..], source.Seq);
             stream.Write(header);
             stream.Write(key);
             stream.Write(value);
+            n++;
         }
+
+        return n;
     }
 
     public sealed class Reader : IKvSource

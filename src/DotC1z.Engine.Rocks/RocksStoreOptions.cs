@@ -35,5 +35,8 @@ public sealed record RocksStoreOptions
     public long BlockCacheBytes { get; init; } = 128L << 20;
 
     /// <summary>Records per chunk that the bulk loader sorts in memory before spilling to disk (bounds its memory).</summary>
-    public int BulkChunkRecords { get; init; } = 250_000;
+    public int BulkChunkRecords { get; init; } = 1_000_000;
+
+    /// <summary>Bytes of keys and values the bulk loader holds in memory before spilling to disk (bounds its memory).</summary>
+    public long BulkChunkBytes { get; init; } = 192L << 20;
 }

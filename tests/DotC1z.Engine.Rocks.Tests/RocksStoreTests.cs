@@ -242,6 +242,62 @@ public sealed class RocksStoreTests : IDisposable
         Assert.False(Directory.EnumerateDirectories(store.Directory, ".bulk-*").Any());
     }
 
+    [Theory]
+    [InlineData(1, 1_000_000)]
+    [InlineData(2, 37)]
+    [InlineData(3, 1)]
+    public void Seeded_random_bulk_loads_equal_puts_in_every_keyspace(int seedOffset, int chunkRecords)
+    {
+        // Ids and elements drawn from a tiny alphabet with NUL, 0x01, multi-byte and surrogate-pair
+        // characters, so prefixes, escapes and UTF-8 vs UTF-16 order all meet in the grant chunk's ranking.
+        int seed = Seeds.Get(4242 + seedOffset);
+        var rng = new Random(seed);
+        string[] alphabet = ["a", "b", "\0", "\u0001", "é", "\uFFFD", "\U0001F600", "z"];
+        string Text(int max)
+        {
+            var sb = new System.Text.StringBuilder();
+            for (int i = rng.Next(max + 1); i > 0; i--)
+            {
+                sb.Append(System.Text.RegularExpressions.Regex.Unescape(alphabet[rng.Next(alphabet.Length)]));
+            }
+
+            return sb.ToString();
+        }
+
+        using var store = RocksStore.Open(_dir.Combine("rand"), new RocksStoreOptions { Durability = RocksDurability.NoSync, BulkChunkRecords = chunkRecords });
+        var bulk = store.StartSync(SyncType.Full);
+        var puts = store.StartSync(SyncType.Full);
+        var grants = Enumerable.Range(0, 400).Select(i => new GrantRecord
+        {
+            ExternalId = "g" + Text(3),
+            Entitlement = new EntitlementRef { ResourceTypeId = Text(1), ResourceId = Text(2), EntitlementId = Text(2) },
+            Principal = new PrincipalRef { ResourceTypeId = Text(1), ResourceId = Text(2) },
+            NeedsExpansion = rng.Next(4) == 0,
+        }).ToList();
+        using (var loader = store.BeginBulkLoad(bulk))
+        {
+            grants.ForEach(loader.Add);
+            loader.Complete();
+        }
+
+        store.PutGrants(puts, grants);
+        string Key(GrantRecord g) => $"{g.ExternalId}|{g.Entitlement.EntitlementId}|{g.Principal.ResourceId}|{g.NeedsExpansion}";
+        Assert.True(store.Grants(puts).Select(Key).SequenceEqual(store.Grants(bulk).Select(Key)), $"seed={seed}: primary differs");
+        foreach (var ent in grants.Select(g => g.Entitlement.EntitlementId).Distinct())
+        {
+            Assert.True(store.GrantsByEntitlement(puts, ent).Select(Key).SequenceEqual(store.GrantsByEntitlement(bulk, ent).Select(Key)), $"seed={seed}: by entitlement differs");
+        }
+
+        foreach (var p in grants.Select(g => (g.Principal.ResourceTypeId, g.Principal.ResourceId)).Distinct())
+        {
+            Assert.True(store.GrantsByPrincipal(puts, p.Item1, p.Item2).Select(Key).SequenceEqual(store.GrantsByPrincipal(bulk, p.Item1, p.Item2).Select(Key)), $"seed={seed}: by principal differs");
+        }
+
+        Assert.True(store.GrantsNeedingExpansion(puts).Select(Key).SequenceEqual(store.GrantsNeedingExpansion(bulk).Select(Key)), $"seed={seed}: needs expansion differs");
+        var report = store.VerifyConsistency();
+        Assert.True(report.IsConsistent, $"seed={seed}: " + string.Join("; ", report.Problems));
+    }
+
     [Fact]
     public void Checkpoint_is_a_reopenable_copy_and_refuses_an_existing_target()
     {

@@ -1,0 +1,443 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
+using DotC1z.Keys;
+using DotC1z.Records;
+using DotC1z.Storage;
+
+namespace DotC1z.Engine.Rocks;
+
+/// <summary>
+/// The grants of one bulk-load chunk in a compact form: escaped external ids and encoded values in
+/// one arena, every other key element interned once. Its keyspaces are emitted in key order without
+/// comparison sorts of the keys themselves: the primary order comes from the ids (already sorted
+/// when the producer emits them in order, as fixture generation, compaction and import do), and each
+/// index order is a few stable counting sorts over the ranks of the interned elements, applied to
+/// the primary order (least significant element first). The tuple codec makes key order equal to
+/// element-wise order of the escaped elements, so ranking the distinct escaped elements is exact
+/// (perf-anchors.md H16: comparison sorts over a large arena were cache-miss bound).
+/// </summary>
+internal sealed class GrantChunk : IDisposable
+{
+    /// <summary>The keyspaces a grant chunk produces.</summary>
+    public enum Output
+    {
+        Primary,
+        ByEntitlement,
+        ByPrincipal,
+        NeedsExpansion,
+        ByEntitlementResource,
+    }
+
+    private struct Row
+    {
+        public int Seg;
+        public int Id;
+        public int IdLength;
+        public int Value;
+        public int ValueLength;
+        public int Ent;
+        public int Prt;
+        public int Pid;
+        public int Ert;
+        public int Erid;
+        public bool NeedsExpansion;
+        public long Seq;
+    }
+
+    private readonly Dictionary<string, int> _intern = new(StringComparer.Ordinal);
+    private readonly List<string> _strings = [];
+    // Rows and bytes live in fixed-size segments: growth never copies what is already there
+    // (doubling one large array moved hundreds of MB per million grants).
+    private const int RowSegmentShift = 16;
+    private const int RowSegmentSize = 1 << RowSegmentShift;
+    private const int ArenaSegmentBytes = 4 << 20;
+    private readonly List<Row[]> _rows = [];
+    private readonly List<byte[]> _arenas = [];
+    private int _count;
+    private byte[] _arena = [];
+    private int _used;
+    private long _arenaBytes;
+    private bool _idsSorted = true;
+
+    // Set by Seal.
+    private int[]? _primary;
+    private byte[][]? _encoded;
+    private int[]? _rank;
+    private int _rankCount;
+
+    public int Count => _count;
+
+    /// <summary>Memory held: the arena plus the row table.</summary>
+    public long Bytes => _arenaBytes + ((long)_count * Marshal.SizeOf<Row>());
+
+    private ref Row RowAt(int i) => ref _rows[i >> RowSegmentShift][i & (RowSegmentSize - 1)];
+
+    /// <summary>Whether two rows of the sealed chunk share an external id (the later one must win).</summary>
+    public bool HasDuplicateIds { get; private set; }
+
+    /// <summary>Adds one grant with its encoded value; <paramref name="seq"/> must grow with every call.</summary>
+    public void Add(GrantRecord record, ReadOnlySpan<byte> value, long seq)
+    {
+        _primary = null;
+        string id = record.ExternalId;
+        int need = TupleCodec.MaxEncodedStringLength(id.Length) + value.Length;
+        if (_used + need > _arena.Length)
+        {
+            _arena = ArrayPool<byte>.Shared.Rent(Math.Max(ArenaSegmentBytes, need));
+            _arenas.Add(_arena);
+            _used = 0;
+        }
+
+        if (TupleCodec.EncodeString(id, _arena.AsSpan(_used), out int idLength) != OperationStatus.Done)
+        {
+            throw new ArgumentException("grant external id cannot be encoded", nameof(record));
+        }
+
+        int idOffset = _used;
+        _used += idLength;
+        value.CopyTo(_arena.AsSpan(_used));
+        int valueOffset = _used;
+        _used += value.Length;
+        _arenaBytes += idLength + value.Length;
+        int seg = _arenas.Count - 1;
+
+        if (_idsSorted && _count > 0)
+        {
+            ref var last = ref RowAt(_count - 1);
+            _idsSorted = _arenas[last.Seg].AsSpan(last.Id, last.IdLength).SequenceCompareTo(_arena.AsSpan(idOffset, idLength)) <= 0;
+        }
+
+        if ((_count & (RowSegmentSize - 1)) == 0 && (_count >> RowSegmentShift) == _rows.Count)
+        {
+            _rows.Add(new Row[RowSegmentSize]);
+        }
+
+        RowAt(_count++) = new Row
+        {
+            Seg = seg,
+            Id = idOffset,
+            IdLength = idLength,
+            Value = valueOffset,
+            ValueLength = value.Length,
+            Ent = Intern(record.Entitlement?.EntitlementId ?? string.Empty),
+            Prt = Intern(record.Principal?.ResourceTypeId ?? string.Empty),
+            Pid = Intern(record.Principal?.ResourceId ?? string.Empty),
+            Ert = Intern(record.Entitlement?.ResourceTypeId ?? string.Empty),
+            Erid = Intern(record.Entitlement?.ResourceId ?? string.Empty),
+            NeedsExpansion = record.NeedsExpansion,
+            Seq = seq,
+        };
+    }
+
+    private ReadOnlySpan<byte> IdOf(ref Row row) => _arenas[row.Seg].AsSpan(row.Id, row.IdLength);
+
+    private ReadOnlySpan<byte> ValueOf(ref Row row) => _arenas[row.Seg].AsSpan(row.Value, row.ValueLength);
+
+    private int Intern(string s)
+    {
+        ref int slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_intern, s, out bool exists);
+        if (!exists)
+        {
+            slot = _strings.Count;
+            _strings.Add(s);
+        }
+
+        return slot;
+    }
+
+    /// <summary>Computes the primary order and the element ranks; the chunk must not change afterwards.</summary>
+    public void Seal()
+    {
+        if (_primary is not null)
+        {
+            return;
+        }
+
+        var primary = new int[_count];
+        for (int i = 0; i < primary.Length; i++)
+        {
+            primary[i] = i;
+        }
+
+        if (!_idsSorted)
+        {
+            primary.AsSpan().Sort(new IdComparer(this));
+        }
+
+        bool duplicates = false;
+        for (int i = 1; i < primary.Length && !duplicates; i++)
+        {
+            duplicates = IdOf(ref RowAt(primary[i - 1])).SequenceEqual(IdOf(ref RowAt(primary[i])));
+        }
+
+        HasDuplicateIds = duplicates;
+
+        // Dense ranks of the distinct escaped elements (equal encodings share a rank).
+        var encoded = new byte[_strings.Count][];
+        Span<byte> buffer = stackalloc byte[256];
+        for (int i = 0; i < encoded.Length; i++)
+        {
+            string s = _strings[i];
+            var target = TupleCodec.MaxEncodedStringLength(s.Length) <= buffer.Length ? buffer : new byte[TupleCodec.MaxEncodedStringLength(s.Length)];
+            if (TupleCodec.EncodeString(s, target, out int written) != OperationStatus.Done)
+            {
+                throw new ArgumentException("grant key element cannot be encoded");
+            }
+
+            encoded[i] = target[..written].ToArray();
+        }
+
+        var byBytes = new int[encoded.Length];
+        for (int i = 0; i < byBytes.Length; i++)
+        {
+            byBytes[i] = i;
+        }
+
+        Array.Sort(byBytes, (x, y) => encoded[x].AsSpan().SequenceCompareTo(encoded[y]));
+        var rank = new int[encoded.Length];
+        int r = -1;
+        for (int i = 0; i < byBytes.Length; i++)
+        {
+            if (i == 0 || !encoded[byBytes[i]].AsSpan().SequenceEqual(encoded[byBytes[i - 1]]))
+            {
+                r++;
+            }
+
+            rank[byBytes[i]] = r;
+        }
+
+        _encoded = encoded;
+        _rank = rank;
+        _rankCount = r + 1;
+        _primary = primary;
+    }
+
+    /// <summary>A sorted source over one output keyspace (the chunk must be sealed and outlive the source).</summary>
+    public IKvSource Source(Output output, SyncId sync)
+    {
+        if (_primary is null)
+        {
+            throw new InvalidOperationException("the chunk is not sealed");
+        }
+
+        int[] order = output switch
+        {
+            Output.Primary => _primary,
+            Output.ByEntitlement => SortBy(SortBy(SortBy(_primary, RowRanks(static r => r.Pid)), RowRanks(static r => r.Prt)), RowRanks(static r => r.Ent)),
+            Output.ByPrincipal => SortBy(SortBy(_primary, RowRanks(static r => r.Pid)), RowRanks(static r => r.Prt)),
+            Output.ByEntitlementResource => SortBy(SortBy(_primary, RowRanks(static r => r.Erid)), RowRanks(static r => r.Ert)),
+            Output.NeedsExpansion => Array.FindAll(_primary, i => RowAt(i).NeedsExpansion),
+            _ => throw new ArgumentOutOfRangeException(nameof(output)),
+        };
+        return new ChunkSource(this, output, order, sync);
+    }
+
+    // The rank of one element for every row, in row order: one sequential pass, so the sort passes
+    // below touch a small int array instead of the wide rows in permuted order.
+    private int[] RowRanks(Func<Row, int> element)
+    {
+        var rank = _rank!;
+        var keys = new int[_count];
+        for (int i = 0; i < keys.Length; i++)
+        {
+            keys[i] = rank[element(RowAt(i))];
+        }
+
+        return keys;
+    }
+
+    // One stable counting-sort pass of an order by per-row keys.
+    private int[] SortBy(int[] order, int[] rowKeys)
+    {
+        var counts = new int[_rankCount + 1];
+        foreach (int row in order)
+        {
+            counts[rowKeys[row] + 1]++;
+        }
+
+        for (int k = 1; k < counts.Length; k++)
+        {
+            counts[k] += counts[k - 1];
+        }
+
+        var sorted = new int[order.Length];
+        foreach (int row in order)
+        {
+            sorted[counts[rowKeys[row]]++] = row;
+        }
+
+        return sorted;
+    }
+
+    public void Clear()
+    {
+        foreach (var arena in _arenas)
+        {
+            ArrayPool<byte>.Shared.Return(arena);
+        }
+
+        _arenas.Clear();
+        _rows.Clear();
+        _arena = [];
+        _arenaBytes = 0;
+        _count = 0;
+        _used = 0;
+        _idsSorted = true;
+        _intern.Clear();
+        _strings.Clear();
+        _primary = null;
+        _encoded = null;
+        _rank = null;
+        HasDuplicateIds = false;
+    }
+
+    public void Dispose() => Clear();
+
+    private readonly struct IdComparer(GrantChunk chunk) : IComparer<int>
+    {
+        public int Compare(int x, int y)
+        {
+            ref var a = ref chunk.RowAt(x);
+            ref var b = ref chunk.RowAt(y);
+            int c = chunk.IdOf(ref a).SequenceCompareTo(chunk.IdOf(ref b));
+            return c != 0 ? c : a.Seq.CompareTo(b.Seq);
+        }
+    }
+
+    /// <summary>Builds each key (and the primary-key value of key-only indexes) on the fly from the rows.</summary>
+    private sealed class ChunkSource : IKvSource
+    {
+        private readonly GrantChunk _chunk;
+        private readonly Output _output;
+        private readonly int[] _order;
+        private readonly byte[] _recordHeader;
+        private readonly byte[] _indexHeader;
+        private byte[] _key = new byte[256];
+        private byte[] _primaryKey = new byte[256];
+        private int _keyLength;
+        private int _primaryKeyLength;
+        private int _position = -1;
+
+        public ChunkSource(GrantChunk chunk, Output output, int[] order, SyncId sync)
+        {
+            _chunk = chunk;
+            _output = output;
+            _order = order;
+            _recordHeader = Keyspace.RecordSyncPrefix((byte)RecordKind.Grant, sync);
+            byte index = output switch
+            {
+                Output.ByEntitlement => Keyspace.IdxGrantByEntitlement,
+                Output.ByPrincipal => Keyspace.IdxGrantByPrincipal,
+                Output.NeedsExpansion => Keyspace.IdxGrantNeedsExpansion,
+                Output.ByEntitlementResource => Keyspace.IdxGrantByEntitlementResource,
+                _ => 0,
+            };
+            _indexHeader = index == 0 ? [] : Keyspace.IndexSyncPrefix(index, sync);
+        }
+
+        public ReadOnlySpan<byte> Key => _key.AsSpan(0, _keyLength);
+
+        public ReadOnlySpan<byte> Value
+        {
+            get
+            {
+                return _output is Output.NeedsExpansion or Output.ByEntitlementResource
+                    ? _primaryKey.AsSpan(0, _primaryKeyLength)
+                    : _chunk.ValueOf(ref _chunk.RowAt(_order[_position]));
+            }
+        }
+
+        public long Seq => _chunk.RowAt(_order[_position]).Seq;
+
+        public bool DistinctKeys => !_chunk.HasDuplicateIds;
+
+        // How far ahead rows, then their bytes, are prefetched: a permuted order misses the cache on
+        // every row otherwise (measured: the copies of id and value dominated the index writes).
+        private const int RowLookahead = 16;
+        private const int BytesLookahead = 8;
+
+        public unsafe bool MoveNext()
+        {
+            if (++_position >= _order.Length)
+            {
+                return false;
+            }
+
+            if (Sse.IsSupported)
+            {
+                // Prefetches are hints: a stale address after a GC move costs nothing but the hint.
+                if (_position + RowLookahead < _order.Length)
+                {
+                    Sse.Prefetch0(Unsafe.AsPointer(ref _chunk.RowAt(_order[_position + RowLookahead])));
+                }
+
+                if (_position + BytesLookahead < _order.Length)
+                {
+                    ref var ahead = ref _chunk.RowAt(_order[_position + BytesLookahead]);
+                    ref byte bytes = ref MemoryMarshal.GetArrayDataReference(_chunk._arenas[ahead.Seg]);
+                    Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref bytes, ahead.Id)));
+                    Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref bytes, ahead.Value + 64)));
+                }
+            }
+
+            ref var row = ref _chunk.RowAt(_order[_position]);
+            var id = _chunk.IdOf(ref row);
+            var e = _chunk._encoded!;
+            switch (_output)
+            {
+                case Output.Primary:
+                    _keyLength = Build(ref _key, _recordHeader, null, null, null, id);
+                    break;
+                case Output.ByEntitlement:
+                    _keyLength = Build(ref _key, _indexHeader, e[row.Ent], e[row.Prt], e[row.Pid], id);
+                    break;
+                case Output.ByPrincipal:
+                    _keyLength = Build(ref _key, _indexHeader, e[row.Prt], e[row.Pid], null, id);
+                    break;
+                case Output.NeedsExpansion:
+                    _keyLength = Build(ref _key, _indexHeader, null, null, null, id);
+                    _primaryKeyLength = Build(ref _primaryKey, _recordHeader, null, null, null, id);
+                    break;
+                default:
+                    _keyLength = Build(ref _key, _indexHeader, e[row.Ert], e[row.Erid], null, id);
+                    _primaryKeyLength = Build(ref _primaryKey, _recordHeader, null, null, null, id);
+                    break;
+            }
+
+            return true;
+        }
+
+        // header 00 e1 00 e2 00 e3 00 id, skipping null elements (an empty element is still written).
+        private static int Build(ref byte[] buffer, byte[] header, byte[]? e1, byte[]? e2, byte[]? e3, ReadOnlySpan<byte> id)
+        {
+            int need = header.Length + (e1?.Length ?? 0) + (e2?.Length ?? 0) + (e3?.Length ?? 0) + id.Length + 4;
+            if (need > buffer.Length)
+            {
+                buffer = new byte[Math.Max(need, buffer.Length * 2)];
+            }
+
+            var span = buffer.AsSpan();
+            header.CopyTo(span);
+            int n = header.Length;
+            foreach (var element in (ReadOnlySpan<byte[]?>)[e1, e2, e3])
+            {
+                if (element is not null)
+                {
+                    span[n++] = TupleCodec.Separator;
+                    element.CopyTo(span[n..]);
+                    n += element.Length;
+                }
+            }
+
+            span[n++] = TupleCodec.Separator;
+            id.CopyTo(span[n..]);
+            return n + id.Length;
+        }
+
+        public void Dispose()
+        {
+        }
+    }
+}
