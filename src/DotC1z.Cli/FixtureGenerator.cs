@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using DotC1z.Keys;
 using DotC1z.Records;
 using DotC1z.Storage;
@@ -52,6 +53,7 @@ public static class FixtureGenerator
     /// <param name="spec">The spec.</param>
     /// <param name="progress">Called with the number of grants added so far, about every 1%.</param>
     /// <param name="cancellationToken">Stops the load; the store is then unchanged.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Load(IC1zStore store, SyncId sync, FixtureSpec spec, Action<long>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(store);

@@ -78,6 +78,7 @@ internal sealed class GrantChunk : IDisposable
     public bool HasDuplicateIds { get; private set; }
 
     /// <summary>Adds one grant with its encoded value; <paramref name="seq"/> must grow with every call.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Add(GrantRecord record, ReadOnlySpan<byte> value, long seq)
     {
         _primary = null;
@@ -148,6 +149,7 @@ internal sealed class GrantChunk : IDisposable
     }
 
     /// <summary>Computes the primary order and the element ranks; the chunk must not change afterwards.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Seal()
     {
         if (_primary is not null)
@@ -236,6 +238,7 @@ internal sealed class GrantChunk : IDisposable
 
     // The rank of one element for every row, in row order: one sequential pass, so the sort passes
     // below touch a small int array instead of the wide rows in permuted order.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int[] RowRanks(Func<Row, int> element)
     {
         var rank = _rank!;
@@ -249,6 +252,7 @@ internal sealed class GrantChunk : IDisposable
     }
 
     // One stable counting-sort pass of an order by per-row keys.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int[] SortBy(int[] order, int[] rowKeys)
     {
         var counts = new int[_rankCount + 1];
@@ -358,6 +362,7 @@ internal sealed class GrantChunk : IDisposable
         private const int RowLookahead = 16;
         private const int BytesLookahead = 8;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public unsafe bool MoveNext()
         {
             if (++_position >= _order.Length)

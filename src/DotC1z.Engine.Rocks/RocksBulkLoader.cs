@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.Collections.Concurrent;
 using DotC1z.Errors;
@@ -66,10 +67,18 @@ internal sealed class RocksBulkLoader : IBulkLoader
     public void Add(GrantRecord record)
     {
         ArgumentNullException.ThrowIfNull(record);
-        if (!_fresh || record.SyncId.Length != 0)
+        if (!_fresh)
         {
             AddRecord(record, RecordOps.Grant, KsGrant);
             return;
+        }
+
+        // Records read from a store (compaction, import, copies) carry their sync id; the stored value
+        // never does (the key holds it), so such a record is stored from a copy without it.
+        if (record.SyncId.Length != 0)
+        {
+            record = record.Clone();
+            record.SyncId = string.Empty;
         }
 
         // Hot path (fixture generation, import, compaction): the value is encoded into a reusable
@@ -364,6 +373,7 @@ internal sealed class RocksBulkLoader : IBulkLoader
     }
 
     /// <summary>Merges sorted sources into one SST; among equal keys the highest sequence wins.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private long WriteSst(string path, List<IKvSource> sources, HashSet<long> dead, bool isPrimary, EnvOptions env, ColumnFamilyOptions cfOptions, CancellationToken ct)
     {
         // One source (the common case: everything fit in one chunk) streams straight through.
@@ -608,6 +618,7 @@ internal sealed class MemorySource(KvRun run) : IKvSource
 internal static class RunFile
 {
     /// <summary>Writes a sorted source out; returns the number of entries.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static long Write(Stream stream, IKvSource source)
     {
         Span<byte> header = stackalloc byte[16];

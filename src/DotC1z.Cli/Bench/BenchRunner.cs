@@ -145,8 +145,12 @@ public sealed class BenchRunner
         }
     }
 
+    // Grants of the untimed warm-up before G1 (enough for the JIT to reach its optimised tier).
+    private const int WarmUpGrants = 50_000;
+
     private BenchResult G1(BenchEngine engine, Dictionary<BenchEngine, SyncId> syncs)
     {
+        engine.WarmUp(_spec with { Grants = Math.Min(WarmUpGrants, _spec.Grants) });
         engine.CreateMain();
         var store = engine.Store;
         var sync = store.StartSync(SyncType.Full);
