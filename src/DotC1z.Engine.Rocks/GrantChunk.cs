@@ -78,7 +78,6 @@ internal sealed class GrantChunk : IDisposable
     public bool HasDuplicateIds { get; private set; }
 
     /// <summary>Adds one grant with its encoded value; <paramref name="seq"/> must grow with every call.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Add(GrantRecord record, ReadOnlySpan<byte> value, long seq)
     {
         _primary = null;
@@ -362,7 +361,6 @@ internal sealed class GrantChunk : IDisposable
         private const int RowLookahead = 16;
         private const int BytesLookahead = 8;
 
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public unsafe bool MoveNext()
         {
             if (++_position >= _order.Length)
