@@ -63,6 +63,7 @@ internal sealed class GrantChunk : IDisposable
 
     // Set by Seal.
     private int[]? _primary;
+    private Lazy<int[]>? _byPrincipal;
     private byte[][]? _encoded;
     private int[]? _rank;
     private int _rankCount;
@@ -213,6 +214,10 @@ internal sealed class GrantChunk : IDisposable
         _rank = rank;
         _rankCount = r + 1;
         _primary = primary;
+
+        // By principal is (prt, pid, id); by entitlement is the same order stably re-sorted by ent.
+        // Both lanes may ask for it at once, so it is built once under the lazy's lock.
+        _byPrincipal = new Lazy<int[]>(() => SortBy(SortBy(primary, RowRanks(static r => r.Pid)), RowRanks(static r => r.Prt)));
     }
 
     /// <summary>A sorted source over one output keyspace (the chunk must be sealed and outlive the source).</summary>
@@ -226,8 +231,8 @@ internal sealed class GrantChunk : IDisposable
         int[] order = output switch
         {
             Output.Primary => _primary,
-            Output.ByEntitlement => SortBy(SortBy(SortBy(_primary, RowRanks(static r => r.Pid)), RowRanks(static r => r.Prt)), RowRanks(static r => r.Ent)),
-            Output.ByPrincipal => SortBy(SortBy(_primary, RowRanks(static r => r.Pid)), RowRanks(static r => r.Prt)),
+            Output.ByEntitlement => SortBy(_byPrincipal!.Value, RowRanks(static r => r.Ent)),
+            Output.ByPrincipal => _byPrincipal!.Value,
             Output.ByEntitlementResource => SortBy(SortBy(_primary, RowRanks(static r => r.Erid)), RowRanks(static r => r.Ert)),
             Output.NeedsExpansion => Array.FindAll(_primary, i => RowAt(i).NeedsExpansion),
             _ => throw new ArgumentOutOfRangeException(nameof(output)),
@@ -291,6 +296,7 @@ internal sealed class GrantChunk : IDisposable
         _intern.Clear();
         _strings.Clear();
         _primary = null;
+        _byPrincipal = null;
         _encoded = null;
         _rank = null;
         HasDuplicateIds = false;

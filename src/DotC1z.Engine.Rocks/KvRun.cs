@@ -36,8 +36,6 @@ internal sealed class KvRun : IDisposable
 
     public int Count => _count;
 
-    public long Bytes => _used;
-
     public void Add(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, long seq)
     {
         int need = key.Length + value.Length;

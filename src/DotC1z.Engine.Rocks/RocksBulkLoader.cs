@@ -41,6 +41,7 @@ internal sealed class RocksBulkLoader : IBulkLoader
     private long _seq;
     private int _spillFiles;
     private int _chunkRecords;
+    private long _chunkBytes;
     private bool _completed;
     private bool _disposed;
 
@@ -135,15 +136,18 @@ internal sealed class RocksBulkLoader : IBulkLoader
         byte[] key = ops.PrimaryKey(_sync, record);
         byte[] value = ops.EncodeValue(record);
         _runs[keyspace].Add(key, value, seq);
+        _chunkBytes += key.Length + value.Length;
         if (ops.Indexes is not null)
         {
             foreach (var entry in ops.Indexes(_sync, record))
             {
-                _runs[IndexKeyspace(entry.Key)].Add(entry.Key, entry.Covering ? value : key, seq);
+                byte[] entryValue = entry.Covering ? value : key;
+                _runs[IndexKeyspace(entry.Key)].Add(entry.Key, entryValue, seq);
+                _chunkBytes += entry.Key.Length + entryValue.Length;
             }
         }
 
-        if (++_chunkRecords >= _store.Options.BulkChunkRecords || _runs.Sum(r => r.Bytes) >= _store.Options.BulkChunkBytes)
+        if (++_chunkRecords >= _store.Options.BulkChunkRecords || _chunkBytes >= _store.Options.BulkChunkBytes)
         {
             Spill();
         }
@@ -169,6 +173,20 @@ internal sealed class RocksBulkLoader : IBulkLoader
         (GrantChunk.Output.NeedsExpansion, KsNeedsExpansion),
         (GrantChunk.Output.ByEntitlementResource, KsByEntitlementResource),
     ];
+
+    /// <summary>The grant-chunk output that feeds keyspace <paramref name="ks"/>, if any.</summary>
+    private static GrantChunk.Output? GrantOutputFor(int ks)
+    {
+        foreach (var (output, grantKs) in GrantOutputs)
+        {
+            if (grantKs == ks)
+            {
+                return output;
+            }
+        }
+
+        return null;
+    }
 
     private static int LaneCount => Math.Max(1, Math.Min(2, Environment.ProcessorCount));
 
@@ -242,6 +260,7 @@ internal sealed class RocksBulkLoader : IBulkLoader
         }
 
         _chunkRecords = 0;
+        _chunkBytes = 0;
     }
 
     public void Complete(CancellationToken cancellationToken = default)
@@ -274,7 +293,7 @@ internal sealed class RocksBulkLoader : IBulkLoader
         var second = new List<int>();
         for (int ks = 0; ks < KsCount; ks++)
         {
-            bool grantIndex = ks is KsByEntitlement or KsByPrincipal or KsNeedsExpansion or KsByEntitlementResource;
+            bool grantIndex = ks != KsGrant && GrantOutputFor(ks) is not null;
             (ks <= KsAsset || (grantIndex && grantIndexesFree) ? first : second).Add(ks);
         }
 
@@ -300,12 +319,9 @@ internal sealed class RocksBulkLoader : IBulkLoader
     private long EstimatedCost(int ks)
     {
         long n = _runs[ks].Count + ((long)_spills[ks].Count * _store.Options.BulkChunkRecords);
-        foreach (var (_, grantKs) in GrantOutputs)
+        if (GrantOutputFor(ks) is not null)
         {
-            if (grantKs == ks)
-            {
-                n += _grants.Count;
-            }
+            n += _grants.Count;
         }
 
         int weight = ks switch
@@ -340,15 +356,9 @@ internal sealed class RocksBulkLoader : IBulkLoader
                 sources.Add(new MemorySource(_runs[ks]));
             }
 
-            if (_grants.Count > 0)
+            if (_grants.Count > 0 && GrantOutputFor(ks) is { } output)
             {
-                foreach (var (output, grantKs) in GrantOutputs)
-                {
-                    if (grantKs == ks)
-                    {
-                        sources.Add(_grants.Source(output, _sync));
-                    }
-                }
+                sources.Add(_grants.Source(output, _sync));
             }
 
             if (sources.Count == 0)
@@ -405,52 +415,53 @@ internal sealed class RocksBulkLoader : IBulkLoader
                     }
                 }
             }
-
-            while (!merged.DistinctKeys && merged.MoveNext())
+            else
             {
-                var source = merged;
-                var key = source.Key;
-                long seq = source.Seq;
-                if (!isPrimary && IsDead(dead, seq))
+                while (merged.MoveNext())
                 {
-                    // An index entry of a record that a later duplicate replaced.
-                }
-                else if (pendingKeyLength >= 0 && key.SequenceEqual(pendingKey.AsSpan(0, pendingKeyLength)))
-                {
-                    // Same key again with a higher sequence: it replaces the pending one.
-                    if (isPrimary)
+                    var key = merged.Key;
+                    long seq = merged.Seq;
+                    if (!isPrimary && IsDead(dead, seq))
                     {
-                        lock (dead)
-                        {
-                            dead.Add(pendingSeq);
-                        }
+                        // An index entry of a record that a later duplicate replaced.
                     }
-
-                    Copy(source.Value, ref pendingValue, out pendingValueLength);
-                    pendingSeq = seq;
-                }
-                else
-                {
-                    if (pendingKeyLength >= 0)
+                    else if (pendingKeyLength >= 0 && key.SequenceEqual(pendingKey.AsSpan(0, pendingKeyLength)))
                     {
-                        Put(writer, pendingKey.AsSpan(0, pendingKeyLength), pendingValue.AsSpan(0, pendingValueLength));
-                        written++;
-                        if ((written & 0xFFFF) == 0)
+                        // Same key again with a higher sequence: it replaces the pending one.
+                        if (isPrimary)
                         {
-                            ct.ThrowIfCancellationRequested();
+                            lock (dead)
+                            {
+                                dead.Add(pendingSeq);
+                            }
                         }
+
+                        Copy(merged.Value, ref pendingValue, out pendingValueLength);
+                        pendingSeq = seq;
                     }
+                    else
+                    {
+                        if (pendingKeyLength >= 0)
+                        {
+                            Put(writer, pendingKey.AsSpan(0, pendingKeyLength), pendingValue.AsSpan(0, pendingValueLength));
+                            written++;
+                            if ((written & 0xFFFF) == 0)
+                            {
+                                ct.ThrowIfCancellationRequested();
+                            }
+                        }
 
-                    Copy(key, ref pendingKey, out pendingKeyLength);
-                    Copy(source.Value, ref pendingValue, out pendingValueLength);
-                    pendingSeq = seq;
+                        Copy(key, ref pendingKey, out pendingKeyLength);
+                        Copy(merged.Value, ref pendingValue, out pendingValueLength);
+                        pendingSeq = seq;
+                    }
                 }
-            }
 
-            if (pendingKeyLength >= 0)
-            {
-                Put(writer, pendingKey.AsSpan(0, pendingKeyLength), pendingValue.AsSpan(0, pendingValueLength));
-                written++;
+                if (pendingKeyLength >= 0)
+                {
+                    Put(writer, pendingKey.AsSpan(0, pendingKeyLength), pendingValue.AsSpan(0, pendingValueLength));
+                    written++;
+                }
             }
 
             if (written > 0)

@@ -188,37 +188,26 @@ public sealed partial class RocksStore
         private readonly unsafe byte* _bounds;
         private bool _started;
 
-        public Scan(RocksStore store, byte[] prefix, bool oneShot = false)
-            : this(store, prefix, prefix, oneShot)
+        public Scan(RocksStore store, byte[] prefix)
+            : this(store, prefix, prefix)
         {
         }
 
         /// <summary>Scans keys under <paramref name="prefix"/> starting at <paramref name="start"/> (which sorts at or after the prefix).</summary>
-        public Scan(RocksStore store, byte[] prefix, byte[] start, bool oneShot = false)
-            : this(store, prefix, KeyRange.UpperBound(prefix), start, oneShot)
-        {
-        }
-
-        /// <summary>Scans keys in <c>[lower, upper)</c> (no upper bound when null) starting at <paramref name="start"/>.</summary>
-        public unsafe Scan(RocksStore store, byte[] lower, byte[]? upper, byte[] start, bool oneShot)
+        public unsafe Scan(RocksStore store, byte[] prefix, byte[] start)
         {
             _store = store;
             _snapshot = store._db.CreateSnapshot();
 
             // Bounds live in native memory this scan owns for the iterator's whole life.
-            _bounds = (byte*)NativeMemory.Alloc((nuint)(lower.Length + (upper?.Length ?? 0) + 1));
-            lower.CopyTo(new Span<byte>(_bounds, lower.Length));
-            _readOptions = new ReadOptions().SetSnapshot(_snapshot).SetIterateLowerBound(_bounds, (ulong)lower.Length);
+            byte[]? upper = KeyRange.UpperBound(prefix);
+            _bounds = (byte*)NativeMemory.Alloc((nuint)(prefix.Length + (upper?.Length ?? 0) + 1));
+            prefix.CopyTo(new Span<byte>(_bounds, prefix.Length));
+            _readOptions = new ReadOptions().SetSnapshot(_snapshot).SetIterateLowerBound(_bounds, (ulong)prefix.Length);
             if (upper is not null)
             {
-                upper.CopyTo(new Span<byte>(_bounds + lower.Length, upper.Length));
-                _readOptions.SetIterateUpperBound(_bounds + lower.Length, (ulong)upper.Length);
-            }
-
-            // A one-shot scan reads its range once: its blocks would only evict hot ones from the cache.
-            if (oneShot)
-            {
-                _readOptions.SetFillCache(false);
+                upper.CopyTo(new Span<byte>(_bounds + prefix.Length, upper.Length));
+                _readOptions.SetIterateUpperBound(_bounds + prefix.Length, (ulong)upper.Length);
             }
 
             _iterator = store._db.NewIterator(null, _readOptions);

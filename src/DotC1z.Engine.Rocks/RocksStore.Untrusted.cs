@@ -36,34 +36,6 @@ public sealed partial class RocksStore
 
         return UntrustedStoreCheck.Run(full, cancellationToken);
     }
-
-    // [lower, upper) pairs covering every key: one per primary kind, one per index id, and the rest.
-    internal static (byte[] Lower, byte[]? Upper)[] ScanRanges()
-    {
-        var splits = new List<byte[]>();
-        for (byte kind = 1; kind <= Keyspace.Index; kind++)
-        {
-            splits.Add([Keyspace.Version, kind]);
-        }
-
-        foreach (byte id in Keyspace.AllIndexIds)
-        {
-            splits.Add([Keyspace.Version, Keyspace.Index, id]);
-        }
-
-        splits.Add([Keyspace.Version, Keyspace.Index + 1]);
-        splits.Sort(ByteArrayComparer.Instance);
-        var ranges = new (byte[], byte[]?)[splits.Count + 1];
-        byte[] lower = [];
-        for (int i = 0; i < splits.Count; i++)
-        {
-            ranges[i] = (lower, splits[i]);
-            lower = splits[i];
-        }
-
-        ranges[^1] = (lower, null);
-        return ranges;
-    }
 }
 
 /// <summary>Exit codes of the <c>c1z-verify-store</c> child process, the whole protocol with its parent.</summary>

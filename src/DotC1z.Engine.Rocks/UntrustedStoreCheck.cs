@@ -86,7 +86,7 @@ internal static unsafe class UntrustedStoreCheck
     // the four large ranges of a grant-heavy store spread over the cores.
     private static long ScanAll(IntPtr db, string directory, CancellationToken cancellationToken)
     {
-        var ranges = RocksStore.ScanRanges();
+        var ranges = ScanRanges();
         long keys = 0;
         int next = -1;
         var lanes = new Task[Math.Clamp(Environment.ProcessorCount, 1, ranges.Length)];
@@ -116,6 +116,34 @@ internal static unsafe class UntrustedStoreCheck
         }
 
         return keys;
+    }
+
+    // [lower, upper) pairs covering every key: one per primary kind, one per index id, and the rest.
+    private static (byte[] Lower, byte[]? Upper)[] ScanRanges()
+    {
+        var splits = new List<byte[]>();
+        for (byte kind = 1; kind <= Keyspace.Index; kind++)
+        {
+            splits.Add([Keyspace.Version, kind]);
+        }
+
+        foreach (byte id in Keyspace.AllIndexIds)
+        {
+            splits.Add([Keyspace.Version, Keyspace.Index, id]);
+        }
+
+        splits.Add([Keyspace.Version, Keyspace.Index + 1]);
+        splits.Sort(ByteArrayComparer.Instance);
+        var ranges = new (byte[], byte[]?)[splits.Count + 1];
+        byte[] lower = [];
+        for (int i = 0; i < splits.Count; i++)
+        {
+            ranges[i] = (lower, splits[i]);
+            lower = splits[i];
+        }
+
+        ranges[^1] = (lower, null);
+        return ranges;
     }
 
     private static long ScanRange(IntPtr db, string directory, byte[] lower, byte[]? upper, CancellationToken cancellationToken)
