@@ -29,6 +29,11 @@ public static class FixtureGenerator
     {
         ArgumentNullException.ThrowIfNull(spec);
         var rng = new Random(spec.Seed);
+        // Element ids repeat across grants: each distinct one is formatted once and shared (strings are
+        // immutable), so a materialised fixture holds one new string per grant, not five.
+        var apps = new ElementNames("app-{0}", 10);
+        var ents = new ElementNames("ent-{0:D6}", spec.Entitlements);
+        var users = new ElementNames("user-{0:D8}", spec.Principals);
         for (long i = 0; i < spec.Grants; i++)
         {
             int ent = rng.Next(spec.Entitlements);
@@ -37,10 +42,23 @@ public static class FixtureGenerator
             yield return new GrantRecord
             {
                 ExternalId = "grant-" + i.ToString("D10", CultureInfo.InvariantCulture),
-                Entitlement = new EntitlementRef { ResourceTypeId = "app", ResourceId = "app-" + app.ToString(CultureInfo.InvariantCulture), EntitlementId = "ent-" + ent.ToString("D6", CultureInfo.InvariantCulture) },
-                Principal = new PrincipalRef { ResourceTypeId = "user", ResourceId = "user-" + principal.ToString("D8", CultureInfo.InvariantCulture) },
+                Entitlement = new EntitlementRef { ResourceTypeId = "app", ResourceId = apps[app], EntitlementId = ents[ent] },
+                Principal = new PrincipalRef { ResourceTypeId = "user", ResourceId = users[principal] },
             };
         }
+    }
+
+    /// <summary>Formatted element ids, cached up to a bound (a huge cardinality formats on every use instead).</summary>
+    private sealed class ElementNames(string format, int count)
+    {
+        private const int MaxCached = 1 << 20;
+        private readonly string?[] _cache = new string?[Math.Min(count, MaxCached)];
+
+        public string this[int i] => i < _cache.Length
+            ? _cache[i] ??= Format(i)
+            : Format(i);
+
+        private string Format(int i) => string.Format(CultureInfo.InvariantCulture, format, i);
     }
 
     /// <summary>

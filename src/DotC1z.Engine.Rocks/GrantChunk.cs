@@ -63,7 +63,7 @@ internal sealed class GrantChunk : IDisposable
 
     // Set by Seal.
     private int[]? _primary;
-    private Lazy<int[]>? _byPrincipal;
+    private Lazy<int[]>[]? _orders;
     private byte[][]? _encoded;
     private int[]? _rank;
     private int _rankCount;
@@ -73,13 +73,18 @@ internal sealed class GrantChunk : IDisposable
     /// <summary>Memory held: the arena plus the row table.</summary>
     public long Bytes => _arenaBytes + ((long)_count * Marshal.SizeOf<Row>());
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ref Row RowAt(int i) => ref _rows[i >> RowSegmentShift][i & (RowSegmentSize - 1)];
 
     /// <summary>Whether two rows of the sealed chunk share an external id (the later one must win).</summary>
     public bool HasDuplicateIds { get; private set; }
 
+    /// <summary>Whether every id so far was greater than the one before (so no two rows share one).</summary>
+    public bool IdsStrictlyIncreasing { get; private set; } = true;
+
     /// <summary>Adds one grant with its encoded value; <paramref name="seq"/> must grow with every call.</summary>
-    public void Add(GrantRecord record, ReadOnlySpan<byte> value, long seq)
+    /// <returns>The grant's escaped external id (valid until the chunk is cleared).</returns>
+    public ReadOnlySpan<byte> Add(GrantRecord record, ReadOnlySpan<byte> value, long seq)
     {
         _primary = null;
         string id = record.ExternalId;
@@ -107,7 +112,9 @@ internal sealed class GrantChunk : IDisposable
         if (_idsSorted && _count > 0)
         {
             ref var last = ref RowAt(_count - 1);
-            _idsSorted = _arenas[last.Seg].AsSpan(last.Id, last.IdLength).SequenceCompareTo(_arena.AsSpan(idOffset, idLength)) <= 0;
+            int order = _arenas[last.Seg].AsSpan(last.Id, last.IdLength).SequenceCompareTo(_arena.AsSpan(idOffset, idLength));
+            _idsSorted = order <= 0;
+            IdsStrictlyIncreasing = order < 0;
         }
 
         if ((_count & (RowSegmentSize - 1)) == 0 && (_count >> RowSegmentShift) == _rows.Count)
@@ -130,13 +137,32 @@ internal sealed class GrantChunk : IDisposable
             NeedsExpansion = record.NeedsExpansion,
             Seq = seq,
         };
+
+        return _arena.AsSpan(idOffset, idLength);
     }
 
     private ReadOnlySpan<byte> IdOf(ref Row row) => _arenas[row.Seg].AsSpan(row.Id, row.IdLength);
 
     private ReadOnlySpan<byte> ValueOf(ref Row row) => _arenas[row.Seg].AsSpan(row.Value, row.ValueLength);
 
+    // Producers usually share element strings between grants (a generator's cached names, a
+    // connector's ids): a small table keyed by object identity answers those without hashing the text.
+    private const int RecentSlots = 4096;
+    private readonly (string? Text, int Id)[] _recent = new (string?, int)[RecentSlots];
+
     private int Intern(string s)
+    {
+        ref var recent = ref _recent[RuntimeHelpers.GetHashCode(s) & (RecentSlots - 1)];
+        if (ReferenceEquals(recent.Text, s))
+        {
+            return recent.Id;
+        }
+
+        recent = (s, InternText(s));
+        return recent.Id;
+    }
+
+    private int InternText(string s)
     {
         ref int slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_intern, s, out bool exists);
         if (!exists)
@@ -215,29 +241,34 @@ internal sealed class GrantChunk : IDisposable
         _rankCount = r + 1;
         _primary = primary;
 
-        // By principal is (prt, pid, id); by entitlement is the same order stably re-sorted by ent.
-        // Both lanes may ask for it at once, so it is built once under the lazy's lock.
-        _byPrincipal = new Lazy<int[]>(() => SortBy(SortBy(primary, RowRanks(static r => r.Pid)), RowRanks(static r => r.Prt)));
+        // Each output's order is built once, on first use, under its lazy's lock: both lanes (and every
+        // part of a split output) may ask at once. By principal is (prt, pid, id); by entitlement is
+        // the same order stably re-sorted by ent, so it reuses the by-principal passes.
+        var orders = new Lazy<int[]>[Enum.GetValues<Output>().Length];
+        orders[(int)Output.Primary] = new Lazy<int[]>(primary);
+        orders[(int)Output.ByPrincipal] = new Lazy<int[]>(() => SortBy(SortBy(primary, RowRanks(static r => r.Pid)), RowRanks(static r => r.Prt)));
+        orders[(int)Output.ByEntitlement] = new Lazy<int[]>(() => SortBy(orders[(int)Output.ByPrincipal].Value, RowRanks(static r => r.Ent)));
+        orders[(int)Output.ByEntitlementResource] = new Lazy<int[]>(() => SortBy(SortBy(primary, RowRanks(static r => r.Erid)), RowRanks(static r => r.Ert)));
+        orders[(int)Output.NeedsExpansion] = new Lazy<int[]>(() => Array.FindAll(primary, i => RowAt(i).NeedsExpansion));
+        _orders = orders;
     }
 
-    /// <summary>A sorted source over one output keyspace (the chunk must be sealed and outlive the source).</summary>
-    public IKvSource Source(Output output, SyncId sync)
+    /// <summary>
+    /// A sorted source over part <paramref name="part"/> of <paramref name="parts"/> of one output
+    /// keyspace: equal slices of its order, so with distinct ids the parts cover disjoint key ranges
+    /// in order (the chunk must be sealed and outlive the source).
+    /// </summary>
+    public IKvSource Source(Output output, SyncId sync, int part = 0, int parts = 1)
     {
-        if (_primary is null)
+        if (_orders is null)
         {
             throw new InvalidOperationException("the chunk is not sealed");
         }
 
-        int[] order = output switch
-        {
-            Output.Primary => _primary,
-            Output.ByEntitlement => SortBy(_byPrincipal!.Value, RowRanks(static r => r.Ent)),
-            Output.ByPrincipal => _byPrincipal!.Value,
-            Output.ByEntitlementResource => SortBy(SortBy(_primary, RowRanks(static r => r.Erid)), RowRanks(static r => r.Ert)),
-            Output.NeedsExpansion => Array.FindAll(_primary, i => RowAt(i).NeedsExpansion),
-            _ => throw new ArgumentOutOfRangeException(nameof(output)),
-        };
-        return new ChunkSource(this, output, order, sync);
+        int[] order = _orders[(int)output].Value;
+        int from = (int)((long)order.Length * part / parts);
+        int to = (int)((long)order.Length * (part + 1) / parts);
+        return new ChunkSource(this, output, order, from, to, sync);
     }
 
     // The rank of one element for every row, in row order: one sequential pass, so the sort passes
@@ -293,10 +324,12 @@ internal sealed class GrantChunk : IDisposable
         _count = 0;
         _used = 0;
         _idsSorted = true;
+        IdsStrictlyIncreasing = true;
         _intern.Clear();
         _strings.Clear();
+        Array.Clear(_recent);
         _primary = null;
-        _byPrincipal = null;
+        _orders = null;
         _encoded = null;
         _rank = null;
         HasDuplicateIds = false;
@@ -318,22 +351,35 @@ internal sealed class GrantChunk : IDisposable
     /// <summary>Builds each key (and the primary-key value of key-only indexes) on the fly from the rows.</summary>
     private sealed class ChunkSource : IKvSource
     {
-        private readonly GrantChunk _chunk;
         private readonly Output _output;
         private readonly int[] _order;
+        // The sealed chunk's segments as plain arrays: every step indexes them in permuted order.
+        private readonly Row[][] _rows;
+        private readonly byte[][] _arenas;
+        private readonly byte[][] _encoded;
+        private readonly bool _distinct;
         private readonly byte[] _recordHeader;
         private readonly byte[] _indexHeader;
         private byte[] _key = new byte[256];
         private byte[] _primaryKey = new byte[256];
         private int _keyLength;
         private int _primaryKeyLength;
-        private int _position = -1;
+        private byte[] _valueArena = [];
+        private int _valueOffset;
+        private int _valueLength;
+        private readonly int _end;
+        private int _position;
 
-        public ChunkSource(GrantChunk chunk, Output output, int[] order, SyncId sync)
+        public ChunkSource(GrantChunk chunk, Output output, int[] order, int from, int to, SyncId sync)
         {
-            _chunk = chunk;
             _output = output;
             _order = order;
+            _rows = [.. chunk._rows];
+            _arenas = [.. chunk._arenas];
+            _encoded = chunk._encoded!;
+            _distinct = !chunk.HasDuplicateIds;
+            _position = from - 1;
+            _end = to;
             _recordHeader = Keyspace.RecordSyncPrefix((byte)RecordKind.Grant, sync);
             byte index = output switch
             {
@@ -348,19 +394,16 @@ internal sealed class GrantChunk : IDisposable
 
         public ReadOnlySpan<byte> Key => _key.AsSpan(0, _keyLength);
 
-        public ReadOnlySpan<byte> Value
-        {
-            get
-            {
-                return _output is Output.NeedsExpansion or Output.ByEntitlementResource
-                    ? _primaryKey.AsSpan(0, _primaryKeyLength)
-                    : _chunk.ValueOf(ref _chunk.RowAt(_order[_position]));
-            }
-        }
+        public ReadOnlySpan<byte> Value => _output is Output.NeedsExpansion or Output.ByEntitlementResource
+            ? _primaryKey.AsSpan(0, _primaryKeyLength)
+            : _valueArena.AsSpan(_valueOffset, _valueLength);
 
-        public long Seq => _chunk.RowAt(_order[_position]).Seq;
+        public long Seq => Row(_order[_position]).Seq;
 
-        public bool DistinctKeys => !_chunk.HasDuplicateIds;
+        public bool DistinctKeys => _distinct;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private ref Row Row(int i) => ref _rows[i >> RowSegmentShift][i & (RowSegmentSize - 1)];
 
         // How far ahead rows, then their bytes, are prefetched: a permuted order misses the cache on
         // every row otherwise (measured: the copies of id and value dominated the index writes).
@@ -369,7 +412,7 @@ internal sealed class GrantChunk : IDisposable
 
         public unsafe bool MoveNext()
         {
-            if (++_position >= _order.Length)
+            if (++_position >= _end)
             {
                 return false;
             }
@@ -377,23 +420,27 @@ internal sealed class GrantChunk : IDisposable
             if (Sse.IsSupported)
             {
                 // Prefetches are hints: a stale address after a GC move costs nothing but the hint.
-                if (_position + RowLookahead < _order.Length)
+                if (_position + RowLookahead < _end)
                 {
-                    Sse.Prefetch0(Unsafe.AsPointer(ref _chunk.RowAt(_order[_position + RowLookahead])));
+                    Sse.Prefetch0(Unsafe.AsPointer(ref Row(_order[_position + RowLookahead])));
                 }
 
-                if (_position + BytesLookahead < _order.Length)
+                if (_position + BytesLookahead < _end)
                 {
-                    ref var ahead = ref _chunk.RowAt(_order[_position + BytesLookahead]);
-                    ref byte bytes = ref MemoryMarshal.GetArrayDataReference(_chunk._arenas[ahead.Seg]);
+                    ref var ahead = ref Row(_order[_position + BytesLookahead]);
+                    ref byte bytes = ref MemoryMarshal.GetArrayDataReference(_arenas[ahead.Seg]);
                     Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref bytes, ahead.Id)));
                     Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref bytes, ahead.Value + 64)));
                 }
             }
 
-            ref var row = ref _chunk.RowAt(_order[_position]);
-            var id = _chunk.IdOf(ref row);
-            var e = _chunk._encoded!;
+            ref var row = ref Row(_order[_position]);
+            var arena = _arenas[row.Seg];
+            var id = arena.AsSpan(row.Id, row.IdLength);
+            _valueArena = arena;
+            _valueOffset = row.Value;
+            _valueLength = row.ValueLength;
+            var e = _encoded;
             switch (_output)
             {
                 case Output.Primary:

@@ -7,7 +7,6 @@ using DotC1z.Keys;
 using DotC1z.Records;
 using DotC1z.Storage;
 using Google.Protobuf;
-using RocksDbSharp;
 
 namespace DotC1z.Engine.Rocks;
 
@@ -74,14 +73,6 @@ internal sealed class RocksBulkLoader : IBulkLoader
             return;
         }
 
-        // Records read from a store (compaction, import, copies) carry their sync id; the stored value
-        // never does (the key holds it), so such a record is stored from a copy without it.
-        if (record.SyncId.Length != 0)
-        {
-            record = record.Clone();
-            record.SyncId = string.Empty;
-        }
-
         // Hot path (fixture generation, import, compaction): the value is encoded into a reusable
         // scratch buffer and the grant goes into the compact chunk, with no allocation per grant;
         // keys are only built when the chunk's keyspaces are written, already in order.
@@ -100,9 +91,63 @@ internal sealed class RocksBulkLoader : IBulkLoader
             SpillGrants();
         }
 
-        int valueLength = CodecRegistry.Grant.CalculateSize(record);
-        EnsureScratch(ref _valueScratch, valueLength);
-        _grants.Add(record, _valueScratch.AsSpan(0, CodecRegistry.Grant.Encode(record, _valueScratch)), _seq++);
+        // Records read from a store (compaction, import, copies) carry their sync id; the stored value
+        // never does (the key holds it).
+        EnsureScratch(ref _valueScratch, GrantRecordCodec.CompactBound(record));
+        if (!GrantRecordCodec.TryEncodeCompact(record, _valueScratch, out int valueLength, omitSyncId: true))
+        {
+            if (record.SyncId.Length != 0)
+            {
+                record = record.Clone();
+                record.SyncId = string.Empty;
+            }
+
+            EnsureScratch(ref _valueScratch, CodecRegistry.Grant.CalculateSize(record));
+            valueLength = CodecRegistry.Grant.Encode(record, _valueScratch);
+        }
+
+        var value = _valueScratch.AsSpan(0, valueLength);
+        var id = _grants.Add(record, value, _seq++);
+        if (_grants.IdsStrictlyIncreasing)
+        {
+            PrimaryStream()?.Append(id, value);
+        }
+        else
+        {
+            StopPrimaryStream();
+        }
+    }
+
+    // The grant primary SST written while grants arrive (see PrimarySstStream): used while ids come
+    // in strictly increasing order and everything fits one chunk; otherwise stopped for good, and the
+    // primary is built from the chunk (or its spill runs) like any other keyspace.
+    private PrimarySstStream? _primaryStream;
+    private bool _primaryStreamStopped;
+    private Task<string?>? _streamFinish;
+
+    private PrimarySstStream? PrimaryStream()
+    {
+        if (_primaryStream is null && !_primaryStreamStopped)
+        {
+            if (LaneCount < 2)
+            {
+                // One core: a second thread would only compete with the caller.
+                _primaryStreamStopped = true;
+                return null;
+            }
+
+            System.IO.Directory.CreateDirectory(_workDir);
+            _primaryStream = new PrimarySstStream(Path.Combine(_workDir, "ingest-grants-streamed.sst"), _store.Directory, Keyspace.RecordSyncPrefix((byte)RecordKind.Grant, _sync));
+        }
+
+        return _primaryStream;
+    }
+
+    private void StopPrimaryStream()
+    {
+        _primaryStreamStopped = true;
+        _primaryStream?.Dispose();
+        _primaryStream = null;
     }
 
     private static void EnsureScratch(ref byte[] buffer, int size)
@@ -188,11 +233,13 @@ internal sealed class RocksBulkLoader : IBulkLoader
         return null;
     }
 
+
     private static int LaneCount => Math.Max(1, Math.Min(2, Environment.ProcessorCount));
 
     /// <summary>Writes the grant chunk's keyspaces to run files (in parallel) and empties it.</summary>
     private void SpillGrants()
     {
+        StopPrimaryStream();
         System.IO.Directory.CreateDirectory(_workDir);
         _grants.Seal();
         var paths = new string?[GrantOutputs.Length];
@@ -281,36 +328,71 @@ internal sealed class RocksBulkLoader : IBulkLoader
 
         System.IO.Directory.CreateDirectory(_workDir);
         var dead = new HashSet<long>();
-        var ssts = new string?[KsCount];
         _grants.Seal();
 
         // Primaries first (a later duplicate marks the earlier record dead), then the indexes, which
         // drop the entries of dead records. The grant indexes need not wait when nothing can die:
         // all grants sit in the one in-memory chunk and its ids are distinct. Within a phase the
-        // keyspaces are independent; two lanes take them largest first.
+        // pieces are independent; two lanes take them largest first. A large keyspace fed only by
+        // the chunk is cut into one SST per lane (disjoint key ranges), so the lanes end together.
         bool grantIndexesFree = !_grants.HasDuplicateIds && _spills[KsGrant].Count == 0 && _runs[KsGrant].Count == 0;
-        var first = new List<int>();
-        var second = new List<int>();
+        var first = new List<Piece>();
+        var second = new List<Piece>();
         for (int ks = 0; ks < KsCount; ks++)
         {
             bool grantIndex = ks != KsGrant && GrantOutputFor(ks) is not null;
-            (ks <= KsAsset || (grantIndex && grantIndexesFree) ? first : second).Add(ks);
+            var phase = ks <= KsAsset || (grantIndex && grantIndexesFree) ? first : second;
+            int parts = PartsOf(ks);
+            for (int part = 0; part < parts; part++)
+            {
+                phase.Add(new Piece(ks, part, parts));
+            }
         }
 
+        var ssts = new System.Collections.Concurrent.ConcurrentBag<string>();
+        // The streamed primary needs only its last blocks written: it finishes beside the pieces.
+        var streamed = _streamFinish = _primaryStream is { } stream
+            ? Task.Run(() => stream.Finish(cancellationToken), cancellationToken)
+            : null;
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = LaneCount, CancellationToken = cancellationToken };
         foreach (var phase in new[] { first, second })
         {
-            phase.Sort((a, b) => EstimatedCost(b).CompareTo(EstimatedCost(a)));
+            phase.Sort((a, b) => (EstimatedCost(b.Keyspace) / b.Parts).CompareTo(EstimatedCost(a.Keyspace) / a.Parts));
             Parallel.ForEach(
                 Partitioner.Create(phase, EnumerablePartitionerOptions.NoBuffering),
                 parallel,
-                ks => ssts[ks] = BuildKeyspace(ks, dead, isPrimary: ks <= KsAsset, cancellationToken));
+                piece =>
+                {
+                    if (BuildPiece(piece, dead, cancellationToken) is { } sst)
+                    {
+                        ssts.Add(sst);
+                    }
+                });
+        }
+
+        if (streamed?.GetAwaiter().GetResult() is { } primary)
+        {
+            ssts.Add(primary);
         }
 
         cancellationToken.ThrowIfCancellationRequested();
-        _store.Ingest(_sync, [.. ssts.OfType<string>()]);
+        _store.Ingest(_sync, [.. ssts.Order(StringComparer.Ordinal)]);
         _completed = true;
     }
+
+    /// <summary>One SST file to build: part <see cref="Part"/> of <see cref="Parts"/> of a keyspace.</summary>
+    private readonly record struct Piece(int Keyspace, int Part, int Parts);
+
+    // Below this many grants one SST per keyspace is cheaper than balancing the lanes.
+    private const int MinGrantsToSplit = 32 * 1024;
+
+    private int PartsOf(int ks) =>
+        ks == KsGrant && _primaryStream is not null ? 0
+        : GrantOutputFor(ks) is { } output && output != GrantChunk.Output.NeedsExpansion
+            && _grants.Count >= MinGrantsToSplit && !_grants.HasDuplicateIds
+            && _spills[ks].Count == 0 && _runs[ks].Count == 0
+            ? LaneCount
+            : 1;
 
     // For scheduling only (largest first balances the two lanes): entries, with spilled runs counted
     // as a full chunk each, weighted by the measured relative cost of writing one entry — covering
@@ -334,15 +416,11 @@ internal sealed class RocksBulkLoader : IBulkLoader
         return n * weight;
     }
 
-    /// <summary>Sorts one keyspace's last arena, merges it with its spill runs and writes one SST (null when empty).</summary>
-    private string? BuildKeyspace(int ks, HashSet<long> dead, bool isPrimary, CancellationToken ct)
+    /// <summary>Sorts one keyspace's last arena, merges it with its spill runs and writes one SST (null when empty); a split keyspace's part reads only its slice of the grant chunk.</summary>
+    private string? BuildPiece(Piece piece, HashSet<long> dead, CancellationToken ct)
     {
+        int ks = piece.Keyspace;
         var sources = new List<IKvSource>();
-        var env = new EnvOptions();
-        var table = new BlockBasedTableOptions().SetBlockSize(16 * 1024);
-        var cfOptions = new ColumnFamilyOptions();
-        cfOptions.SetCompression(Compression.Lz4);
-        cfOptions.SetBlockBasedTableFactory(table);
         try
         {
             foreach (string spill in _spills[ks])
@@ -358,7 +436,7 @@ internal sealed class RocksBulkLoader : IBulkLoader
 
             if (_grants.Count > 0 && GrantOutputFor(ks) is { } output)
             {
-                sources.Add(_grants.Source(output, _sync));
+                sources.Add(_grants.Source(output, _sync, piece.Part, piece.Parts));
             }
 
             if (sources.Count == 0)
@@ -366,8 +444,9 @@ internal sealed class RocksBulkLoader : IBulkLoader
                 return null;
             }
 
-            string sstPath = Path.Combine(_workDir, $"ingest-{ks:D2}.sst");
-            return WriteSst(sstPath, sources, dead, isPrimary, env, cfOptions, ct) > 0 ? sstPath : null;
+            using var sst = new SstOutput(Path.Combine(_workDir, $"ingest-{ks:D2}-{piece.Part:D2}.sst"), _store.Directory);
+            WriteSst(sst, sources, dead, isPrimary: ks <= KsAsset, ct);
+            return sst.Finish();
         }
         finally
         {
@@ -375,111 +454,92 @@ internal sealed class RocksBulkLoader : IBulkLoader
             {
                 s.Dispose();
             }
-
-            NativeLifetime.Destroy(env);
-            NativeLifetime.Destroy(cfOptions);
-            NativeLifetime.Destroy(table);
         }
     }
 
     /// <summary>Merges sorted sources into one SST; among equal keys the highest sequence wins.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private long WriteSst(string path, List<IKvSource> sources, HashSet<long> dead, bool isPrimary, EnvOptions env, ColumnFamilyOptions cfOptions, CancellationToken ct)
+    private static void WriteSst(SstOutput sst, List<IKvSource> sources, HashSet<long> dead, bool isPrimary, CancellationToken ct)
     {
         // One source (the common case: everything fit in one chunk) streams straight through.
         var merged = sources.Count == 1 ? sources[0] : new MergeSource(sources);
-        using var writer = new SstFileWriter(env, cfOptions);
-        writer.Open(path);
-        long written = 0;
+        if (merged.DistinctKeys)
+        {
+            // No key repeats here: every live entry goes straight to the writer (an index entry can
+            // still belong to a record that a duplicate from another source replaced; Seq is only
+            // read once something died).
+            while (merged.MoveNext())
+            {
+                if (!isPrimary && dead.Count != 0 && dead.Contains(merged.Seq))
+                {
+                    continue;
+                }
+
+                sst.Put(merged.Key, merged.Value);
+                if ((sst.Count & 0xFFFF) == 0)
+                {
+                    ct.ThrowIfCancellationRequested();
+                }
+            }
+
+            return;
+        }
+
         byte[] pendingKey = ArrayPool<byte>.Shared.Rent(1024);
         byte[] pendingValue = ArrayPool<byte>.Shared.Rent(4096);
         int pendingKeyLength = -1, pendingValueLength = 0;
         long pendingSeq = -1;
         try
         {
-            if (merged.DistinctKeys)
+            while (merged.MoveNext())
             {
-                // No key repeats here: every live entry goes straight to the writer (an index entry can
-                // still belong to a record that a duplicate from another source replaced).
-                while (merged.MoveNext())
+                var key = merged.Key;
+                long seq = merged.Seq;
+                if (!isPrimary && IsDead(dead, seq))
                 {
-                    if (!isPrimary && IsDead(dead, merged.Seq))
-                    {
-                        continue;
-                    }
-
-                    Put(writer, merged.Key, merged.Value);
-                    if ((++written & 0xFFFF) == 0)
-                    {
-                        ct.ThrowIfCancellationRequested();
-                    }
+                    // An index entry of a record that a later duplicate replaced.
                 }
-            }
-            else
-            {
-                while (merged.MoveNext())
+                else if (pendingKeyLength >= 0 && key.SequenceEqual(pendingKey.AsSpan(0, pendingKeyLength)))
                 {
-                    var key = merged.Key;
-                    long seq = merged.Seq;
-                    if (!isPrimary && IsDead(dead, seq))
+                    // Same key again with a higher sequence: it replaces the pending one.
+                    if (isPrimary)
                     {
-                        // An index entry of a record that a later duplicate replaced.
-                    }
-                    else if (pendingKeyLength >= 0 && key.SequenceEqual(pendingKey.AsSpan(0, pendingKeyLength)))
-                    {
-                        // Same key again with a higher sequence: it replaces the pending one.
-                        if (isPrimary)
+                        lock (dead)
                         {
-                            lock (dead)
-                            {
-                                dead.Add(pendingSeq);
-                            }
+                            dead.Add(pendingSeq);
                         }
-
-                        Copy(merged.Value, ref pendingValue, out pendingValueLength);
-                        pendingSeq = seq;
                     }
-                    else
-                    {
-                        if (pendingKeyLength >= 0)
-                        {
-                            Put(writer, pendingKey.AsSpan(0, pendingKeyLength), pendingValue.AsSpan(0, pendingValueLength));
-                            written++;
-                            if ((written & 0xFFFF) == 0)
-                            {
-                                ct.ThrowIfCancellationRequested();
-                            }
-                        }
 
-                        Copy(key, ref pendingKey, out pendingKeyLength);
-                        Copy(merged.Value, ref pendingValue, out pendingValueLength);
-                        pendingSeq = seq;
-                    }
+                    Copy(merged.Value, ref pendingValue, out pendingValueLength);
+                    pendingSeq = seq;
                 }
-
-                if (pendingKeyLength >= 0)
+                else
                 {
-                    Put(writer, pendingKey.AsSpan(0, pendingKeyLength), pendingValue.AsSpan(0, pendingValueLength));
-                    written++;
+                    if (pendingKeyLength >= 0)
+                    {
+                        sst.Put(pendingKey.AsSpan(0, pendingKeyLength), pendingValue.AsSpan(0, pendingValueLength));
+                        if ((sst.Count & 0xFFFF) == 0)
+                        {
+                            ct.ThrowIfCancellationRequested();
+                        }
+                    }
+
+                    Copy(key, ref pendingKey, out pendingKeyLength);
+                    Copy(merged.Value, ref pendingValue, out pendingValueLength);
+                    pendingSeq = seq;
                 }
             }
 
-            if (written > 0)
+            if (pendingKeyLength >= 0)
             {
-                writer.Finish();
+                sst.Put(pendingKey.AsSpan(0, pendingKeyLength), pendingValue.AsSpan(0, pendingValueLength));
             }
-        }
-        catch (RocksDbException ex)
-        {
-            throw RocksErrors.Map(ex, _store.Directory, "bulk load");
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(pendingKey);
             ArrayPool<byte>.Shared.Return(pendingValue);
         }
-
-        return written;
     }
 
     // The set is only written during the primary phase; index-phase readers never race a writer,
@@ -498,21 +558,6 @@ internal sealed class RocksBulkLoader : IBulkLoader
         length = source.Length;
     }
 
-    private unsafe void Put(SstFileWriter writer, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
-    {
-        IntPtr error = IntPtr.Zero;
-        fixed (byte* k = key)
-        fixed (byte* v = value)
-        {
-            RawRocks.SstFileWriterPut(writer.Handle, k, (nuint)key.Length, v, (nuint)value.Length, &error);
-        }
-
-        if (RawRocks.TakeError(error) is { } message)
-        {
-            throw RocksErrors.Map(message, _store.Directory, "bulk load");
-        }
-    }
-
     public void Dispose()
     {
         if (_disposed)
@@ -527,6 +572,17 @@ internal sealed class RocksBulkLoader : IBulkLoader
         }
 
         _grants.Dispose();
+        try
+        {
+            // A failed Complete can leave the stream's finish running; it must end before the stream goes.
+            _streamFinish?.Wait();
+        }
+        catch (AggregateException)
+        {
+            // Already reported by Complete.
+        }
+
+        _primaryStream?.Dispose();
 
         try
         {

@@ -243,6 +243,57 @@ public sealed class RocksStoreTests : IDisposable
     }
 
     [Theory]
+    [InlineData("sorted", 1_000_000)]
+    [InlineData("late disorder", 1_000_000)]
+    [InlineData("late duplicate", 1_000_000)]
+    [InlineData("sorted then spill", 10_000)]
+    public void Id_ordered_bulk_loads_equal_puts_whether_or_not_the_primary_stream_survives(string mode, int chunkRecords)
+    {
+        // Enough grants that every large keyspace is split into one SST per lane; the primary is
+        // streamed while ids increase and must be rebuilt from the chunk or its spills when they stop.
+        const int N = 40_000;
+        int seed = Seeds.Get(777);
+        var rng = new Random(seed);
+        var grants = Enumerable.Range(0, N).Select(i => Grant($"grant-{i:D7}", $"ent-{rng.Next(50)}", "user", $"user-{rng.Next(300)}", rng.Next(7) == 0)).ToList();
+        if (mode == "late disorder")
+        {
+            (grants[N - 10], grants[N - 5000]) = (grants[N - 5000], grants[N - 10]);
+        }
+        else if (mode == "late duplicate")
+        {
+            grants.Add(Grant("grant-0000123", "ent-dup", "user", "dup"));
+        }
+
+        using var store = RocksStore.Open(_dir.Combine("ordered"), new RocksStoreOptions { Durability = RocksDurability.NoSync, BulkChunkRecords = chunkRecords });
+        var bulk = store.StartSync(SyncType.Full);
+        var puts = store.StartSync(SyncType.Full);
+        using (var loader = store.BeginBulkLoad(bulk))
+        {
+            grants.ForEach(loader.Add);
+            loader.Complete();
+        }
+
+        store.PutGrants(puts, grants);
+        static string Key(GrantRecord g) => $"{g.ExternalId}|{g.Entitlement.EntitlementId}|{g.Principal.ResourceId}|{g.NeedsExpansion}";
+        Assert.Equal(store.Count(puts).Grants, store.Count(bulk).Grants);
+        Assert.True(store.Grants(puts).Select(Key).SequenceEqual(store.Grants(bulk).Select(Key)), $"{mode} seed={seed}: primary differs");
+        foreach (var ent in grants.Select(g => g.Entitlement.EntitlementId).Distinct())
+        {
+            Assert.True(store.GrantsByEntitlement(puts, ent).Select(Key).SequenceEqual(store.GrantsByEntitlement(bulk, ent).Select(Key)), $"{mode} seed={seed}: by entitlement {ent} differs");
+        }
+
+        foreach (var p in grants.Select(g => g.Principal.ResourceId).Distinct())
+        {
+            Assert.True(store.GrantsByPrincipal(puts, "user", p).Select(Key).SequenceEqual(store.GrantsByPrincipal(bulk, "user", p).Select(Key)), $"{mode} seed={seed}: by principal {p} differs");
+        }
+
+        Assert.True(store.GrantsNeedingExpansion(puts).Select(Key).SequenceEqual(store.GrantsNeedingExpansion(bulk).Select(Key)), $"{mode} seed={seed}: needs expansion differs");
+        var report = store.VerifyConsistency();
+        Assert.True(report.IsConsistent, $"{mode} seed={seed}: " + string.Join("; ", report.Problems));
+        Assert.False(Directory.EnumerateDirectories(store.Directory, ".bulk-*").Any());
+    }
+
+    [Theory]
     [InlineData(1, 1_000_000)]
     [InlineData(2, 37)]
     [InlineData(3, 1)]

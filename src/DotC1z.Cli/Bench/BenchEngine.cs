@@ -39,14 +39,14 @@ public abstract class BenchEngine : IDisposable
     /// path and not the JIT compiling it (which is most of a 200k-grant run otherwise). Both engines
     /// get the same warm-up.
     /// </summary>
-    /// <param name="spec">The (small) fixture to load.</param>
-    public void WarmUp(FixtureSpec spec)
+    /// <param name="grants">The (few) grants to load.</param>
+    public void WarmUp(IEnumerable<Records.GrantRecord> grants)
     {
-        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(grants);
         using (var scratch = OpenScratch("warmup"))
         {
             var sync = scratch.StartSync(Records.SyncType.Full);
-            FixtureGenerator.Load(scratch, sync, spec);
+            BenchRunner.BulkLoad(scratch, sync, grants);
             scratch.EndSync(sync);
         }
 

@@ -116,6 +116,13 @@ public sealed class BenchRunner
                 }
             }
 
+            if (bench == "G1")
+            {
+                // The in-memory input is G1's alone; later benchmarks should not carry its memory.
+                _fixture = null;
+                GC.Collect();
+            }
+
             if (round.Count == 2)
             {
                 double ratio = round[0].OpsPerSecond / Math.Max(round[1].OpsPerSecond, 1e-9);
@@ -148,37 +155,66 @@ public sealed class BenchRunner
     // Grants of the untimed warm-up before G1 (enough for the JIT to reach its optimised tier).
     private const int WarmUpGrants = 50_000;
 
-    private BenchResult G1(BenchEngine engine, Dictionary<BenchEngine, SyncId> syncs)
+    // G1's input, built once (untimed) and shared by the engines; dropped after G1.
+    private List<GrantRecord>? _fixture;
+
+    /// <summary>
+    /// G1's input in memory. G1 times a store's write path from records in memory to durable
+    /// (perf-anchors.md §6); producing the records (generating them, or reading --input) is reported
+    /// on stderr, not timed, and both engines get the same list.
+    /// </summary>
+    private List<GrantRecord> Fixture()
     {
-        engine.WarmUp(_spec with { Grants = Math.Min(WarmUpGrants, _spec.Grants) });
-        engine.CreateMain();
-        var store = engine.Store;
-        var sync = store.StartSync(SyncType.Full);
-        syncs[engine] = sync;
-        long rows = 0;
-        ResetPeakRss();
+        if (_fixture is not null)
+        {
+            return _fixture;
+        }
+
         var sw = Stopwatch.StartNew();
         if (_input is null)
         {
-            FixtureGenerator.Load(store, sync, _spec, cancellationToken: _ctx.Cancellation);
-            rows = _spec.Grants;
+            _fixture = [.. FixtureGenerator.Grants(_spec)];
         }
         else
         {
             var from = _input.LatestSync() ?? throw new CliException("the --input store holds no sync");
-            using var loader = store.BeginBulkLoad(sync);
-            foreach (var g in _input.Grants(from))
-            {
-                loader.Add(g);
-                rows++;
-            }
-
-            loader.Complete(_ctx.Cancellation);
+            _fixture = [.. _input.Grants(from)];
         }
 
+        _ctx.Err.WriteLine(string.Create(CultureInfo.InvariantCulture, $"bench: G1 input of {_fixture.Count} grants prepared in {sw.Elapsed.TotalMilliseconds:F0} ms (not timed)"));
+        return _fixture;
+    }
+
+    private BenchResult G1(BenchEngine engine, Dictionary<BenchEngine, SyncId> syncs)
+    {
+        var grants = Fixture();
+        engine.WarmUp(grants.Take(WarmUpGrants));
+        engine.CreateMain();
+        var store = engine.Store;
+        var sync = store.StartSync(SyncType.Full);
+        syncs[engine] = sync;
+        ResetPeakRss();
+        var sw = Stopwatch.StartNew();
+        BulkLoad(store, sync, grants, _ctx.Cancellation);
         sw.Stop();
         store.EndSync(sync);
-        return new BenchResult("G1", "BulkWrite", engine.Name, rows, sw.Elapsed.TotalMilliseconds, rows, PeakRss());
+        return new BenchResult("G1", "BulkWrite", engine.Name, grants.Count, sw.Elapsed.TotalMilliseconds, grants.Count, PeakRss());
+    }
+
+    /// <summary>Writes <paramref name="grants"/> into <paramref name="sync"/> through the store's bulk path.</summary>
+    /// <param name="store">The store.</param>
+    /// <param name="sync">A sync with no records yet.</param>
+    /// <param name="grants">The records.</param>
+    /// <param name="cancellationToken">Stops the load; the store is then unchanged.</param>
+    internal static void BulkLoad(IC1zStore store, SyncId sync, IEnumerable<GrantRecord> grants, CancellationToken cancellationToken = default)
+    {
+        using var loader = store.BeginBulkLoad(sync);
+        foreach (var g in grants)
+        {
+            loader.Add(g);
+        }
+
+        loader.Complete(cancellationToken);
     }
 
     private BenchResult Timed(string bench, string name, BenchEngine engine, Func<Random, int, long> op, int seed)

@@ -1,0 +1,163 @@
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using DotC1z.Keys;
+
+namespace DotC1z.Engine.Rocks;
+
+/// <summary>
+/// Writes the grant primary keyspace of a bulk load on a second thread while the grants still
+/// arrive. Producers (fixture generation, compaction, import) usually emit grants in id order, and
+/// then the primary SST is exactly the arrival order: the caller thread only copies each escaped id
+/// and value into a block, and the worker builds keys and feeds the SST writer, so that work is off
+/// the loader's critical path and out of <see cref="RocksBulkLoader.Complete"/>. The loader stops
+/// using the stream (disposes it) as soon as an id arrives out of order or the chunk spills.
+/// </summary>
+internal sealed class PrimarySstStream : IDisposable
+{
+    // Blocks are handed over whole; a few in flight bound the memory and let the caller run ahead.
+    private const int BlockBytes = 1 << 20;
+    private const int BlocksInFlight = 8;
+    private const int EntryHeader = 8;
+
+    private readonly BlockingCollection<(byte[] Block, int Used)> _full = new(BlocksInFlight);
+    private readonly ConcurrentQueue<byte[]> _free = new();
+    private readonly byte[] _recordHeader;
+    private readonly SstOutput _output;
+    private readonly Task _worker;
+    private byte[] _block = new byte[BlockBytes];
+    private int _used;
+    private Exception? _failure;
+    private volatile bool _stopping;
+    private bool _disposed;
+
+    public PrimarySstStream(string path, string storeDirectory, byte[] recordHeader)
+    {
+        _recordHeader = recordHeader;
+        _output = new SstOutput(path, storeDirectory);
+        _worker = Task.Factory.StartNew(Drain, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+    }
+
+    /// <summary>Queues one grant; ids must arrive in strictly increasing order.</summary>
+    public void Append(ReadOnlySpan<byte> escapedId, ReadOnlySpan<byte> value)
+    {
+        int need = EntryHeader + escapedId.Length + value.Length;
+        if (_used + need > _block.Length)
+        {
+            HandOver();
+            if (need > _block.Length)
+            {
+                _block = new byte[need];
+            }
+        }
+
+        var span = _block.AsSpan(_used);
+        BinaryPrimitives.WriteInt32LittleEndian(span, escapedId.Length);
+        BinaryPrimitives.WriteInt32LittleEndian(span[4..], value.Length);
+        escapedId.CopyTo(span[EntryHeader..]);
+        value.CopyTo(span[(EntryHeader + escapedId.Length)..]);
+        _used += need;
+    }
+
+    /// <summary>Waits for the worker and completes the file: its path, or null when no grant came.</summary>
+    /// <exception cref="Errors.C1zException">Writing the SST failed.</exception>
+    public string? Finish(CancellationToken cancellationToken)
+    {
+        HandOver();
+        _full.CompleteAdding();
+        _worker.Wait(cancellationToken);
+        if (_failure is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(_failure);
+        }
+
+        return _output.Finish();
+    }
+
+    private void HandOver()
+    {
+        if (_used == 0)
+        {
+            return;
+        }
+
+        _full.Add((_block, _used));
+        _block = _free.TryDequeue(out var reused) ? reused : new byte[BlockBytes];
+        _used = 0;
+    }
+
+    private void Drain()
+    {
+        byte[] key = new byte[256];
+        foreach (var (block, used) in _full.GetConsumingEnumerable())
+        {
+            if (_failure is null && !_stopping)
+            {
+                try
+                {
+                    WriteBlock(block.AsSpan(0, used), ref key);
+                }
+                catch (Exception ex)
+                {
+                    // Reported by Finish; until then blocks are only drained so the caller never blocks.
+                    _failure = ex;
+                }
+            }
+
+            if (block.Length == BlockBytes)
+            {
+                _free.Enqueue(block);
+            }
+        }
+    }
+
+    private void WriteBlock(ReadOnlySpan<byte> entries, ref byte[] key)
+    {
+        int header = _recordHeader.Length;
+        while (!entries.IsEmpty)
+        {
+            int idLength = BinaryPrimitives.ReadInt32LittleEndian(entries);
+            int valueLength = BinaryPrimitives.ReadInt32LittleEndian(entries[4..]);
+            var id = entries.Slice(EntryHeader, idLength);
+            var value = entries.Slice(EntryHeader + idLength, valueLength);
+            // Primary key: record header, separator, escaped id (Keyspace.PrimaryKey's layout).
+            int keyLength = header + 1 + idLength;
+            if (keyLength > key.Length)
+            {
+                key = new byte[keyLength * 2];
+            }
+
+            _recordHeader.CopyTo(key, 0);
+            key[header] = TupleCodec.Separator;
+            id.CopyTo(key.AsSpan(header + 1));
+            _output.Put(key.AsSpan(0, keyLength), value);
+            entries = entries[(EntryHeader + idLength + valueLength)..];
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        _stopping = true;
+        if (!_full.IsAddingCompleted)
+        {
+            _full.CompleteAdding();
+        }
+
+        try
+        {
+            _worker.Wait();
+        }
+        catch (AggregateException)
+        {
+            // Drain records its failures itself; nothing else can fault the worker.
+        }
+
+        _output.Dispose();
+        _full.Dispose();
+    }
+}
