@@ -29,6 +29,9 @@ public abstract class BenchEngine : IDisposable
     /// <summary>Creates the main store (empty).</summary>
     public abstract void CreateMain();
 
+    /// <summary>Closes the main store and deletes it (between G1 repetitions).</summary>
+    public abstract void DropMain();
+
     /// <summary>Opens a throwaway store in the workspace (for the untimed warm-up).</summary>
     /// <param name="name">A name unique within the workspace.</param>
     /// <returns>The store; the caller disposes it.</returns>
@@ -121,6 +124,13 @@ public sealed class RocksBenchEngine(string workDir) : BenchEngine(workDir)
     public override void CreateMain() => Store = RocksStore.Open(MainDir, new RocksStoreOptions { Durability = RocksDurability.Sync });
 
     /// <inheritdoc/>
+    public override void DropMain()
+    {
+        Store.Dispose();
+        Directory.Delete(MainDir, recursive: true);
+    }
+
+    /// <inheritdoc/>
     protected override IC1zStore OpenScratch(string name) => RocksStore.Open(Path.Combine(WorkDir, name), new RocksStoreOptions { Durability = RocksDurability.NoSync });
 
     /// <inheritdoc/>
@@ -177,6 +187,17 @@ public sealed class SqliteBenchEngine(string workDir) : BenchEngine(workDir)
 
     /// <inheritdoc/>
     public override void CreateMain() => Store = SqliteStore.Open(MainDb);
+
+    /// <inheritdoc/>
+    public override void DropMain()
+    {
+        Store.Dispose();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        foreach (string suffix in (string[])["", "-wal", "-shm"])
+        {
+            File.Delete(MainDb + suffix);
+        }
+    }
 
     /// <inheritdoc/>
     protected override IC1zStore OpenScratch(string name) => SqliteStore.Open(Path.Combine(WorkDir, name + ".sqlite"));
