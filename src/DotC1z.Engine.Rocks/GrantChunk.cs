@@ -71,7 +71,7 @@ internal sealed class GrantChunk : IDisposable
     public int Count => _count;
 
     /// <summary>Memory held: the arena plus the row table.</summary>
-    public long Bytes => _arenaBytes + ((long)_count * Marshal.SizeOf<Row>());
+    public long Bytes => _arenaBytes + ((long)_count * Unsafe.SizeOf<Row>());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ref Row RowAt(int i) => ref _rows[i >> RowSegmentShift][i & (RowSegmentSize - 1)];

@@ -93,8 +93,14 @@ internal sealed class RocksBulkLoader : IBulkLoader
 
         // Records read from a store (compaction, import, copies) carry their sync id; the stored value
         // never does (the key holds it).
-        EnsureScratch(ref _valueScratch, GrantRecordCodec.CompactBound(record));
-        if (!GrantRecordCodec.TryEncodeCompact(record, _valueScratch, out int valueLength, omitSyncId: true))
+        var status = GrantRecordCodec.EncodeCompact(record, _valueScratch, out int valueLength, omitSyncId: true);
+        if (status == OperationStatus.DestinationTooSmall)
+        {
+            EnsureScratch(ref _valueScratch, valueLength);
+            status = GrantRecordCodec.EncodeCompact(record, _valueScratch, out valueLength, omitSyncId: true);
+        }
+
+        if (status != OperationStatus.Done)
         {
             if (record.SyncId.Length != 0)
             {

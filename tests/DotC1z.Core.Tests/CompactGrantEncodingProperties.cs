@@ -1,3 +1,4 @@
+using System.Buffers;
 using CsCheck;
 using DotC1z.Codecs;
 using DotC1z.Records;
@@ -33,10 +34,10 @@ public sealed class CompactGrantEncodingProperties
         CommonShape.Sample(g =>
         {
             var buffer = new byte[GrantRecordCodec.CompactBound(g)];
-            Assert.True(GrantRecordCodec.TryEncodeCompact(g, buffer, out int n));
+            Assert.Equal(OperationStatus.Done, GrantRecordCodec.EncodeCompact(g, buffer, out int n));
             Assert.Equal(CodecRegistry.Grant.ToArray(g), buffer[..n]);
 
-            Assert.True(GrantRecordCodec.TryEncodeCompact(g, buffer, out n, omitSyncId: true));
+            Assert.Equal(OperationStatus.Done, GrantRecordCodec.EncodeCompact(g, buffer, out n, omitSyncId: true));
             var withoutSync = g.Clone();
             withoutSync.SyncId = string.Empty;
             Assert.Equal(CodecRegistry.Grant.ToArray(withoutSync), buffer[..n]);
@@ -44,10 +45,11 @@ public sealed class CompactGrantEncodingProperties
     }
 
     [Fact]
-    public void Other_shapes_and_short_buffers_are_declined()
+    public void Other_shapes_are_declined_and_short_buffers_ask_for_the_bound()
     {
         var plain = new GrantRecord { ExternalId = "g1", Principal = new PrincipalRef { ResourceId = "alice" } };
-        Assert.False(GrantRecordCodec.TryEncodeCompact(plain, new byte[GrantRecordCodec.CompactBound(plain) - 1], out _));
+        Assert.Equal(OperationStatus.DestinationTooSmall, GrantRecordCodec.EncodeCompact(plain, new byte[GrantRecordCodec.CompactBound(plain) - 1], out int required));
+        Assert.Equal(GrantRecordCodec.CompactBound(plain), required);
 
         var timestamped = plain.Clone();
         timestamped.DiscoveredAt = new Timestamp { Seconds = 1 };
@@ -66,7 +68,7 @@ public sealed class CompactGrantEncodingProperties
 
         foreach (var g in new[] { timestamped, expandable, annotated, sourced, unknownTop, unknownRef })
         {
-            Assert.False(GrantRecordCodec.TryEncodeCompact(g, new byte[4096], out _), g.ToString());
+            Assert.Equal(OperationStatus.InvalidData, GrantRecordCodec.EncodeCompact(g, new byte[4096], out _));
         }
     }
 }

@@ -139,14 +139,17 @@ public sealed class GrantRecordCodec : DirectCodec<GrantRecord>
     /// </summary>
     /// <param name="message">The grant.</param>
     /// <param name="destination">The buffer.</param>
-    /// <param name="written">Bytes written, when encoded.</param>
+    /// <param name="written">
+    /// Bytes written when <see cref="OperationStatus.Done"/>; the size to provide (<see cref="CompactBound"/>)
+    /// when <see cref="OperationStatus.DestinationTooSmall"/>; 0 otherwise.
+    /// </param>
     /// <param name="omitSyncId">Encode as if <c>sync_id</c> were empty (stored values never carry it; this spares a copy of the record).</param>
     /// <returns>
-    /// False when the grant has another shape or <paramref name="destination"/> may be too small
-    /// (it needs <see cref="CompactBound"/> bytes); then nothing useful was written and the caller
-    /// encodes the usual way.
+    /// <see cref="OperationStatus.Done"/>; <see cref="OperationStatus.DestinationTooSmall"/> (grow the
+    /// buffer to <paramref name="written"/> bytes and call again); or <see cref="OperationStatus.InvalidData"/>
+    /// when the grant has another shape, which the caller encodes the usual way.
     /// </returns>
-    public static bool TryEncodeCompact(GrantRecord message, Span<byte> destination, out int written, bool omitSyncId = false)
+    public static OperationStatus EncodeCompact(GrantRecord message, Span<byte> destination, out int written, bool omitSyncId = false)
     {
         ArgumentNullException.ThrowIfNull(message);
         written = 0;
@@ -154,10 +157,16 @@ public sealed class GrantRecordCodec : DirectCodec<GrantRecord>
         var principal = message.Principal;
         if (message.DiscoveredAt is not null || message.Expansion is not null || message.Annotations.Count != 0
             || message.Sources.Count != 0 || UnknownFields(message) is not null
-            || (ent is not null && UnknownFields(ent) is not null) || (principal is not null && UnknownFields(principal) is not null)
-            || destination.Length < CompactBound(message))
+            || (ent is not null && UnknownFields(ent) is not null) || (principal is not null && UnknownFields(principal) is not null))
         {
-            return false;
+            return OperationStatus.InvalidData;
+        }
+
+        int bound = CompactBound(message);
+        if (destination.Length < bound)
+        {
+            written = bound;
+            return OperationStatus.DestinationTooSmall;
         }
 
         int n = 0;
@@ -192,10 +201,10 @@ public sealed class GrantRecordCodec : DirectCodec<GrantRecord>
 
         WriteString(destination, ref n, TagSourceScopeKey, message.SourceScopeKey);
         written = n;
-        return true;
+        return OperationStatus.Done;
     }
 
-    /// <summary>A buffer size that always fits <see cref="TryEncodeCompact"/>'s output for <paramref name="message"/>.</summary>
+    /// <summary>A buffer size that always fits <see cref="EncodeCompact"/>'s output for <paramref name="message"/>.</summary>
     /// <param name="message">The grant.</param>
     /// <returns>The bound in bytes (UTF-8 takes at most 3 bytes per UTF-16 unit; tags and lengths at most 6 per field).</returns>
     public static int CompactBound(GrantRecord message)
