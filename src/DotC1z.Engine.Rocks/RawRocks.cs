@@ -3,17 +3,17 @@ using System.Runtime.InteropServices;
 namespace DotC1z.Engine.Rocks;
 
 /// <summary>
-/// Blittable bindings for the few C-API calls on the scan hot path. RocksDbSharp's iterator costs
-/// ≈80–110 ns and 64 B of garbage per row (key and value copied into new arrays); these take ≈3 ns a
-/// call and hand out spans over RocksDB's own buffers (perf-anchors.md H5–H9).
+/// Blittable bindings for every C-API call the engine makes. The engine does not go through
+/// RocksDbSharp's wrapper: its binding layer costs ≈0.3–0.5 s of start-up in every process that
+/// touches it (perf-anchors.md H9; every c1z command paid it), and its iterator ≈80–110 ns and 64 B of
+/// garbage per row, where these take ≈3 ns a call and hand out spans over RocksDB's own buffers
+/// (perf-anchors.md H5–H9). The RocksDB package still supplies the native library.
 /// </summary>
 /// <remarks>
-/// The calls bind to the library instance RocksDbSharp loaded when it has loaded one (the package
-/// ships several builds, and handles must not cross two copies of RocksDB), found through
-/// <c>/proc/self/maps</c> on Linux. Otherwise the runtime's normal probing for <c>rocksdb</c> finds the
-/// same file RocksDbSharp would load (<c>runtimes/&lt;rid&gt;/native/librocksdb.so</c>), and the loader
-/// maps it once. The store verifier runs on these bindings alone, so it does not pay RocksDbSharp's
-/// ≈0.3 s of start-up (perf-anchors.md H9).
+/// The calls bind to a RocksDB library already mapped into the process when there is one (a host
+/// that also uses RocksDbSharp must not get a second copy: handles cannot cross two copies), found
+/// through <c>/proc/self/maps</c> on Linux; on musl the package's musl build; otherwise the runtime's
+/// normal probing for <c>rocksdb</c> finds the package's <c>runtimes/&lt;rid&gt;/native/librocksdb.so</c>.
 /// </remarks>
 internal static unsafe partial class RawRocks
 {
@@ -118,6 +118,152 @@ internal static unsafe partial class RawRocks
     [LibraryImport(Library, EntryPoint = "rocksdb_iter_destroy")]
     public static partial void IterDestroy(IntPtr iterator);
 
+    [LibraryImport(Library, EntryPoint = "rocksdb_options_set_create_if_missing")]
+    public static partial void OptionsSetCreateIfMissing(IntPtr options, byte value);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_options_set_write_buffer_size")]
+    public static partial void OptionsSetWriteBufferSize(IntPtr options, nuint value);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_options_set_compression")]
+    public static partial void OptionsSetCompression(IntPtr options, int compression);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_options_increase_parallelism")]
+    public static partial void OptionsIncreaseParallelism(IntPtr options, int totalThreads);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_block_based_options_set_block_size")]
+    public static partial void BlockBasedOptionsSetBlockSize(IntPtr tableOptions, nuint blockSize);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_block_based_options_set_block_cache")]
+    public static partial void BlockBasedOptionsSetBlockCache(IntPtr tableOptions, IntPtr cache);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_block_based_options_set_cache_index_and_filter_blocks")]
+    public static partial void BlockBasedOptionsSetCacheIndexAndFilterBlocks(IntPtr tableOptions, byte value);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_block_based_options_set_pin_l0_filter_and_index_blocks_in_cache")]
+    public static partial void BlockBasedOptionsSetPinL0FilterAndIndexBlocksInCache(IntPtr tableOptions, byte value);
+
+    // The table options take ownership of the policy (it must not be destroyed separately).
+    [LibraryImport(Library, EntryPoint = "rocksdb_block_based_options_set_filter_policy")]
+    public static partial void BlockBasedOptionsSetFilterPolicy(IntPtr tableOptions, IntPtr policy);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_filterpolicy_create_bloom_full")]
+    public static partial IntPtr FilterPolicyCreateBloomFull(double bitsPerKey);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_cache_create_lru")]
+    public static partial IntPtr CacheCreateLru(nuint capacity);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_cache_destroy")]
+    public static partial void CacheDestroy(IntPtr cache);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_open", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial IntPtr Open(IntPtr options, string name, IntPtr* error);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_writeoptions_create")]
+    public static partial IntPtr WriteOptionsCreate();
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_writeoptions_set_sync")]
+    public static partial void WriteOptionsSetSync(IntPtr writeOptions, byte value);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_writeoptions_destroy")]
+    public static partial void WriteOptionsDestroy(IntPtr writeOptions);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_write")]
+    public static partial void Write(IntPtr db, IntPtr writeOptions, IntPtr batch, IntPtr* error);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_writebatch_create")]
+    public static partial IntPtr WriteBatchCreate();
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_writebatch_destroy")]
+    public static partial void WriteBatchDestroy(IntPtr batch);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_writebatch_put")]
+    public static partial void WriteBatchPut(IntPtr batch, byte* key, nuint keyLength, byte* value, nuint valueLength);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_writebatch_delete")]
+    public static partial void WriteBatchDelete(IntPtr batch, byte* key, nuint keyLength);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_writebatch_delete_range")]
+    public static partial void WriteBatchDeleteRange(IntPtr batch, byte* startKey, nuint startKeyLength, byte* endKey, nuint endKeyLength);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_writebatch_count")]
+    public static partial int WriteBatchCount(IntPtr batch);
+
+    // Returns a malloc'd copy of the value (released with rocksdb_free), or null when the key is absent.
+    [LibraryImport(Library, EntryPoint = "rocksdb_get")]
+    public static partial byte* Get(IntPtr db, IntPtr readOptions, byte* key, nuint keyLength, nuint* valueLength, IntPtr* error);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_create_snapshot")]
+    public static partial IntPtr CreateSnapshot(IntPtr db);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_release_snapshot")]
+    public static partial void ReleaseSnapshot(IntPtr db, IntPtr snapshot);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_readoptions_set_snapshot")]
+    public static partial void ReadOptionsSetSnapshot(IntPtr readOptions, IntPtr snapshot);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_iter_seek")]
+    public static partial void IterSeek(IntPtr iterator, byte* key, nuint keyLength);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_flushoptions_create")]
+    public static partial IntPtr FlushOptionsCreate();
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_flushoptions_set_wait")]
+    public static partial void FlushOptionsSetWait(IntPtr flushOptions, byte value);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_flushoptions_destroy")]
+    public static partial void FlushOptionsDestroy(IntPtr flushOptions);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_flush")]
+    public static partial void Flush(IntPtr db, IntPtr flushOptions, IntPtr* error);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_checkpoint_object_create")]
+    public static partial IntPtr CheckpointObjectCreate(IntPtr db, IntPtr* error);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_checkpoint_create", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial void CheckpointCreate(IntPtr checkpoint, string directory, ulong logSizeForFlush, IntPtr* error);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_checkpoint_object_destroy")]
+    public static partial void CheckpointObjectDestroy(IntPtr checkpoint);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_ingestexternalfileoptions_create")]
+    public static partial IntPtr IngestExternalFileOptionsCreate();
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_ingestexternalfileoptions_set_move_files")]
+    public static partial void IngestExternalFileOptionsSetMoveFiles(IntPtr ingestOptions, byte value);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_ingestexternalfileoptions_destroy")]
+    public static partial void IngestExternalFileOptionsDestroy(IntPtr ingestOptions);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_ingest_external_file")]
+    public static partial void IngestExternalFile(IntPtr db, IntPtr* files, nuint count, IntPtr ingestOptions, IntPtr* error);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_envoptions_create")]
+    public static partial IntPtr EnvOptionsCreate();
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_envoptions_destroy")]
+    public static partial void EnvOptionsDestroy(IntPtr envOptions);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_sstfilewriter_create")]
+    public static partial IntPtr SstFileWriterCreate(IntPtr envOptions, IntPtr options);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_sstfilewriter_open", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial void SstFileWriterOpen(IntPtr writer, string name, IntPtr* error);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_sstfilewriter_finish")]
+    public static partial void SstFileWriterFinish(IntPtr writer, IntPtr* error);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_sstfilewriter_destroy")]
+    public static partial void SstFileWriterDestroy(IntPtr writer);
+
+    /// <summary>Throws <see cref="RocksNativeException"/> (taking ownership of the string) when a call reported an error.</summary>
+    public static void ThrowIfError(IntPtr error)
+    {
+        if (TakeError(error) is { } message)
+        {
+            throw new RocksNativeException(message);
+        }
+    }
+
     [LibraryImport(Library, EntryPoint = "rocksdb_sstfilewriter_put")]
     public static partial void SstFileWriterPut(IntPtr writer, byte* key, nuint keyLength, byte* value, nuint valueLength, IntPtr* error);
 
@@ -159,6 +305,12 @@ internal static unsafe partial class RawRocks
                     return handle;
                 }
             }
+        }
+
+        if (System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier.StartsWith("linux-musl", StringComparison.Ordinal)
+            && NativeLibrary.TryLoad("librocksdb-musl.so", assembly, searchPath, out var musl))
+        {
+            return musl;
         }
 
         return IntPtr.Zero;

@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using DotC1z.Errors;
-using RocksDbSharp;
 
 namespace DotC1z.Engine.Rocks;
 
@@ -45,18 +44,4 @@ internal static class RocksErrors
         return new C1zIOException($"I/O error on {path}: {what}", path, ex);
     }
 
-    public static bool IsRocks(Exception ex) => ex is RocksDbException;
-
-    /// <summary>Raises a typed error when the native iterator stopped because of an error (reliability.md F5).</summary>
-    public static void CheckIterator(Iterator iterator, string path)
-    {
-        try
-        {
-            Native.Instance.rocksdb_iter_get_error(iterator.Handle);
-        }
-        catch (RocksDbException ex)
-        {
-            throw Map(ex, path, "scan");
-        }
-    }
 }

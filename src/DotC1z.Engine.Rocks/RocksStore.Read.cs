@@ -4,7 +4,6 @@ using DotC1z.Keys;
 using DotC1z.Records;
 using DotC1z.Storage;
 using Google.Protobuf;
-using RocksDbSharp;
 
 namespace DotC1z.Engine.Rocks;
 
@@ -40,7 +39,7 @@ public sealed partial class RocksStore
         }
 
         byte[] key = Keyspace.RecordKey((byte)ops.Kind, syncId, ids);
-        byte[]? value = Guard(() => _db.Get(key), "get");
+        byte[]? value = Get(key, "get");
         record = value is null ? null : ops.DecodeValue(value, syncId.ToString());
         return record is not null;
     }
@@ -182,9 +181,9 @@ public sealed partial class RocksStore
     internal sealed class Scan : IDisposable
     {
         private readonly RocksStore _store;
-        private readonly Snapshot _snapshot;
-        private readonly ReadOptions _readOptions;
-        private readonly Iterator _iterator;
+        private readonly IntPtr _snapshot;
+        private readonly IntPtr _readOptions;
+        private readonly IntPtr _iterator;
         private readonly unsafe byte* _bounds;
         private bool _started;
 
@@ -197,21 +196,27 @@ public sealed partial class RocksStore
         public unsafe Scan(RocksStore store, byte[] prefix, byte[] start)
         {
             _store = store;
-            _snapshot = store._db.CreateSnapshot();
+            IntPtr db = store._db.Handle;
+            _snapshot = RawRocks.CreateSnapshot(db);
+            _readOptions = RawRocks.ReadOptionsCreate();
+            RawRocks.ReadOptionsSetSnapshot(_readOptions, _snapshot);
 
             // Bounds live in native memory this scan owns for the iterator's whole life.
             byte[]? upper = KeyRange.UpperBound(prefix);
             _bounds = (byte*)NativeMemory.Alloc((nuint)(prefix.Length + (upper?.Length ?? 0) + 1));
             prefix.CopyTo(new Span<byte>(_bounds, prefix.Length));
-            _readOptions = new ReadOptions().SetSnapshot(_snapshot).SetIterateLowerBound(_bounds, (ulong)prefix.Length);
+            RawRocks.ReadOptionsSetIterateLowerBound(_readOptions, _bounds, (nuint)prefix.Length);
             if (upper is not null)
             {
                 upper.CopyTo(new Span<byte>(_bounds + prefix.Length, upper.Length));
-                _readOptions.SetIterateUpperBound(_bounds + prefix.Length, (ulong)upper.Length);
+                RawRocks.ReadOptionsSetIterateUpperBound(_readOptions, _bounds + prefix.Length, (nuint)upper.Length);
             }
 
-            _iterator = store._db.NewIterator(null, _readOptions);
-            _iterator.Seek(start);
+            _iterator = RawRocks.CreateIterator(db, _readOptions);
+            fixed (byte* s = start)
+            {
+                RawRocks.IterSeek(_iterator, s, (nuint)start.Length);
+            }
         }
 
         // Spans over RocksDB's buffers, valid until the next move (raw calls: no copy, no garbage).
@@ -220,7 +225,7 @@ public sealed partial class RocksStore
             get
             {
                 nuint length;
-                byte* p = RawRocks.IterKey(_iterator.Handle, &length);
+                byte* p = RawRocks.IterKey(_iterator, &length);
                 return new ReadOnlySpan<byte>(p, checked((int)length));
             }
         }
@@ -230,35 +235,43 @@ public sealed partial class RocksStore
             get
             {
                 nuint length;
-                byte* p = RawRocks.IterValue(_iterator.Handle, &length);
+                byte* p = RawRocks.IterValue(_iterator, &length);
                 return new ReadOnlySpan<byte>(p, checked((int)length));
             }
         }
 
-        public bool MoveNext()
+        public unsafe bool MoveNext()
         {
             if (_started)
             {
-                RawRocks.IterNext(_iterator.Handle);
+                RawRocks.IterNext(_iterator);
             }
 
             _started = true;
-            if (RawRocks.IterValid(_iterator.Handle) != 0)
+            if (RawRocks.IterValid(_iterator) != 0)
             {
                 return true;
             }
 
-            RocksErrors.CheckIterator(_iterator, _store.Directory);
+            // The iterator also stops on an error (reliability.md F5): a corrupt block must raise, not end the scan.
+            IntPtr error = IntPtr.Zero;
+            RawRocks.IterGetError(_iterator, &error);
+            if (RawRocks.TakeError(error) is { } message)
+            {
+                throw RocksErrors.Map(message, _store.Directory, "scan");
+            }
+
             return false;
         }
 
+        /// <summary>A point read on this scan's snapshot.</summary>
         public byte[]? Get(ReadOnlySpan<byte> key)
         {
             try
             {
-                return _store._db.Get(key, null, _readOptions);
+                return _store._db.Get(key, _readOptions);
             }
-            catch (RocksDbException ex)
+            catch (RocksNativeException ex)
             {
                 throw RocksErrors.Map(ex, _store.Directory, "get");
             }
@@ -266,9 +279,9 @@ public sealed partial class RocksStore
 
         public unsafe void Dispose()
         {
-            _iterator.Dispose();
-            NativeLifetime.Destroy(_readOptions);
-            _snapshot.Dispose();
+            RawRocks.IterDestroy(_iterator);
+            RawRocks.ReadOptionsDestroy(_readOptions);
+            RawRocks.ReleaseSnapshot(_store._db.Handle, _snapshot);
             NativeMemory.Free(_bounds);
         }
     }

@@ -5,7 +5,6 @@ using DotC1z.Keys;
 using DotC1z.Records;
 using DotC1z.Storage;
 using Google.Protobuf.WellKnownTypes;
-using RocksDbSharp;
 
 namespace DotC1z.Engine.Rocks;
 
@@ -89,7 +88,7 @@ public sealed partial class RocksStore
 
     private void WriteSyncRun(SyncId id, SyncRunRecord record)
     {
-        using var batch = new WriteBatch();
+        using var batch = new NativeWriteBatch();
         batch.Put(Keyspace.SyncRunKey(id), CodecRegistry.SyncRun.ToArray(record));
         Commit(batch);
     }
@@ -98,7 +97,7 @@ public sealed partial class RocksStore
     public bool TryGetSyncRun(SyncId syncId, [NotNullWhen(true)] out SyncRunRecord? record)
     {
         ThrowIfDisposed();
-        byte[]? value = Guard(() => _db.Get(Keyspace.SyncRunKey(syncId)));
+        byte[]? value = Get(Keyspace.SyncRunKey(syncId));
         record = value is null ? null : CodecRegistry.SyncRun.Decode(value);
         return record is not null;
     }
@@ -123,12 +122,12 @@ public sealed partial class RocksStore
         lock (_writeLock)
         {
             bool existed = TryGetSyncRun(syncId, out _);
-            using var batch = new WriteBatch();
+            using var batch = new NativeWriteBatch();
             batch.Delete(Keyspace.SyncRunKey(syncId));
             foreach (var prefix in SyncPrefixes(syncId))
             {
                 byte[] upper = KeyRange.UpperBound(prefix)!;
-                batch.DeleteRange(prefix, (ulong)prefix.Length, upper, (ulong)upper.Length, null);
+                batch.DeleteRange(prefix, upper);
             }
 
             Commit(batch);

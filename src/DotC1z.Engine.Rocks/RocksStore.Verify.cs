@@ -208,7 +208,7 @@ public sealed partial class RocksStore
     internal void RawWrite(byte[] key, byte[]? value)
     {
         ThrowIfNotWritable();
-        using var batch = new RocksDbSharp.WriteBatch();
+        using var batch = new NativeWriteBatch();
         if (value is null)
         {
             batch.Delete(key);

@@ -3,7 +3,6 @@ using DotC1z.Keys;
 using DotC1z.Storage;
 using DotC1z.Records;
 using Google.Protobuf;
-using RocksDbSharp;
 
 namespace DotC1z.Engine.Rocks;
 
@@ -59,7 +58,7 @@ public sealed partial class RocksStore
             return;
         }
 
-        using var batch = new WriteBatch();
+        using var batch = new NativeWriteBatch();
         lock (_writeLock)
         {
             AppendPuts(batch, syncId, records, ops);
@@ -73,7 +72,7 @@ public sealed partial class RocksStore
     /// re-putting an unchanged index key in one batch keeps it (batch operations apply in order).
     /// Callers hold the write lock, so the committed old value cannot change underneath.
     /// </summary>
-    private void AppendPuts<T>(WriteBatch batch, SyncId syncId, IReadOnlyList<T> records, RecordOps<T> ops)
+    private void AppendPuts<T>(NativeWriteBatch batch, SyncId syncId, IReadOnlyList<T> records, RecordOps<T> ops)
         where T : class, IMessage<T>, new()
     {
         var last = new Dictionary<byte[], int>(records.Count, ByteArrayComparer.Instance);
@@ -97,7 +96,7 @@ public sealed partial class RocksStore
             byte[] key = keys[i];
             if (ops.Indexes is not null)
             {
-                byte[]? old = Guard(() => _db.Get(key), "read before write");
+                byte[]? old = Get(key, "read before write");
                 if (old is not null)
                 {
                     foreach (var entry in ops.Indexes(syncId, ops.Codec.Decode(old)))
@@ -123,7 +122,7 @@ public sealed partial class RocksStore
     internal void ApplyBuffered(SyncId syncId, List<IMessage> records)
     {
         ThrowIfNotWritable();
-        using var batch = new WriteBatch();
+        using var batch = new NativeWriteBatch();
         lock (_writeLock)
         {
             AppendPuts(batch, syncId, records.OfType<ResourceTypeRecord>().ToList(), RecordOps.ResourceType);
@@ -174,18 +173,7 @@ public sealed partial class RocksStore
                 return;
             }
 
-            Guard(() =>
-            {
-                var options = new IngestExternalFileOptions().SetMoveFiles(true);
-                try
-                {
-                    _db.IngestExternalFiles([.. ssts], options, null);
-                }
-                finally
-                {
-                    NativeLifetime.Destroy(options);
-                }
-            }, "ingest");
+            Guard(() => _db.IngestExternalFiles(ssts), "ingest");
             _modified = true;
         }
     }
@@ -196,13 +184,13 @@ public sealed partial class RocksStore
         ThrowIfNotWritable();
         lock (_writeLock)
         {
-            byte[]? old = Guard(() => _db.Get(key), "read before delete");
+            byte[]? old = Get(key, "read before delete");
             if (old is null)
             {
                 return false;
             }
 
-            using var batch = new WriteBatch();
+            using var batch = new NativeWriteBatch();
             if (ops.Indexes is not null)
             {
                 foreach (var entry in ops.Indexes(syncId, ops.Codec.Decode(old)))

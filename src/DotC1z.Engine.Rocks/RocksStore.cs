@@ -1,7 +1,6 @@
 using DotC1z.Errors;
 using DotC1z.Keys;
 using DotC1z.Storage;
-using RocksDbSharp;
 
 namespace DotC1z.Engine.Rocks;
 
@@ -21,11 +20,13 @@ namespace DotC1z.Engine.Rocks;
 /// </remarks>
 public sealed partial class RocksStore : IC1zStore
 {
-    private readonly RocksDb _db;
-    private readonly DbOptions _dbOptions;
-    private readonly BlockBasedTableOptions _tableOptions;
-    private readonly Cache _cache;
-    private readonly WriteOptions _writeOptions;
+    // RocksDB's rocksdb_lz4_compression and WALRecoveryMode::kAbsoluteConsistency.
+    private const int Lz4Compression = 4;
+    private const int AbsoluteConsistency = 1;
+
+    private readonly NativeDb _db;
+    private readonly NativeOptions _nativeOptions;
+    private readonly IntPtr _writeOptions;
     private readonly RocksStoreOptions _options;
     private readonly Lock _writeLock = new();
     private SyncId? _currentSync;
@@ -33,15 +34,14 @@ public sealed partial class RocksStore : IC1zStore
     private int _bulkLoaderActive;
     private volatile bool _modified;
 
-    private RocksStore(string directory, RocksDb db, DbOptions dbOptions, BlockBasedTableOptions tableOptions, Cache cache, RocksStoreOptions options)
+    private RocksStore(string directory, NativeDb db, NativeOptions nativeOptions, RocksStoreOptions options)
     {
         Directory = directory;
         _db = db;
-        _dbOptions = dbOptions;
-        _tableOptions = tableOptions;
-        _cache = cache;
+        _nativeOptions = nativeOptions;
         _options = options;
-        _writeOptions = new WriteOptions().SetSync(options.Durability == RocksDurability.Sync);
+        _writeOptions = RawRocks.WriteOptionsCreate();
+        RawRocks.WriteOptionsSetSync(_writeOptions, options.Durability == RocksDurability.Sync ? (byte)1 : (byte)0);
     }
 
     /// <summary>The store directory.</summary>
@@ -88,29 +88,7 @@ public sealed partial class RocksStore : IC1zStore
             throw new C1zIOException($"no store at {full} (missing CURRENT file)", full);
         }
 
-        var cache = Cache.CreateLru((ulong)Math.Max(8L << 20, options.BlockCacheBytes));
-        var table = new BlockBasedTableOptions()
-            .SetBlockCache(cache)
-            .SetBlockSize(16 * 1024)
-            // Index and filter blocks stay in the table readers, not in the block cache: in the cache
-            // they were evicted by data blocks once a store outgrew it, and every read-before-write
-            // point lookup then re-read them (measured: a 1M-grant expansion fell from ~90k to 5k grants/s).
-            .SetCacheIndexAndFilterBlocks(false)
-            .SetPinL0FilterAndIndexBlocksInCache(true)
-            .SetFilterPolicy(BloomFilterPolicy.Create(10, false));
-        var dbOptions = new DbOptions()
-            .SetCreateIfMissing(options.CreateIfMissing && !options.ReadOnly)
-            .SetParanoidChecks(options.ParanoidChecks)
-            .SetMaxOpenFiles(512)
-            .SetWriteBufferSize(64UL << 20)
-            .SetCompression(Compression.Lz4)
-            .IncreaseParallelism(2)
-            .SetBlockBasedTableFactory(table);
-        if (options.ParanoidChecks)
-        {
-            dbOptions.SetWalRecoveryMode(Recovery.AbsoluteConsistency);
-        }
-
+        var native = NativeOptions.Create(options);
         try
         {
             if (!options.ReadOnly && options.CreateIfMissing)
@@ -118,25 +96,81 @@ public sealed partial class RocksStore : IC1zStore
                 System.IO.Directory.CreateDirectory(full);
             }
 
-            var db = options.ReadOnly
-                ? RocksDb.OpenReadOnly(dbOptions, full, errorIfLogFileExists: false)
-                : RocksDb.Open(dbOptions, full);
-            return new RocksStore(full, db, dbOptions, table, cache, options);
+            var db = NativeDb.Open(native.Options, full, options.ReadOnly);
+            return new RocksStore(full, db, native, options);
         }
-        catch (RocksDbException ex)
+        catch (RocksNativeException ex)
         {
-            ReleaseOptions(dbOptions, table, cache);
+            native.Dispose();
             throw RocksErrors.Map(ex, full);
         }
         catch (UnauthorizedAccessException ex)
         {
-            ReleaseOptions(dbOptions, table, cache);
+            native.Dispose();
             throw new C1zIOException($"cannot open store {full}: {ex.Message}", full, ex);
         }
         catch (IOException ex)
         {
-            ReleaseOptions(dbOptions, table, cache);
+            native.Dispose();
             throw new C1zIOException($"cannot open store {full}: {ex.Message}", full, ex);
+        }
+    }
+
+    /// <summary>The native options of an open store: database options, table options and block cache, one owner.</summary>
+    private sealed class NativeOptions : IDisposable
+    {
+        private NativeOptions(IntPtr options, IntPtr table, IntPtr cache)
+        {
+            Options = options;
+            Table = table;
+            Cache = cache;
+            DefaultRead = RawRocks.ReadOptionsCreate();
+        }
+
+        public IntPtr Options { get; }
+
+        public IntPtr Table { get; }
+
+        public IntPtr Cache { get; }
+
+        /// <summary>Read options for point reads of the latest state.</summary>
+        public IntPtr DefaultRead { get; }
+
+        public static NativeOptions Create(RocksStoreOptions options)
+        {
+            var native = new NativeOptions(RawRocks.OptionsCreate(), RawRocks.BlockBasedOptionsCreate(), RawRocks.CacheCreateLru((nuint)Math.Max(8L << 20, options.BlockCacheBytes)));
+            IntPtr table = native.Table;
+            RawRocks.BlockBasedOptionsSetBlockCache(table, native.Cache);
+            RawRocks.BlockBasedOptionsSetBlockSize(table, 16 * 1024);
+            // Index and filter blocks stay in the table readers, not in the block cache: in the cache
+            // they were evicted by data blocks once a store outgrew it, and every read-before-write
+            // point lookup then re-read them (measured: a 1M-grant expansion fell from ~90k to 5k grants/s).
+            RawRocks.BlockBasedOptionsSetCacheIndexAndFilterBlocks(table, 0);
+            RawRocks.BlockBasedOptionsSetPinL0FilterAndIndexBlocksInCache(table, 1);
+            RawRocks.BlockBasedOptionsSetFilterPolicy(table, RawRocks.FilterPolicyCreateBloomFull(10));
+
+            IntPtr db = native.Options;
+            RawRocks.OptionsSetCreateIfMissing(db, options.CreateIfMissing && !options.ReadOnly ? (byte)1 : (byte)0);
+            RawRocks.OptionsSetParanoidChecks(db, options.ParanoidChecks ? (byte)1 : (byte)0);
+            RawRocks.OptionsSetMaxOpenFiles(db, 512);
+            RawRocks.OptionsSetWriteBufferSize(db, 64 << 20);
+            RawRocks.OptionsSetCompression(db, Lz4Compression);
+            RawRocks.OptionsIncreaseParallelism(db, 2);
+            RawRocks.OptionsSetBlockBasedTableFactory(db, table);
+            if (options.ParanoidChecks)
+            {
+                RawRocks.OptionsSetWalRecoveryMode(db, AbsoluteConsistency);
+            }
+
+            return native;
+        }
+
+        public void Dispose()
+        {
+            RawRocks.OptionsDestroy(Options);
+            RawRocks.BlockBasedOptionsDestroy(Table);
+            RawRocks.CacheDestroy(Cache);
+            RawRocks.ReadOptionsDestroy(DefaultRead);
         }
     }
 
@@ -150,18 +184,7 @@ public sealed partial class RocksStore : IC1zStore
             return;
         }
 
-        Guard(() =>
-        {
-            var flush = new FlushOptions().SetWaitForFlush(true);
-            try
-            {
-                _db.Flush(flush);
-            }
-            finally
-            {
-                NativeLifetime.Destroy(flush);
-            }
-        });
+        Guard(_db.Flush);
     }
 
     /// <summary>
@@ -182,11 +205,7 @@ public sealed partial class RocksStore : IC1zStore
         }
 
         Flush();
-        Guard(() =>
-        {
-            using var checkpoint = _db.Checkpoint();
-            checkpoint.Save(dest, 0);
-        });
+        Guard(() => _db.Checkpoint(dest));
     }
 
     /// <summary>Verifies the block checksums of every SST file.</summary>
@@ -194,7 +213,7 @@ public sealed partial class RocksStore : IC1zStore
     public void VerifyChecksums()
     {
         ThrowIfDisposed();
-        Guard(() => Native.Instance.rocksdb_verify_checksum(_db.Handle));
+        Guard(_db.VerifyChecksum);
     }
 
     /// <inheritdoc/>
@@ -206,18 +225,9 @@ public sealed partial class RocksStore : IC1zStore
         }
 
         _db.Dispose();
-        NativeLifetime.Destroy(_writeOptions);
-        ReleaseOptions(_dbOptions, _tableOptions, _cache);
+        RawRocks.WriteOptionsDestroy(_writeOptions);
+        _nativeOptions.Dispose();
     }
-
-    private static void ReleaseOptions(DbOptions dbOptions, BlockBasedTableOptions table, Cache cache)
-    {
-        NativeLifetime.Destroy(dbOptions);
-        NativeLifetime.Destroy(table);
-        NativeLifetime.Destroy(cache);
-    }
-
-    internal RocksDb Db => _db;
 
     internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 
@@ -236,7 +246,7 @@ public sealed partial class RocksStore : IC1zStore
         {
             action();
         }
-        catch (RocksDbException ex)
+        catch (RocksNativeException ex)
         {
             throw RocksErrors.Map(ex, Directory, operation);
         }
@@ -248,21 +258,23 @@ public sealed partial class RocksStore : IC1zStore
         {
             return action();
         }
-        catch (RocksDbException ex)
+        catch (RocksNativeException ex)
         {
             throw RocksErrors.Map(ex, Directory, operation);
         }
     }
 
-    private void Commit(WriteBatch batch)
+    private void Commit(NativeWriteBatch batch)
     {
         Guard(() => _db.Write(batch, _writeOptions), "write");
         _modified = true;
     }
 
-    internal void MarkModified() => _modified = true;
+    /// <summary>Point read of the latest committed value.</summary>
+    private byte[]? Get(byte[] key, [System.Runtime.CompilerServices.CallerMemberName] string operation = "") =>
+        Guard(() => _db.Get(key, _nativeOptions.DefaultRead), operation);
 
-    internal WriteOptions WriteOptions => _writeOptions;
+    internal void MarkModified() => _modified = true;
 
     internal Lock WriteLock => _writeLock;
 

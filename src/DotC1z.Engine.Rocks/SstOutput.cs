@@ -1,34 +1,35 @@
-using RocksDbSharp;
-
 namespace DotC1z.Engine.Rocks;
 
 /// <summary>
 /// One SST file being written by the bulk path, with the native options it needs (LZ4, 16 KiB
-/// blocks); every handle is owned here and destroyed on dispose. Not thread-safe: one writer thread.
+/// blocks); every handle is owned here and destroyed on dispose. Not thread-safe: one writer thread
+/// at a time.
 /// </summary>
-internal sealed class SstOutput : IDisposable
+internal sealed unsafe class SstOutput : IDisposable
 {
-    private readonly EnvOptions _env = new();
-    private readonly BlockBasedTableOptions _table = new BlockBasedTableOptions().SetBlockSize(16 * 1024);
-    private readonly ColumnFamilyOptions _cfOptions = new();
-    private readonly SstFileWriter _writer;
+    private const int Lz4Compression = 4;
+    private readonly IntPtr _env = RawRocks.EnvOptionsCreate();
+    private readonly IntPtr _table = RawRocks.BlockBasedOptionsCreate();
+    private readonly IntPtr _options = RawRocks.OptionsCreate();
+    private readonly IntPtr _writer;
     private readonly string _storeDirectory;
+    private bool _disposed;
 
-    /// <summary>Creates <paramref name="path"/> (which must not exist) for writing.</summary>
+    /// <summary>Creates <paramref name="path"/> for writing.</summary>
+    /// <exception cref="Errors.C1zException">The file cannot be created.</exception>
     public SstOutput(string path, string storeDirectory)
     {
         _storeDirectory = storeDirectory;
-        _cfOptions.SetCompression(Compression.Lz4);
-        _cfOptions.SetBlockBasedTableFactory(_table);
-        _writer = new SstFileWriter(_env, _cfOptions);
-        try
-        {
-            _writer.Open(path);
-        }
-        catch (RocksDbException ex)
+        RawRocks.BlockBasedOptionsSetBlockSize(_table, 16 * 1024);
+        RawRocks.OptionsSetCompression(_options, Lz4Compression);
+        RawRocks.OptionsSetBlockBasedTableFactory(_options, _table);
+        _writer = RawRocks.SstFileWriterCreate(_env, _options);
+        IntPtr error = IntPtr.Zero;
+        RawRocks.SstFileWriterOpen(_writer, path, &error);
+        if (RawRocks.TakeError(error) is { } message)
         {
             Dispose();
-            throw RocksErrors.Map(ex, storeDirectory, "bulk load");
+            throw RocksErrors.Map(message, storeDirectory, "bulk load");
         }
 
         Path = path;
@@ -40,13 +41,13 @@ internal sealed class SstOutput : IDisposable
     public long Count { get; private set; }
 
     /// <summary>Appends one entry; keys must arrive in strictly increasing order.</summary>
-    public unsafe void Put(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    public void Put(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {
         IntPtr error = IntPtr.Zero;
         fixed (byte* k = key)
         fixed (byte* v = value)
         {
-            RawRocks.SstFileWriterPut(_writer.Handle, k, (nuint)key.Length, v, (nuint)value.Length, &error);
+            RawRocks.SstFileWriterPut(_writer, k, (nuint)key.Length, v, (nuint)value.Length, &error);
         }
 
         if (RawRocks.TakeError(error) is { } message)
@@ -57,7 +58,7 @@ internal sealed class SstOutput : IDisposable
         Count++;
     }
 
-    /// <summary>Completes the file; returns its path, or null (and no file) when nothing was written.</summary>
+    /// <summary>Completes the file; returns its path, or null (and no finished file) when nothing was written.</summary>
     public string? Finish()
     {
         if (Count == 0)
@@ -65,13 +66,11 @@ internal sealed class SstOutput : IDisposable
             return null;
         }
 
-        try
+        IntPtr error = IntPtr.Zero;
+        RawRocks.SstFileWriterFinish(_writer, &error);
+        if (RawRocks.TakeError(error) is { } message)
         {
-            _writer.Finish();
-        }
-        catch (RocksDbException ex)
-        {
-            throw RocksErrors.Map(ex, _storeDirectory, "bulk load");
+            throw RocksErrors.Map(message, _storeDirectory, "bulk load");
         }
 
         return Path;
@@ -79,9 +78,19 @@ internal sealed class SstOutput : IDisposable
 
     public void Dispose()
     {
-        _writer?.Dispose();
-        NativeLifetime.Destroy(_env);
-        NativeLifetime.Destroy(_cfOptions);
-        NativeLifetime.Destroy(_table);
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        if (_writer != IntPtr.Zero)
+        {
+            RawRocks.SstFileWriterDestroy(_writer);
+        }
+
+        RawRocks.OptionsDestroy(_options);
+        RawRocks.BlockBasedOptionsDestroy(_table);
+        RawRocks.EnvOptionsDestroy(_env);
     }
 }
