@@ -265,69 +265,60 @@ public sealed class GrantRecordCodec : DirectCodec<GrantRecord>
         return g;
     }
 
-    private static bool TryParseEntitlement(ReadOnlySpan<byte> body, [NotNullWhen(true)] out EntitlementRef? reference)
+    // The string fields 1..3 of a small message (EntitlementRef, PrincipalRef), each at most once.
+    private struct StringFields
     {
-        reference = new EntitlementRef();
+        public string? F1;
+        public string? F2;
+        public string? F3;
+    }
+
+    private static bool TryParseStringFields(ReadOnlySpan<byte> body, int count, out StringFields fields)
+    {
+        fields = default;
         int seen = 0;
         while (!body.IsEmpty)
         {
             byte tag = body[0];
             body = body[1..];
-            int bit = 1 << (tag >> 3);
-            if ((seen & bit) != 0 || !TryTakeString(ref body, out string? text))
+            int field = tag >> 3;
+            if ((tag & 7) != 2 || field < 1 || field > count || (seen & (1 << field)) != 0 || !TryTakeString(ref body, out string? text))
             {
                 return false;
             }
 
-            seen |= bit;
-            switch (tag)
+            seen |= 1 << field;
+            switch (field)
             {
-                case 1 << 3 | 2:
-                    reference.ResourceTypeId = text;
+                case 1:
+                    fields.F1 = text;
                     break;
-                case 2 << 3 | 2:
-                    reference.ResourceId = text;
-                    break;
-                case 3 << 3 | 2:
-                    reference.EntitlementId = text;
+                case 2:
+                    fields.F2 = text;
                     break;
                 default:
-                    return false;
+                    fields.F3 = text;
+                    break;
             }
         }
 
         return true;
     }
 
+    private static bool TryParseEntitlement(ReadOnlySpan<byte> body, [NotNullWhen(true)] out EntitlementRef? reference)
+    {
+        reference = TryParseStringFields(body, 3, out var f)
+            ? new EntitlementRef { ResourceTypeId = f.F1 ?? string.Empty, ResourceId = f.F2 ?? string.Empty, EntitlementId = f.F3 ?? string.Empty }
+            : null;
+        return reference is not null;
+    }
+
     private static bool TryParsePrincipal(ReadOnlySpan<byte> body, [NotNullWhen(true)] out PrincipalRef? reference)
     {
-        reference = new PrincipalRef();
-        int seen = 0;
-        while (!body.IsEmpty)
-        {
-            byte tag = body[0];
-            body = body[1..];
-            int bit = 1 << (tag >> 3);
-            if ((seen & bit) != 0 || !TryTakeString(ref body, out string? text))
-            {
-                return false;
-            }
-
-            seen |= bit;
-            switch (tag)
-            {
-                case 1 << 3 | 2:
-                    reference.ResourceTypeId = text;
-                    break;
-                case 2 << 3 | 2:
-                    reference.ResourceId = text;
-                    break;
-                default:
-                    return false;
-            }
-        }
-
-        return true;
+        reference = TryParseStringFields(body, 2, out var f)
+            ? new PrincipalRef { ResourceTypeId = f.F1 ?? string.Empty, ResourceId = f.F2 ?? string.Empty }
+            : null;
+        return reference is not null;
     }
 
     private static bool TryTakeString(ref ReadOnlySpan<byte> value, [NotNullWhen(true)] out string? text)
