@@ -18,6 +18,9 @@ namespace DotC1z.Engine.Rocks;
 /// atomically, skip the memtable entirely, and memory stays bounded by the chunk size.
 /// Duplicate identities are resolved during the merge of the primary keyspaces (the last added
 /// record wins); the index entries of the losers are dropped by their sequence number.
+/// Grants, the bulk of every sync, take a faster road: a compact <see cref="GrantChunk"/> whose
+/// keyspaces come out in order without key sorts, a primary SST written on a second thread while ids
+/// arrive in order (<see cref="PrimarySstStream"/>), and large keyspaces cut into one SST per lane.
 /// For a sync that already has records, records are buffered and applied at
 /// <see cref="Complete"/> as one atomic write batch with exact index maintenance.
 /// </summary>
@@ -43,6 +46,13 @@ internal sealed class RocksBulkLoader : IBulkLoader
     private long _chunkBytes;
     private bool _completed;
     private bool _disposed;
+
+    // The grant primary SST written while grants arrive (see PrimarySstStream): used while ids come
+    // in strictly increasing order and everything fits one chunk; otherwise stopped for good, and the
+    // primary is built from the chunk (or its spill runs) like any other keyspace.
+    private PrimarySstStream? _primaryStream;
+    private bool _primaryStreamStopped;
+    private Task<string?>? _streamFinish;
 
     public RocksBulkLoader(RocksStore store, SyncId sync)
     {
@@ -123,13 +133,6 @@ internal sealed class RocksBulkLoader : IBulkLoader
             StopPrimaryStream();
         }
     }
-
-    // The grant primary SST written while grants arrive (see PrimarySstStream): used while ids come
-    // in strictly increasing order and everything fits one chunk; otherwise stopped for good, and the
-    // primary is built from the chunk (or its spill runs) like any other keyspace.
-    private PrimarySstStream? _primaryStream;
-    private bool _primaryStreamStopped;
-    private Task<string?>? _streamFinish;
 
     private PrimarySstStream? PrimaryStream()
     {
@@ -238,7 +241,6 @@ internal sealed class RocksBulkLoader : IBulkLoader
 
         return null;
     }
-
 
     private static int LaneCount => Math.Max(1, Math.Min(2, Environment.ProcessorCount));
 
