@@ -186,6 +186,7 @@ public sealed partial class RocksStore
         private readonly IntPtr _iterator;
         private readonly unsafe byte* _bounds;
         private bool _started;
+        private bool _disposed;
 
         public Scan(RocksStore store, byte[] prefix)
             : this(store, prefix, prefix)
@@ -195,6 +196,7 @@ public sealed partial class RocksStore
         /// <summary>Scans keys under <paramref name="prefix"/> starting at <paramref name="start"/> (which sorts at or after the prefix).</summary>
         public unsafe Scan(RocksStore store, byte[] prefix, byte[] start)
         {
+            ObjectDisposedException.ThrowIf(!store.TryLease(), store);
             _store = store;
             IntPtr db = store._db.Handle;
             _snapshot = RawRocks.CreateSnapshot(db);
@@ -242,6 +244,8 @@ public sealed partial class RocksStore
 
         public unsafe bool MoveNext()
         {
+            // The lease keeps the handles valid, but a disposed store answers nothing more.
+            _store.ThrowIfDisposed();
             if (_started)
             {
                 RawRocks.IterNext(_iterator);
@@ -279,10 +283,17 @@ public sealed partial class RocksStore
 
         public unsafe void Dispose()
         {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
             RawRocks.IterDestroy(_iterator);
             RawRocks.ReadOptionsDestroy(_readOptions);
             RawRocks.ReleaseSnapshot(_store._db.Handle, _snapshot);
             NativeMemory.Free(_bounds);
+            _store.ReleaseLease();
         }
     }
 }

@@ -216,10 +216,54 @@ public sealed partial class RocksStore : IC1zStore
         Guard(_db.VerifyChecksum);
     }
 
-    /// <inheritdoc/>
+    /// <summary>
+    /// Closes the store. Calls and scans that are still running keep the native database alive until
+    /// they end (each holds a lease); from now on every call, and the next step of any open scan,
+    /// throws <see cref="ObjectDisposedException"/> instead of touching freed native memory.
+    /// </summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        if (Volatile.Read(ref _leases) == 0)
+        {
+            CloseNative();
+        }
+    }
+
+    // Leases: the native handles are freed only once the store is disposed and no lease is held.
+    // Dekker-style: TryLease raises the count, then reads the flag; Dispose raises the flag, then
+    // reads the count (both through full fences), so one of them always sees the other.
+    private int _leases;
+    private int _closed;
+
+    /// <summary>Keeps the native database open until <see cref="ReleaseLease"/>; false once the store is disposed.</summary>
+    internal bool TryLease()
+    {
+        Interlocked.Increment(ref _leases);
+        if (Volatile.Read(ref _disposed) == 0)
+        {
+            return true;
+        }
+
+        ReleaseLease();
+        return false;
+    }
+
+    internal void ReleaseLease()
+    {
+        if (Interlocked.Decrement(ref _leases) == 0 && Volatile.Read(ref _disposed) != 0)
+        {
+            CloseNative();
+        }
+    }
+
+    private void CloseNative()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0)
         {
             return;
         }
@@ -240,20 +284,18 @@ public sealed partial class RocksStore : IC1zStore
         }
     }
 
-    private void Guard(Action action, [System.Runtime.CompilerServices.CallerMemberName] string operation = "")
-    {
-        try
+    // Every native call on the database goes through Guard: under a lease (so a concurrent Dispose
+    // cannot free the handle mid-call), with native failures mapped to the C1z exceptions.
+    private void Guard(Action action, [System.Runtime.CompilerServices.CallerMemberName] string operation = "") =>
+        Guard<object?>(() =>
         {
             action();
-        }
-        catch (RocksNativeException ex)
-        {
-            throw RocksErrors.Map(ex, Directory, operation);
-        }
-    }
+            return null;
+        }, operation);
 
     private T Guard<T>(Func<T> action, [System.Runtime.CompilerServices.CallerMemberName] string operation = "")
     {
+        ObjectDisposedException.ThrowIf(!TryLease(), this);
         try
         {
             return action();
@@ -261,6 +303,10 @@ public sealed partial class RocksStore : IC1zStore
         catch (RocksNativeException ex)
         {
             throw RocksErrors.Map(ex, Directory, operation);
+        }
+        finally
+        {
+            ReleaseLease();
         }
     }
 

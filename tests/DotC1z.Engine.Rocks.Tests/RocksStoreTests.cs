@@ -95,6 +95,31 @@ public sealed class RocksStoreTests : IDisposable
     }
 
     [Fact]
+    public void A_scan_that_outlives_its_store_throws_ObjectDisposed_and_the_store_closes_when_it_ends()
+    {
+        string dir = _dir.Combine("outlived");
+        var store = RocksStore.Open(dir, new RocksStoreOptions { Durability = RocksDurability.NoSync });
+        var s = store.StartSync(SyncType.Full);
+        store.PutGrants(s, Enumerable.Range(0, 100).Select(i => Grant($"g{i:D3}", "e", "user", $"u{i}")).ToList());
+        using (var scan = store.Grants(s).GetEnumerator())
+        {
+            Assert.True(scan.MoveNext());
+            store.Dispose();
+
+            // The scan's lease keeps the native database open (no use of freed memory): the directory is still locked.
+            Assert.Throws<C1zStoreInUseException>(() => RocksStore.Open(dir));
+
+            // But a disposed store answers nothing more; the failed step also ends the scan and its lease.
+            Assert.Throws<ObjectDisposedException>(() => scan.MoveNext());
+            Assert.Throws<ObjectDisposedException>(() => store.Grants(s).First());
+        }
+
+        // The last lease ended, so the database closed: the directory opens again.
+        using var reopened = RocksStore.Open(dir);
+        Assert.Equal(100, reopened.Count(s).Grants);
+    }
+
+    [Fact]
     public void Consistency_walk_passes_after_random_operations_and_sees_planted_faults()
     {
         int seed = Seeds.Get(7301);
