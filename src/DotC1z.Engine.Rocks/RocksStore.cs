@@ -10,8 +10,10 @@ namespace DotC1z.Engine.Rocks;
 /// </summary>
 /// <remarks>
 /// <para>Ownership: the store owns the native database, its options, cache and write options, and
-/// releases them in <see cref="Dispose"/> (idempotent). Every public member throws
-/// <see cref="ObjectDisposedException"/> after disposal.</para>
+/// releases them in <see cref="Dispose"/> (idempotent) — or, when a call or a scan is still running
+/// on another thread or in a live enumerator, when the last of them ends (each holds a lease). Every
+/// public member, and the next step of every open scan, throws <see cref="ObjectDisposedException"/>
+/// after disposal.</para>
 /// <para>Concurrency: writes are serialised by one lock, which makes the read-before-write index
 /// maintenance exact; reads never take it. Every scan runs on its own RocksDB snapshot, so a long
 /// scan sees one consistent state while other threads write.</para>
