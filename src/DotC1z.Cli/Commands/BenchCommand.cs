@@ -19,7 +19,7 @@ public static class BenchCommand
         engine.AcceptOnlyFromAmong("rocks", "sqlite", "both");
         var grants = new Option<long>("--grants") { Description = "Grants in the generated fixture (default 200000).", DefaultValueFactory = _ => 200_000 };
         var json = new Option<string?>("--json") { Description = "Also write the results as a JSON array to this file." };
-        var command = new Command("bench", "Run benchmarks G1–G10: G1 bulk write (the whole fixture from records in memory to durable; median of 3 runs, each on a fresh store), G2 get by key, G3 list by entitlement, G4 list by principal, G5 full scan, G6 cold open + checkpoint, G7 compaction, G8 peak memory under a burst, G9 save → open → read, G10 many stores open.\n\nExample:\n  c1z bench --engine both --grants 1000000 --json results.json")
+        var command = new Command("bench", "Run benchmarks G1–G10: G1 bulk write (the whole fixture from records in memory to durable; median of 3 runs, each on a fresh store, after waiting up to 20 s for other processes to leave the CPU), G2 get by key, G3 list by entitlement, G4 list by principal, G5 full scan, G6 cold open + checkpoint, G7 compaction, G8 peak memory under a burst, G9 save → open → read, G10 many stores open.\n\nExample:\n  c1z bench --engine both --grants 1000000 --json results.json")
         {
             input, bench, duration, engine, grants, json,
         };
