@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace DotC1z.Engine.Rocks;
 
 /// <summary>A failure reported by a RocksDB C-API call (its <c>errptr</c> text); mapped to the C1z taxonomy by <see cref="RocksErrors"/>.</summary>
@@ -204,5 +206,113 @@ internal sealed unsafe class NativeWriteBatch : IDisposable
             RawRocks.WriteBatchDestroy(_handle);
             _handle = IntPtr.Zero;
         }
+    }
+}
+
+/// <summary>
+/// A forward iterator over <c>[lower, upper)</c> (no upper bound when null): the one owner of its
+/// read options, its iterator and the native copy of its bounds, which the C API keeps pointers to
+/// for the iterator's whole life. Key and value are spans over RocksDB's buffers, valid until the
+/// next move. The iterator also stops on an error, so callers check <see cref="ThrowIfFailed"/> at
+/// the end: a corrupt block must raise, not end the scan (reliability.md F5).
+/// </summary>
+internal sealed unsafe class BoundedIterator : IDisposable
+{
+    private readonly IntPtr _iterator;
+    private readonly byte* _bounds;
+    private bool _disposed;
+
+    /// <param name="db">The open database.</param>
+    /// <param name="lower">Inclusive lower bound.</param>
+    /// <param name="upper">Exclusive upper bound, or null for none.</param>
+    /// <param name="snapshot">A snapshot to read, or zero for the latest state.</param>
+    /// <param name="verifyChecksums">Verify every block read (the untrusted-store check).</param>
+    /// <param name="fillCache">Keep the blocks read in the block cache.</param>
+    public BoundedIterator(IntPtr db, byte[] lower, byte[]? upper, IntPtr snapshot = default, bool verifyChecksums = false, bool fillCache = true)
+    {
+        ReadOptions = RawRocks.ReadOptionsCreate();
+        _bounds = (byte*)NativeMemory.Alloc((nuint)(lower.Length + (upper?.Length ?? 0) + 1));
+        lower.CopyTo(new Span<byte>(_bounds, lower.Length));
+        RawRocks.ReadOptionsSetIterateLowerBound(ReadOptions, _bounds, (nuint)lower.Length);
+        if (upper is not null)
+        {
+            upper.CopyTo(new Span<byte>(_bounds + lower.Length, upper.Length));
+            RawRocks.ReadOptionsSetIterateUpperBound(ReadOptions, _bounds + lower.Length, (nuint)upper.Length);
+        }
+
+        if (snapshot != IntPtr.Zero)
+        {
+            RawRocks.ReadOptionsSetSnapshot(ReadOptions, snapshot);
+        }
+
+        if (verifyChecksums)
+        {
+            RawRocks.ReadOptionsSetVerifyChecksums(ReadOptions, 1);
+        }
+
+        if (!fillCache)
+        {
+            RawRocks.ReadOptionsSetFillCache(ReadOptions, 0);
+        }
+
+        _iterator = RawRocks.CreateIterator(db, ReadOptions);
+    }
+
+    /// <summary>The read options (bounds, snapshot): point reads with them see what the iterator sees.</summary>
+    public IntPtr ReadOptions { get; }
+
+    public bool Valid => RawRocks.IterValid(_iterator) != 0;
+
+    public ReadOnlySpan<byte> Key
+    {
+        get
+        {
+            nuint length;
+            byte* p = RawRocks.IterKey(_iterator, &length);
+            return new ReadOnlySpan<byte>(p, checked((int)length));
+        }
+    }
+
+    public ReadOnlySpan<byte> Value
+    {
+        get
+        {
+            nuint length;
+            byte* p = RawRocks.IterValue(_iterator, &length);
+            return new ReadOnlySpan<byte>(p, checked((int)length));
+        }
+    }
+
+    public void SeekToFirst() => RawRocks.IterSeekToFirst(_iterator);
+
+    public void Seek(ReadOnlySpan<byte> key)
+    {
+        fixed (byte* k = key)
+        {
+            RawRocks.IterSeek(_iterator, k, (nuint)key.Length);
+        }
+    }
+
+    public void Next() => RawRocks.IterNext(_iterator);
+
+    /// <summary>Raises the mapped error when the iterator stopped because of one.</summary>
+    public void ThrowIfFailed(string path, string operation)
+    {
+        IntPtr error = IntPtr.Zero;
+        RawRocks.IterGetError(_iterator, &error);
+        RocksErrors.ThrowIfError(error, path, operation);
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        RawRocks.IterDestroy(_iterator);
+        RawRocks.ReadOptionsDestroy(ReadOptions);
+        NativeMemory.Free(_bounds);
     }
 }

@@ -19,6 +19,15 @@ internal static unsafe partial class RawRocks
 {
     private const string Library = "rocksdb";
 
+    /// <summary>RocksDB's <c>rocksdb_lz4_compression</c>.</summary>
+    public const int Lz4Compression = 4;
+
+    /// <summary><c>WALRecoveryMode::kAbsoluteConsistency</c>: any corruption in a log fails the open.</summary>
+    public const int WalAbsoluteConsistency = 1;
+
+    /// <summary>Block size of every table the engine writes (memtable flushes and bulk-load SSTs alike).</summary>
+    public const int BlockBytes = 16 * 1024;
+
     static RawRocks()
     {
         NativeLibrary.SetDllImportResolver(typeof(RawRocks).Assembly, Resolve);

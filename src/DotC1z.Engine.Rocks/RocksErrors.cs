@@ -44,4 +44,13 @@ internal static class RocksErrors
         return new C1zIOException($"I/O error on {path}: {what}", path, ex);
     }
 
+    /// <summary>Throws the mapped exception when a C-API call reported an error (taking ownership of its string).</summary>
+    public static void ThrowIfError(IntPtr error, string path, string operation)
+    {
+        if (RawRocks.TakeError(error) is { } message)
+        {
+            throw Map(message, path, operation);
+        }
+    }
+
 }

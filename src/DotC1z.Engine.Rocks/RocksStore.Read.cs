@@ -1,5 +1,4 @@
 using System.Diagnostics.CodeAnalysis;
-using System.Runtime.InteropServices;
 using DotC1z.Keys;
 using DotC1z.Records;
 using DotC1z.Storage;
@@ -182,9 +181,7 @@ public sealed partial class RocksStore
     {
         private readonly RocksStore _store;
         private readonly IntPtr _snapshot;
-        private readonly IntPtr _readOptions;
-        private readonly IntPtr _iterator;
-        private readonly unsafe byte* _bounds;
+        private readonly BoundedIterator _iterator;
         private bool _started;
         private bool _disposed;
 
@@ -194,77 +191,36 @@ public sealed partial class RocksStore
         }
 
         /// <summary>Scans keys under <paramref name="prefix"/> starting at <paramref name="start"/> (which sorts at or after the prefix).</summary>
-        public unsafe Scan(RocksStore store, byte[] prefix, byte[] start)
+        public Scan(RocksStore store, byte[] prefix, byte[] start)
         {
             ObjectDisposedException.ThrowIf(!store.TryLease(), store);
             _store = store;
-            IntPtr db = store._db.Handle;
-            _snapshot = RawRocks.CreateSnapshot(db);
-            _readOptions = RawRocks.ReadOptionsCreate();
-            RawRocks.ReadOptionsSetSnapshot(_readOptions, _snapshot);
-
-            // Bounds live in native memory this scan owns for the iterator's whole life.
-            byte[]? upper = KeyRange.UpperBound(prefix);
-            _bounds = (byte*)NativeMemory.Alloc((nuint)(prefix.Length + (upper?.Length ?? 0) + 1));
-            prefix.CopyTo(new Span<byte>(_bounds, prefix.Length));
-            RawRocks.ReadOptionsSetIterateLowerBound(_readOptions, _bounds, (nuint)prefix.Length);
-            if (upper is not null)
-            {
-                upper.CopyTo(new Span<byte>(_bounds + prefix.Length, upper.Length));
-                RawRocks.ReadOptionsSetIterateUpperBound(_readOptions, _bounds + prefix.Length, (nuint)upper.Length);
-            }
-
-            _iterator = RawRocks.CreateIterator(db, _readOptions);
-            fixed (byte* s = start)
-            {
-                RawRocks.IterSeek(_iterator, s, (nuint)start.Length);
-            }
+            _snapshot = RawRocks.CreateSnapshot(store._db.Handle);
+            _iterator = new BoundedIterator(store._db.Handle, prefix, KeyRange.UpperBound(prefix), _snapshot);
+            _iterator.Seek(start);
         }
 
         // Spans over RocksDB's buffers, valid until the next move (raw calls: no copy, no garbage).
-        public unsafe ReadOnlySpan<byte> Key
-        {
-            get
-            {
-                nuint length;
-                byte* p = RawRocks.IterKey(_iterator, &length);
-                return new ReadOnlySpan<byte>(p, checked((int)length));
-            }
-        }
+        public ReadOnlySpan<byte> Key => _iterator.Key;
 
-        public unsafe ReadOnlySpan<byte> Value
-        {
-            get
-            {
-                nuint length;
-                byte* p = RawRocks.IterValue(_iterator, &length);
-                return new ReadOnlySpan<byte>(p, checked((int)length));
-            }
-        }
+        public ReadOnlySpan<byte> Value => _iterator.Value;
 
-        public unsafe bool MoveNext()
+        public bool MoveNext()
         {
             // The lease keeps the handles valid, but a disposed store answers nothing more.
             _store.ThrowIfDisposed();
             if (_started)
             {
-                RawRocks.IterNext(_iterator);
+                _iterator.Next();
             }
 
             _started = true;
-            if (RawRocks.IterValid(_iterator) != 0)
+            if (_iterator.Valid)
             {
                 return true;
             }
 
-            // The iterator also stops on an error (reliability.md F5): a corrupt block must raise, not end the scan.
-            IntPtr error = IntPtr.Zero;
-            RawRocks.IterGetError(_iterator, &error);
-            if (RawRocks.TakeError(error) is { } message)
-            {
-                throw RocksErrors.Map(message, _store.Directory, "scan");
-            }
-
+            _iterator.ThrowIfFailed(_store.Directory, "scan");
             return false;
         }
 
@@ -273,7 +229,7 @@ public sealed partial class RocksStore
         {
             try
             {
-                return _store._db.Get(key, _readOptions);
+                return _store._db.Get(key, _iterator.ReadOptions);
             }
             catch (RocksNativeException ex)
             {
@@ -281,7 +237,7 @@ public sealed partial class RocksStore
             }
         }
 
-        public unsafe void Dispose()
+        public void Dispose()
         {
             if (_disposed)
             {
@@ -289,10 +245,8 @@ public sealed partial class RocksStore
             }
 
             _disposed = true;
-            RawRocks.IterDestroy(_iterator);
-            RawRocks.ReadOptionsDestroy(_readOptions);
+            _iterator.Dispose();
             RawRocks.ReleaseSnapshot(_store._db.Handle, _snapshot);
-            NativeMemory.Free(_bounds);
             _store.ReleaseLease();
         }
     }

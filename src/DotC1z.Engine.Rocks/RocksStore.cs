@@ -22,13 +22,8 @@ namespace DotC1z.Engine.Rocks;
 /// </remarks>
 public sealed partial class RocksStore : IC1zStore
 {
-    // RocksDB's rocksdb_lz4_compression and WALRecoveryMode::kAbsoluteConsistency.
-    private const int Lz4Compression = 4;
-    private const int AbsoluteConsistency = 1;
-
     private readonly NativeDb _db;
     private readonly NativeOptions _nativeOptions;
-    private readonly IntPtr _writeOptions;
     private readonly RocksStoreOptions _options;
     private readonly Lock _writeLock = new();
     private SyncId? _currentSync;
@@ -42,8 +37,6 @@ public sealed partial class RocksStore : IC1zStore
         _db = db;
         _nativeOptions = nativeOptions;
         _options = options;
-        _writeOptions = RawRocks.WriteOptionsCreate();
-        RawRocks.WriteOptionsSetSync(_writeOptions, options.Durability == RocksDurability.Sync ? (byte)1 : (byte)0);
     }
 
     /// <summary>The store directory.</summary>
@@ -118,7 +111,7 @@ public sealed partial class RocksStore : IC1zStore
         }
     }
 
-    /// <summary>The native options of an open store: database options, table options and block cache, one owner.</summary>
+    /// <summary>The native options of an open store: database, table, read and write options and the block cache, one owner.</summary>
     private sealed class NativeOptions : IDisposable
     {
         private NativeOptions(IntPtr options, IntPtr table, IntPtr cache)
@@ -127,6 +120,7 @@ public sealed partial class RocksStore : IC1zStore
             Table = table;
             Cache = cache;
             DefaultRead = RawRocks.ReadOptionsCreate();
+            Write = RawRocks.WriteOptionsCreate();
         }
 
         public IntPtr Options { get; }
@@ -138,12 +132,15 @@ public sealed partial class RocksStore : IC1zStore
         /// <summary>Read options for point reads of the latest state.</summary>
         public IntPtr DefaultRead { get; }
 
+        /// <summary>Write options: fsync on commit or not, per <see cref="RocksStoreOptions.Durability"/>.</summary>
+        public IntPtr Write { get; }
+
         public static NativeOptions Create(RocksStoreOptions options)
         {
             var native = new NativeOptions(RawRocks.OptionsCreate(), RawRocks.BlockBasedOptionsCreate(), RawRocks.CacheCreateLru((nuint)Math.Max(8L << 20, options.BlockCacheBytes)));
             IntPtr table = native.Table;
             RawRocks.BlockBasedOptionsSetBlockCache(table, native.Cache);
-            RawRocks.BlockBasedOptionsSetBlockSize(table, 16 * 1024);
+            RawRocks.BlockBasedOptionsSetBlockSize(table, RawRocks.BlockBytes);
             // Index and filter blocks stay in the table readers, not in the block cache: in the cache
             // they were evicted by data blocks once a store outgrew it, and every read-before-write
             // point lookup then re-read them (measured: a 1M-grant expansion fell from ~90k to 5k grants/s).
@@ -156,14 +153,15 @@ public sealed partial class RocksStore : IC1zStore
             RawRocks.OptionsSetParanoidChecks(db, options.ParanoidChecks ? (byte)1 : (byte)0);
             RawRocks.OptionsSetMaxOpenFiles(db, 512);
             RawRocks.OptionsSetWriteBufferSize(db, 64 << 20);
-            RawRocks.OptionsSetCompression(db, Lz4Compression);
+            RawRocks.OptionsSetCompression(db, RawRocks.Lz4Compression);
             RawRocks.OptionsIncreaseParallelism(db, 2);
             RawRocks.OptionsSetBlockBasedTableFactory(db, table);
             if (options.ParanoidChecks)
             {
-                RawRocks.OptionsSetWalRecoveryMode(db, AbsoluteConsistency);
+                RawRocks.OptionsSetWalRecoveryMode(db, RawRocks.WalAbsoluteConsistency);
             }
 
+            RawRocks.WriteOptionsSetSync(native.Write, options.Durability == RocksDurability.Sync ? (byte)1 : (byte)0);
             return native;
         }
 
@@ -173,6 +171,7 @@ public sealed partial class RocksStore : IC1zStore
             RawRocks.BlockBasedOptionsDestroy(Table);
             RawRocks.CacheDestroy(Cache);
             RawRocks.ReadOptionsDestroy(DefaultRead);
+            RawRocks.WriteOptionsDestroy(Write);
         }
     }
 
@@ -271,7 +270,6 @@ public sealed partial class RocksStore : IC1zStore
         }
 
         _db.Dispose();
-        RawRocks.WriteOptionsDestroy(_writeOptions);
         _nativeOptions.Dispose();
     }
 
@@ -314,7 +312,7 @@ public sealed partial class RocksStore : IC1zStore
 
     private void Commit(NativeWriteBatch batch)
     {
-        Guard(() => _db.Write(batch, _writeOptions), "write");
+        Guard(() => _db.Write(batch, _nativeOptions.Write), "write");
         _modified = true;
     }
 

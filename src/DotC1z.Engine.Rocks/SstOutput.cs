@@ -7,7 +7,6 @@ namespace DotC1z.Engine.Rocks;
 /// </summary>
 internal sealed unsafe class SstOutput : IDisposable
 {
-    private const int Lz4Compression = 4;
     private readonly IntPtr _env = RawRocks.EnvOptionsCreate();
     private readonly IntPtr _table = RawRocks.BlockBasedOptionsCreate();
     private readonly IntPtr _options = RawRocks.OptionsCreate();
@@ -20,8 +19,8 @@ internal sealed unsafe class SstOutput : IDisposable
     public SstOutput(string path, string storeDirectory)
     {
         _storeDirectory = storeDirectory;
-        RawRocks.BlockBasedOptionsSetBlockSize(_table, 16 * 1024);
-        RawRocks.OptionsSetCompression(_options, Lz4Compression);
+        RawRocks.BlockBasedOptionsSetBlockSize(_table, RawRocks.BlockBytes);
+        RawRocks.OptionsSetCompression(_options, RawRocks.Lz4Compression);
         RawRocks.OptionsSetBlockBasedTableFactory(_options, _table);
         _writer = RawRocks.SstFileWriterCreate(_env, _options);
         IntPtr error = IntPtr.Zero;
@@ -50,11 +49,7 @@ internal sealed unsafe class SstOutput : IDisposable
             RawRocks.SstFileWriterPut(_writer, k, (nuint)key.Length, v, (nuint)value.Length, &error);
         }
 
-        if (RawRocks.TakeError(error) is { } message)
-        {
-            throw RocksErrors.Map(message, _storeDirectory, "bulk load");
-        }
-
+        RocksErrors.ThrowIfError(error, _storeDirectory, "bulk load");
         Count++;
     }
 
@@ -68,11 +63,7 @@ internal sealed unsafe class SstOutput : IDisposable
 
         IntPtr error = IntPtr.Zero;
         RawRocks.SstFileWriterFinish(_writer, &error);
-        if (RawRocks.TakeError(error) is { } message)
-        {
-            throw RocksErrors.Map(message, _storeDirectory, "bulk load");
-        }
-
+        RocksErrors.ThrowIfError(error, _storeDirectory, "bulk load");
         return Path;
     }
 
