@@ -62,7 +62,6 @@ internal sealed class GrantChunk : IDisposable
     private bool _idsSorted = true;
 
     // Set by Seal.
-    private int[]? _primary;
     private Lazy<int[]>[]? _orders;
     private byte[][]? _encoded;
     private int[]? _rank;
@@ -86,7 +85,7 @@ internal sealed class GrantChunk : IDisposable
     /// <returns>The grant's escaped external id (valid until the chunk is cleared).</returns>
     public ReadOnlySpan<byte> Add(GrantRecord record, ReadOnlySpan<byte> value, long seq)
     {
-        _primary = null;
+        _orders = null;
         string id = record.ExternalId;
         int need = TupleCodec.MaxEncodedStringLength(id.Length) + value.Length;
         if (_used + need > _arena.Length)
@@ -179,7 +178,7 @@ internal sealed class GrantChunk : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Seal()
     {
-        if (_primary is not null)
+        if (_orders is not null)
         {
             return;
         }
@@ -240,7 +239,6 @@ internal sealed class GrantChunk : IDisposable
         _encoded = encoded;
         _rank = rank;
         _rankCount = r + 1;
-        _primary = primary;
 
         // Each output's order is built once, on first use, under its lazy's lock: both lanes (and every
         // part of a split output) may ask at once. By principal is (prt, pid, id); by entitlement is
@@ -311,6 +309,38 @@ internal sealed class GrantChunk : IDisposable
         return sorted;
     }
 
+    /// <summary>
+    /// A grant key into <paramref name="buffer"/> (grown as needed): header 00 e1 00 e2 00 e3 00 id,
+    /// skipping null elements (an empty element is still written); the elements and the id are
+    /// already escaped. With no elements it is the primary key (<see cref="Keyspace"/>'s layout).
+    /// </summary>
+    /// <returns>The key's length.</returns>
+    internal static int BuildKey(ref byte[] buffer, byte[] header, byte[]? e1, byte[]? e2, byte[]? e3, ReadOnlySpan<byte> id)
+    {
+        int need = header.Length + (e1?.Length ?? 0) + (e2?.Length ?? 0) + (e3?.Length ?? 0) + id.Length + 4;
+        if (need > buffer.Length)
+        {
+            buffer = new byte[Math.Max(need, buffer.Length * 2)];
+        }
+
+        var span = buffer.AsSpan();
+        header.CopyTo(span);
+        int n = header.Length;
+        foreach (var element in (ReadOnlySpan<byte[]?>)[e1, e2, e3])
+        {
+            if (element is not null)
+            {
+                span[n++] = TupleCodec.Separator;
+                element.CopyTo(span[n..]);
+                n += element.Length;
+            }
+        }
+
+        span[n++] = TupleCodec.Separator;
+        id.CopyTo(span[n..]);
+        return n + id.Length;
+    }
+
     public void Clear()
     {
         foreach (var arena in _arenas)
@@ -329,7 +359,6 @@ internal sealed class GrantChunk : IDisposable
         _intern.Clear();
         _strings.Clear();
         Array.Clear(_recent);
-        _primary = null;
         _orders = null;
         _encoded = null;
         _rank = null;
@@ -445,52 +474,25 @@ internal sealed class GrantChunk : IDisposable
             switch (_output)
             {
                 case Output.Primary:
-                    _keyLength = Build(ref _key, _recordHeader, null, null, null, id);
+                    _keyLength = BuildKey(ref _key, _recordHeader, null, null, null, id);
                     break;
                 case Output.ByEntitlement:
-                    _keyLength = Build(ref _key, _indexHeader, e[row.Ent], e[row.Prt], e[row.Pid], id);
+                    _keyLength = BuildKey(ref _key, _indexHeader, e[row.Ent], e[row.Prt], e[row.Pid], id);
                     break;
                 case Output.ByPrincipal:
-                    _keyLength = Build(ref _key, _indexHeader, e[row.Prt], e[row.Pid], null, id);
+                    _keyLength = BuildKey(ref _key, _indexHeader, e[row.Prt], e[row.Pid], null, id);
                     break;
                 case Output.NeedsExpansion:
-                    _keyLength = Build(ref _key, _indexHeader, null, null, null, id);
-                    _primaryKeyLength = Build(ref _primaryKey, _recordHeader, null, null, null, id);
+                    _keyLength = BuildKey(ref _key, _indexHeader, null, null, null, id);
+                    _primaryKeyLength = BuildKey(ref _primaryKey, _recordHeader, null, null, null, id);
                     break;
                 default:
-                    _keyLength = Build(ref _key, _indexHeader, e[row.Ert], e[row.Erid], null, id);
-                    _primaryKeyLength = Build(ref _primaryKey, _recordHeader, null, null, null, id);
+                    _keyLength = BuildKey(ref _key, _indexHeader, e[row.Ert], e[row.Erid], null, id);
+                    _primaryKeyLength = BuildKey(ref _primaryKey, _recordHeader, null, null, null, id);
                     break;
             }
 
             return true;
-        }
-
-        // header 00 e1 00 e2 00 e3 00 id, skipping null elements (an empty element is still written).
-        private static int Build(ref byte[] buffer, byte[] header, byte[]? e1, byte[]? e2, byte[]? e3, ReadOnlySpan<byte> id)
-        {
-            int need = header.Length + (e1?.Length ?? 0) + (e2?.Length ?? 0) + (e3?.Length ?? 0) + id.Length + 4;
-            if (need > buffer.Length)
-            {
-                buffer = new byte[Math.Max(need, buffer.Length * 2)];
-            }
-
-            var span = buffer.AsSpan();
-            header.CopyTo(span);
-            int n = header.Length;
-            foreach (var element in (ReadOnlySpan<byte[]?>)[e1, e2, e3])
-            {
-                if (element is not null)
-                {
-                    span[n++] = TupleCodec.Separator;
-                    element.CopyTo(span[n..]);
-                    n += element.Length;
-                }
-            }
-
-            span[n++] = TupleCodec.Separator;
-            id.CopyTo(span[n..]);
-            return n + id.Length;
         }
 
         public void Dispose()

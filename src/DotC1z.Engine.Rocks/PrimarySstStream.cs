@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
-using DotC1z.Keys;
 
 namespace DotC1z.Engine.Rocks;
 
@@ -112,23 +111,13 @@ internal sealed class PrimarySstStream : IDisposable
 
     private void WriteBlock(ReadOnlySpan<byte> entries, ref byte[] key)
     {
-        int header = _recordHeader.Length;
         while (!entries.IsEmpty)
         {
             int idLength = BinaryPrimitives.ReadInt32LittleEndian(entries);
             int valueLength = BinaryPrimitives.ReadInt32LittleEndian(entries[4..]);
             var id = entries.Slice(EntryHeader, idLength);
             var value = entries.Slice(EntryHeader + idLength, valueLength);
-            // Primary key: record header, separator, escaped id (Keyspace.PrimaryKey's layout).
-            int keyLength = header + 1 + idLength;
-            if (keyLength > key.Length)
-            {
-                key = new byte[keyLength * 2];
-            }
-
-            _recordHeader.CopyTo(key, 0);
-            key[header] = TupleCodec.Separator;
-            id.CopyTo(key.AsSpan(header + 1));
+            int keyLength = GrantChunk.BuildKey(ref key, _recordHeader, null, null, null, id);
             _output.Put(key.AsSpan(0, keyLength), value);
             entries = entries[(EntryHeader + idLength + valueLength)..];
         }

@@ -86,11 +86,7 @@ internal sealed class RocksBulkLoader : IBulkLoader
         // Hot path (fixture generation, import, compaction): the value is encoded into a reusable
         // scratch buffer and the grant goes into the compact chunk, with no allocation per grant;
         // keys are only built when the chunk's keyspaces are written, already in order.
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        if (_completed)
-        {
-            throw new InvalidOperationException("the bulk load is already complete");
-        }
+        ThrowIfClosed();
 
         RecordOps.Grant.Validate(record);
 
@@ -159,6 +155,15 @@ internal sealed class RocksBulkLoader : IBulkLoader
         _primaryStream = null;
     }
 
+    private void ThrowIfClosed()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_completed)
+        {
+            throw new InvalidOperationException("the bulk load is already complete");
+        }
+    }
+
     private static void EnsureScratch(ref byte[] buffer, int size)
     {
         if (buffer.Length < size)
@@ -173,11 +178,7 @@ internal sealed class RocksBulkLoader : IBulkLoader
         where T : class, IMessage<T>, new()
     {
         ArgumentNullException.ThrowIfNull(record);
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        if (_completed)
-        {
-            throw new InvalidOperationException("the bulk load is already complete");
-        }
+        ThrowIfClosed();
 
         ops.Validate(record);
         if (!_fresh)
@@ -320,11 +321,7 @@ internal sealed class RocksBulkLoader : IBulkLoader
 
     public void Complete(CancellationToken cancellationToken = default)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        if (_completed)
-        {
-            throw new InvalidOperationException("the bulk load is already complete");
-        }
+        ThrowIfClosed();
 
         cancellationToken.ThrowIfCancellationRequested();
         if (!_fresh)
