@@ -56,6 +56,7 @@ public static class CliApp
             bool verbose = parse.GetValue(Verbose);
             string message = ex switch
             {
+                C1zOutputExistsException => ex.Message + " (use --force to replace it)",
                 C1zException or CliException => ex.Message,
                 UnauthorizedAccessException or IOException => ex.Message,
                 _ => $"unexpected {ex.GetType().Name}: {ex.Message}",

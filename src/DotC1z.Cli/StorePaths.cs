@@ -20,14 +20,42 @@ public static class StorePaths
     /// <returns>True for <c>*.c1z</c>.</returns>
     public static bool IsFileOutput(string path) => path.EndsWith(".c1z", StringComparison.OrdinalIgnoreCase);
 
-    /// <summary>Refuses an existing output unless forced; with force, removes it.</summary>
+    /// <summary>
+    /// Checks, before any work starts, that <paramref name="path"/> may be written: absent, or present and
+    /// <paramref name="force"/> given and replaceable (a regular file for a <c>*.c1z</c> output, a store
+    /// directory not open in another process otherwise), and not one of <paramref name="inputs"/> in a way
+    /// that replacing it would destroy an input still being read. Nothing is deleted here: a forced output
+    /// is swapped in atomically only after the new one is complete (<see cref="OutputStore.Commit"/>).
+    /// </summary>
     /// <param name="path">The output path.</param>
-    /// <param name="force">Whether to replace it.</param>
-    /// <exception cref="CliException">It exists and <paramref name="force"/> is false.</exception>
-    public static void PrepareOutput(string path, bool force)
+    /// <param name="force">Whether an existing output may be replaced.</param>
+    /// <param name="inputs">The command's input paths.</param>
+    /// <exception cref="CliException">The output may not be written.</exception>
+    /// <exception cref="Errors.C1zStoreInUseException">The output is a store another process has open.</exception>
+    public static void PrepareOutput(string path, bool force, params string[] inputs)
     {
-        bool exists = File.Exists(path) || Directory.Exists(path);
-        if (!exists)
+        ArgumentNullException.ThrowIfNull(inputs);
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            throw new CliException("the output path is empty");
+        }
+
+        string output = OutputPaths.Canonical(path);
+        foreach (string input in inputs)
+        {
+            string canonical = OutputPaths.Canonical(input);
+            if (canonical == output && Directory.Exists(canonical))
+            {
+                throw new CliException($"the output {path} is also an input; write to another path");
+            }
+
+            if (canonical.StartsWith(output + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            {
+                throw new CliException($"the output {path} contains the input {input}; write to another path");
+            }
+        }
+
+        if (!Path.Exists(output))
         {
             return;
         }
@@ -37,14 +65,35 @@ public static class StorePaths
             throw new CliException($"output already exists: {path} (use --force to replace it)");
         }
 
-        if (Directory.Exists(path))
+        CheckReplaceable(output, path);
+    }
+
+    /// <summary>Whether <paramref name="directory"/> is a RocksDB store directory (the only kind of directory --force replaces).</summary>
+    private static bool IsStoreDirectory(string directory) => File.Exists(Path.Combine(directory, "CURRENT"));
+
+    private static void CheckReplaceable(string output, string shown)
+    {
+        if (IsFileOutput(output))
         {
-            Directory.Delete(path, recursive: true);
+            if (Directory.Exists(output))
+            {
+                throw new CliException($"refusing to replace {shown}: it is a directory, not a c1z file");
+            }
+
+            return;
         }
-        else
+
+        if (!Directory.Exists(output))
         {
-            File.Delete(path);
+            throw new CliException($"refusing to replace the file {shown} with a store directory (name a .c1z output to write a file)");
         }
+
+        if (!IsStoreDirectory(output))
+        {
+            throw new CliException($"refusing to replace {shown}: it is a directory but not a c1z store");
+        }
+
+        using var held = OutputPaths.LockStore(output);
     }
 
     /// <summary>
@@ -52,41 +101,64 @@ public static class StorePaths
     /// saved as a C1Z3 file when <see cref="OutputStore.Commit"/> is called. Without a commit nothing is left behind.
     /// </summary>
     /// <param name="path">The output path.</param>
+    /// <param name="force">Whether an existing output is replaced at commit (atomically); otherwise the commit fails if one appeared.</param>
     /// <param name="durability">Durability of the writes.</param>
     /// <returns>The output.</returns>
-    public static OutputStore CreateOutput(string path, RocksDurability durability = RocksDurability.NoSync)
+    public static OutputStore CreateOutput(string path, bool force = false, RocksDurability durability = RocksDurability.NoSync)
     {
         string full = Path.GetFullPath(path);
         string parent = Path.GetDirectoryName(full)!;
         Directory.CreateDirectory(parent);
         string scratch = PrivateDirectory.CreateUnique(parent, ".c1z-out-");
         var store = RocksStore.Open(Path.Combine(scratch, "db"), new RocksStoreOptions { Durability = durability });
-        return new OutputStore(store, full, scratch, IsFileOutput(full));
+        return new OutputStore(store, full, scratch, IsFileOutput(full), force);
+    }
+
+    /// <summary>Puts a finished store directory at <paramref name="target"/>: exclusively, or replacing a store (under its lock).</summary>
+    internal static void PlaceDirectory(string finished, string target, bool force)
+    {
+        if (!force || !Path.Exists(target))
+        {
+            OutputPaths.MoveNoReplace(finished, target);
+            return;
+        }
+
+        CheckReplaceable(target, target);
+        using (OutputPaths.LockStore(target))
+        {
+            OutputPaths.Exchange(finished, target);
+        }
+
+        // `finished` now holds the replaced store.
+        Directory.Delete(finished, recursive: true);
     }
 }
 
 /// <summary>An output being written: a scratch RocksDB store moved or saved into place on commit.</summary>
-public sealed class OutputStore(RocksStore store, string target, string scratch, bool asFile) : IDisposable
+public sealed class OutputStore(RocksStore store, string target, string scratch, bool asFile, bool replace) : IDisposable
 {
     private bool _committed;
 
     /// <summary>The store to write.</summary>
     public RocksStore Store => store;
 
-    /// <summary>Makes the output appear at its path (atomically: a rename of the finished directory, or an atomic C1Z3 save).</summary>
+    /// <summary>
+    /// Makes the output appear at its path atomically: an exclusive move of the finished directory or C1Z3
+    /// file, or with replacement an atomic exchange (directories, under the old store's lock) or rename (files).
+    /// </summary>
     /// <param name="cancellationToken">Cancels the save.</param>
     public void Commit(CancellationToken cancellationToken = default)
     {
         if (asFile)
         {
-            Format.C1zFile.Save(store, target, cancellationToken: cancellationToken);
+            Format.C1zFile.Save(store, target, new Format.C1zSaveOptions { ReplaceExisting = replace }, cancellationToken);
             store.Dispose();
         }
         else
         {
             string dir = store.Directory;
             store.Dispose();
-            Directory.Move(dir, target);
+            StorePaths.PlaceDirectory(dir, target, replace);
         }
 
         _committed = true;

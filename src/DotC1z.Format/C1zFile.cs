@@ -25,6 +25,12 @@ public sealed record C1zSaveOptions
 
     /// <summary>Tool name recorded in the manifest.</summary>
     public string CreatedBy { get; init; } = "c1z";
+
+    /// <summary>
+    /// Replace an existing file at the target (atomically, by rename). When false the save fails with
+    /// <see cref="C1zOutputExistsException"/> if anything exists there, decided atomically at the final move.
+    /// </summary>
+    public bool ReplaceExisting { get; init; } = true;
 }
 
 /// <summary>Options of <see cref="C1zFile.Open"/>.</summary>
@@ -72,6 +78,7 @@ public static class C1zFile
     /// <returns>The manifest written.</returns>
     /// <exception cref="C1zArgumentException">The encoding is not writable.</exception>
     /// <exception cref="C1zIOException">Writing failed.</exception>
+    /// <exception cref="C1zOutputExistsException">The target exists and <see cref="C1zSaveOptions.ReplaceExisting"/> is off.</exception>
     public static C1ZManifest Save(RocksStore store, string path, C1zSaveOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(store);
@@ -120,7 +127,15 @@ public static class C1zFile
 
             cancellationToken.ThrowIfCancellationRequested();
             FaultHook?.Invoke("rename");
-            File.Move(temp, target, overwrite: true);
+            if (options.ReplaceExisting)
+            {
+                File.Move(temp, target, overwrite: true);
+            }
+            else
+            {
+                OutputPaths.MoveNoReplace(temp, target);
+            }
+
             FaultHook?.Invoke("dirsync");
             DirectorySync.Flush(dir);
             return manifest;
@@ -303,7 +318,15 @@ public static class C1zFile
         }
     }
 
-    private static C1ZManifest ExtractCore(FileStream input, string path, string destination, C1zOpenOptions options, CancellationToken ct)
+    /// <summary>
+    /// Reads and checks magic, manifest length and manifest from the start of <paramref name="input"/>
+    /// (left positioned at the payload).
+    /// </summary>
+    /// <param name="input">The file, at offset 0.</param>
+    /// <param name="path">Its path, for messages.</param>
+    /// <returns>The parsed manifest and its bytes as stored.</returns>
+    /// <exception cref="C1zArchiveException">The header or manifest is not acceptable.</exception>
+    internal static (C1ZManifest Manifest, byte[] Bytes) ReadHeader(FileStream input, string path)
     {
         long fileLength = input.Length;
         Span<byte> head = stackalloc byte[C1zEnvelope.ManifestOffset];
@@ -358,6 +381,14 @@ public static class C1zFile
             throw new C1zArchiveException(ArchiveError.ManifestInvalid, path, "manifest names no engine");
         }
 
+        return (manifest, manifestBytes);
+    }
+
+    private static C1ZManifest ExtractCore(FileStream input, string path, string destination, C1zOpenOptions options, CancellationToken ct)
+    {
+        long fileLength = input.Length;
+        var (manifest, manifestBytes) = ReadHeader(input, path);
+        long manifestLength = manifestBytes.Length;
         if (manifest.Engine != C1zEnvelope.EngineName)
         {
             throw new C1zArchiveException(ArchiveError.UnsupportedEngine, path, $"engine \"{manifest.Engine}\" is not supported");
@@ -488,29 +519,18 @@ public static class C1zFile
     /// <exception cref="C1zArchiveException">The header or manifest is not acceptable.</exception>
     public static C1ZManifest ReadManifest(string path)
     {
-        using var input = File.OpenRead(path);
-        Span<byte> head = stackalloc byte[C1zEnvelope.ManifestOffset];
-        if (input.ReadAtLeast(head, head.Length, throwOnEndOfStream: false) != head.Length || !C1zEnvelope.HasMagic(head))
-        {
-            throw new C1zArchiveException(ArchiveError.InvalidMagic, path, "not a C1Z3 file");
-        }
-
-        uint length = BinaryPrimitives.ReadUInt32BigEndian(head[C1zEnvelope.ManifestLengthOffset..]);
-        if (length > C1zEnvelope.MaxManifestBytes || length > input.Length - C1zEnvelope.ManifestOffset)
-        {
-            throw new C1zArchiveException(ArchiveError.ManifestTooLarge, path, "bad manifest length");
-        }
-
-        var bytes = new byte[length];
-        input.ReadExactly(bytes);
         try
         {
-            PreScanManifest(bytes, path);
-            return C1ZManifest.Parser.ParseFrom(bytes);
+            using var input = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 4096);
+            return ReadHeader(input, path).Manifest;
         }
-        catch (InvalidProtocolBufferException ex)
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
         {
-            throw new C1zArchiveException(ArchiveError.ManifestInvalid, path, ex.Message, ex);
+            throw new C1zIOException($"{path}: file not found", path, ex);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new C1zIOException($"{path}: {ex.Message}", path, ex);
         }
     }
 }

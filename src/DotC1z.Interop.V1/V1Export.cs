@@ -30,7 +30,7 @@ public static class V1Export
     /// <param name="options">Options.</param>
     /// <param name="cancellationToken">Stops the export; nothing is written then.</param>
     /// <returns>Per-sync counts written.</returns>
-    /// <exception cref="C1zArgumentException">The output exists and <see cref="V1ExportOptions.Overwrite"/> is off.</exception>
+    /// <exception cref="C1zOutputExistsException">The output exists and <see cref="V1ExportOptions.Overwrite"/> is off.</exception>
     /// <exception cref="C1zIOException">Writing failed.</exception>
     public static IReadOnlyList<(SyncId Sync, RecordCounts Counts)> Export(IC1zStore source, string outputPath, V1ExportOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -40,7 +40,7 @@ public static class V1Export
         string output = Path.GetFullPath(outputPath);
         if (File.Exists(output) && !options.Overwrite)
         {
-            throw new C1zArgumentException($"output already exists: {output}", output);
+            throw new C1zOutputExistsException(output);
         }
 
         string dir = Path.GetDirectoryName(output)!;
@@ -77,7 +77,16 @@ public static class V1Export
             }
 
             cancellationToken.ThrowIfCancellationRequested();
-            File.Move(temp, output, overwrite: options.Overwrite);
+            if (options.Overwrite)
+            {
+                File.Move(temp, output, overwrite: true);
+            }
+            else
+            {
+                // Exclusive: of two exports racing to one path, exactly one wins.
+                OutputPaths.MoveNoReplace(temp, output);
+            }
+
             return counts;
         }
         catch (IOException ex)

@@ -33,9 +33,9 @@ public static class ImportCommand
                 throw new CliException($"{inPath} is not a legacy v1 c1z file (magic C1ZF)");
             }
 
-            StorePaths.PrepareOutput(outPath, parse.GetValue(force));
+            StorePaths.PrepareOutput(outPath, parse.GetValue(force), inPath);
             var sw = Stopwatch.StartNew();
-            using var target = StorePaths.CreateOutput(outPath);
+            using var target = StorePaths.CreateOutput(outPath, parse.GetValue(force));
             var summary = V1Import.Import(inPath, target.Store, cancellationToken: ctx.Cancellation);
             target.Commit(ctx.Cancellation);
             foreach (var (sync, counts) in summary.Syncs)
@@ -68,17 +68,18 @@ public static class ExportCommand
         command.SetAction(parse =>
         {
             string outPath = parse.GetValue(output)!;
-            StorePaths.PrepareOutput(outPath, parse.GetValue(force));
+            bool replace = parse.GetValue(force);
+            StorePaths.PrepareOutput(outPath, replace, parse.GetValue(input)!);
             var sw = Stopwatch.StartNew();
             using var source = StorePaths.Open(parse.GetValue(input)!, readOnly: true);
             long records = 0;
             if (parse.GetValue(format) == "v1")
             {
-                records = V1Export.Export(source, outPath, cancellationToken: ctx.Cancellation).Sum(s => s.Counts.Total);
+                records = V1Export.Export(source, outPath, new V1ExportOptions { Overwrite = replace }, ctx.Cancellation).Sum(s => s.Counts.Total);
             }
             else
             {
-                using var target = StorePaths.CreateOutput(outPath.EndsWith(".c1z", StringComparison.OrdinalIgnoreCase) ? outPath : throw new CliException("--format c1z3 needs an output ending in .c1z"));
+                using var target = StorePaths.CreateOutput(outPath.EndsWith(".c1z", StringComparison.OrdinalIgnoreCase) ? outPath : throw new CliException("--format c1z3 needs an output ending in .c1z"), replace);
                 foreach (var run in source.ListSyncRuns())
                 {
                     var sync = Keys.SyncId.Parse(run.SyncId);

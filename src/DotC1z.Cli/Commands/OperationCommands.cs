@@ -26,11 +26,11 @@ public static class CompactCommand
         command.SetAction(parse =>
         {
             string outPath = parse.GetValue(output)!;
-            StorePaths.PrepareOutput(outPath, parse.GetValue(force));
+            StorePaths.PrepareOutput(outPath, parse.GetValue(force), parse.GetValue(baseOpt)!, parse.GetValue(applied)!);
             var sw = Stopwatch.StartNew();
             using var b = StorePaths.Open(parse.GetValue(baseOpt)!, readOnly: true);
             using var a = StorePaths.Open(parse.GetValue(applied)!, readOnly: true);
-            using var target = StorePaths.CreateOutput(outPath);
+            using var target = StorePaths.CreateOutput(outPath, parse.GetValue(force));
             var sync = SyncCompactor.CompactStores(b, a, target.Store, ctx.Cancellation);
             var counts = target.Store.Count(sync);
             target.Commit(ctx.Cancellation);
@@ -58,7 +58,7 @@ public static class DiffCommand
         command.SetAction(parse =>
         {
             string outPath = parse.GetValue(output)!;
-            StorePaths.PrepareOutput(outPath, parse.GetValue(force));
+            StorePaths.PrepareOutput(outPath, parse.GetValue(force), parse.GetValue(baseOpt)!, parse.GetValue(applied)!);
             using var b = StorePaths.Open(parse.GetValue(baseOpt)!, readOnly: true);
             using var a = StorePaths.Open(parse.GetValue(applied)!, readOnly: true);
             var bs = b.LatestSync() ?? throw new CliException("the base holds no sync");
@@ -68,7 +68,7 @@ public static class DiffCommand
                 throw new CliException($"base and applied hold the same sync {bs}");
             }
 
-            using var target = StorePaths.CreateOutput(outPath);
+            using var target = StorePaths.CreateOutput(outPath, parse.GetValue(force));
 
             // Both inputs go into one scratch store so the diff reads them side by side.
             using var scratch = new MemoryStore();
@@ -160,11 +160,11 @@ public static class ExpandCommand
         command.SetAction(parse =>
         {
             string outPath = parse.GetValue(output)!;
-            StorePaths.PrepareOutput(outPath, parse.GetValue(force));
+            StorePaths.PrepareOutput(outPath, parse.GetValue(force), parse.GetValue(input)!);
             var sw = Stopwatch.StartNew();
             using var source = StorePaths.Open(parse.GetValue(input)!, readOnly: true);
             var latest = source.LatestSync() ?? throw new CliException("the input holds no sync");
-            using var target = StorePaths.CreateOutput(outPath);
+            using var target = StorePaths.CreateOutput(outPath, parse.GetValue(force));
             foreach (var run in source.ListSyncRuns())
             {
                 var s = Keys.SyncId.Parse(run.SyncId);

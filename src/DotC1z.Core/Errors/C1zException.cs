@@ -79,6 +79,17 @@ public sealed class C1zStoreInUseException : C1zIOException
     }
 }
 
+/// <summary>An output was not written because something already exists at its path (and replacing was not asked for).</summary>
+public sealed class C1zOutputExistsException : C1zIOException
+{
+    /// <summary>Creates an output-exists error.</summary>
+    /// <param name="path">The output path.</param>
+    public C1zOutputExistsException(string path)
+        : base($"output already exists: {path}", path)
+    {
+    }
+}
+
 /// <summary>
 /// A file or directory is not in a format this version reads: wrong magic, truncated envelope,
 /// unsupported encoding or schema version, unsafe archive entry, limits exceeded.
