@@ -15,7 +15,7 @@ public sealed record CliContext(TextWriter Out, TextWriter Err, bool Interactive
 /// <summary>A command failed in a way the user can act on; printed as one line, exit code 1.</summary>
 public sealed class CliException(string message) : Exception(message);
 
-/// <summary>Builds the command tree and maps outcomes to exit codes (cli-contract.md).</summary>
+/// <summary>Builds the command tree and maps outcomes to exit codes (docs/CLI.md).</summary>
 public static class CliApp
 {
     /// <summary>Global <c>--verbose</c>: show stack traces of failures.</summary>

@@ -7,7 +7,7 @@ using DotC1z.Storage;
 
 namespace DotC1z.Cli;
 
-/// <summary>Shape of a synthetic sync (cli-contract.md: fixture-gen).</summary>
+/// <summary>Shape of a synthetic sync (docs/CLI.md §3.1).</summary>
 /// <param name="Grants">Grants to generate.</param>
 /// <param name="Entitlements">Distinct entitlements.</param>
 /// <param name="Principals">Distinct principals.</param>

@@ -16,7 +16,7 @@ namespace DotC1z.Engine.Rocks;
 /// index order is a few stable counting sorts over the ranks of the interned elements, applied to
 /// the primary order (least significant element first). The tuple codec makes key order equal to
 /// element-wise order of the escaped elements, so ranking the distinct escaped elements is exact
-/// (perf-anchors.md H16: comparison sorts over a large arena were cache-miss bound).
+/// (docs/PERF-ANCHORS.md H16: comparison sorts over a large arena were cache-miss bound).
 /// </summary>
 internal sealed class GrantChunk : IDisposable
 {

@@ -28,7 +28,7 @@ namespace DotC1z.Engine.Rocks;
 /// <remarks>
 /// Why the two grant indexes are covering (value = the grant record): listing by entitlement or by
 /// principal is the hot read path, and a key-only index turns every row into a random point lookup
-/// (measured here at 3–5 µs a row, slower than SQLite; perf-anchors.md §5). A covering entry makes a
+/// (measured here at 3–5 µs a row, slower than SQLite; docs/PERF-ANCHORS.md §5). A covering entry makes a
 /// list one sequential range scan, at the cost of storing each grant value three times. The other
 /// indexes are rarely scanned and store the primary key, so a lookup needs no tail parsing.
 /// </remarks>

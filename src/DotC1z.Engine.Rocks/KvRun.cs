@@ -7,7 +7,7 @@ namespace DotC1z.Engine.Rocks;
 /// An append-only arena of key/value pairs for one keyspace, sortable by key (then by arrival order).
 /// Entries carry a 16-byte big-endian key prefix taken after the keyspace's common header so that
 /// almost every comparison is two integer compares instead of a walk through the arena
-/// (perf-anchors.md §5: comparison sorts over pointers into a large arena are cache-miss bound).
+/// (docs/PERF-ANCHORS.md §5: comparison sorts over pointers into a large arena are cache-miss bound).
 /// </summary>
 internal sealed class KvRun : IDisposable
 {

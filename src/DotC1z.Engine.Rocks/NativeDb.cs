@@ -214,7 +214,7 @@ internal sealed unsafe class NativeWriteBatch : IDisposable
 /// read options, its iterator and the native copy of its bounds, which the C API keeps pointers to
 /// for the iterator's whole life. Key and value are spans over RocksDB's buffers, valid until the
 /// next move. The iterator also stops on an error, so callers check <see cref="ThrowIfFailed"/> at
-/// the end: a corrupt block must raise, not end the scan (reliability.md F5).
+/// the end: a corrupt block must raise, not end the scan (docs/RELIABILITY.md F5).
 /// </summary>
 internal sealed unsafe class BoundedIterator : IDisposable
 {

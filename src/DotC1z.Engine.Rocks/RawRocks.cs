@@ -5,9 +5,9 @@ namespace DotC1z.Engine.Rocks;
 /// <summary>
 /// Blittable bindings for every C-API call the engine makes. The engine does not go through
 /// RocksDbSharp's wrapper: its binding layer costs ≈0.3–0.5 s of start-up in every process that
-/// touches it (perf-anchors.md H9; every c1z command paid it), and its iterator ≈80–110 ns and 64 B of
+/// touches it (docs/PERF-ANCHORS.md H9; every c1z command paid it), and its iterator ≈80–110 ns and 64 B of
 /// garbage per row, where these take ≈3 ns a call and hand out spans over RocksDB's own buffers
-/// (perf-anchors.md H5–H9). The RocksDB package still supplies the native library.
+/// (docs/PERF-ANCHORS.md H5–H9). The RocksDB package still supplies the native library.
 /// </summary>
 /// <remarks>
 /// The calls bind to a RocksDB library already mapped into the process when there is one (a host

@@ -8,7 +8,7 @@ public sealed partial class RocksStore
     public static readonly IReadOnlyList<string> ExpectedColumnFamilies = ["default"];
 
     /// <summary>
-    /// The check an untrusted store directory must pass before it is adopted (reliability.md D2):
+    /// The check an untrusted store directory must pass before it is adopted (docs/RELIABILITY.md D2):
     /// its column-family list is exactly <see cref="ExpectedColumnFamilies"/>; it opens read-only with
     /// paranoid checks, absolute-consistency WAL recovery, no mmap reads and our own options (the
     /// directory's <c>OPTIONS-*</c> file is never loaded); every SST block checksum verifies; and a full

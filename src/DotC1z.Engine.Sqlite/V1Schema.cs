@@ -1,7 +1,7 @@
 namespace DotC1z.Engine.Sqlite;
 
 /// <summary>
-/// Baton's v1 SQLite schema at HEAD (c1z-v1-format.md §2.2): table, column and index names and
+/// Baton's v1 SQLite schema at HEAD (docs/INTEROP-V1.md §2.2): table, column and index names and
 /// types exactly as baton creates them, in baton's creation order (sync runs before grants).
 /// Note baton's quirk, kept on purpose: on <c>v1_resources</c> the names of the parent index and of
 /// the unique (external_id, sync_id) index are swapped relative to their columns.

@@ -311,7 +311,7 @@ public static class V2Translation
         return r;
     }
 
-    /// <summary>Formats a timestamp as baton's datetime text: <c>YYYY-MM-DD HH:MM:SS[.fraction]</c>, trailing zeros trimmed (c1z-v1-format.md §2.4). We write UTC.</summary>
+    /// <summary>Formats a timestamp as baton's datetime text: <c>YYYY-MM-DD HH:MM:SS[.fraction]</c>, trailing zeros trimmed (docs/INTEROP-V1.md §2.4). We write UTC.</summary>
     /// <param name="t">The timestamp.</param>
     /// <returns>The text.</returns>
     public static string FormatTime(Timestamp t)

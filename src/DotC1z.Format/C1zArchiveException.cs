@@ -2,7 +2,7 @@ using DotC1z.Errors;
 
 namespace DotC1z.Format;
 
-/// <summary>Why a C1Z3 file was rejected (reliability.md §2.0 I1).</summary>
+/// <summary>Why a C1Z3 file was rejected (docs/RELIABILITY.md §2.0 I1).</summary>
 public enum ArchiveError
 {
     /// <summary>Not a C1Z3 file.</summary>

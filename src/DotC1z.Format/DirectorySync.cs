@@ -4,7 +4,7 @@ namespace DotC1z.Format;
 
 /// <summary>
 /// fsync of a directory, so a rename inside it is durable. .NET cannot open a directory handle
-/// (reliability.md F11), so on Linux and macOS this calls open(O_RDONLY|O_DIRECTORY) + fsync directly.
+/// (docs/RELIABILITY.md F11), so on Linux and macOS this calls open(O_RDONLY|O_DIRECTORY) + fsync directly.
 /// </summary>
 internal static partial class DirectorySync
 {

@@ -5,7 +5,7 @@ using DotC1z.Errors;
 
 namespace DotC1z.Format;
 
-/// <summary>How an extracted store is checked before it is adopted (reliability.md D2).</summary>
+/// <summary>How an extracted store is checked before it is adopted (docs/RELIABILITY.md D2).</summary>
 public enum StoreVerification
 {
     /// <summary>

@@ -6,7 +6,7 @@ namespace DotC1z.Format;
 /// <summary>
 /// The minimal ustar subset C1Z3 payloads use: a flat directory of regular files. The writer is ours;
 /// the reader is strict because .NET's <c>TarReader</c> neither verifies header checksums nor bounds
-/// its allocations (reliability.md F1–F3): every header checksum is verified, only regular files with
+/// its allocations (docs/RELIABILITY.md F1–F3): every header checksum is verified, only regular files with
 /// short plain names are accepted, duplicates, links, devices, PAX/GNU extension headers, base-256
 /// sizes, truncation and trailing data are rejected, and entry count and bytes are capped.
 /// </summary>
@@ -102,7 +102,7 @@ internal static class StrictTar
     public static int Extract(Stream input, string destination, int maxEntries, string path, CancellationToken ct)
     {
         var header = new byte[BlockSize];
-        // Case-insensitive: names that collide under case folding would collide on some file systems (reliability.md C4).
+        // Case-insensitive: names that collide under case folding would collide on some file systems (docs/RELIABILITY.md C4).
         var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         byte[] buffer = ArrayPool<byte>.Shared.Rent(1 << 16);
         try

@@ -33,7 +33,7 @@ public sealed class V1FormatException : C1zFormatException
 }
 
 /// <summary>
-/// Baton's legacy v1 container (c1z-v1-format.md §1): the 5 bytes <c>C1ZF\0</c>, then one zstd
+/// Baton's legacy v1 container (docs/INTEROP-V1.md §1): the 5 bytes <c>C1ZF\0</c>, then one zstd
 /// frame holding a whole SQLite database.
 /// </summary>
 public static class V1File

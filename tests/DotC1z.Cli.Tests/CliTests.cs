@@ -4,7 +4,7 @@ using DotC1z.Tests.Shared;
 
 namespace DotC1z.Cli.Tests;
 
-/// <summary>End-to-end runs of the c1z commands, in process, asserting output lines and exit codes (cli-contract.md).</summary>
+/// <summary>End-to-end runs of the c1z commands, in process, asserting output lines and exit codes (docs/CLI.md).</summary>
 public sealed class CliTests : IDisposable
 {
     private readonly TempDir _dir = new("cli");

@@ -7,7 +7,7 @@ using DotC1z.Tests.Shared;
 namespace DotC1z.Cli.Tests;
 
 /// <summary>
-/// Acknowledged writes survive a process kill (reliability.md F-a): a child process writes batches
+/// Acknowledged writes survive a process kill (docs/RELIABILITY.md F-a): a child process writes batches
 /// and acknowledges each one; it is killed at a seeded random moment; every acknowledged batch must
 /// be present in full and no batch may be torn.
 /// </summary>

@@ -52,4 +52,49 @@ public sealed class ArchitectureTests
             Assert.DoesNotContain(doc.Descendants("PackageReference"), r => r.Attribute("Version") is not null);
         }
     }
+
+    [Fact]
+    public void No_file_refers_to_specifications_or_fixtures_outside_the_repository()
+    {
+        // Built from pieces so this file does not match its own search.
+        string[] forbidden = ["../" + "shared", "shared" + "/spec", "shared" + "/fixtures"];
+        string[] extensions = [".cs", ".csproj", ".props", ".proto", ".md", ".json", ".sh"];
+        var offending = new List<string>();
+        foreach (string top in new[] { "src", "tests", "bench", ".ci" })
+        {
+            string root = Path.Combine(TestPaths.RepoRoot, top);
+            if (!Directory.Exists(root))
+            {
+                continue;
+            }
+
+            foreach (string file in Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories))
+            {
+                string relative = Path.GetRelativePath(TestPaths.RepoRoot, file).Replace('\\', '/');
+                string[] parts = relative.Split('/');
+                if (parts.Contains("bin") || parts.Contains("obj"))
+                {
+                    continue;
+                }
+
+                bool isText = extensions.Contains(Path.GetExtension(file), StringComparer.OrdinalIgnoreCase)
+                    || relative == ".ci/run";
+                if (!isText)
+                {
+                    continue;
+                }
+
+                string[] lines = File.ReadAllLines(file);
+                for (int i = 0; i < lines.Length; i++)
+                {
+                    if (forbidden.Any(f => lines[i].Contains(f, StringComparison.Ordinal)))
+                    {
+                        offending.Add($"{relative}:{i + 1}: {lines[i].Trim()}");
+                    }
+                }
+            }
+        }
+
+        Assert.True(offending.Count == 0, "files refer to the shared directory beside the repository (cite docs/ instead):\n" + string.Join("\n", offending));
+    }
 }

@@ -7,7 +7,7 @@ using DotC1z.Tests.Shared;
 namespace DotC1z.Core.Tests;
 
 /// <summary>
-/// The seed's prefix-free/order microtest (upstream-design.md §8.4), extended: every ordered pair of
+/// The seed's prefix-free/order microtest (docs/DESIGN.md §7.4), extended: every ordered pair of
 /// hand-picked and seeded random tuples must compare bytewise exactly as the tuples compare element
 /// by element, no encoding may be a proper element-aligned prefix of another, and decoding inverts encoding.
 /// </summary>
@@ -218,7 +218,7 @@ public sealed class TupleCodecTests
     [Fact]
     public void Worked_example_keys_match_the_spec()
     {
-        // upstream-design.md §4.6: Grant pk "a\0b\1c" escapes to 61 01 01 62 01 02 63.
+        // docs/DESIGN.md §4.6: Grant pk "a\0b\1c" escapes to 61 01 01 62 01 02 63.
         var buffer = new byte[64];
         var writer = new TupleWriter(buffer);
         writer.Byte(0x03);

@@ -6,7 +6,7 @@ using DotC1z.Tests.Shared;
 
 namespace DotC1z.Equivalence.Tests;
 
-/// <summary>The seed's four equivalence tests (upstream-design.md §8.3), RocksDB vs the in-memory reference, with their exact expected counts.</summary>
+/// <summary>The seed's four equivalence tests (docs/DESIGN.md §7.3), RocksDB vs the in-memory reference, with their exact expected counts.</summary>
 public sealed class SeedWorkloadTests : IDisposable
 {
     private readonly TempDir _dir = new("seed-equiv");

@@ -477,7 +477,7 @@ public sealed class C1zFileTests : IDisposable
             File.WriteAllBytes(file, m);
             try
             {
-                // In-process verification for speed; every 25th mutant goes through the real child process (reliability.md T3).
+                // In-process verification for speed; every 25th mutant goes through the real child process (docs/RELIABILITY.md T3).
                 var verification = i % 25 == 0 ? StoreVerification.ChildProcess : StoreVerification.InProcess;
                 using var store = C1zFile.Open(file, new C1zOpenOptions { TempDirectory = temp, MaxDecodedBytes = 64 << 20, Verification = verification });
 

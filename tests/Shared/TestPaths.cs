@@ -9,18 +9,18 @@ public static class TestPaths
     public static string RepoRoot { get; } = FindRepoRoot();
 
     /// <summary>
-    /// Path of a real v1 fixture in <c>../shared/fixtures/real/</c> (relative to the repository root).
+    /// Path of a real baton fixture in <c>tests/fixtures/</c> (origin and licence: tests/fixtures/NOTICE.md).
     /// Fails the test with the searched location when it is missing: tests never skip silently.
     /// </summary>
     /// <param name="name">File name, e.g. <c>small-unexpanded.c1z</c>.</param>
     /// <returns>The absolute path.</returns>
     public static string RealFixture(string name)
     {
-        string dir = Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "fixtures", "real"));
+        string dir = Path.Combine(RepoRoot, "tests", "fixtures");
         string path = Path.Combine(dir, name);
         if (!File.Exists(path))
         {
-            throw new FileNotFoundException($"real fixture {name} not found; looked in {dir} (expected ../shared/fixtures/real beside the repository)", path);
+            throw new FileNotFoundException($"real fixture {name} not found; looked in {dir}", path);
         }
 
         return path;

@@ -4,7 +4,7 @@ using DotC1z.Keys;
 namespace DotC1z.Benchmarks.Codec;
 
 /// <summary>
-/// Tuple key encoding of one grant's primary key and both index keys (upstream-design.md §4.3–§4.4
+/// Tuple key encoding of one grant's primary key and both index keys (docs/DESIGN.md §4.3–§4.4
 /// layout) into a reused buffer. Target: 0 bytes allocated.
 /// </summary>
 [MemoryDiagnoser]

@@ -160,7 +160,7 @@ public sealed class BenchRunner
 
     /// <summary>
     /// G1's input in memory. G1 times a store's write path from records in memory to durable
-    /// (perf-anchors.md §6); producing the records (generating them, or reading --input) is reported
+    /// (docs/PERF-ANCHORS.md §6); producing the records (generating them, or reading --input) is reported
     /// on stderr, not timed, and both engines get the same list.
     /// </summary>
     private List<GrantRecord> Fixture()
@@ -186,7 +186,7 @@ public sealed class BenchRunner
     }
 
     // G1 is one load of the whole fixture, so one run carries all of this VM's noise (±20 %,
-    // perf-anchors.md §6): it is repeated on fresh stores and the median run is reported.
+    // docs/PERF-ANCHORS.md §6): it is repeated on fresh stores and the median run is reported.
     private const int G1Repetitions = 3;
 
     private BenchResult G1(BenchEngine engine, Dictionary<BenchEngine, SyncId> syncs)

@@ -11,7 +11,7 @@ namespace DotC1z.Keys;
 /// Text order, numeric order and byte order agree, so ids sort by creation second.
 /// </summary>
 /// <remarks>
-/// Parsing is strict where upstream was lenient (upstream-design.md §2.8, §11.18): every character
+/// Parsing is strict where upstream was lenient (docs/DESIGN.md §3.2, §3.3): every character
 /// must be in the alphabet and the value must fit in 160 bits, so every accepted text round-trips.
 /// The value is held as three big-endian words, which makes comparison three integer compares.
 /// </remarks>

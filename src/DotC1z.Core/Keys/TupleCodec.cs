@@ -5,7 +5,7 @@ using System.Text.Unicode;
 namespace DotC1z.Keys;
 
 /// <summary>
-/// The order-preserving, prefix-free tuple codec used for every key (upstream-design.md §2).
+/// The order-preserving, prefix-free tuple codec used for every key (docs/DESIGN.md §2).
 /// </summary>
 /// <remarks>
 /// <para>A string or bytes element is escaped byte by byte: <c>0x00 → 01 01</c>, <c>0x01 → 01 02</c>,

@@ -1,6 +1,6 @@
 namespace DotC1z.Storage;
 
-/// <summary>The six stored record kinds. The numeric values are the keyspace type bytes (upstream-design.md §4.1).</summary>
+/// <summary>The six stored record kinds. The numeric values are the keyspace type bytes (docs/DESIGN.md §4.1).</summary>
 public enum RecordKind : byte
 {
     /// <summary><see cref="Records.ResourceTypeRecord"/>.</summary>

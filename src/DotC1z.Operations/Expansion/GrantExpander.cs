@@ -14,7 +14,7 @@ public sealed record ExpansionOptions
 
     /// <summary>
     /// Write every <c>is_direct</c> as false, like the SDK that produced the real expanded fixture
-    /// (c1z-v1-format.md §5.3); by default the current rule of §5.2 is used.
+    /// (docs/INTEROP-V1.md §5.3); by default the current rule of §5.2 is used.
     /// </summary>
     public bool LegacyIsDirectFalse { get; init; }
 
@@ -32,7 +32,7 @@ public sealed record ExpansionOptions
 public sealed record ExpansionResult(int Edges, int Nodes, long GrantsCreated, long GrantsUpdated, int SkippedEdges, int DepthReached);
 
 /// <summary>
-/// Grant expansion (c1z-v1-format.md §5): a grant of entitlement T to principal P carrying
+/// Grant expansion (docs/INTEROP-V1.md §5): a grant of entitlement T to principal P carrying
 /// <c>GrantExpandable{S…}</c> is an edge S → T meaning "whoever holds S also holds T". Edges are
 /// merged, cycles collapsed (edges inside a strongly connected component dropped, as baton does),
 /// and sources are processed in topological order so every source is complete before it
