@@ -246,6 +246,10 @@ public static class C1zFile
     {
         options ??= new C1zOpenOptions();
         string full = Path.GetFullPath(path);
+        if (BatonPebbleFile.IsPebbleEngine(ReadManifest(full).Engine))
+        {
+            return BatonPebbleFile.OpenStore(full, options);
+        }
         string root = options.TempDirectory ?? Path.GetTempPath();
         string work = PrivateDirectory.CreateUnique(root, "c1z-open-");
         try
@@ -473,7 +477,7 @@ public static class C1zFile
 
     /// <summary>
     /// Counts the manifest's top-level fields on the wire before parsing it: 16 MiB of tiny repeated
-    /// sub-messages would otherwise expand into millions of objects (reliability.md F8/A6).
+    /// sub-messages would otherwise expand into millions of objects (docs/RELIABILITY.md F8/A6).
     /// </summary>
     private static void PreScanManifest(byte[] bytes, string path)
     {

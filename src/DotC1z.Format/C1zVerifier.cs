@@ -40,9 +40,38 @@ public static class C1zVerifier
             return dir.VerifyConsistency(cancellationToken);
         }
 
+        if (BatonPebbleFile.IsPebbleEngine(C1zFile.ReadManifest(path).Engine))
+        {
+            return VerifyBaton(path, cancellationToken);
+        }
+
         using var file = C1zFile.Open(path, new C1zOpenOptions { ReadOnly = true });
         var rocks = (RocksStore)((C1zFileStore)file).InnerStore;
         rocks.VerifyChecksums();
         return rocks.VerifyConsistency(cancellationToken);
+    }
+
+    /// <summary>
+    /// A baton Pebble file: the frame hashes and every Pebble block checksum (while reading), every record
+    /// against its key, and the counts against the stats sidecar and the manifest's copy of it.
+    /// </summary>
+    private static ConsistencyReport VerifyBaton(string path, CancellationToken cancellationToken)
+    {
+        using var file = BatonPebbleFile.Open(path);
+        file.VerifyPayload(cancellationToken);
+        var (counts, index, problems) = file.Snapshot.Verify(cancellationToken);
+        var all = problems.ToList();
+        var summary = file.Manifest.SyncRuns.FirstOrDefault(r => r.SyncId == file.Snapshot.SyncRun?.SyncId);
+        if (file.Snapshot.Stats is { } stats && summary?.Stats is { } copy && !copy.Equals(stats))
+        {
+            all.Add("the manifest's stats differ from the payload's stats sidecar");
+        }
+
+        if (file.Snapshot.SyncRun is not null && summary is null)
+        {
+            all.Add($"the manifest has no summary for sync {file.Snapshot.SyncRun.SyncId}");
+        }
+
+        return new ConsistencyReport(file.Snapshot.SyncRun is null ? 0 : 1, counts.Total, index, all);
     }
 }

@@ -214,7 +214,7 @@ public sealed class IndexedZstdPayload : IPayloadFileSource, IDisposable
                 throw new C1zArchiveException(ArchiveError.PayloadCorrupt, _path, $"frame of {Printable(name)} is not exactly one zstd frame");
             }
 
-            ulong declared = Decompressor.GetDecompressedSize(compressed);
+            ulong declared = ContentSize(compressed);
             if (declared != ulong.MaxValue - 1 && declared != ulong.MaxValue && declared != (ulong)e.RawSize && !(declared == 0 && e.RawSize == 0))
             {
                 throw new C1zArchiveException(ArchiveError.PayloadCorrupt, _path, $"frame of {Printable(name)} declares {declared} bytes, the index says {e.RawSize}");
@@ -252,6 +252,15 @@ public sealed class IndexedZstdPayload : IPayloadFileSource, IDisposable
 
     private IndexedFrameEntry Entry(string name) =>
         _entries.TryGetValue(name, out var e) ? e : throw new C1zArgumentException($"{_path}: the payload holds no file {Printable(name)}", _path);
+
+    /// <summary>The frame header's content size: ulong.MaxValue when absent (baton's 0-byte files), MaxValue−1 on error.</summary>
+    private static unsafe ulong ContentSize(ReadOnlySpan<byte> frame)
+    {
+        fixed (byte* p = frame)
+        {
+            return ZstdSharp.Unsafe.Methods.ZSTD_getFrameContentSize(p, (nuint)frame.Length);
+        }
+    }
 
     private static unsafe long FrameLength(ReadOnlySpan<byte> frame)
     {

@@ -51,4 +51,21 @@ public static class StoreOpener
 
         throw new C1zArchiveException(ArchiveError.InvalidMagic, path, "not a c1z file (unknown magic)");
     }
+
+    /// <summary>Whether <paramref name="path"/> is a file that starts with the C1Z3 magic.</summary>
+    /// <param name="path">A path.</param>
+    /// <returns>True for a C1Z3 file (ours or baton's).</returns>
+    public static bool IsC1z3File(string path)
+    {
+        try
+        {
+            using var s = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
+            Span<byte> header = stackalloc byte[C1zEnvelope.MagicLength];
+            return s.ReadAtLeast(header, header.Length, throwOnEndOfStream: false) == header.Length && C1zEnvelope.HasMagic(header);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
 }

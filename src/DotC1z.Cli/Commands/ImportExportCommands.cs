@@ -15,10 +15,10 @@ public static class ImportCommand
     public static Command Create(CliContext ctx)
     {
         ArgumentNullException.ThrowIfNull(ctx);
-        var input = new Option<string>("--in") { Description = "A legacy v1 c1z file (magic C1ZF).", Required = true };
+        var input = new Option<string>("--in") { Description = "A legacy v1 c1z file (magic C1ZF) or a C1Z3 file written by baton's Pebble engine.", Required = true };
         var output = new Option<string>("--out") { Description = "Output: a .c1z file (C1Z3) or a store directory.", Required = true };
         var force = new Option<bool>("--force") { Description = "Replace an existing output." };
-        var command = new Command("import", "Import a legacy v1 c1z file (all syncs and record types).\n\nExample:\n  c1z import --in baton.c1z --out snapshot.c1z") { input, output, force };
+        var command = new Command("import", "Import a c1z file baton wrote (a legacy v1 file with all its syncs, or a Pebble C1Z3 file) into our C1Z3 format.\n\nExample:\n  c1z import --in baton.c1z --out snapshot.c1z") { input, output, force };
         command.SetAction(parse =>
         {
             string inPath = parse.GetValue(input)!;
@@ -28,15 +28,27 @@ public static class ImportCommand
                 throw new CliException($"no such file: {inPath}");
             }
 
-            if (!V1File.IsV1File(inPath))
+            bool v1 = V1File.IsV1File(inPath);
+            if (!v1 && !(Format.StoreOpener.IsC1z3File(inPath) && Format.BatonPebbleFile.IsPebbleEngine(Format.C1zFile.ReadManifest(inPath).Engine)))
             {
-                throw new CliException($"{inPath} is not a legacy v1 c1z file (magic C1ZF)");
+                throw new CliException($"{inPath} is neither a legacy v1 c1z file (magic C1ZF) nor a C1Z3 file from baton's Pebble engine");
             }
 
             StorePaths.PrepareOutput(outPath, parse.GetValue(force), inPath);
             var sw = Stopwatch.StartNew();
             using var target = StorePaths.CreateOutput(outPath, parse.GetValue(force));
-            var summary = V1Import.Import(inPath, target.Store, cancellationToken: ctx.Cancellation);
+            V1ImportSummary summary;
+            if (v1)
+            {
+                summary = V1Import.Import(inPath, target.Store, cancellationToken: ctx.Cancellation);
+            }
+            else
+            {
+                using var pebble = Format.BatonPebbleFile.Open(inPath);
+                var counts = pebble.Snapshot.CopyTo(target.Store, ctx.Cancellation);
+                summary = new V1ImportSummary(pebble.Snapshot.Sync is { } s ? [(s, counts)] : []);
+            }
+
             target.Commit(ctx.Cancellation);
             foreach (var (sync, counts) in summary.Syncs)
             {

@@ -156,7 +156,7 @@ public static class ExpandCommand
         var output = new Option<string>("--out") { Description = "Output: a .c1z file or a store directory.", Required = true };
         var force = new Option<bool>("--force") { Description = "Replace an existing output." };
         var legacy = new Option<bool>("--legacy-is-direct") { Description = "Write every is_direct as false, like the SDK that wrote baton's expanded test fixtures." };
-        var command = new Command("expand", "Grant expansion (c1z-v1-format.md §5) of the latest sync: every holder of a source entitlement receives the entitlements it expands into.\n\nExample:\n  c1z expand --in unexpanded.c1z --out expanded.c1z") { input, output, force, legacy };
+        var command = new Command("expand", "Grant expansion (docs/INTEROP-V1.md §5) of the latest sync: every holder of a source entitlement receives the entitlements it expands into.\n\nExample:\n  c1z expand --in unexpanded.c1z --out expanded.c1z") { input, output, force, legacy };
         command.SetAction(parse =>
         {
             string outPath = parse.GetValue(output)!;

@@ -20,11 +20,18 @@ public static class StatsCommand
         ArgumentNullException.ThrowIfNull(ctx);
         var path = new Argument<string>("PATH") { Description = "A C1Z3 file, a legacy v1 file or a store directory." };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
-        var command = new Command("stats", "Per sync: id, type, started/ended, parent and record counts.\n\nExample:\n  c1z stats snapshot.c1z --json") { path, json };
+        var deep = new Option<bool>("--deep") { Description = "Count by reading every record instead of answering from the C1Z3 manifest's sync summaries." };
+        var command = new Command("stats", "Per sync: id, type, started/ended, parent and record counts. A C1Z3 file (ours or baton's) answers from its manifest without decoding the payload unless --deep is given.\n\nExample:\n  c1z stats snapshot.c1z --json\n  c1z stats baton-sync.c1z --deep") { path, json, deep };
         command.SetAction(parse =>
         {
-            using var store = StorePaths.Open(parse.GetValue(path)!, readOnly: true);
-            var rows = store.ListSyncRuns().Select(run => (Run: run, Counts: SyncId.TryParse(run.SyncId, out var id) ? store.Count(id) : default)).ToList();
+            string input = parse.GetValue(path)!;
+            var rows = parse.GetValue(deep) ? null : FromManifest(input);
+            if (rows is null)
+            {
+                using var store = StorePaths.Open(input, readOnly: true);
+                rows = store.ListSyncRuns().Select(run => (Run: run, Counts: SyncId.TryParse(run.SyncId, out var id) ? store.Count(id) : default)).ToList();
+            }
+
             if (parse.GetValue(json))
             {
                 var doc = new
@@ -58,6 +65,30 @@ public static class StatsCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>
+    /// The sync summaries of a C1Z3 manifest (ours carry counts, baton's carry its stats sidecar), or null when
+    /// the path is not a C1Z3 file or its manifest has no summaries.
+    /// </summary>
+    private static List<(SyncRunRecord Run, RecordCounts Counts)>? FromManifest(string path)
+    {
+        if (!File.Exists(path) || !Format.StoreOpener.IsC1z3File(path))
+        {
+            return null;
+        }
+
+        var manifest = Format.C1zFile.ReadManifest(path);
+        if (manifest.SyncRuns.Count == 0)
+        {
+            return null;
+        }
+
+        return manifest.SyncRuns.Select(s => (
+            new SyncRunRecord { SyncId = s.SyncId, Type = (SyncType)s.Type, StartedAt = s.StartedAt, EndedAt = s.EndedAt, ParentSyncId = s.ParentSyncId },
+            s.Stats is { } st
+                ? new RecordCounts(st.ResourceTypes, st.Resources, st.Entitlements, st.Grants, st.Assets)
+                : new RecordCounts(s.ResourceTypes, s.Resources, s.Entitlements, s.Grants, s.Assets))).ToList();
     }
 
     internal static string SyncTypeName(SyncType t) => t switch
