@@ -96,6 +96,18 @@ internal static unsafe partial class RawRocks
     [LibraryImport(Library, EntryPoint = "rocksdb_verify_checksum")]
     public static partial void VerifyChecksum(IntPtr db, IntPtr* error);
 
+    [LibraryImport(Library, EntryPoint = "rocksdb_livefiles")]
+    public static partial IntPtr LiveFiles(IntPtr db);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_livefiles_count")]
+    public static partial int LiveFilesCount(IntPtr files);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_livefiles_name")]
+    public static partial IntPtr LiveFilesName(IntPtr files, int index);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_livefiles_destroy")]
+    public static partial void LiveFilesDestroy(IntPtr files);
+
     [LibraryImport(Library, EntryPoint = "rocksdb_readoptions_create")]
     public static partial IntPtr ReadOptionsCreate();
 

@@ -38,6 +38,7 @@ internal static unsafe class UntrustedStoreCheck
             RocksErrors.ThrowIfError(error, directory, "open");
             RawRocks.VerifyChecksum(db, &error);
             RocksErrors.ThrowIfError(error, directory, "verify checksums");
+            CheckNoStrayFiles(db, directory);
             return ScanAll(db, directory, cancellationToken);
         }
         finally
@@ -49,6 +50,43 @@ internal static unsafe class UntrustedStoreCheck
 
             RawRocks.OptionsDestroy(options);
             RawRocks.BlockBasedOptionsDestroy(table);
+        }
+    }
+
+    /// <summary>
+    /// Every table in the directory must be live and every other file one RocksDB itself writes: an unreferenced
+    /// 2 GiB table or a stray file would otherwise ride along in every save and pass every check
+    /// (docs/RELIABILITY.md, format laxity).
+    /// </summary>
+    private static void CheckNoStrayFiles(IntPtr db, string directory)
+    {
+        var live = new HashSet<string>(StringComparer.Ordinal);
+        IntPtr files = RawRocks.LiveFiles(db);
+        try
+        {
+            int count = RawRocks.LiveFilesCount(files);
+            for (int i = 0; i < count; i++)
+            {
+                string name = System.Runtime.InteropServices.Marshal.PtrToStringUTF8(RawRocks.LiveFilesName(files, i)) ?? string.Empty;
+                live.Add(name.TrimStart('/'));
+            }
+        }
+        finally
+        {
+            RawRocks.LiveFilesDestroy(files);
+        }
+
+        foreach (string path in System.IO.Directory.EnumerateFileSystemEntries(directory))
+        {
+            string name = Path.GetFileName(path);
+            bool ok = name.EndsWith(".sst", StringComparison.Ordinal)
+                ? live.Contains(name)
+                : name is "CURRENT" or "IDENTITY" or "LOCK" or "LOG" || name.EndsWith(".log", StringComparison.Ordinal)
+                    || name.StartsWith("MANIFEST-", StringComparison.Ordinal) || name.StartsWith("OPTIONS-", StringComparison.Ordinal);
+            if (!ok || System.IO.Directory.Exists(path))
+            {
+                throw new C1zCorruptionException($"{directory}: the store holds a file it does not use: {name}", directory);
+            }
         }
     }
 

@@ -11,21 +11,27 @@ namespace DotC1z.Format;
 /// A C1Z3 file written by baton's Pebble engine (manifest engine <c>pebble</c>, <c>pebble2</c> or
 /// <c>pebble3</c>), opened read-only: the envelope and INDEXED_ZSTD frame index are checked, the Pebble
 /// database is read straight from the frames (nothing is extracted to disk), and the baton keyspace is
-/// decoded into our records (docs/PEBBLE.md).
+/// decoded into our records (docs/PEBBLE.md). Payloads of older writers (TAR_ZSTD, TAR, or UNSPECIFIED read
+/// as TAR_ZSTD) go through the strict tar reader into a private directory removed on dispose.
 /// </summary>
 public sealed class BatonPebbleFile : IDisposable
 {
-    private readonly IndexedZstdPayload _payload;
+    private readonly IPayloadFileSource _payload;
+    private readonly string? _extracted;
 
-    private BatonPebbleFile(C1ZManifest manifest, IndexedZstdPayload payload, BatonPebbleSnapshot snapshot)
+    private BatonPebbleFile(C1ZManifest manifest, IPayloadFileSource payload, string? extracted, BatonPebbleSnapshot snapshot)
     {
         Manifest = manifest;
         _payload = payload;
+        _extracted = extracted;
         Snapshot = snapshot;
     }
 
     /// <summary>The manifest as stored.</summary>
     public C1ZManifest Manifest { get; }
+
+    /// <summary>The Pebble database inside.</summary>
+    public PebbleDatabase Database => Snapshot.Database;
 
     /// <summary>The sync inside.</summary>
     public BatonPebbleSnapshot Snapshot { get; }
@@ -38,17 +44,19 @@ public sealed class BatonPebbleFile : IDisposable
     /// <summary>Opens the file and checks envelope, frame index, Pebble database and baton's stamps.</summary>
     /// <param name="path">The file.</param>
     /// <param name="options">Limits (the decoded-size budget applies to the sum of the database's files).</param>
+    /// <param name="cancellationToken">Stops the open.</param>
     /// <returns>The open file; dispose it.</returns>
     /// <exception cref="C1zArchiveException">The envelope, manifest or frame index is not acceptable.</exception>
     /// <exception cref="C1zFormatException">A Pebble table format, codec or baton layout this build does not read.</exception>
     /// <exception cref="C1zCorruptionException">The database inside is damaged.</exception>
     /// <exception cref="C1zIOException">The file cannot be read.</exception>
-    public static BatonPebbleFile Open(string path, C1zOpenOptions? options = null)
+    public static BatonPebbleFile Open(string path, C1zOpenOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new C1zOpenOptions();
         string full = Path.GetFullPath(path);
         FileStream input = OpenInput(full);
-        IndexedZstdPayload? payload = null;
+        IPayloadFileSource? payload = null;
+        string? extracted = null;
         try
         {
             var (manifest, manifestBytes) = C1zFile.ReadHeader(input, full);
@@ -57,26 +65,35 @@ public sealed class BatonPebbleFile : IDisposable
                 throw new C1zArchiveException(ArchiveError.UnsupportedEngine, full, $"engine \"{manifest.Engine}\" is not one of baton's Pebble engines");
             }
 
-            if (manifest.PayloadEncoding != PayloadEncoding.IndexedZstd)
+            long payloadStart = C1zEnvelope.ManifestOffset + manifestBytes.Length;
+            long budget = options.MaxDecodedBytes ?? Math.Max(10L << 30, input.Length * 100);
+            switch (manifest.PayloadEncoding)
             {
-                throw new C1zArchiveException(ArchiveError.UnsupportedEncoding, full, $"a Pebble payload in encoding {manifest.PayloadEncoding} is not supported (this build reads INDEXED_ZSTD, which baton writes since v0.13.5)");
+                case PayloadEncoding.IndexedZstd:
+                    payload = IndexedZstdPayload.Open(input, full, manifestBytes, payloadStart, budget);
+                    break;
+                case PayloadEncoding.Unspecified or PayloadEncoding.TarZstd or PayloadEncoding.Tar:
+                    // Older baton writers: a (zstd-compressed) tar of the directory, running to the end of the file.
+                    extracted = PrivateDirectory.CreateUnique(options.TempDirectory ?? Path.GetTempPath(), "c1z-pebble-tar-");
+                    C1zFile.ExtractTarPayload(input, full, extracted, manifest.PayloadEncoding, payloadStart, input.Length - payloadStart, [], options, cancellationToken);
+                    input.Dispose();
+                    payload = new DirectoryFileSource(extracted);
+                    break;
+                default:
+                    throw new C1zArchiveException(ArchiveError.UnsupportedEncoding, full, $"payload encoding {(int)manifest.PayloadEncoding} is not supported");
             }
 
-            long budget = options.MaxDecodedBytes ?? Math.Max(10L << 30, input.Length * 100);
-            payload = IndexedZstdPayload.Open(input, full, manifestBytes, C1zEnvelope.ManifestOffset + manifestBytes.Length, budget);
-            var db = PebbleDatabase.Open(payload, new PebbleReadOptions { MaxTotalDecodedBytes = budget });
+            var db = PebbleDatabase.Open(payload, new PebbleReadOptions { MaxTotalDecodedBytes = budget }, cancellationToken);
             var snapshot = BatonPebbleSnapshot.Open(db, full);
-            return new BatonPebbleFile(manifest, payload, snapshot);
+            return new BatonPebbleFile(manifest, payload, extracted, snapshot);
         }
         catch
         {
-            if (payload is null)
+            input.Dispose();
+            (payload as IDisposable)?.Dispose();
+            if (extracted is not null)
             {
-                input.Dispose();
-            }
-            else
-            {
-                payload.Dispose();
+                C1zFile.TryDeleteDirectory(extracted);
             }
 
             throw;
@@ -103,7 +120,7 @@ public sealed class BatonPebbleFile : IDisposable
             throw new C1zArchiveException(ArchiveError.UnsupportedEngine, full, "baton Pebble files open read-only; convert with 'c1z import'");
         }
 
-        using var file = Open(full, options);
+        using var file = Open(full, options, cancellationToken);
         string work = PrivateDirectory.CreateUnique(options.TempDirectory ?? Path.GetTempPath(), "c1z-pebble-");
         RocksStore? store = null;
         try
@@ -123,6 +140,15 @@ public sealed class BatonPebbleFile : IDisposable
             throw;
         }
     }
+
+    /// <summary>The names of the database's files in the payload.</summary>
+    public IReadOnlyList<string> PayloadFileNames => _payload.FileNames;
+
+    /// <summary>One file of the database, decoded and verified.</summary>
+    /// <param name="name">A name from <see cref="PayloadFileNames"/>.</param>
+    /// <returns>Its bytes.</returns>
+    /// <exception cref="C1zArchiveException">The file's frame does not match the index.</exception>
+    public byte[] ReadPayloadFile(string name) => _payload.ReadAllBytes(name);
 
     /// <summary>
     /// Decodes every file of the payload, so each frame's length, XXH64 and SHA-256 are checked, including
@@ -145,7 +171,11 @@ public sealed class BatonPebbleFile : IDisposable
     public void Dispose()
     {
         Snapshot.Dispose();
-        _payload.Dispose();
+        (_payload as IDisposable)?.Dispose();
+        if (_extracted is not null)
+        {
+            C1zFile.TryDeleteDirectory(_extracted);
+        }
     }
 
     private static FileStream OpenInput(string path)

@@ -425,11 +425,40 @@ public static class C1zFile
             throw new C1zArchiveException(ArchiveError.TrailingData, path, $"{(ulong)actualPayload - manifest.PayloadLength} bytes follow the payload");
         }
 
+        ExtractTarPayload(input, path, destination, manifest.PayloadEncoding, payloadStart, (long)manifest.PayloadLength, manifest.PayloadSha256.ToByteArray(), options, ct);
+        if (!File.Exists(Path.Combine(destination, "CURRENT")))
+        {
+            throw new C1zCorruptionException($"{path}: the payload holds no store (CURRENT is missing)", path);
+        }
+
+        return manifest;
+    }
+
+    /// <summary>
+    /// Streams a TAR or TAR_ZSTD payload through the decoded-size budget and the strict tar reader into
+    /// <paramref name="destination"/>: exactly one zstd frame (its checksum checked by draining to the end),
+    /// only zeros after the tar end marker, and the payload's SHA-256 when the manifest records one.
+    /// </summary>
+    /// <param name="input">The file, positioned at <paramref name="payloadStart"/>.</param>
+    /// <param name="path">Its path, for messages.</param>
+    /// <param name="destination">An existing, empty directory.</param>
+    /// <param name="encoding">TAR_ZSTD (or UNSPECIFIED, read as it) or TAR.</param>
+    /// <param name="payloadStart">File offset of the payload.</param>
+    /// <param name="payloadLength">Its length (to the end of the file).</param>
+    /// <param name="sha256">The expected SHA-256, or empty when the writer recorded none (baton).</param>
+    /// <param name="options">Limits.</param>
+    /// <param name="ct">Stops the extraction.</param>
+    /// <exception cref="C1zArchiveException">The payload is not acceptable.</exception>
+    internal static void ExtractTarPayload(FileStream input, string path, string destination, PayloadEncoding encoding, long payloadStart, long payloadLength, byte[] sha256, C1zOpenOptions options, CancellationToken ct)
+    {
+        long fileLength = input.Length;
+        bool compressed = encoding is PayloadEncoding.TarZstd or PayloadEncoding.Unspecified;
+        input.Position = payloadStart;
         long budget = options.MaxDecodedBytes ?? Math.Max(10L << 30, fileLength * 100);
-        using var hashing = new HashingStream(input, manifest.PayloadLength);
+        using var hashing = new HashingStream(input, (ulong)payloadLength);
         DecompressionStream? zstd = null;
         Stream decoded = hashing;
-        if (manifest.PayloadEncoding == PayloadEncoding.TarZstd)
+        if (compressed)
         {
             zstd = new DecompressionStream(hashing, checkEndOfStream: true, leaveOpen: true);
             zstd.SetParameter(ZSTD_dParameter.ZSTD_d_windowLogMax, options.MaxWindowLog);
@@ -459,17 +488,22 @@ public static class C1zFile
 
         // Whatever the decoder left unread is still part of the hashed payload.
         hashing.DrainToEnd();
-        if (!hashing.Hash.AsSpan().SequenceEqual(manifest.PayloadSha256.Span))
+        if (sha256.Length != 0 && !hashing.Hash.AsSpan().SequenceEqual(sha256))
         {
             throw new C1zArchiveException(ArchiveError.ChecksumMismatch, path, "payload SHA-256 does not match the manifest");
         }
 
-        if (!File.Exists(Path.Combine(destination, "CURRENT")))
+        // The streaming decoder runs straight on into a concatenated frame; the payload must be exactly one.
+        // Walked after decoding, so the decoder's own, more specific errors come first.
+        if (compressed)
         {
-            throw new C1zCorruptionException($"{path}: the payload holds no store (CURRENT is missing)", path);
+            long frame = ZstdFrames.FrameLength(input.SafeFileHandle, payloadStart, payloadLength, path);
+            if (frame != payloadLength)
+            {
+                throw new C1zArchiveException(ArchiveError.TrailingData, path, $"{payloadLength - frame} bytes (another zstd frame?) follow the payload's zstd frame");
+            }
         }
 
-        return manifest;
     }
 
     /// <summary>Most top-level fields a manifest may carry (sync summaries and record types included).</summary>

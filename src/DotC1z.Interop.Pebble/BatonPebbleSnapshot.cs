@@ -39,6 +39,9 @@ public sealed class BatonPebbleSnapshot : IDisposable
         Stats = stats;
     }
 
+    /// <summary>The Pebble database underneath (for raw key/value reads).</summary>
+    public PebbleDatabase Database => _db;
+
     /// <summary>The id-index format the payload's stamp names.</summary>
     public BatonIdIndexFormat IdIndexFormat { get; }
 

@@ -131,6 +131,57 @@ public sealed class BatonPebbleFileTests : IDisposable
         Assert.True(differing.Count == 0, "differ: " + string.Join("; ", differing));
     }
 
+    /// <summary>The fixture rewritten as an older baton writer would: the same manifest, a (zstd) tar payload.</summary>
+    private string AsTarPayload(PayloadEncoding encoding, byte[]? trailing = null)
+    {
+        string source = TestPaths.RealFixture(PebbleFixture);
+        var manifest = C1zFile.ReadManifest(source);
+        manifest.PayloadEncoding = encoding;
+        var tar = new MemoryStream();
+        using (var file = BatonPebbleFile.Open(source))
+        {
+            foreach (string name in file.PayloadFileNames)
+            {
+                byte[] content = file.ReadPayloadFile(name);
+                StrictTar.WriteFile(tar, name, new MemoryStream(content), content.Length);
+            }
+        }
+
+        StrictTar.WriteEnd(tar);
+        string path = _dir.Combine($"tar-{encoding}.c1z");
+        using (var output = File.Create(path))
+        {
+            byte[] m = manifest.ToByteArray();
+            output.Write(C1zEnvelope.Magic);
+            output.Write([(byte)(m.Length >> 24), (byte)(m.Length >> 16), (byte)(m.Length >> 8), (byte)m.Length]);
+            output.Write(m);
+            output.Write(encoding == PayloadEncoding.Tar ? tar.ToArray() : new ZstdSharp.Compressor(3).Wrap(tar.ToArray()).ToArray());
+            output.Write(trailing ?? []);
+        }
+
+        return path;
+    }
+
+    [Theory]
+    [InlineData(PayloadEncoding.TarZstd)]
+    [InlineData(PayloadEncoding.Tar)]
+    [InlineData(PayloadEncoding.Unspecified)]
+    public void Older_tar_payloads_read_the_same_records(PayloadEncoding encoding)
+    {
+        string path = AsTarPayload(encoding);
+        using var file = BatonPebbleFile.Open(path);
+        Assert.Equal(new RecordCounts(4, 35_217, 334, 66_601, 0), file.Snapshot.CountByReading());
+    }
+
+    [Fact]
+    public void A_second_zstd_frame_after_the_payload_is_refused()
+    {
+        byte[] zeros = new ZstdSharp.Compressor(3).Wrap(new byte[4096]).ToArray();
+        string path = AsTarPayload(PayloadEncoding.TarZstd, zeros);
+        var ex = Assert.Throws<C1zArchiveException>(() => BatonPebbleFile.Open(path).Dispose());
+        Assert.Equal(ArchiveError.TrailingData, ex.Reason);
+    }
+
     [Fact]
     public void A_writable_open_is_refused_with_a_typed_error()
     {

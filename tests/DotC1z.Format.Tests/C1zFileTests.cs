@@ -120,6 +120,36 @@ public sealed class C1zFileTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData("unreferenced-sst")]
+    [InlineData("stray-file")]
+    public void A_payload_with_files_the_store_does_not_use_is_rejected(string kind)
+    {
+        string file = _dir.Combine($"crafted-{kind}.c1z");
+        File.WriteAllBytes(file, CraftedFile(kind, dir =>
+        {
+            string sst = Directory.GetFiles(dir, "*.sst").First();
+            if (kind == "unreferenced-sst")
+            {
+                File.Copy(sst, Path.Combine(dir, "999999.sst"));
+            }
+            else
+            {
+                File.WriteAllText(Path.Combine(dir, "notes.txt"), "smuggled");
+            }
+        }));
+        string temp = _dir.Combine(kind + "-open");
+        Directory.CreateDirectory(temp);
+        foreach (var mode in new[] { StoreVerification.ChildProcess, StoreVerification.InProcess })
+        {
+            var ex = Assert.Throws<C1zCorruptionException>(() => C1zFile.Open(file, new C1zOpenOptions { TempDirectory = temp, Verification = mode }).Dispose());
+            Assert.Contains(file, ex.Message, StringComparison.Ordinal);
+            Assert.Empty(Directory.EnumerateFileSystemEntries(temp));
+        }
+
+        Assert.Throws<C1zCorruptionException>(() => C1zVerifier.Verify(file));
+    }
+
     [Fact]
     public void A_store_with_unexpected_column_families_is_rejected_before_adoption()
     {
@@ -392,7 +422,7 @@ public sealed class C1zFileTests : IDisposable
             "manifest-garbage" => ([.. good[..5], 0, 0, 0, 4, 0xFF, 0xFF, 0xFF, 0xFF, .. payload], ArchiveError.ManifestInvalid),
             "manifest-amplification" => (WithManifest(m => m.SyncRuns.AddRange(Enumerable.Range(0, 1_000_000).Select(_ => new SyncRunSummary()))), ArchiveError.ManifestInvalid),
             "no-engine" => (WithManifest(m => m.Engine = string.Empty), ArchiveError.ManifestInvalid),
-            "other-engine" => (WithManifest(m => m.Engine = "pebble"), ArchiveError.UnsupportedEngine),
+            "other-engine" => (WithManifest(m => m.Engine = "leveldb"), ArchiveError.UnsupportedEngine),
             "newer-schema" => (WithManifest(m => m.EngineSchemaVersion = 99), ArchiveError.UnsupportedSchemaVersion),
             "unknown-encoding" => (WithManifest(m => m.PayloadEncoding = (PayloadEncoding)42), ArchiveError.UnsupportedEncoding),
             "reserved-encoding" => (WithManifest(m => m.PayloadEncoding = (PayloadEncoding)3), ArchiveError.UnsupportedEncoding),

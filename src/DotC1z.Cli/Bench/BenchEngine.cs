@@ -21,7 +21,7 @@ public abstract class BenchEngine : IDisposable
     public abstract string Name { get; }
 
     /// <summary>The workspace.</summary>
-    protected string WorkDir { get; }
+    public string WorkDir { get; }
 
     /// <summary>The store the read benchmarks use.</summary>
     public IC1zStore Store { get; protected set; } = null!;

@@ -33,11 +33,11 @@ public sealed record BenchResult(string Bench, string Name, string Engine, long 
     }
 }
 
-/// <summary>Runs G1–G10 on one or two engines over the same fixture, in the same process.</summary>
-public sealed class BenchRunner
+/// <summary>Runs G1–G11 on one or two engines over the same fixture, in the same process.</summary>
+public sealed partial class BenchRunner
 {
     /// <summary>Every benchmark id, in order.</summary>
-    public static readonly IReadOnlyList<string> All = ["G1", "G2", "G3", "G4", "G5", "G6", "G7", "G8", "G9", "G10"];
+    public static readonly IReadOnlyList<string> All = ["G1", "G2", "G3", "G4", "G5", "G6", "G7", "G8", "G9", "G10", "G11"];
 
     private const int G10Stores = 16;
     private readonly CliContext _ctx;
@@ -128,6 +128,11 @@ public sealed class BenchRunner
                 double ratio = round[0].OpsPerSecond / Math.Max(round[1].OpsPerSecond, 1e-9);
                 _ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{bench} ratio {round[0].Engine}/{round[1].Engine}: {ratio:F1}x"));
             }
+        }
+
+        if (_selected.Contains("G11"))
+        {
+            results.AddRange(G11(engines));
         }
 
         return results;

@@ -3,7 +3,7 @@ using DotC1z.Cli.Bench;
 
 namespace DotC1z.Cli.Commands;
 
-/// <summary><c>c1z bench</c>: G1–G10 on RocksDB and SQLite, side by side.</summary>
+/// <summary><c>c1z bench</c>: G1–G11 on RocksDB and SQLite, side by side.</summary>
 public static class BenchCommand
 {
     /// <summary>Builds the command.</summary>
@@ -13,15 +13,16 @@ public static class BenchCommand
     {
         ArgumentNullException.ThrowIfNull(ctx);
         var input = new Option<string?>("--input") { Description = "Benchmark on the latest sync of this store or file instead of a generated fixture." };
-        var bench = new Option<string>("--bench") { Description = "Comma-separated list (G1..G10) or all.", DefaultValueFactory = _ => "all" };
+        var bench = new Option<string>("--bench") { Description = "Comma-separated list (G1..G11) or all.", DefaultValueFactory = _ => "all" };
         var duration = new Option<double>("--duration") { Description = "Seconds per timed benchmark (default 1).", DefaultValueFactory = _ => 1.0 };
         var engine = new Option<string>("--engine") { Description = "rocks, sqlite or both (default).", DefaultValueFactory = _ => "both" };
         engine.AcceptOnlyFromAmong("rocks", "sqlite", "both");
         var grants = new Option<long>("--grants") { Description = "Grants in the generated fixture (default 200000).", DefaultValueFactory = _ => 200_000 };
         var json = new Option<string?>("--json") { Description = "Also write the results as a JSON array to this file." };
-        var command = new Command("bench", "Run benchmarks G1–G10: G1 bulk write (the whole fixture from records in memory to durable; median of 3 runs, each on a fresh store, after waiting up to 20 s for other processes to leave the CPU), G2 get by key, G3 list by entitlement, G4 list by principal, G5 full scan, G6 cold open + checkpoint, G7 compaction, G8 peak memory under a burst, G9 save → open → read, G10 many stores open.\n\nExample:\n  c1z bench --engine both --grants 1000000 --json results.json")
+        var pebble = new Option<string?>("--pebble") { Description = "G11's input: baton's Pebble C1Z3 fixture, with its v1 twin medium-unexpanded.c1z beside it (default: tests/fixtures of the clone the tool runs from)." };
+        var command = new Command("bench", "Run benchmarks G1–G10: G1 bulk write (the whole fixture from records in memory to durable; median of 3 runs, each on a fresh store, after waiting up to 20 s for other processes to leave the CPU), G2 get by key, G3 list by entitlement, G4 list by principal, G5 full scan, G6 cold open + checkpoint, G7 compaction, G8 peak memory under a burst, G9 save → open → read, G10 many stores open, G11 baton's files: open + full read and import of baton's Pebble fixture (rocks side) against its v1 twin through SQLite (sqlite side), and the Pebble table reader's raw key/value decode rate.\n\nExample:\n  c1z bench --engine both --grants 1000000 --json results.json")
         {
-            input, bench, duration, engine, grants, json,
+            input, bench, duration, engine, grants, json, pebble,
         };
         command.SetAction(parse =>
         {
@@ -62,7 +63,7 @@ public static class BenchCommand
                 ctx.Err.WriteLine(inputPath is null
                     ? $"bench: generated fixture of {n} grants (100 entitlements, 1000 principals), {seconds:0.###} s per timed benchmark"
                     : $"bench: latest sync of {inputPath}, {seconds:0.###} s per timed benchmark");
-                var runner = new BenchRunner(ctx, new FixtureSpec(n), inputStore, TimeSpan.FromSeconds(seconds), selected);
+                var runner = new BenchRunner(ctx, new FixtureSpec(n), inputStore, TimeSpan.FromSeconds(seconds), selected) { PebbleFixture = parse.GetValue(pebble) };
                 var results = runner.Run(engines);
                 string? jsonPath = parse.GetValue(json);
                 if (jsonPath is not null)
