@@ -14,6 +14,13 @@ public static class Program
             e.Cancel = true; // let the command unwind, clean its temp files and exit
             cts.Cancel();
         };
+
+        // SIGTERM (a service manager, `kill`, a container stop) unwinds like Ctrl-C, so scratch files go too.
+        using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, context =>
+        {
+            context.Cancel = true;
+            cts.Cancel();
+        });
         return CliApp.Run(args, Console.Out, Console.Error, cts.Token, interactive: !Console.IsErrorRedirected);
     }
 }

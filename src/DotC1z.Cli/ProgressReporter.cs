@@ -22,7 +22,7 @@ public sealed class ProgressReporter : IDisposable
     public ProgressReporter(CliContext ctx, string unit, long total)
     {
         _ctx = ctx;
-        _unit = unit;
+        _unit = Output.Printable.Escape(unit);
         _total = total;
     }
 

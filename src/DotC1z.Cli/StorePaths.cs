@@ -109,6 +109,7 @@ public static class StorePaths
         string full = Path.GetFullPath(path);
         string parent = Path.GetDirectoryName(full)!;
         Directory.CreateDirectory(parent);
+        PrivateDirectory.SweepDeadOwners(parent, [".c1z-out-", ".c1z-export-"]);
         string scratch = PrivateDirectory.CreateUnique(parent, ".c1z-out-");
         var store = RocksStore.Open(Path.Combine(scratch, "db"), new RocksStoreOptions { Durability = durability });
         return new OutputStore(store, full, scratch, IsFileOutput(full), force);

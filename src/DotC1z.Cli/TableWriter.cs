@@ -1,8 +1,13 @@
+using DotC1z.Cli.Output;
 using Spectre.Console;
 
 namespace DotC1z.Cli;
 
-/// <summary>Renders rows as a Spectre.Console table into the command's output writer (no colour when redirected).</summary>
+/// <summary>
+/// Renders rows as a Spectre.Console table into the command's output writer (no colour when redirected).
+/// Every header and cell goes through <see cref="Printable.Escape"/>: control and bidi characters from
+/// untrusted ids are shown as visible escapes and can neither drive the terminal nor split a row.
+/// </summary>
 public static class TableWriter
 {
     /// <summary>Writes a table.</summary>
@@ -27,23 +32,26 @@ public static class TableWriter
         var table = new Table().Border(ctx.Interactive ? TableBorder.Rounded : TableBorder.Simple);
         foreach (string h in headers)
         {
-            table.AddColumn(Markup.Escape(h));
+            table.AddColumn(Markup.Escape(Printable.Escape(h)));
         }
 
         foreach (var row in rows)
         {
-            table.AddRow(row.Select(Markup.Escape).ToArray());
+            table.AddRow(row.Select(cell => Markup.Escape(Printable.Escape(cell))).ToArray());
         }
 
         console.Write(table);
     }
 
-    /// <summary>Quotes a CSV field when needed (RFC 4180).</summary>
+    /// <summary>
+    /// One CSV field: control characters escaped visibly, formula injection neutralised and RFC 4180 quoting
+    /// (see <see cref="Printable.Csv"/>).
+    /// </summary>
     /// <param name="field">The field.</param>
     /// <returns>The CSV text.</returns>
     public static string Csv(string field)
     {
         ArgumentNullException.ThrowIfNull(field);
-        return field.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? "\"" + field.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : field;
+        return Printable.Csv(field);
     }
 }

@@ -21,6 +21,27 @@ public sealed record SqliteStoreOptions
 
     /// <summary>When false, commits do not wait for fsync (<c>synchronous=OFF</c>): for benchmarks and scratch files.</summary>
     public bool Durable { get; init; } = true;
+
+    /// <summary>
+    /// The database comes from an untrusted source (a v1 file a user opened): it is data, never code.
+    /// Requires <see cref="ReadOnly"/>. The connection runs in defensive mode with triggers, views,
+    /// extensions and untrusted schema functions off, <c>query_only</c>, <c>temp_store=FILE</c>, a
+    /// per-value size limit (<see cref="MaxValueBytes"/>) and a progress handler that interrupts a
+    /// statement that produces no row within <see cref="StatementTimeout"/>. Opening checks that every
+    /// table of <see cref="V1Schema.Tables"/> present is an ordinary table (not a view, virtual table or
+    /// other object under that name) without generated columns, and that the text encoding is UTF-8.
+    /// Violations are <see cref="C1zFormatException"/>s naming the object, table or row.
+    /// </summary>
+    public bool Untrusted { get; init; }
+
+    /// <summary>The name used in error messages and <see cref="C1zException.Path"/> (default: the database file), e.g. the user's file when the database is a private temporary copy.</summary>
+    public string? DisplayPath { get; init; }
+
+    /// <summary>With <see cref="Untrusted"/>: the longest a statement may run without producing its next row before it is interrupted.</summary>
+    public TimeSpan StatementTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>With <see cref="Untrusted"/>: the largest string, blob or row SQLite may handle (<c>SQLITE_LIMIT_LENGTH</c>); larger values are refused.</summary>
+    public int MaxValueBytes { get; init; } = 64 << 20;
 }
 
 /// <summary>
@@ -38,6 +59,9 @@ public sealed class SqliteStore : IC1zStore
     private readonly Lock _writeLock = new();
     private readonly SqliteStoreOptions _options;
     private readonly bool _hasExpansionColumns;
+    private readonly bool _hasAssets;
+    private readonly string _syncRunColumns;
+    private readonly string _display;
     private SyncId? _current;
     private int _disposed;
     private bool _bulkActive;
@@ -46,22 +70,43 @@ public sealed class SqliteStore : IC1zStore
     {
         Path = path;
         _options = options;
+        _display = options.DisplayPath ?? path;
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = path,
             Mode = options.ReadOnly ? SqliteOpenMode.ReadOnly : SqliteOpenMode.ReadWriteCreate,
             Pooling = true,
+
+            // Also keeps untrusted connections (defensive, progress handler) in a pool of their own.
+            ForeignKeys = options.Untrusted ? false : null,
         }.ToString();
         _writer = new SqliteConnection(_connectionString);
-        _writer.Open();
-        Configure(_writer);
-        if (!options.ReadOnly)
+        try
         {
-            Execute(_writer, "pragma journal_mode=WAL;");
-            Execute(_writer, V1Schema.CreateAll);
-        }
+            _writer.Open();
+            Configure(_writer)?.Arm();
+            if (!options.ReadOnly)
+            {
+                Execute(_writer, "pragma journal_mode=WAL;");
+                Execute(_writer, V1Schema.CreateAll);
+            }
 
-        _hasExpansionColumns = ColumnExists(_writer, "v1_grants", "needs_expansion");
+            if (options.Untrusted)
+            {
+                CheckUntrustedSchema();
+            }
+
+            _hasExpansionColumns = ColumnExists(_writer, "v1_grants", "needs_expansion");
+            _hasAssets = TableExists(_writer, "v1_assets");
+            _syncRunColumns = (ColumnExists(_writer, "v1_sync_runs", "linked_sync_id")
+                ? "sync_id, started_at, ended_at, sync_token, sync_type, parent_sync_id, linked_sync_id, supports_diff"
+                : "sync_id, started_at, ended_at, sync_token, sync_type, parent_sync_id, '' as linked_sync_id, 0 as supports_diff") + ", id";
+        }
+        catch
+        {
+            _writer.Dispose();
+            throw;
+        }
     }
 
     /// <summary>The database file.</summary>
@@ -96,9 +141,15 @@ public sealed class SqliteStore : IC1zStore
         ArgumentException.ThrowIfNullOrEmpty(databasePath);
         options ??= new SqliteStoreOptions();
         string full = System.IO.Path.GetFullPath(databasePath);
+        string display = options.DisplayPath ?? full;
+        if (options.Untrusted && !options.ReadOnly)
+        {
+            throw new C1zArgumentException("an untrusted database can only be opened read-only", display);
+        }
+
         if (options.ReadOnly && !File.Exists(full))
         {
-            throw new C1zIOException($"no database at {full}", full);
+            throw new C1zIOException($"no database at {display}", display);
         }
 
         try
@@ -109,7 +160,7 @@ public sealed class SqliteStore : IC1zStore
                 if (!TableExists(store._writer, table))
                 {
                     store.Dispose();
-                    throw new C1zFormatException($"{full} is not a c1z v1 database: table {table} is missing", full);
+                    throw new C1zFormatException($"{display} is not a c1z v1 database: table {table} is missing", display);
                 }
             }
 
@@ -117,22 +168,127 @@ public sealed class SqliteStore : IC1zStore
         }
         catch (SqliteException ex)
         {
-            throw Map(ex, full);
+            throw Map(ex, display, options.Untrusted);
         }
     }
 
-    internal static C1zException Map(SqliteException ex, string path) => ex.SqliteErrorCode switch
+    internal static C1zException Map(SqliteException ex, string path, bool untrusted = false) => ex.SqliteErrorCode switch
     {
         11 or 26 => new C1zFormatException($"{path} is not a valid SQLite database: {ex.Message}", path, ex), // CORRUPT, NOTADB
         13 => new C1zDiskFullException($"disk full writing {path}: {ex.Message}", path, ex),
         5 or 6 => new C1zStoreInUseException($"{path} is locked: {ex.Message}", path, ex),
         8 => new C1zReadOnlyException(path),
+        9 when untrusted => new C1zFormatException($"{path}: a statement ran past its time budget without producing a row and was interrupted; the database is refused: {ex.Message}", path, ex), // INTERRUPT, only from our progress handler
+        18 when untrusted => new C1zFormatException($"{path}: a value exceeds the size limit for untrusted databases: {ex.Message}", path, ex), // TOOBIG
+        1 or 7 or 20 or 23 or 25 when untrusted => new C1zFormatException($"{path}: the database is not usable as a v1 database: {ex.Message}", path, ex), // ERROR, NOMEM, MISMATCH, AUTH, RANGE
         _ => new C1zIOException($"SQLite error on {path}: {ex.Message}", path, ex),
     };
 
-    private void Configure(SqliteConnection c)
+    private C1zException Map(SqliteException ex) => Map(ex, _display, _options.Untrusted);
+
+    // SQLITE_DBCONFIG_* and SQLITE_LIMIT_* codes (sqlite3.h).
+    private const int DbConfigEnableTrigger = 1003;
+    private const int DbConfigEnableView = 1015;
+    private const int DbConfigEnableLoadExtension = 1005;
+    private const int DbConfigDefensive = 1010;
+    private const int DbConfigTrustedSchema = 1017;
+    private const int LimitLength = 0;
+    private const int LimitAttached = 7;
+
+    // VM instructions between progress-handler calls: the check is a timestamp compare, so its cost is noise.
+    private const int ProgressInstructions = 16_384;
+
+    private static readonly SQLitePCL.delegate_progress OnProgress = static budget => ((StatementBudget)budget).Expired ? 1 : 0;
+
+    /// <summary>Per-connection deadline of an untrusted database: re-armed before each statement start and each row.</summary>
+    private sealed class StatementBudget(TimeSpan timeout)
     {
-        Execute(c, $"pragma cache_size=-{_options.CacheMiB * 1024}; pragma temp_store=memory; pragma mmap_size=0; pragma cell_size_check=on; pragma synchronous={(_options.Durable ? "NORMAL" : "OFF")};");
+        private readonly long _ticks = timeout <= TimeSpan.Zero ? 0 : (long)(timeout.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+        private long _deadline = long.MaxValue;
+
+        public bool Expired => System.Diagnostics.Stopwatch.GetTimestamp() > Volatile.Read(ref _deadline);
+
+        public void Arm() => Volatile.Write(ref _deadline, System.Diagnostics.Stopwatch.GetTimestamp() + _ticks);
+    }
+
+    private StatementBudget? Configure(SqliteConnection c)
+    {
+        if (!_options.Untrusted)
+        {
+            Execute(c, $"pragma cache_size=-{_options.CacheMiB * 1024}; pragma temp_store=memory; pragma mmap_size=0; pragma cell_size_check=on; pragma synchronous={(_options.Durable ? "NORMAL" : "OFF")};");
+            return null;
+        }
+
+        // Data, never code (docs/RELIABILITY.md "Hostile v1 (SQLite) inputs"): no triggers, views,
+        // extensions, attached databases or schema-invoked functions; defensive mode; values capped;
+        // sorts and temporary tables spill to files rather than growing the heap; and a deadline.
+        var db = c.Handle!;
+        foreach (var (op, value) in new[] { (DbConfigDefensive, 1), (DbConfigEnableTrigger, 0), (DbConfigEnableView, 0), (DbConfigEnableLoadExtension, 0), (DbConfigTrustedSchema, 0) })
+        {
+            int rc = SQLitePCL.raw.sqlite3_db_config(db, op, value, out _);
+            if (rc != 0)
+            {
+                throw new C1zIOException($"cannot configure SQLite for an untrusted database (option {op}, code {rc}): {_display}", _display);
+            }
+        }
+
+        SQLitePCL.raw.sqlite3_limit(db, LimitLength, _options.MaxValueBytes);
+        SQLitePCL.raw.sqlite3_limit(db, LimitAttached, 0);
+        var budget = new StatementBudget(_options.StatementTimeout);
+        budget.Arm();
+        SQLitePCL.raw.sqlite3_progress_handler(db, ProgressInstructions, OnProgress, budget);
+        Execute(c, $"pragma trusted_schema=OFF; pragma query_only=ON; pragma cache_size=-{_options.CacheMiB * 1024}; pragma temp_store=FILE; pragma mmap_size=0; pragma cell_size_check=on;");
+        return budget;
+    }
+
+    /// <summary>
+    /// Checks the schema of an untrusted database before any of its tables is read: UTF-8 text, and each
+    /// name of <see cref="V1Schema.Tables"/> (compared as SQLite does, ignoring ASCII case) is either absent
+    /// or an ordinary table with no generated columns. Views, virtual tables, indexes and anything else
+    /// under an expected name are refused by name, since a view runs arbitrary SQL when read.
+    /// </summary>
+    private void CheckUntrustedSchema()
+    {
+        using (var enc = _writer.CreateCommand())
+        {
+            enc.CommandText = "pragma encoding";
+            string? encoding = enc.ExecuteScalar() as string;
+            if (!string.Equals(encoding, "UTF-8", StringComparison.Ordinal))
+            {
+                throw new C1zFormatException($"{_display}: the database text encoding is {encoding}, not UTF-8", _display);
+            }
+        }
+
+        foreach (string table in V1Schema.Tables)
+        {
+            using var cmd = _writer.CreateCommand();
+            cmd.CommandText = "select type, name, rootpage, coalesce(sql, '') from sqlite_master where type <> 'trigger' and name = $n collate nocase";
+            cmd.Parameters.AddWithValue("$n", table);
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+            {
+                string type = r.IsDBNull(0) ? string.Empty : r.GetString(0);
+                string name = r.IsDBNull(1) ? string.Empty : r.GetString(1);
+                long rootpage = r.IsDBNull(2) ? 0 : r.GetInt64(2);
+                string sql = r.GetString(3);
+                if (type != "table" || rootpage <= 0 || sql.TrimStart().StartsWith("create virtual", StringComparison.OrdinalIgnoreCase))
+                {
+                    string what = type == "table" ? "virtual table" : type;
+                    throw new C1zFormatException($"{_display} is not a c1z v1 database: \"{name}\" is a {what}, not a table; schema objects under v1 table names are refused", _display);
+                }
+            }
+        }
+
+        foreach (string table in V1Schema.Tables)
+        {
+            using var cmd = _writer.CreateCommand();
+            cmd.CommandText = "select name from pragma_table_xinfo($t) where hidden <> 0";
+            cmd.Parameters.AddWithValue("$t", table);
+            if (cmd.ExecuteScalar() is string column)
+            {
+                throw new C1zFormatException($"{_display} is not a c1z v1 database: {table}.{column} is a generated or hidden column", _display);
+            }
+        }
     }
 
     private static void Execute(SqliteConnection c, string sql)
@@ -165,12 +321,12 @@ public sealed class SqliteStore : IC1zStore
         ThrowIfDisposed();
         if (IsReadOnly)
         {
-            throw new C1zReadOnlyException(Path);
+            throw new C1zReadOnlyException(_display);
         }
 
         if (_bulkActive)
         {
-            throw new C1zArgumentException($"a bulk load is running on {Path}; write through the loader", Path);
+            throw new C1zArgumentException($"a bulk load is running on {_display}; write through the loader", _display);
         }
     }
 
@@ -224,17 +380,29 @@ public sealed class SqliteStore : IC1zStore
             }
             catch (SqliteException ex)
             {
-                throw Map(ex, Path);
+                throw Map(ex);
             }
         }
     }
 
-    private SqliteConnection OpenReader()
+    private (SqliteConnection Connection, StatementBudget? Budget) OpenReader()
     {
         var c = new SqliteConnection(_connectionString);
-        c.Open();
-        Configure(c);
-        return c;
+        try
+        {
+            c.Open();
+            return (c, Configure(c));
+        }
+        catch (SqliteException ex)
+        {
+            c.Dispose();
+            throw Map(ex);
+        }
+        catch
+        {
+            c.Dispose();
+            throw;
+        }
     }
 
     private IEnumerable<T> Query<T>(string sql, Action<SqliteParameterCollection> bind, Func<SqliteDataReader, T> map)
@@ -244,18 +412,20 @@ public sealed class SqliteStore : IC1zStore
 
         IEnumerable<T> Run()
         {
-            using var c = OpenReader();
+            var (c, budget) = OpenReader();
+            using var connection = c;
             using var cmd = c.CreateCommand();
             cmd.CommandText = sql;
             bind(cmd.Parameters);
             SqliteDataReader reader;
             try
             {
+                budget?.Arm();
                 reader = cmd.ExecuteReader();
             }
             catch (SqliteException ex)
             {
-                throw Map(ex, Path);
+                throw Map(ex);
             }
 
             using (reader)
@@ -263,13 +433,20 @@ public sealed class SqliteStore : IC1zStore
                 while (true)
                 {
                     bool more;
+                    T item;
                     try
                     {
+                        budget?.Arm();
                         more = reader.Read();
+                        item = more ? map(reader) : default!;
                     }
                     catch (SqliteException ex)
                     {
-                        throw Map(ex, Path);
+                        throw Map(ex);
+                    }
+                    catch (Exception ex) when (_options.Untrusted && ex is InvalidCastException or InvalidOperationException or FormatException or OverflowException)
+                    {
+                        throw new C1zFormatException($"{_display}: a row does not have the expected column types: {ex.Message}", _display, ex);
                     }
 
                     if (!more)
@@ -277,13 +454,47 @@ public sealed class SqliteStore : IC1zStore
                         yield break;
                     }
 
-                    yield return map(reader);
+                    yield return item;
                 }
             }
         }
     }
 
-    private static byte[] Blob(SqliteDataReader r, int i) => r.IsDBNull(i) ? [] : (byte[])r.GetValue(i);
+    private static byte[] Blob(SqliteDataReader r, int i) => r.IsDBNull(i) ? [] : r.GetFieldValue<byte[]>(i);
+
+    private static readonly System.Text.UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>
+    /// A text column holding an identity, checked to be valid UTF-8: .NET decoding turns invalid bytes into
+    /// U+FFFD, which would make distinct ids equal. Only a value that decodes with a U+FFFD is re-read as
+    /// bytes and decoded strictly, so valid text costs one vectorized scan.
+    /// </summary>
+    private string Text(SqliteDataReader r, int i, string table, string column, int rowidOrdinal = 0)
+    {
+        if (r.IsDBNull(i))
+        {
+            throw new C1zFormatException($"{_display}: {table} row {r.GetInt64(rowidOrdinal)}: {column} is NULL", _display);
+        }
+
+        string s = r.GetString(i);
+        if (s.Contains('\uFFFD', StringComparison.Ordinal))
+        {
+            byte[] raw = r.GetFieldValue<byte[]>(i);
+            try
+            {
+                return StrictUtf8.GetString(raw);
+            }
+            catch (System.Text.DecoderFallbackException ex)
+            {
+                throw new C1zFormatException($"{_display}: {table} row {r.GetInt64(rowidOrdinal)}: {column} is not valid UTF-8 (bytes {Convert.ToHexString(raw, 0, Math.Min(raw.Length, 64))}); ids are refused rather than altered", _display, ex);
+            }
+        }
+
+        return s;
+    }
+
+    private string? OptionalText(SqliteDataReader r, int i, string table, string column, int rowidOrdinal = 0) =>
+        r.IsDBNull(i) ? null : Text(r, i, table, column, rowidOrdinal);
 
     private T Decode<T>(Func<T> parse, string table, SqliteDataReader r)
     {
@@ -293,7 +504,7 @@ public sealed class SqliteStore : IC1zStore
         }
         catch (InvalidProtocolBufferException ex)
         {
-            throw new C1zCorruptionException($"{Path}: {table} row {r.GetInt64(0)}: data blob does not decode: {ex.Message}", Path, ex);
+            throw new C1zCorruptionException($"{_display}: {table} row {r.GetInt64(0)}: data blob does not decode: {ex.Message}", _display, ex);
         }
     }
 
@@ -319,7 +530,7 @@ public sealed class SqliteStore : IC1zStore
         ThrowIfDisposed();
         if (!TryGetSyncRun(syncId, out _))
         {
-            throw new C1zArgumentException($"no sync run {syncId} in {Path}", Path);
+            throw new C1zArgumentException($"no sync run {syncId} in {_display}", _display);
         }
 
         lock (_writeLock)
@@ -336,7 +547,7 @@ public sealed class SqliteStore : IC1zStore
         {
             if (!TryGetSyncRun(syncId, out var run))
             {
-                throw new C1zArgumentException($"no sync run {syncId} in {Path}", Path);
+                throw new C1zArgumentException($"no sync run {syncId} in {_display}", _display);
             }
 
             if (run.EndedAt is null)
@@ -383,19 +594,17 @@ public sealed class SqliteStore : IC1zStore
         });
     }
 
-    private string SyncRunColumns => ColumnExists(_writer, "v1_sync_runs", "linked_sync_id")
-        ? "sync_id, started_at, ended_at, sync_token, sync_type, parent_sync_id, linked_sync_id, supports_diff"
-        : "sync_id, started_at, ended_at, sync_token, sync_type, parent_sync_id, '' as linked_sync_id, 0 as supports_diff";
+    private string SyncRunColumns => _syncRunColumns;
 
-    private static SyncRunRecord MapRun(SqliteDataReader r) => new()
+    private SyncRunRecord MapRun(SqliteDataReader r) => new()
     {
-        SyncId = r.GetString(0),
+        SyncId = Text(r, 0, "v1_sync_runs", "sync_id", 8),
         StartedAt = V2Translation.ParseTime(r.IsDBNull(1) ? null : r.GetString(1)),
         EndedAt = V2Translation.ParseTime(r.IsDBNull(2) ? null : r.GetString(2)),
-        SyncToken = r.IsDBNull(3) ? string.Empty : r.GetString(3),
+        SyncToken = OptionalText(r, 3, "v1_sync_runs", "sync_token", 8) ?? string.Empty,
         Type = ParseSyncType(r.IsDBNull(4) ? null : r.GetString(4)),
-        ParentSyncId = r.IsDBNull(5) ? string.Empty : r.GetString(5),
-        LinkedSyncId = r.IsDBNull(6) ? string.Empty : r.GetString(6),
+        ParentSyncId = OptionalText(r, 5, "v1_sync_runs", "parent_sync_id", 8) ?? string.Empty,
+        LinkedSyncId = OptionalText(r, 6, "v1_sync_runs", "linked_sync_id", 8) ?? string.Empty,
         SupportsDiff = !r.IsDBNull(7) && r.GetInt64(7) != 0,
     };
 
@@ -647,7 +856,7 @@ public sealed class SqliteStore : IC1zStore
     private ResourceTypeRecord MapRt(SqliteDataReader r, string sync)
     {
         var rec = V2Translation.ToRecord(Decode(() => ResourceType.Parser.ParseFrom(Blob(r, 2)), "v1_resource_types", r));
-        rec.ExternalId = r.GetString(1);
+        rec.ExternalId = Text(r, 1, "v1_resource_types", "external_id");
         rec.DiscoveredAt = V2Translation.ParseTime(r.IsDBNull(3) ? null : r.GetString(3));
         rec.SyncId = sync;
         return rec;
@@ -656,8 +865,8 @@ public sealed class SqliteStore : IC1zStore
     private ResourceRecord MapRes(SqliteDataReader r, string sync)
     {
         var rec = V2Translation.ToRecord(Decode(() => Resource.Parser.ParseFrom(Blob(r, 3)), "v1_resources", r));
-        string type = r.GetString(1);
-        string ext = r.GetString(2);
+        string type = Text(r, 1, "v1_resources", "resource_type_id");
+        string ext = Text(r, 2, "v1_resources", "external_id");
         rec.ResourceTypeId = type;
         rec.ResourceId = ext.Length > type.Length && ext.StartsWith(type, StringComparison.Ordinal) && ext[type.Length] == ':' ? ext[(type.Length + 1)..] : rec.ResourceId;
         rec.DiscoveredAt = V2Translation.ParseTime(r.IsDBNull(4) ? null : r.GetString(4));
@@ -668,7 +877,7 @@ public sealed class SqliteStore : IC1zStore
     private EntitlementRecord MapEnt(SqliteDataReader r, string sync)
     {
         var rec = V2Translation.ToRecord(Decode(() => Entitlement.Parser.ParseFrom(Blob(r, 2)), "v1_entitlements", r));
-        rec.ExternalId = r.GetString(1);
+        rec.ExternalId = Text(r, 1, "v1_entitlements", "external_id");
         rec.DiscoveredAt = V2Translation.ParseTime(r.IsDBNull(3) ? null : r.GetString(3));
         rec.SyncId = sync;
         return rec;
@@ -687,16 +896,16 @@ public sealed class SqliteStore : IC1zStore
         }
 
         var rec = V2Translation.ToRecord(grant, expansion, needs);
-        rec.ExternalId = r.GetString(1);
+        rec.ExternalId = Text(r, 1, "v1_grants", "external_id");
         rec.DiscoveredAt = V2Translation.ParseTime(r.IsDBNull(3) ? null : r.GetString(3));
         rec.SyncId = sync;
         return rec;
     }
 
-    private static AssetRecord MapAsset(SqliteDataReader r, string sync) => new()
+    private AssetRecord MapAsset(SqliteDataReader r, string sync) => new()
     {
-        ExternalId = r.GetString(1),
-        ContentType = r.GetString(2),
+        ExternalId = Text(r, 1, "v1_assets", "external_id"),
+        ContentType = Text(r, 2, "v1_assets", "content_type"),
         Data = ByteString.CopyFrom(Blob(r, 3)),
         DiscoveredAt = V2Translation.ParseTime(r.IsDBNull(4) ? null : r.GetString(4)),
         SyncId = sync,
@@ -816,7 +1025,7 @@ public sealed class SqliteStore : IC1zStore
     public RecordCounts Count(SyncId syncId)
     {
         long C(string table) => Select(syncId, $"select count(*) from {table} where sync_id=$sync", (r, _) => r.GetInt64(0)).First();
-        return new RecordCounts(C("v1_resource_types"), C("v1_resources"), C("v1_entitlements"), C("v1_grants"), TableExists(_writer, "v1_assets") ? C("v1_assets") : 0);
+        return new RecordCounts(C("v1_resource_types"), C("v1_resources"), C("v1_entitlements"), C("v1_grants"), _hasAssets ? C("v1_assets") : 0);
     }
 
     // ------------------------------------------------------------------ bulk
@@ -868,7 +1077,7 @@ public sealed class SqliteStore : IC1zStore
             }
             catch (SqliteException ex)
             {
-                throw Map(ex, _store.Path);
+                throw _store.Map(ex);
             }
         }
 

@@ -92,7 +92,9 @@ public static class C1zFile
         string target = Path.GetFullPath(path);
         string dir = Path.GetDirectoryName(target)!;
         Directory.CreateDirectory(dir);
-        string work = PrivateDirectory.CreateUnique(dir, $".{Path.GetFileName(target)}.save-");
+        string savePrefix = $".{Path.GetFileName(target)}.save-";
+        PrivateDirectory.SweepDeadOwners(dir, [savePrefix]);
+        string work = PrivateDirectory.CreateUnique(dir, savePrefix);
         try
         {
             FaultHook?.Invoke("checkpoint");
@@ -251,6 +253,7 @@ public static class C1zFile
             return BatonPebbleFile.OpenStore(full, options);
         }
         string root = options.TempDirectory ?? Path.GetTempPath();
+        PrivateDirectory.SweepDeadOwners(root);
         string work = PrivateDirectory.CreateUnique(root, "c1z-open-");
         try
         {

@@ -26,7 +26,11 @@ public static class C1zVerifier
             var runs = v1.ListSyncRuns();
             foreach (var run in runs)
             {
-                var s = SyncId.Parse(run.SyncId);
+                if (!SyncId.TryParse(run.SyncId, out var s))
+                {
+                    throw new Errors.C1zFormatException($"{path}: the sync run id \"{run.SyncId}\" is not a valid sync id", path);
+                }
+
                 records += v1.ResourceTypes(s).LongCount() + v1.Resources(s).LongCount() + v1.Entitlements(s).LongCount() + v1.Grants(s).LongCount() + v1.Assets(s).LongCount();
             }
 

@@ -44,8 +44,8 @@ public static class V1Export
         }
 
         string dir = Path.GetDirectoryName(output)!;
-        string work = Path.Combine(dir, $".c1z-export-{Guid.NewGuid():N}");
-        PrivateDirectory.Create(work);
+        PrivateDirectory.SweepDeadOwners(dir, [".c1z-export-"]);
+        string work = PrivateDirectory.CreateUnique(dir, ".c1z-export-");
         try
         {
             string db = Path.Combine(work, "db.sqlite");

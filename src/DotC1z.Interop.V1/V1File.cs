@@ -1,7 +1,6 @@
 using DotC1z.Engine.Sqlite;
 using DotC1z.Errors;
 using DotC1z.Storage;
-using ZstdSharp;
 using ZstdSharp.Unsafe;
 
 namespace DotC1z.Interop.V1;
@@ -17,6 +16,15 @@ public sealed record V1ReadOptions
 
     /// <summary>Directory for the private temporary database (default: the system temp directory).</summary>
     public string? TempDirectory { get; init; }
+
+    /// <summary>
+    /// The longest one SQLite statement over the (untrusted) database may run without producing its next
+    /// row; past it the statement is interrupted and the file refused with a <see cref="V1FormatException"/>.
+    /// </summary>
+    public TimeSpan QueryTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>The largest single value (blob or text) or row accepted from the database; larger ones are refused.</summary>
+    public int MaxValueBytes { get; init; } = 64 << 20;
 }
 
 /// <summary>A v1 file is not readable: wrong magic, bad zstd frame, limits exceeded, or a database that is not baton's.</summary>
@@ -74,7 +82,7 @@ public static class V1File
         options ??= new V1ReadOptions();
         try
         {
-            using var input = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+            using var input = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
             Span<byte> header = stackalloc byte[MagicLength];
             if (input.ReadAtLeast(header, MagicLength, throwOnEndOfStream: false) != MagicLength)
             {
@@ -87,33 +95,12 @@ public static class V1File
             }
 
             long budget = options.MaxDecodedBytes ?? Math.Max(10L << 30, input.Length * 100);
-            using var zstd = new DecompressionStream(input, checkEndOfStream: true, leaveOpen: true);
-            zstd.SetParameter(ZSTD_dParameter.ZSTD_d_windowLogMax, options.MaxWindowLog);
-            using var output = new FileStream(databasePath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
-            byte[] buffer = new byte[1 << 16];
-            long total = 0;
-            int n;
-            while ((n = zstd.Read(buffer, 0, buffer.Length)) > 0)
-            {
-                total += n;
-                if (total > budget)
-                {
-                    throw new V1FormatException($"{path}: decoded database exceeds the limit of {budget} bytes", path);
-                }
-
-                output.Write(buffer, 0, n);
-                cancellationToken.ThrowIfCancellationRequested();
-            }
-
+            using var output = new FileStream(databasePath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1);
+            long total = DecodeOneFrame(path, input, output, budget, options.MaxWindowLog, cancellationToken);
             if (total == 0)
             {
                 throw new V1FormatException($"{path}: the zstd frame holds no database", path);
             }
-        }
-        catch (Exception ex) when (ex is ZstdException or EndOfStreamException or InvalidDataException)
-        {
-            TryDelete(databasePath);
-            throw new V1FormatException($"{path}: damaged zstd payload: {ex.Message}", path, ex);
         }
         catch (IOException ex) when (ex is not FileNotFoundException and not DirectoryNotFoundException)
         {
@@ -132,6 +119,90 @@ public static class V1File
     }
 
     /// <summary>
+    /// Decodes exactly one zstd frame from <paramref name="input"/> into <paramref name="output"/>
+    /// (checksum verified by zstd when present) and then requires the end of the file: a second frame,
+    /// a skippable frame or any other byte after it is trailing data (docs/INTEROP-V1.md §1.1).
+    /// </summary>
+    private static unsafe long DecodeOneFrame(string path, FileStream input, FileStream output, long budget, int maxWindowLog, CancellationToken cancellationToken)
+    {
+        byte[] inBuf = new byte[1 << 17];
+        byte[] outBuf = new byte[1 << 17];
+        var dctx = Methods.ZSTD_createDCtx();
+        if (dctx == null)
+        {
+            throw new C1zIOException($"{path}: cannot allocate a zstd decompression context", path);
+        }
+
+        try
+        {
+            Check(path, Methods.ZSTD_DCtx_setParameter(dctx, ZSTD_dParameter.ZSTD_d_windowLogMax, maxWindowLog));
+            long total = 0;
+            int inLen = 0, inPos = 0;
+            bool outputFull = false;
+            fixed (byte* pIn = inBuf)
+            fixed (byte* pOut = outBuf)
+            {
+                while (true)
+                {
+                    if (inPos == inLen && !outputFull)
+                    {
+                        inLen = input.Read(inBuf, 0, inBuf.Length);
+                        inPos = 0;
+                        if (inLen == 0)
+                        {
+                            throw new V1FormatException($"{path}: damaged zstd payload: the frame is truncated", path);
+                        }
+                    }
+
+                    var inb = new ZSTD_inBuffer_s { src = pIn, size = (nuint)inLen, pos = (nuint)inPos };
+                    var outb = new ZSTD_outBuffer_s { dst = pOut, size = (nuint)outBuf.Length, pos = 0 };
+                    nuint ret = Methods.ZSTD_decompressStream(dctx, &outb, &inb);
+                    Check(path, ret);
+                    inPos = (int)inb.pos;
+                    int n = (int)outb.pos;
+                    outputFull = n == outBuf.Length;
+                    if (n > 0)
+                    {
+                        total += n;
+                        if (total > budget)
+                        {
+                            throw new V1FormatException($"{path}: decoded database exceeds the limit of {budget} bytes", path);
+                        }
+
+                        output.Write(outBuf, 0, n);
+                        cancellationToken.ThrowIfCancellationRequested();
+                    }
+
+                    if (ret == 0)
+                    {
+                        break; // the frame is complete and fully flushed
+                    }
+                }
+            }
+
+            long frameEnd = input.Position - (inLen - inPos);
+            if (inPos < inLen || input.Read(inBuf, 0, 1) > 0)
+            {
+                throw new V1FormatException($"{path}: trailing data after the zstd frame (at offset {frameEnd}); a v1 file holds exactly one frame", path);
+            }
+
+            return total;
+        }
+        finally
+        {
+            Methods.ZSTD_freeDCtx(dctx);
+        }
+    }
+
+    private static void Check(string path, nuint code)
+    {
+        if (Methods.ZSTD_isError(code))
+        {
+            throw new V1FormatException($"{path}: damaged zstd payload: {Methods.ZSTD_getErrorName(code)}", path);
+        }
+    }
+
+    /// <summary>
     /// Opens a v1 file read-only: its database is decompressed to a private temporary file that is
     /// deleted when the returned store is disposed (and on every failure).
     /// </summary>
@@ -143,8 +214,9 @@ public static class V1File
     public static IC1zStore OpenReadOnly(string path, V1ReadOptions? options = null)
     {
         options ??= new V1ReadOptions();
-        string dir = Path.Combine(options.TempDirectory ?? Path.GetTempPath(), $"c1z-v1-{Guid.NewGuid():N}");
-        PrivateDirectory.Create(dir);
+        string root = options.TempDirectory ?? Path.GetTempPath();
+        PrivateDirectory.SweepDeadOwners(root, ["c1z-v1-"]);
+        string dir = PrivateDirectory.CreateUnique(root, "c1z-v1-");
         try
         {
             string db = Path.Combine(dir, "db.sqlite");
@@ -152,9 +224,18 @@ public static class V1File
             SqliteStore store;
             try
             {
-                store = SqliteStore.Open(db, new SqliteStoreOptions { ReadOnly = true });
+                // Untrusted: the database is data, never code (docs/RELIABILITY.md "Hostile v1 (SQLite) inputs").
+                // Errors name the user's file, not the private copy.
+                store = SqliteStore.Open(db, new SqliteStoreOptions
+                {
+                    ReadOnly = true,
+                    Untrusted = true,
+                    DisplayPath = path,
+                    StatementTimeout = options.QueryTimeout,
+                    MaxValueBytes = options.MaxValueBytes,
+                });
             }
-            catch (C1zException ex) when (ex is not C1zIOException)
+            catch (C1zException ex) when (ex is not C1zIOException and not V1FormatException)
             {
                 throw new V1FormatException($"{path}: the database is not baton's v1 schema: {ex.Message}", path, ex);
             }

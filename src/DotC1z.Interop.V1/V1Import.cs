@@ -40,21 +40,23 @@ public static class V1Import
         options ??= new V1ImportOptions();
         using var source = V1File.OpenReadOnly(v1Path, options.Read);
         var result = new List<(SyncId, RecordCounts)>();
-        foreach (var run in source.ListSyncRuns())
+        try
         {
-            if (!SyncId.TryParse(run.SyncId, out var sync))
+            foreach (var run in source.ListSyncRuns())
             {
-                throw new V1FormatException($"{v1Path}: v1_sync_runs has an invalid sync id \"{run.SyncId}\"", v1Path);
-            }
+                if (!SyncId.TryParse(run.SyncId, out var sync))
+                {
+                    throw new V1FormatException($"{v1Path}: v1_sync_runs has an invalid sync id \"{run.SyncId}\"", v1Path);
+                }
 
-            try
-            {
                 result.Add((sync, StoreCopy.CopySync(source, sync, target, sync, cancellationToken)));
             }
-            catch (C1zCorruptionException ex)
-            {
-                throw new V1FormatException($"{v1Path}: {ex.Message}", v1Path, ex);
-            }
+        }
+        catch (C1zException ex) when (ex is C1zCorruptionException || (ex is C1zFormatException && ex is not V1FormatException && ex.Path == v1Path))
+        {
+            // Rows that do not decode, ids that are not UTF-8, values over the size limit, interrupted
+            // statements: the engine already names the user's file, the table and the row.
+            throw new V1FormatException(ex.Message, v1Path, ex);
         }
 
         return new V1ImportSummary(result);

@@ -25,6 +25,8 @@ public sealed class PebbleDatabase : IDisposable
     private readonly ManifestState _manifest;
     private readonly MemTable _mem;
     private readonly Dictionary<ulong, TableFile> _cache = [];
+    private readonly Dictionary<ulong, List<RangeTombstone>> _rangeDelCache = [];
+    private readonly BlockCache _blockCache;
     private readonly Lock _cacheLock = new();
     private long _cachedBytes;
     private bool _disposed;
@@ -37,6 +39,7 @@ public sealed class PebbleDatabase : IDisposable
         ManifestFileName = manifestName;
         _manifest = manifest;
         _mem = mem;
+        _blockCache = new BlockCache(options.BlockCacheBytes);
         LiveTables = manifest.Tables.Select(t => new PebbleTableInfo(t)).ToList();
     }
 
@@ -190,7 +193,8 @@ public sealed class PebbleDatabase : IDisposable
         key.CopyTo(upper);
         try
         {
-            using var merge = new MergingIterator(_manifest.Tables, _mem, LoadCached, new DecodeBudget(_options), key, upper, CancellationToken.None);
+            var blockCache = _options.BlockCacheBytes > 0 ? _blockCache : null;
+            using var merge = new MergingIterator(_manifest.Tables, _mem, LoadCached, new DecodeBudget(_options), key, upper, CancellationToken.None, blockCache);
             if (merge.MoveNext())
             {
                 value = merge.Value.ToArray();
@@ -226,8 +230,11 @@ public sealed class PebbleDatabase : IDisposable
         lock (_cacheLock)
         {
             _cache.Clear();
+            _rangeDelCache.Clear();
             _cachedBytes = 0;
         }
+
+        _blockCache.Clear();
     }
 
     private (TableFile, List<RangeTombstone>) LoadUncached(TableMeta meta, DecodeBudget budget)
@@ -239,33 +246,47 @@ public sealed class PebbleDatabase : IDisposable
     private (TableFile, List<RangeTombstone>) LoadCached(TableMeta meta, DecodeBudget budget)
     {
         TableFile? file;
+        List<RangeTombstone>? dels;
         lock (_cacheLock)
         {
             _cache.TryGetValue(meta.BackingFileNumber, out file);
+            _rangeDelCache.TryGetValue(meta.TableNumber, out dels);
         }
 
-        if (file is null)
+        if (file is not null && dels is not null)
         {
-            file = LoadFile(meta, budget);
-            lock (_cacheLock)
-            {
-                if (_options.TableCacheBytes > 0)
-                {
-                    if (_cachedBytes + file.Data.Length > _options.TableCacheBytes)
-                    {
-                        _cache.Clear();
-                        _cachedBytes = 0;
-                    }
+            return (file, dels);
+        }
 
-                    if (file.Data.Length <= _options.TableCacheBytes && _cache.TryAdd(meta.BackingFileNumber, file))
-                    {
-                        _cachedBytes += file.Data.Length;
-                    }
+        file ??= LoadFile(meta, budget);
+        // Tombstone lists are never modified after decoding, so lookups can share them.
+        dels = RangeDels(file, meta, budget);
+        lock (_cacheLock)
+        {
+            if (_options.TableCacheBytes > 0 && !_cache.ContainsKey(meta.BackingFileNumber))
+            {
+                if (_cachedBytes + file.Data.Length > _options.TableCacheBytes)
+                {
+                    // Simple and bounded: start over rather than track recency.
+                    _cache.Clear();
+                    _rangeDelCache.Clear();
+                    _cachedBytes = 0;
                 }
+
+                if (file.Data.Length <= _options.TableCacheBytes)
+                {
+                    _cache[meta.BackingFileNumber] = file;
+                    _cachedBytes += file.Data.Length;
+                }
+            }
+
+            if (_cache.ContainsKey(meta.BackingFileNumber))
+            {
+                _rangeDelCache[meta.TableNumber] = dels;
             }
         }
 
-        return (file, RangeDels(file, meta, budget));
+        return (file, dels);
     }
 
     private TableFile LoadFile(TableMeta meta, DecodeBudget budget)

@@ -16,7 +16,8 @@ public sealed class PebbleReadOptions
 
     /// <summary>
     /// Most bytes one operation (an <see cref="PebbleDatabase.Open"/>, a <see cref="PebbleDatabase.TryGet"/>
-    /// or one cursor) may read from files plus decompress from blocks. Default 64 GiB.
+    /// or one cursor) may read from files, decompress from blocks and materialize as keys (each data block
+    /// counts rows × its maximum key length). Default 64 GiB.
     /// </summary>
     public long MaxTotalDecodedBytes { get; init; } = 64L << 30;
 
@@ -43,4 +44,10 @@ public sealed class PebbleReadOptions
     /// (scans never keep tables after passing them). Default 256 MiB; 0 disables the cache.
     /// </summary>
     public long TableCacheBytes { get; init; } = 256L << 20;
+
+    /// <summary>
+    /// Most bytes of decoded blocks <see cref="PebbleDatabase.TryGet"/> keeps between calls, so repeated
+    /// lookups do not decompress the same block again. Default 32 MiB; 0 disables the cache.
+    /// </summary>
+    public long BlockCacheBytes { get; init; } = 32L << 20;
 }

@@ -9,28 +9,35 @@ public sealed class MediumFixtureTests
 
     private static PebbleDatabase Open() => PebbleDatabase.Open(FixtureFiles.Medium);
 
+    private static readonly string[] Prefixes =
+        ["030100", "030200", "030300", "030400", "03070400", "03070500", "03070200", "03070300", "03070600", "03070700", "0306"];
+
+    private static readonly byte[][] PrefixBytes = Prefixes.Select(Convert.FromHexString).ToArray();
+
     private static Dictionary<string, long> CountByPrefix(PebbleDatabase db, out long total)
     {
-        var counts = new Dictionary<string, long>();
+        var counts = new long[Prefixes.Length];
         total = 0;
-        byte[] prev = [];
+        byte[] prev = new byte[1024];
+        int prevLen = 0;
         using var c = db.Scan();
         while (c.MoveNext())
         {
             var k = c.Key;
-            Assert.True(total == 0 || prev.AsSpan().SequenceCompareTo(k) < 0, "keys must ascend strictly");
-            prev = k.ToArray();
+            Assert.True(total == 0 || prev.AsSpan(0, prevLen).SequenceCompareTo(k) < 0, "keys must ascend strictly");
+            k.CopyTo(prev);
+            prevLen = k.Length;
             total++;
-            foreach (string p in new[] { "030100", "030200", "030300", "030400", "03070400", "03070500", "03070200", "03070300", "03070600", "03070700", "0306" })
+            for (int i = 0; i < PrefixBytes.Length; i++)
             {
-                if (Convert.ToHexString(k).StartsWith(p, StringComparison.Ordinal))
+                if (k.StartsWith(PrefixBytes[i]))
                 {
-                    counts[p] = counts.GetValueOrDefault(p) + 1;
+                    counts[i]++;
                 }
             }
         }
 
-        return counts;
+        return Enumerable.Range(0, Prefixes.Length).Where(i => counts[i] > 0).ToDictionary(i => Prefixes[i], i => counts[i]);
     }
 
     [Fact]
@@ -210,6 +217,38 @@ public sealed class MediumFixtureTests
         using var it = new TableIterator(table, meta, default, new DecodeBudget(PebbleReadOptions.Default), default);
         Assert.True(it.Next());
         Assert.False(db.TryGet(it.Key, out _));
+    }
+
+    [Fact]
+    public void TryGet_agrees_with_the_scan_with_and_without_caches()
+    {
+        var files = FixtureFiles.Medium.Shared();
+        using var cached = PebbleDatabase.Open(files);
+        using var tiny = PebbleDatabase.Open(files, new PebbleReadOptions { BlockCacheBytes = 40_000, TableCacheBytes = 500_000 });
+        using var uncached = PebbleDatabase.Open(files, new PebbleReadOptions { BlockCacheBytes = 0, TableCacheBytes = 0 });
+        var rng = new Random(DotC1z.Tests.Shared.Seeds.Get(31));
+        int n = 0;
+        using var c = cached.Scan();
+        while (c.MoveNext())
+        {
+            if (rng.Next(200) != 0)
+            {
+                continue;
+            }
+
+            byte[] key = c.Key.ToArray();
+            byte[] value = c.Value.ToArray();
+            foreach (var db in new[] { cached, tiny, uncached })
+            {
+                Assert.True(db.TryGet(key, out var got));
+                Assert.Equal(value, got);
+                Assert.False(db.TryGet([.. key, 0x00], out _));
+            }
+
+            n++;
+        }
+
+        Assert.True(n > 500);
     }
 
     [Fact]

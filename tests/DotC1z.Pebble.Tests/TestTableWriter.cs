@@ -22,6 +22,15 @@ internal sealed class TestTableWriter
 
     public byte DataCodec { get; init; }
 
+    /// <summary>Store every block uncompressed (so tests can patch block bytes and fix the checksum).</summary>
+    public bool AllUncompressed { get; init; }
+
+    /// <summary>Every block Build wrote: offset and stored length (without the trailer).</summary>
+    public List<(int Offset, int Length)> Blocks { get; } = [];
+
+    /// <summary>Write a v6 table: 57-byte footer without attributes, properties as a classic row block.</summary>
+    public bool Version6 { get; init; }
+
     public TestTableWriter Add(string key, ulong seq, byte kind, string value, bool inValueBlock = false)
     {
         Rows.Add(new Row(Encoding.UTF8.GetBytes(key), seq, kind, Encoding.UTF8.GetBytes(value), inValueBlock));
@@ -30,6 +39,7 @@ internal sealed class TestTableWriter
 
     public byte[] Build()
     {
+        Blocks.Clear();
         var file = new List<byte>();
         var valueBlock = new List<byte>();
         var dataHandles = new List<(byte[] LastKey, int Offset, int Length)>();
@@ -71,14 +81,14 @@ internal sealed class TestTableWriter
                 (3, b => Bytes(b, values)),
                 (1, b => Bitmap(b, external)),
                 (1, b => Bitmap(b, rows.Select(_ => false).ToList())));
-            int at = WriteBlock(file, block, DataCodec);
+            int at = Put(file, block, DataCodec);
             dataHandles.Add((rows[^1].Key, at, file.Count - 5 - at));
         }
 
         (int Offset, int Length) indexHandle;
         if (TwoLevelFanout == 0)
         {
-            int at = WriteBlock(file, IndexBlock(dataHandles), 1);
+            int at = Put(file, IndexBlock(dataHandles), 1);
             indexHandle = (at, file.Count - 5 - at);
         }
         else
@@ -87,11 +97,11 @@ internal sealed class TestTableWriter
             for (int i = 0; i < dataHandles.Count; i += TwoLevelFanout)
             {
                 var part = dataHandles.Skip(i).Take(TwoLevelFanout).ToList();
-                int at = WriteBlock(file, IndexBlock(part), 0);
+                int at = Put(file, IndexBlock(part), 0);
                 seconds.Add((part[^1].LastKey, at, file.Count - 5 - at));
             }
 
-            int top = WriteBlock(file, IndexBlock(seconds), 0);
+            int top = Put(file, IndexBlock(seconds), 0);
             indexHandle = (top, file.Count - 5 - top);
         }
 
@@ -99,11 +109,11 @@ internal sealed class TestTableWriter
         uint attributes = 0x80;
         if (valueBlock.Count > 0)
         {
-            int vb = WriteBlock(file, valueBlock.ToArray(), 1);
+            int vb = Put(file, valueBlock.ToArray(), 1);
             int vbLen = file.Count - 5 - vb;
             // One value-index row: block number (1 byte), offset (4 bytes), length (4 bytes).
             byte[] row = [0, .. BitConverter.GetBytes((uint)vb), .. BitConverter.GetBytes((uint)vbLen)];
-            int vi = WriteBlock(file, row, 0);
+            int vi = Put(file, row, 0);
             var handle = Handle(vi, file.Count - 5 - vi);
             meta.Add(("pebble.value_index", [.. handle, 1, 4, 4]));
             attributes |= 0x01;
@@ -115,13 +125,26 @@ internal sealed class TestTableWriter
             ("rocksdb.block.based.table.index.type", BitConverter.GetBytes(TwoLevelFanout == 0 ? 0u : 2u)),
             ("rocksdb.comparator", Encoding.UTF8.GetBytes("leveldb.BytewiseComparator")),
         };
-        int pAt = WriteBlock(file, KeyValue(props), 1);
+        int pAt = Put(file, Version6 ? RowBlock(props) : KeyValue(props), 1);
         meta.Add(("rocksdb.properties", Handle(pAt, file.Count - 5 - pAt)));
         meta.Sort((a, b) => string.CompareOrdinal(a.Item1, b.Item1));
-        int mAt = WriteBlock(file, KeyValue(meta), 0);
+        int mAt = Put(file, KeyValue(meta), 0);
         if (TwoLevelFanout != 0)
         {
             attributes |= 0x20;
+        }
+
+        if (Version6)
+        {
+            var f6 = new byte[57];
+            f6[0] = 1;
+            byte[] h6 = [.. Handle(mAt, file.Count - 5 - mAt), .. Handle(indexHandle.Offset, indexHandle.Length)];
+            h6.CopyTo(f6, 1);
+            BinaryPrimitives.WriteUInt32LittleEndian(f6.AsSpan(45), 6);
+            new byte[] { 0xF0, 0x9F, 0xAA, 0xB3, 0xF0, 0x9F, 0xAA, 0xB3 }.CopyTo(f6, 49);
+            BinaryPrimitives.WriteUInt32LittleEndian(f6.AsSpan(41), Crc32C.Mask(Crc32C.Compute(f6.AsSpan(0, 41), f6.AsSpan(45))));
+            file.AddRange(f6);
+            return file.ToArray();
         }
 
         var footer = new byte[61];
@@ -134,6 +157,25 @@ internal sealed class TestTableWriter
         BinaryPrimitives.WriteUInt32LittleEndian(footer.AsSpan(45), Crc32C.Mask(Crc32C.Compute(footer.AsSpan(0, 45), footer.AsSpan(49))));
         file.AddRange(footer);
         return file.ToArray();
+    }
+
+    /// <summary>A LevelDB row block with one restart point and no key sharing.</summary>
+    private static byte[] RowBlock(List<(string Key, byte[] Value)> kvs)
+    {
+        var b = new List<byte>();
+        foreach (var (key, value) in kvs.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            byte[] k = Encoding.UTF8.GetBytes(key);
+            Builders.PutUvarint(b, 0);
+            Builders.PutUvarint(b, (ulong)k.Length);
+            Builders.PutUvarint(b, (ulong)value.Length);
+            b.AddRange(k);
+            b.AddRange(value);
+        }
+
+        b.AddRange(BitConverter.GetBytes(0u));
+        b.AddRange(BitConverter.GetBytes(1u));
+        return b.ToArray();
     }
 
     private static byte[] Handle(int offset, int length)
@@ -155,6 +197,13 @@ internal sealed class TestTableWriter
         (3, b => Bytes(b, kvs.Select(kv => kv.Value).ToList())));
 
     /// <summary>Appends a block and its trailer; returns the block's offset.</summary>
+    private int Put(List<byte> file, byte[] block, byte codec)
+    {
+        int at = WriteBlock(file, block, AllUncompressed ? (byte)0 : codec);
+        Blocks.Add((at, file.Count - 5 - at));
+        return at;
+    }
+
     public static int WriteBlock(List<byte> file, byte[] block, byte codec)
     {
         byte[] stored = codec switch

@@ -70,6 +70,21 @@ public sealed class WrittenTableTests
     }
 
     [Fact]
+    public void Version_6_tables_read_back()
+    {
+        var w = new TestTableWriter { RowsPerBlock = 4, TwoLevelFanout = 2, DataCodec = 1, Version6 = true };
+        for (int i = 0; i < 30; i++)
+        {
+            w.Add($"k{i:D3}", (ulong)(i + 1), Set, $"v{i}");
+        }
+
+        byte[] sst = w.Build();
+        Assert.Equal(6u, System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(sst.AsSpan(sst.Length - 12)));
+        using var db = OpenSingle(w, sst);
+        Assert.Equal(Enumerable.Range(0, 30).Select(i => $"k{i:D3}=v{i}"), Scan(db));
+    }
+
+    [Fact]
     public void Values_in_value_blocks_are_resolved()
     {
         var w = Many(100, 5, 3, 1, valueBlocks: true);

@@ -53,7 +53,7 @@ public static class StatsCommand
                         },
                     }),
                 };
-                ctx.Out.WriteLine(JsonSerializer.Serialize(doc, new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
+                ctx.Out.WriteLine(Output.Printable.Json(JsonSerializer.Serialize(doc, new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping })));
                 return 0;
             }
 
@@ -121,10 +121,23 @@ public static class GrantsCommand
         var principal = new Option<string?>("--principal") { Description = "Only grants of this principal, as TYPE/ID." };
         var format = new Option<string>("--format") { Description = "table (default), json (JSON Lines) or csv.", DefaultValueFactory = _ => "table" };
         format.AcceptOnlyFromAmong("table", "json", "csv");
-        var command = new Command("grants", "List the grants of one sync.\n\nExample:\n  c1z grants snapshot.c1z --entitlement group:eng:member --format json") { path, sync, entitlement, principal, format };
+        var skipBad = new Option<bool>("--skip-bad") { Description = "Report a grant that cannot be shown (one escaped stderr line each) and go on instead of stopping with exit code 1." };
+        sync.Validators.Add(r => RequireNonEmpty(r, "--sync", "a sync id"));
+        entitlement.Validators.Add(r => RequireNonEmpty(r, "--entitlement", "an entitlement id"));
+        principal.Validators.Add(r =>
+        {
+            string? value = r.GetValueOrDefault<string?>();
+            int slash = value?.IndexOf('/', StringComparison.Ordinal) ?? -1;
+            if (value is not null && (slash <= 0 || slash == value.Length - 1))
+            {
+                r.AddError($"--principal must be TYPE/ID with both parts non-empty, got \"{value}\"");
+            }
+        });
+        var command = new Command("grants", "List the grants of one sync.\n\nExample:\n  c1z grants snapshot.c1z --entitlement group:eng:member --format json") { path, sync, entitlement, principal, format, skipBad };
         command.SetAction(parse =>
         {
-            using var store = StorePaths.Open(parse.GetValue(path)!, readOnly: true);
+            string input = parse.GetValue(path)!;
+            using var store = StorePaths.Open(input, readOnly: true);
             string? syncText = parse.GetValue(sync);
             SyncId id;
             if (syncText is not null)
@@ -132,12 +145,12 @@ public static class GrantsCommand
                 id = SyncId.Parse(syncText);
                 if (!store.TryGetSyncRun(id, out _))
                 {
-                    throw new CliException($"no sync {syncText} in {parse.GetValue(path)}");
+                    throw new CliException($"no sync {syncText} in {input}");
                 }
             }
             else
             {
-                id = store.LatestSync() ?? throw new CliException($"{parse.GetValue(path)} holds no sync");
+                id = store.LatestSync() ?? throw new CliException($"{input} holds no sync");
             }
 
             string? ent = parse.GetValue(entitlement);
@@ -146,11 +159,6 @@ public static class GrantsCommand
             if (prin is not null)
             {
                 int slash = prin.IndexOf('/', StringComparison.Ordinal);
-                if (slash <= 0)
-                {
-                    throw new CliException("--principal must be TYPE/ID");
-                }
-
                 grants = store.GrantsByPrincipal(id, prin[..slash], prin[(slash + 1)..]);
                 if (ent is not null)
                 {
@@ -162,12 +170,18 @@ public static class GrantsCommand
                 grants = ent is not null ? store.GrantsByEntitlement(id, ent) : store.Grants(id);
             }
 
+            var listing = new Listing(ctx, input, id, parse.GetValue(skipBad));
+            grants = listing.Guard(grants);
             switch (parse.GetValue(format))
             {
                 case "json":
                     foreach (var g in grants)
                     {
-                        ctx.Out.WriteLine(GrantJson.Format(g));
+                        string? line = listing.Render(g, r => Output.Printable.Json(GrantJson.Format(r)));
+                        if (line is not null)
+                        {
+                            ctx.Out.WriteLine(line);
+                        }
                     }
 
                     break;
@@ -175,18 +189,31 @@ public static class GrantsCommand
                     ctx.Out.WriteLine("external_id,entitlement_id,entitlement_resource_type,entitlement_resource,principal_type,principal_id");
                     foreach (var g in grants)
                     {
-                        ctx.Out.WriteLine(string.Join(',', Cells(g).Select(TableWriter.Csv)));
+                        string? line = listing.Render(g, r => string.Join(',', Cells(r).Select(TableWriter.Csv)));
+                        if (line is not null)
+                        {
+                            ctx.Out.WriteLine(line);
+                        }
                     }
 
                     break;
                 default:
-                    TableWriter.Write(ctx, ["grant", "entitlement", "resource type", "resource", "principal type", "principal"], grants.Select(Cells));
+                    TableWriter.Write(ctx, ["grant", "entitlement", "resource type", "resource", "principal type", "principal"], grants.Select(g => listing.Render(g, Cells)).OfType<IReadOnlyList<string>>());
                     break;
             }
 
+            listing.Finish();
             return 0;
         });
         return command;
+    }
+
+    private static void RequireNonEmpty(System.CommandLine.Parsing.OptionResult r, string name, string what)
+    {
+        if (r.Tokens.Count > 0 && string.IsNullOrEmpty(r.GetValueOrDefault<string?>()))
+        {
+            r.AddError($"{name} is empty: give {what}");
+        }
     }
 
     private static IReadOnlyList<string> Cells(GrantRecord g) =>
@@ -194,6 +221,97 @@ public static class GrantsCommand
         g.ExternalId, g.Entitlement?.EntitlementId ?? string.Empty, g.Entitlement?.ResourceTypeId ?? string.Empty, g.Entitlement?.ResourceId ?? string.Empty,
         g.Principal?.ResourceTypeId ?? string.Empty, g.Principal?.ResourceId ?? string.Empty,
     ];
+
+    /// <summary>
+    /// One listing's handling of bad records (docs/CLI.md §2): a grant that cannot be shown stops the listing
+    /// with one error line naming it, or with <c>--skip-bad</c> gets one warning line and the listing goes on,
+    /// ending with a count. A record the store cannot decode stops the listing either way (the scan cannot step
+    /// over it); the error names the last grant listed before it.
+    /// </summary>
+    private sealed class Listing(CliContext ctx, string input, SyncId sync, bool skipBad)
+    {
+        private long _skipped;
+
+        public IEnumerable<GrantRecord> Guard(IEnumerable<GrantRecord> source)
+        {
+            using var e = source.GetEnumerator();
+            string? last = null;
+            while (true)
+            {
+                GrantRecord g;
+                try
+                {
+                    if (!e.MoveNext())
+                    {
+                        yield break;
+                    }
+
+                    g = e.Current;
+                }
+                catch (InvalidProtocolBufferException ex)
+                {
+                    string where = last is null ? "the first grant" : $"the grant after \"{last}\"";
+                    throw new CliException($"{input}: {where} of sync {sync}: record does not decode ({ex.Message}); the listing stops here{(skipBad ? " (--skip-bad cannot step over a record the store cannot read)" : string.Empty)}");
+                }
+
+                last = g.ExternalId;
+                yield return g;
+            }
+        }
+
+        /// <summary>Renders one grant, or reports it: null when it was skipped.</summary>
+        public T? Render<T>(GrantRecord g, Func<GrantRecord, T> render)
+            where T : class
+        {
+            try
+            {
+                return render(g);
+            }
+            catch (Exception ex) when (ex is InvalidProtocolBufferException or InvalidOperationException or ArgumentException or FormatException or InvalidCastException)
+            {
+                string problem = $"grant \"{g.ExternalId}\" of sync {sync} in {input}: {Problem(g, ex)}";
+                if (!skipBad)
+                {
+                    throw new CliException(problem + " (use --skip-bad to list the others)");
+                }
+
+                _skipped++;
+                CliApp.Warn(ctx, "skipped " + problem);
+                return null;
+            }
+        }
+
+        public void Finish()
+        {
+            if (_skipped > 0)
+            {
+                CliApp.Warn(ctx, string.Create(CultureInfo.InvariantCulture, $"{_skipped} bad grant(s) skipped in {input}"));
+            }
+        }
+
+        private static string Problem(GrantRecord g, Exception ex)
+        {
+            foreach (var a in g.Annotations)
+            {
+                var descriptor = GrantJson.Find(a.TypeUrl);
+                if (descriptor is null)
+                {
+                    continue;
+                }
+
+                try
+                {
+                    _ = descriptor.Parser.ParseFrom(a.Value);
+                }
+                catch (InvalidProtocolBufferException)
+                {
+                    return $"annotation {a.TypeUrl} does not decode";
+                }
+            }
+
+            return ex is InvalidProtocolBufferException ? "record does not decode: " + ex.Message : "record cannot be shown: " + ex.Message;
+        }
+    }
 }
 
 /// <summary><c>c1z verify</c>: envelope, checksums and the index↔primary walk.</summary>
@@ -214,7 +332,7 @@ public static class VerifyCommand
             {
                 foreach (string problem in report.Problems)
                 {
-                    ctx.Err.WriteLine("  " + problem);
+                    ctx.Err.WriteLine("  " + Output.Printable.Escape(problem));
                 }
 
                 throw new CliException($"{parse.GetValue(path)} is inconsistent: {report.Problems.Count} problem(s), first: {report.Problems[0]}");
@@ -232,6 +350,8 @@ internal static class GrantJson
 {
     private static readonly TypeRegistry Registry = TypeRegistry.FromFiles(Connector.V2.ConnectorReflection.Descriptor, Google.Protobuf.WellKnownTypes.StructReflection.Descriptor, Google.Protobuf.WellKnownTypes.WrappersReflection.Descriptor);
     private static readonly JsonFormatter Formatter = new(JsonFormatter.Settings.Default.WithTypeRegistry(Registry));
+
+    public static MessageDescriptor? Find(string typeUrl) => Registry.Find(Google.Protobuf.WellKnownTypes.Any.GetTypeName(typeUrl));
 
     public static string Format(GrantRecord grant)
     {

@@ -1,8 +1,19 @@
+using System.Diagnostics;
+using System.Globalization;
+
 namespace DotC1z.Storage;
 
-/// <summary>Creates scratch directories only the current user can read (mode 0700 on Unix).</summary>
+/// <summary>
+/// Creates scratch directories only the current user can read (mode 0700 on Unix), named
+/// <c>{prefix}{pid}-{random}</c> so that a later run can tell a dead owner's leftovers (after kill -9, a
+/// power cut, an OOM kill) from a live process's work and sweep them (docs/RELIABILITY.md, leftovers).
+/// </summary>
 public static class PrivateDirectory
 {
+    /// <summary>The prefixes of every scratch name the library and the tool create.</summary>
+    public static IReadOnlyList<string> KnownPrefixes { get; } =
+        [".c1z-out-", ".c1z-export-", "c1z-open-", "c1z-v1-", "c1z-pebble-", "c1z-pebble-tar-", "c1z-bench-", "c1z-equiv-"];
+
     /// <summary>Creates <paramref name="path"/> (and its parents) with owner-only permissions where the OS supports them.</summary>
     /// <param name="path">The directory.</param>
     /// <returns>The directory info.</returns>
@@ -10,14 +21,107 @@ public static class PrivateDirectory
         ? Directory.CreateDirectory(path)
         : Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
 
-    /// <summary>Creates a uniquely named private directory under <paramref name="parent"/>.</summary>
+    /// <summary>Creates a uniquely named private directory under <paramref name="parent"/>, named after this process.</summary>
     /// <param name="parent">Where to create it.</param>
     /// <param name="prefix">A readable name prefix.</param>
     /// <returns>The new directory's path.</returns>
     public static string CreateUnique(string parent, string prefix)
     {
-        string path = Path.Combine(parent, $"{prefix}{Guid.NewGuid():N}");
+        string path = Path.Combine(parent, UniqueName(prefix));
         Create(path);
         return path;
+    }
+
+    /// <summary>A unique scratch name carrying this process's id: <c>{prefix}{pid}-{random}</c>.</summary>
+    /// <param name="prefix">A readable name prefix.</param>
+    /// <returns>The name.</returns>
+    public static string UniqueName(string prefix) => string.Create(CultureInfo.InvariantCulture, $"{prefix}{Environment.ProcessId}-{Guid.NewGuid():N}");
+
+    /// <summary>
+    /// Removes the scratch entries in <paramref name="parent"/> whose name starts with one of
+    /// <paramref name="prefixes"/> and whose owning process no longer runs. Entries of live processes, and
+    /// names that carry no process id, are left alone. Failures to remove are ignored (best effort).
+    /// </summary>
+    /// <param name="parent">The directory to sweep.</param>
+    /// <param name="prefixes">Scratch prefixes (default: <see cref="KnownPrefixes"/>).</param>
+    /// <returns>The paths removed.</returns>
+    public static IReadOnlyList<string> SweepDeadOwners(string parent, IEnumerable<string>? prefixes = null)
+    {
+        var removed = new List<string>();
+        var known = (prefixes ?? KnownPrefixes).ToArray();
+        IEnumerable<string> entries;
+        try
+        {
+            entries = Directory.EnumerateFileSystemEntries(parent).ToList();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return removed;
+        }
+
+        foreach (string entry in entries)
+        {
+            string name = Path.GetFileName(entry);
+
+            // Longest prefix first: "c1z-pebble-tar-" must not be read as "c1z-pebble-" + "tar-…".
+            string? prefix = known.Where(p => name.StartsWith(p, StringComparison.Ordinal)).OrderByDescending(p => p.Length).FirstOrDefault();
+            if (prefix is null || !TryOwner(name.AsSpan(prefix.Length), out int pid) || IsAlive(pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                if (Directory.Exists(entry))
+                {
+                    Directory.Delete(entry, recursive: true);
+                }
+                else
+                {
+                    File.Delete(entry);
+                }
+
+                removed.Add(entry);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
+
+        return removed;
+    }
+
+    private static bool TryOwner(ReadOnlySpan<char> rest, out int pid)
+    {
+        int dash = rest.IndexOf('-');
+        pid = 0;
+        return dash > 0 && int.TryParse(rest[..dash], NumberStyles.None, CultureInfo.InvariantCulture, out pid) && pid > 0;
+    }
+
+    private static bool IsAlive(int pid)
+    {
+        if (pid == Environment.ProcessId)
+        {
+            return true;
+        }
+
+        if (OperatingSystem.IsLinux())
+        {
+            return Directory.Exists($"/proc/{pid}");
+        }
+
+        try
+        {
+            using var p = Process.GetProcessById(pid);
+            return !p.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
     }
 }

@@ -10,9 +10,6 @@ internal static class Fail
     public static void Corrupt(string file, string message) => throw Corruption(file, message);
 
     [DoesNotReturn]
-    public static T Corrupt<T>(string file, string message) => throw Corruption(file, message);
-
-    [DoesNotReturn]
     public static void Unsupported(string file, string message) => throw Format(file, message);
 
     public static C1zCorruptionException Corruption(string file, string message) => new($"{file}: {message}", file);

@@ -1,15 +1,17 @@
 namespace DotC1z.Pebble;
 
 /// <summary>
-/// Range deletions seen so far, queried with non-decreasing keys: fragments wait in a queue ordered by
-/// start until the scan reaches them, stay active until it passes their end, and the newest active
-/// seqnum decides whether a point is hidden.
+/// Range deletions seen so far, queried with non-decreasing keys: tombstones wait in a queue ordered by
+/// start until the scan reaches them, then move to a max-heap by seqnum. A tombstone whose end the scan
+/// has passed can never cover a later key, so it is dropped when it surfaces at the top; each query is
+/// therefore logarithmic however many tombstones overlap.
 /// </summary>
 internal sealed class RangeDelTracker
 {
     private static readonly Comparer<byte[]> Bytewise = Comparer<byte[]>.Create(static (x, y) => x.AsSpan().SequenceCompareTo(y));
+    private static readonly Comparer<ulong> Descending = Comparer<ulong>.Create(static (x, y) => y.CompareTo(x));
     private readonly PriorityQueue<RangeTombstone, byte[]> _pending = new(Bytewise);
-    private readonly List<RangeTombstone> _active = [];
+    private readonly PriorityQueue<RangeTombstone, ulong> _active = new(Descending);
 
     public void Add(List<RangeTombstone> tombstones)
     {
@@ -19,35 +21,28 @@ internal sealed class RangeDelTracker
         }
     }
 
-    /// <summary>The highest seqnum of a tombstone covering <paramref name="key"/>, or 0.</summary>
-    public ulong MaxSeqCovering(ReadOnlySpan<byte> key)
+    /// <summary>The highest seqnum of a tombstone covering <paramref name="key"/>, or 0; <paramref name="end"/> is that tombstone's end.</summary>
+    public ulong MaxSeqCovering(ReadOnlySpan<byte> key, out byte[]? end)
     {
+        end = null;
         while (_pending.TryPeek(out var t, out var start) && key.SequenceCompareTo(start) >= 0)
         {
             _pending.Dequeue();
-            _active.Add(t);
+            _active.Enqueue(t, t.Seq);
         }
 
-        if (_active.Count == 0)
+        while (_active.TryPeek(out var top, out _))
         {
-            return 0;
-        }
-
-        ulong max = 0;
-        for (int i = _active.Count - 1; i >= 0; i--)
-        {
-            var t = _active[i];
-            if (key.SequenceCompareTo(t.End) >= 0)
+            if (key.SequenceCompareTo(top.End) < 0)
             {
-                _active[i] = _active[^1];
-                _active.RemoveAt(_active.Count - 1);
-                continue;
+                end = top.End;
+                return top.Seq;
             }
 
-            max = Math.Max(max, t.Seq);
+            _active.Dequeue();
         }
 
-        return max;
+        return 0;
     }
 }
 
@@ -81,9 +76,12 @@ internal sealed class MergingIterator : IDisposable
     private bool _done;
     private PointSource? _current;
 
+    private readonly BlockCache? _blockCache;
+
     public MergingIterator(IEnumerable<TableMeta> tables, MemTable? mem, TableLoader loader, DecodeBudget budget,
-        ReadOnlySpan<byte> lower, ReadOnlySpan<byte> upper, CancellationToken ct)
+        ReadOnlySpan<byte> lower, ReadOnlySpan<byte> upper, CancellationToken ct, BlockCache? blockCache = null)
     {
+        _blockCache = blockCache;
         _loader = loader;
         _budget = budget;
         _ct = ct;
@@ -136,7 +134,10 @@ internal sealed class MergingIterator : IDisposable
 
         if (_skipPending)
         {
+            // The top is still the entry just returned: advance it without comparing, then drop any
+            // older versions of the same key from other sources.
             _skipPending = false;
+            AdvanceTop(_heap[0].Source!);
             SkipCurrentKey();
         }
 
@@ -161,7 +162,25 @@ internal sealed class MergingIterator : IDisposable
 
             key.CopyTo(_lastKey);
             _lastLen = key.Length;
-            ulong deletedBelow = _rangeDels.MaxSeqCovering(Key);
+            ulong deletedBelow = _rangeDels.MaxSeqCovering(Key, out byte[]? tombstoneEnd);
+            if (deletedBelow > top.Seq && top is TableIterator table && table.MaxSeq < deletedBelow)
+            {
+                // Everything this table holds below the tombstone's end is older than it: jump past it
+                // instead of decoding the hidden entries. Other versions of this key are older still,
+                // so they are hidden too and need no special care.
+                if (table.SeekGE(tombstoneEnd!))
+                {
+                    SiftDown(0);
+                }
+                else
+                {
+                    table.Dispose();
+                    RemoveTop();
+                }
+
+                continue;
+            }
+
             if (deletedBelow <= top.Seq)
             {
                 switch (top.Kind)
@@ -200,15 +219,20 @@ internal sealed class MergingIterator : IDisposable
                 return;
             }
 
-            if (top.Next())
-            {
-                SiftDown(0);
-            }
-            else
-            {
-                top.Dispose();
-                RemoveTop();
-            }
+            AdvanceTop(top);
+        }
+    }
+
+    private void AdvanceTop(PointSource top)
+    {
+        if (top.Next())
+        {
+            SiftDown(0);
+        }
+        else
+        {
+            top.Dispose();
+            RemoveTop();
         }
     }
 
@@ -227,7 +251,7 @@ internal sealed class MergingIterator : IDisposable
             var meta = s.Pending!;
             var (file, dels) = _loader(meta, _budget);
             _rangeDels.Add(dels);
-            var it = new TableIterator(file, meta, _lower, _budget, _ct);
+            var it = new TableIterator(file, meta, _lower, _budget, _ct, _blockCache);
             s.Pending = null;
             s.PendingKey = [];
             if (it.Next())

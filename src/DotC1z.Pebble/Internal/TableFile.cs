@@ -46,6 +46,62 @@ internal sealed class Scratch : IDisposable
     }
 }
 
+/// <summary>
+/// Decoded blocks shared by point lookups, keyed by file and offset, bounded in bytes. Lookups hit the
+/// same few index and data blocks again and again; scans never use it (they stream and release).
+/// When full it simply starts over, which keeps it bounded without tracking recency.
+/// </summary>
+internal sealed class BlockCache(long capacity)
+{
+    private readonly Dictionary<(string File, int Offset), BlockBytes> _blocks = [];
+    private readonly Lock _lock = new();
+    private long _bytes;
+
+    public BlockBytes Get(TableFile t, BlockHandle h, DecodeBudget budget, string what)
+    {
+        lock (_lock)
+        {
+            if (_blocks.TryGetValue((t.Name, h.Offset), out var hit))
+            {
+                return hit;
+            }
+        }
+
+        // Decompressed blocks get their own array (no scratch), so a cached block is never overwritten;
+        // uncompressed ones are copied out so the cache never pins a whole file the table cache dropped.
+        var b = t.ReadBlock(h, null, budget, what);
+        if (ReferenceEquals(b.Array, t.Data))
+        {
+            b = new BlockBytes(b.Span.ToArray(), 0, b.Length);
+        }
+
+        lock (_lock)
+        {
+            if (_bytes + b.Length > capacity)
+            {
+                _blocks.Clear();
+                _bytes = 0;
+            }
+
+            if (b.Length <= capacity && _blocks.TryAdd((t.Name, h.Offset), b))
+            {
+                _bytes += b.Length;
+            }
+        }
+
+        return b;
+    }
+
+    public void Clear()
+    {
+        lock (_lock)
+        {
+            _blocks.Clear();
+            _bytes = 0;
+        }
+    }
+}
+
 /// <summary>One range deletion fragment, already clipped and with its newest seqnum.</summary>
 internal sealed record RangeTombstone(byte[] Start, byte[] End, ulong Seq);
 
@@ -123,17 +179,14 @@ internal sealed class TableFile
         }
 
         uint version = BinaryPrimitives.ReadUInt32LittleEndian(data.AsSpan(len - 12, 4));
+        // Versions 1-5 use row-based metaindex/properties blocks (and 1-4 row-based data blocks) and a
+        // footer without a checksum; they are refused by name rather than half-read.
         int footerLen = version switch
         {
             7 => 61,
             6 => 57,
-            >= 1 and <= 5 => throw Fail.Format(name, $"table format version {version} (row-based blocks) is not supported (only Pebble v6 and v7 columnar tables)"),
-            _ => -1,
+            _ => throw Fail.Format(name, $"table format version {version} is not supported (only Pebble v6 and v7 columnar tables)"),
         };
-        if (footerLen < 0)
-        {
-            Fail.Unsupported(name, $"table format version {version} is not supported (only Pebble v6 and v7 columnar tables)");
-        }
 
         if (len < footerLen)
         {
@@ -237,6 +290,13 @@ internal sealed class TableFile
                     if (!Varint.TryRead(stored, ref p, out ulong n))
                     {
                         Fail.Corrupt(Name, $"{what} at {h.Offset}: bad snappy length");
+                    }
+
+                    // Snappy cannot expand more than ~21x (a 3-byte copy of 64 bytes), so a larger claim is
+                    // damage, and rejecting it avoids allocating for a length no input could produce.
+                    if (n > ((ulong)stored.Length * 32) + 64)
+                    {
+                        Fail.Corrupt(Name, $"{what} at {h.Offset}: snappy block claims {n} bytes from {stored.Length}");
                     }
 
                     int size = CheckDecodedSize(n, h, what, budget);
@@ -575,19 +635,20 @@ internal static class RowBlock
 
         int end = b.Length - 4 - ((int)restarts * 4);
         var r = new SpanReader(b[..end], file, what);
-        byte[] key = [];
+        // Property names are short; capping them keeps a block of entries that each share a long
+        // prefix from costing time quadratic in its size.
+        const int MaxName = 4096;
+        var key = new byte[MaxName];
+        int keyLen = 0;
         while (!r.AtEnd)
         {
-            int shared = r.UvarintInt("shared", key.Length);
-            int unshared = r.UvarintInt("unshared", end);
+            int shared = r.UvarintInt("shared", keyLen);
+            int unshared = r.UvarintInt("unshared", MaxName - shared);
             int vlen = r.UvarintInt("value length", end);
-            var delta = r.Bytes(unshared, "key");
+            r.Bytes(unshared, "key").CopyTo(key.AsSpan(shared));
+            keyLen = shared + unshared;
             var value = r.Bytes(vlen, "value");
-            var k = new byte[shared + unshared];
-            key.AsSpan(0, shared).CopyTo(k);
-            delta.CopyTo(k.AsSpan(shared));
-            key = k;
-            into[Encoding.UTF8.GetString(key)] = value.ToArray();
+            into[Encoding.UTF8.GetString(key, 0, keyLen)] = value.ToArray();
         }
     }
 }

@@ -51,7 +51,7 @@ internal sealed class TableIterator : PointSource
     private readonly TableMeta _meta;
     private readonly DecodeBudget _budget;
     private readonly CancellationToken _ct;
-    private readonly byte[] _lower;
+    private byte[] _lower;
     private readonly bool _virtual;
     private readonly Scratch _dataScratch = new();
     private readonly Scratch _indexScratch = new();
@@ -92,8 +92,11 @@ internal sealed class TableIterator : PointSource
     private int _valueBlockNum = -1;
     private BlockBytes _valueBlock;
 
-    public TableIterator(TableFile table, TableMeta meta, ReadOnlySpan<byte> lower, DecodeBudget budget, CancellationToken ct)
+    private readonly BlockCache? _cache;
+
+    public TableIterator(TableFile table, TableMeta meta, ReadOnlySpan<byte> lower, DecodeBudget budget, CancellationToken ct, BlockCache? cache = null)
     {
+        _cache = cache;
         _t = table;
         _meta = meta;
         _budget = budget;
@@ -116,6 +119,49 @@ internal sealed class TableIterator : PointSource
     }
 
     public string Name => _meta.FileName;
+
+    /// <summary>The newest seqnum any entry of this table can carry (the MANIFEST bound, enforced per row).</summary>
+    public ulong MaxSeq => _meta.LargestSeq;
+
+    /// <summary>
+    /// Jumps forward to the first entry whose user key is ≥ <paramref name="target"/>, skipping whole
+    /// blocks through the index; used to pass a range deletion that hides everything in this table.
+    /// </summary>
+    public bool SeekGE(byte[] target)
+    {
+        if (_done)
+        {
+            return false;
+        }
+
+        if (_virtual && target.AsSpan().SequenceCompareTo(_meta.SmallestUserKey) < 0)
+        {
+            target = _meta.SmallestUserKey;
+        }
+
+        var t = _t!;
+        _lower = target;
+        _seeking = true;
+        // Rows before the target may be decoded again; the order check restarts after the jump.
+        _hasPrev = false;
+        _rows = 0;
+        _row = -1;
+        var top = t.TopIndex;
+        int row = top.Seek(target);
+        _secondValid = false;
+        if (t.TwoLevelIndex && row < top.Rows)
+        {
+            _topRow = row;
+            LoadSecond();
+            _secondRow = _second.Seek(target) - 1;
+        }
+        else
+        {
+            _topRow = row - 1;
+        }
+
+        return Next();
+    }
 
     public override bool Next()
     {
@@ -166,6 +212,12 @@ internal sealed class TableIterator : PointSource
                 }
             }
 
+            if (Seq < _meta.SmallestSeq || Seq > _meta.LargestSeq)
+            {
+                // Skipping tables under range deletions relies on the MANIFEST's seqnum bounds.
+                Fail.Corrupt(Name, $"a key has seqnum {Seq}, outside the table's MANIFEST range {_meta.SmallestSeq}..{_meta.LargestSeq}");
+            }
+
             return true;
         }
     }
@@ -206,7 +258,8 @@ internal sealed class TableIterator : PointSource
     {
         var t = _t!;
         var h = t.TopIndex.Handle(t, _topRow, "index entry");
-        _second = IndexBlock.Parse(t.ReadBlock(h, _indexScratch, _budget, "second-level index block"), t.Name, "second-level index block");
+        var b = _cache is null ? t.ReadBlock(h, _indexScratch, _budget, "second-level index block") : _cache.Get(t, h, _budget, "second-level index block");
+        _second = IndexBlock.Parse(b, t.Name, "second-level index block");
         _secondValid = true;
     }
 
@@ -247,7 +300,7 @@ internal sealed class TableIterator : PointSource
             h = t.TopIndex.Handle(t, _topRow, "index entry");
         }
 
-        var b = t.ReadBlock(h, _dataScratch, _budget, "data block");
+        var b = _cache is null ? t.ReadBlock(h, _dataScratch, _budget, "data block") : _cache.Get(t, h, _budget, "data block");
         if (b.Length < 4)
         {
             Fail.Corrupt(t.Name, $"data block at {h.Offset}: too short");
@@ -263,6 +316,9 @@ internal sealed class TableIterator : PointSource
         string what = $"data block at {h.Offset}";
         var hdr = ColumnarHeader.Parse(a, b.Start, b.Length, 4, DataCols, t.Name, what);
         int rows = hdr.Rows;
+        // Every row's key is materialized, copied and compared, so a block's work grows with rows times
+        // key length, not with its size: a small block of many long shared-prefix keys is charged for it.
+        _budget.Charge(t.Name, (long)rows * maxKey);
         PrefixBytesColumn.Decode(a, b.Start, hdr.ColumnStart(0), hdr.ColumnEnd(0), rows, t.Name, what, out _keys);
         RawBytesColumn.Decode(a, b.Start, hdr.ColumnStart(1), hdr.ColumnEnd(1), rows, t.Name, what, out var suffixes);
         if (suffixes.DataLength != 0)
@@ -381,7 +437,14 @@ internal sealed class TableIterator : PointSource
         }
 
         Kind = kind;
-        Seq = _meta.HasSyntheticSeq ? _meta.SmallestSeq : trailer >> 8;
+        if (_meta.HasSyntheticSeq)
+        {
+            Seq = _meta.SmallestSeq;
+        }
+        else
+        {
+            Seq = trailer >> 8;
+        }
         var (vs, vl) = _values.Slice(a, r);
         if (vl > _t!.Options.MaxValueBytes)
         {
@@ -455,7 +518,7 @@ internal sealed class TableIterator : PointSource
         var vi = _valueIndex.Value;
         var (wn, wo, wl) = t.ValueIndexWidths;
         int w = wn + wo + wl;
-        if ((long)(n + 1) * w > vi.Length)
+        if (((long)n + 1) * w > vi.Length)
         {
             Fail.Corrupt(Name, $"value block {n} is not in the value index");
         }
