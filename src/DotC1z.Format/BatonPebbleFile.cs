@@ -161,7 +161,7 @@ public sealed class BatonPebbleFile : IDisposable
     {
         foreach (string name in _payload.FileNames)
         {
-            _ = _payload.ReadAllBytes(name, cancellationToken);
+            _ = _payload is IndexedZstdPayload indexed ? indexed.DecodeUncached(name, cancellationToken) : _payload.ReadAllBytes(name, cancellationToken);
         }
 
         return _payload.FileNames.Count;

@@ -33,6 +33,9 @@ public sealed class IndexedZstdPayload : IPayloadFileSource, IDisposable
     private readonly string _path;
     private readonly Dictionary<string, IndexedFrameEntry> _entries;
     private readonly long _maxDecodedBytes;
+    private readonly Lock _cacheLock = new();
+    private readonly LinkedList<(string Name, byte[] Bytes)> _cache = new();
+    private long _cached;
     private long _decoded;
 
     private IndexedZstdPayload(FileStream file, string path, Dictionary<string, IndexedFrameEntry> entries, IReadOnlyList<string> names, long maxDecodedBytes)
@@ -46,6 +49,12 @@ public sealed class IndexedZstdPayload : IPayloadFileSource, IDisposable
 
     /// <inheritdoc/>
     public IReadOnlyList<string> FileNames { get; }
+
+    /// <summary>
+    /// Decoded files kept for repeated reads (a reader scans the same tables once per key range): the most
+    /// recently read ones, up to this many bytes in all.
+    /// </summary>
+    public long CacheBytes { get; init; } = 64L << 20;
 
     /// <summary>Sum of the raw sizes of every file, as the index records it.</summary>
     public long TotalRawBytes => _entries.Values.Sum(e => e.RawSize);
@@ -188,7 +197,48 @@ public sealed class IndexedZstdPayload : IPayloadFileSource, IDisposable
     public long GetLength(string name) => Entry(name).RawSize;
 
     /// <inheritdoc/>
+    /// <remarks>Returns a shared, cached buffer for files read before: callers must not modify it.</remarks>
     public byte[] ReadAllBytes(string name, CancellationToken cancellationToken = default)
+    {
+        lock (_cacheLock)
+        {
+            for (var node = _cache.First; node is not null; node = node.Next)
+            {
+                if (node.Value.Name == name)
+                {
+                    _cache.Remove(node);
+                    _cache.AddFirst(node);
+                    return node.Value.Bytes;
+                }
+            }
+        }
+
+        byte[] raw = Decode(name, cancellationToken);
+        if (raw.Length <= CacheBytes / 4)
+        {
+            lock (_cacheLock)
+            {
+                _cache.AddFirst((name, raw));
+                _cached += raw.Length;
+                while (_cached > CacheBytes && _cache.Last is { } last)
+                {
+                    _cached -= last.Value.Bytes.Length;
+                    _cache.RemoveLast();
+                }
+            }
+        }
+
+        return raw;
+    }
+
+    /// <summary>Decodes and verifies a file from its frame, bypassing the cache (for whole-payload verification).</summary>
+    /// <param name="name">A name from <see cref="FileNames"/>.</param>
+    /// <param name="cancellationToken">Stops the read.</param>
+    /// <returns>The decoded file.</returns>
+    /// <exception cref="C1zArchiveException">The frame does not match the index.</exception>
+    public byte[] DecodeUncached(string name, CancellationToken cancellationToken = default) => Decode(name, cancellationToken);
+
+    private byte[] Decode(string name, CancellationToken cancellationToken)
     {
         var e = Entry(name);
         cancellationToken.ThrowIfCancellationRequested();
