@@ -3,11 +3,22 @@ namespace DotC1z.Cli;
 /// <summary>Entry point of the <c>c1z</c> tool.</summary>
 public static class Program
 {
+    /// <summary>SQLite releases cache memory above this (bytes).</summary>
+    public const long SqliteSoftHeapLimit = 256L << 20;
+
+    /// <summary>SQLite fails an allocation above this (bytes) with an out-of-memory error, reported as a typed error.</summary>
+    public const long SqliteHardHeapLimit = 1L << 30;
+
     /// <summary>Runs the command line against the process console; Ctrl-C cancels the running command cleanly.</summary>
     /// <param name="args">Arguments.</param>
     /// <returns>The exit code: 0 success, 1 failure, 2 usage error.</returns>
     public static int Main(string[] args)
     {
+        // SQLite's heap limits are process-wide, so the library leaves them alone and the tool sets them: a
+        // hostile v1 file cannot make SQLite grow without bound (docs/RELIABILITY.md, hostile v1 inputs).
+        SQLitePCL.Batteries_V2.Init();
+        SQLitePCL.raw.sqlite3_soft_heap_limit64(SqliteSoftHeapLimit);
+        SQLitePCL.raw.sqlite3_hard_heap_limit64(SqliteHardHeapLimit);
         using var cts = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) =>
         {

@@ -428,7 +428,7 @@ public static class C1zFile
             throw new C1zArchiveException(ArchiveError.TrailingData, path, $"{(ulong)actualPayload - manifest.PayloadLength} bytes follow the payload");
         }
 
-        ExtractTarPayload(input, path, destination, manifest.PayloadEncoding, payloadStart, (long)manifest.PayloadLength, manifest.PayloadSha256.ToByteArray(), options, ct);
+        ExtractTarPayload(input, path, destination, manifest.PayloadEncoding, payloadStart, (long)manifest.PayloadLength, manifest.PayloadSha256.ToByteArray(), options, ct, (long)Math.Min(manifest.PayloadDecodedLength, long.MaxValue));
         if (!File.Exists(Path.Combine(destination, "CURRENT")))
         {
             throw new C1zCorruptionException($"{path}: the payload holds no store (CURRENT is missing)", path);
@@ -451,15 +451,37 @@ public static class C1zFile
     /// <param name="sha256">The expected SHA-256, or empty when the writer recorded none (baton).</param>
     /// <param name="options">Limits.</param>
     /// <param name="ct">Stops the extraction.</param>
+    /// <param name="declaredDecoded">The decoded length the manifest records (0: not recorded); it becomes the exact budget.</param>
     /// <exception cref="C1zArchiveException">The payload is not acceptable.</exception>
-    internal static void ExtractTarPayload(FileStream input, string path, string destination, PayloadEncoding encoding, long payloadStart, long payloadLength, byte[] sha256, C1zOpenOptions options, CancellationToken ct)
+    /// <exception cref="C1zDiskFullException">The destination has not enough free space for what the payload declares.</exception>
+    internal static void ExtractTarPayload(FileStream input, string path, string destination, PayloadEncoding encoding, long payloadStart, long payloadLength, byte[] sha256, C1zOpenOptions options, CancellationToken ct, long declaredDecoded = 0)
     {
         long fileLength = input.Length;
         bool compressed = encoding is PayloadEncoding.TarZstd or PayloadEncoding.Unspecified;
         input.Position = payloadStart;
         long budget = options.MaxDecodedBytes ?? Math.Max(10L << 30, fileLength * 100);
+        if (declaredDecoded > budget)
+        {
+            throw new C1zArchiveException(ArchiveError.DecodedSizeExceeded, path, $"the payload declares {declaredDecoded} decoded bytes, over the {budget}-byte budget");
+        }
+
+        // What the manifest declares is what may be written, and the space must be there before the first byte:
+        // a small hostile file must not fill TMPDIR on every open (docs/RELIABILITY.md, format laxity).
+        budget = declaredDecoded > 0 ? declaredDecoded : budget;
+        long free = FreeBytes(destination);
+        if (free >= 0 && budget > free - FreeSpaceHeadroom)
+        {
+            if (declaredDecoded > 0)
+            {
+                throw new C1zDiskFullException($"{path}: not enough free space in {destination} to open it: the payload decodes to {declaredDecoded} bytes, {free} are free", path);
+            }
+
+            budget = Math.Max(0, free - FreeSpaceHeadroom);
+        }
+
         using var hashing = new HashingStream(input, (ulong)payloadLength);
         DecompressionStream? zstd = null;
+        BudgetStream? budgetedStream = null;
         Stream decoded = hashing;
         if (compressed)
         {
@@ -471,6 +493,7 @@ public static class C1zFile
         try
         {
             var budgeted = new BudgetStream(decoded, budget, path);
+            budgetedStream = budgeted;
             StrictTar.Extract(budgeted, destination, options.MaxEntries, path, ct);
 
             // Drain: only zeros may follow the end marker, and reading to the end checks the zstd frame checksum.
@@ -487,6 +510,12 @@ public static class C1zFile
         finally
         {
             zstd?.Dispose();
+        }
+
+        long decodedRead = budgetedStream?.Position ?? 0;
+        if (declaredDecoded > 0 && decodedRead != declaredDecoded)
+        {
+            throw new C1zArchiveException(ArchiveError.PayloadCorrupt, path, $"the payload decodes to {decodedRead} bytes, the manifest says {declaredDecoded}");
         }
 
         // Whatever the decoder left unread is still part of the hashed payload.
@@ -507,6 +536,22 @@ public static class C1zFile
             }
         }
 
+    }
+
+    /// <summary>Free space kept on the extraction volume beyond what a payload declares.</summary>
+    private const long FreeSpaceHeadroom = 64L << 20;
+
+    /// <summary>Free bytes on the volume holding <paramref name="directory"/>, or -1 when the OS does not say.</summary>
+    private static long FreeBytes(string directory)
+    {
+        try
+        {
+            return new DriveInfo(directory).AvailableFreeSpace;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return -1;
+        }
     }
 
     /// <summary>Most top-level fields a manifest may carry (sync summaries and record types included).</summary>
