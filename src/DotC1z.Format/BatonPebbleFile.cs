@@ -52,13 +52,18 @@ public sealed class BatonPebbleFile : IDisposable
     /// <exception cref="C1zIOException">The file cannot be read.</exception>
     public static BatonPebbleFile Open(string path, C1zOpenOptions? options = null, CancellationToken cancellationToken = default)
     {
-        options ??= new C1zOpenOptions();
         string full = Path.GetFullPath(path);
-        FileStream input = OpenInput(full);
+        return Open(C1zFile.OpenInput(full), full, options ?? new C1zOpenOptions(), cancellationToken);
+    }
+
+    /// <summary>Opens the file through <paramref name="input"/> (taken over), read from its start.</summary>
+    internal static BatonPebbleFile Open(FileStream input, string full, C1zOpenOptions options, CancellationToken cancellationToken)
+    {
         IPayloadFileSource? payload = null;
         string? extracted = null;
         try
         {
+            input.Position = 0;
             var (manifest, manifestBytes) = C1zFile.ReadHeader(input, full);
             if (!IsPebbleEngine(manifest.Engine))
             {
@@ -113,14 +118,20 @@ public sealed class BatonPebbleFile : IDisposable
     /// <exception cref="C1zCorruptionException">The database inside is damaged.</exception>
     public static IC1zStore OpenStore(string path, C1zOpenOptions? options = null, CancellationToken cancellationToken = default)
     {
-        options ??= new C1zOpenOptions();
         string full = Path.GetFullPath(path);
+        return OpenStore(C1zFile.OpenInput(full), full, options ?? new C1zOpenOptions(), cancellationToken);
+    }
+
+    /// <summary><see cref="OpenStore(string, C1zOpenOptions?, CancellationToken)"/> through <paramref name="input"/> (taken over).</summary>
+    internal static IC1zStore OpenStore(FileStream input, string full, C1zOpenOptions options, CancellationToken cancellationToken = default)
+    {
         if (!options.ReadOnly)
         {
+            input.Dispose();
             throw new C1zArchiveException(ArchiveError.UnsupportedEngine, full, "baton Pebble files open read-only; convert with 'c1z import'");
         }
 
-        using var file = Open(full, options, cancellationToken);
+        using var file = Open(input, full, options, cancellationToken);
         string work = PrivateDirectory.CreateUnique(options.TempDirectory ?? Path.GetTempPath(), "c1z-pebble-");
         RocksStore? store = null;
         try
@@ -175,22 +186,6 @@ public sealed class BatonPebbleFile : IDisposable
         if (_extracted is not null)
         {
             C1zFile.TryDeleteDirectory(_extracted);
-        }
-    }
-
-    private static FileStream OpenInput(string path)
-    {
-        try
-        {
-            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 4096, FileOptions.RandomAccess);
-        }
-        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw new C1zIOException($"{path}: file not found", path, ex);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new C1zIOException($"{path}: {ex.Message}", path, ex);
         }
     }
 }

@@ -33,7 +33,7 @@ public sealed record C1zSaveOptions
     public bool ReplaceExisting { get; init; } = true;
 }
 
-/// <summary>Options of <see cref="C1zFile.Open"/>.</summary>
+/// <summary>Options of <see cref="C1zFile.Open(string, C1zOpenOptions?)"/>.</summary>
 public sealed record C1zOpenOptions
 {
     /// <summary>Open read-only: the file is never rewritten.</summary>
@@ -246,20 +246,37 @@ public static class C1zFile
     /// <exception cref="C1zIOException">The file cannot be read.</exception>
     public static IC1zStore Open(string path, C1zOpenOptions? options = null)
     {
-        options ??= new C1zOpenOptions();
         string full = Path.GetFullPath(path);
-        if (BatonPebbleFile.IsPebbleEngine(ReadManifest(full).Engine))
-        {
-            return BatonPebbleFile.OpenStore(full, options);
-        }
-        string root = options.TempDirectory ?? Path.GetTempPath();
-        PrivateDirectory.SweepDeadOwners(root);
-        string work = PrivateDirectory.CreateUnique(root, "c1z-open-");
+        return Open(OpenInput(full), full, options ?? new C1zOpenOptions());
+    }
+
+    /// <summary>
+    /// Opens a C1Z3 file through one handle (taken over): its header decides between our engine and baton's
+    /// Pebble engines, and every later read uses the same handle, so the file cannot be swapped in between.
+    /// </summary>
+    internal static IC1zStore Open(FileStream input, string full, C1zOpenOptions options)
+    {
+        string? work = null;
         try
         {
+            input.Position = 0;
+            var (manifest, _) = ReadHeader(input, full);
+            if (BatonPebbleFile.IsPebbleEngine(manifest.Engine))
+            {
+                return BatonPebbleFile.OpenStore(input, full, options);
+            }
+
+            string root = options.TempDirectory ?? Path.GetTempPath();
+            PrivateDirectory.SweepDeadOwners(root);
+            work = PrivateDirectory.CreateUnique(root, "c1z-open-");
             string db = Path.Combine(work, "db");
             PrivateDirectory.Create(db);
-            Extract(full, db, options, CancellationToken.None);
+            using (input)
+            {
+                input.Position = 0;
+                ExtractMapped(input, full, db, options, CancellationToken.None);
+            }
+
             StoreVerifier.Verify(db, full, options.Verification, options.VerifierTimeout);
             RocksStore store;
             try
@@ -275,8 +292,30 @@ public static class C1zFile
         }
         catch
         {
-            TryDeleteDirectory(work);
+            input.Dispose();
+            if (work is not null)
+            {
+                TryDeleteDirectory(work);
+            }
+
             throw;
+        }
+    }
+
+    /// <summary>Opens a file for reading, mapping the OS's errors to typed ones.</summary>
+    internal static FileStream OpenInput(string path)
+    {
+        try
+        {
+            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new C1zIOException($"{path}: file not found", path, ex);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new C1zIOException($"{path}: {ex.Message}", path, ex);
         }
     }
 
@@ -290,38 +329,27 @@ public static class C1zFile
     /// <exception cref="C1zIOException">The file cannot be read.</exception>
     public static C1ZManifest Extract(string path, string destination, C1zOpenOptions? options = null, CancellationToken cancellationToken = default)
     {
-        options ??= new C1zOpenOptions();
-        FileStream input;
+        using var input = OpenInput(path);
+        return ExtractMapped(input, path, destination, options ?? new C1zOpenOptions(), cancellationToken);
+    }
+
+    /// <summary><see cref="ExtractCore"/> with the decoder's own exceptions mapped to archive errors.</summary>
+    private static C1ZManifest ExtractMapped(FileStream input, string path, string destination, C1zOpenOptions options, CancellationToken cancellationToken)
+    {
         try
         {
-            input = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+            return ExtractCore(input, path, destination, options, cancellationToken);
         }
-        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        catch (ZstdException ex)
         {
-            throw new C1zIOException($"{path}: file not found", path, ex);
+            var reason = ex.Message.Contains("memory", StringComparison.OrdinalIgnoreCase) || ex.Message.Contains("window", StringComparison.OrdinalIgnoreCase)
+                ? ArchiveError.WindowTooLarge
+                : ArchiveError.PayloadCorrupt;
+            throw new C1zArchiveException(reason, path, $"damaged zstd payload: {ex.Message}", ex);
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        catch (Exception ex) when (ex is EndOfStreamException or InvalidDataException)
         {
-            throw new C1zIOException($"{path}: {ex.Message}", path, ex);
-        }
-
-        using (input)
-        {
-            try
-            {
-                return ExtractCore(input, path, destination, options, cancellationToken);
-            }
-            catch (ZstdException ex)
-            {
-                var reason = ex.Message.Contains("memory", StringComparison.OrdinalIgnoreCase) || ex.Message.Contains("window", StringComparison.OrdinalIgnoreCase)
-                    ? ArchiveError.WindowTooLarge
-                    : ArchiveError.PayloadCorrupt;
-                throw new C1zArchiveException(reason, path, $"damaged zstd payload: {ex.Message}", ex);
-            }
-            catch (Exception ex) when (ex is EndOfStreamException or InvalidDataException)
-            {
-                throw new C1zArchiveException(ArchiveError.Truncated, path, $"payload is truncated: {ex.Message}", ex);
-            }
+            throw new C1zArchiveException(ArchiveError.Truncated, path, $"payload is truncated: {ex.Message}", ex);
         }
     }
 

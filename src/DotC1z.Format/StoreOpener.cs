@@ -27,13 +27,28 @@ public static class StoreOpener
             throw new C1zIOException($"no such file or directory: {path}", path);
         }
 
+        // One handle from the sniff on: a C1Z3 file is read through it to the end, so it cannot be swapped
+        // for another between the magic check and the reads.
+        string full = Path.GetFullPath(path);
+        var input = C1zFile.OpenInput(full);
         Span<byte> header = stackalloc byte[5];
         int n;
-        using (var s = File.OpenRead(path))
+        try
         {
-            n = s.ReadAtLeast(header, 5, throwOnEndOfStream: false);
+            n = input.ReadAtLeast(header, 5, throwOnEndOfStream: false);
+        }
+        catch
+        {
+            input.Dispose();
+            throw;
         }
 
+        if (n == 5 && C1zEnvelope.HasMagic(header))
+        {
+            return C1zFile.Open(input, full, new C1zOpenOptions { ReadOnly = readOnly });
+        }
+
+        input.Dispose();
         if (n == 5 && V1File.HasV1Magic(header))
         {
             if (!readOnly)
@@ -42,11 +57,6 @@ public static class StoreOpener
             }
 
             return V1File.OpenReadOnly(path);
-        }
-
-        if (n == 5 && C1zEnvelope.HasMagic(header))
-        {
-            return C1zFile.Open(path, new C1zOpenOptions { ReadOnly = readOnly });
         }
 
         throw new C1zArchiveException(ArchiveError.InvalidMagic, path, "not a c1z file (unknown magic)");
