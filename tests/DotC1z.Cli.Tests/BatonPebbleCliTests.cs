@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
 using DotC1z.Tests.Shared;
+using static DotC1z.Cli.Tests.CliRunner;
 
 namespace DotC1z.Cli.Tests;
 
@@ -12,14 +13,6 @@ public sealed class BatonPebbleCliTests : IDisposable
     private readonly TempDir _dir = new("pebblecli");
 
     public void Dispose() => _dir.Dispose();
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
 
     private static string Ok(params string[] args)
     {

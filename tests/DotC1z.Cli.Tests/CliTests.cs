@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using DotC1z.Tests.Shared;
+using static DotC1z.Cli.Tests.CliRunner;
 
 namespace DotC1z.Cli.Tests;
 
@@ -10,14 +11,6 @@ public sealed class CliTests : IDisposable
     private readonly TempDir _dir = new("cli");
 
     public void Dispose() => _dir.Dispose();
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
 
     private static void AssertOneErrorLine(string err, string contains)
     {

@@ -3,6 +3,7 @@ using DotC1z.Engine.Rocks;
 using DotC1z.Records;
 using DotC1z.Tests.Shared;
 using Google.Protobuf;
+using static DotC1z.Cli.Tests.CliRunner;
 
 namespace DotC1z.Cli.Tests;
 
@@ -19,14 +20,6 @@ public sealed class ErrorContractTests : IDisposable
     private readonly TempDir _dir = new("errors");
 
     public void Dispose() => _dir.Dispose();
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
 
     /// <summary>The contract: one line, the prefix, no exception type, no stack trace.</summary>
     private static string AssertOneErrorLine((int Code, string Out, string Err) r, int code, params string[] contains)

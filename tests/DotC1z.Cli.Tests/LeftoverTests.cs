@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using DotC1z.Storage;
 using DotC1z.Tests.Shared;
+using static DotC1z.Cli.Tests.CliRunner;
 
 namespace DotC1z.Cli.Tests;
 
@@ -22,14 +23,6 @@ public sealed class LeftoverTests : IDisposable
         int pid = p.Id;
         Assert.False(Directory.Exists($"/proc/{pid}"), $"pid {pid} is still running");
         return pid;
-    }
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using DotC1z.Cli.Output;
 using DotC1z.Engine.Rocks;
 using DotC1z.Records;
 using DotC1z.Tests.Shared;
+using static DotC1z.Cli.Tests.CliRunner;
 
 namespace DotC1z.Cli.Tests;
 
@@ -41,14 +42,6 @@ public sealed class OutputEscapingTests : IDisposable
     private readonly TempDir _dir = new("escape");
 
     public void Dispose() => _dir.Dispose();
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
 
     /// <summary>A store directory with one finished sync holding one grant per hostile id.</summary>
     private string HostileStore()

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using DotC1z.Tests.Shared;
+using static DotC1z.Cli.Tests.CliRunner;
 
 namespace DotC1z.Cli.Tests;
 
@@ -15,14 +16,6 @@ public sealed class OutputSafetyTests : IDisposable
     private readonly TempDir _dir = new("outsafe");
 
     public void Dispose() => _dir.Dispose();
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
 
     private string Gen(string name, int seed, int grants = 500)
     {
