@@ -27,8 +27,8 @@ public static class StoreOpener
             throw new C1zIOException($"no such file or directory: {path}", path);
         }
 
-        // One handle from the sniff on: a C1Z3 file is read through it to the end, so it cannot be swapped
-        // for another between the magic check and the reads.
+        // One handle from the sniff on: the file is read through it to the end, so it cannot be swapped for
+        // another between the magic check and the reads.
         string full = Path.GetFullPath(path);
         var input = C1zFile.OpenInput(full);
         Span<byte> header = stackalloc byte[5];
@@ -48,15 +48,17 @@ public static class StoreOpener
             return C1zFile.Open(input, full, new C1zOpenOptions { ReadOnly = readOnly });
         }
 
-        input.Dispose();
-        if (n == 5 && V1File.HasV1Magic(header))
+        using (input)
         {
-            if (!readOnly)
+            if (n == 5 && V1File.HasV1Magic(header))
             {
-                throw new C1zArchiveException(ArchiveError.LegacyFile, path, "legacy v1 files open read-only; convert with 'c1z import'");
-            }
+                if (!readOnly)
+                {
+                    throw new C1zArchiveException(ArchiveError.LegacyFile, path, "legacy v1 files open read-only; convert with 'c1z import'");
+                }
 
-            return V1File.OpenReadOnly(path);
+                return V1File.OpenReadOnly(input, path);
+            }
         }
 
         throw new C1zArchiveException(ArchiveError.InvalidMagic, path, "not a c1z file (unknown magic)");

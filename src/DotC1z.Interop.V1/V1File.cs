@@ -80,9 +80,44 @@ public static class V1File
     public static void Decompress(string path, string databasePath, V1ReadOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new V1ReadOptions();
+        FileStream input;
         try
         {
-            using var input = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
+            input = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new C1zIOException($"{path}: file not found", path, ex);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new C1zIOException($"{path}: {ex.Message}", path, ex);
+        }
+
+        using (input)
+        {
+            Decompress(input, path, databasePath, options, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Decompress(string, string, V1ReadOptions?, CancellationToken)"/> from an open file, read from its start
+    /// (so a caller that sniffed the magic reads the very same file).
+    /// </summary>
+    /// <param name="input">The open v1 file.</param>
+    /// <param name="path">Its path, for messages.</param>
+    /// <param name="databasePath">Where the SQLite file is written; removed again on failure.</param>
+    /// <param name="options">Limits.</param>
+    /// <param name="cancellationToken">Stops the copy.</param>
+    /// <exception cref="V1FormatException">Wrong magic, a damaged or truncated frame, trailing data, or a limit exceeded.</exception>
+    /// <exception cref="C1zIOException">The file cannot be read or the database written.</exception>
+    public static void Decompress(FileStream input, string path, string databasePath, V1ReadOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(options);
+        try
+        {
+            input.Position = 0;
             Span<byte> header = stackalloc byte[MagicLength];
             if (input.ReadAtLeast(header, MagicLength, throwOnEndOfStream: false) != MagicLength)
             {
@@ -211,7 +246,16 @@ public static class V1File
     /// <returns>A read-only store over the file's syncs.</returns>
     /// <exception cref="V1FormatException">The file is not a readable v1 file.</exception>
     /// <exception cref="C1zIOException">The file cannot be read.</exception>
-    public static IC1zStore OpenReadOnly(string path, V1ReadOptions? options = null)
+    public static IC1zStore OpenReadOnly(string path, V1ReadOptions? options = null) => OpenReadOnly(null, path, options);
+
+    /// <summary><see cref="OpenReadOnly(string, V1ReadOptions?)"/> from an open file (not taken over), read from its start.</summary>
+    /// <param name="input">The open v1 file, or null to open <paramref name="path"/>.</param>
+    /// <param name="path">The v1 file's path.</param>
+    /// <param name="options">Limits.</param>
+    /// <returns>A read-only store over the file's syncs.</returns>
+    /// <exception cref="V1FormatException">The file is not a readable v1 file.</exception>
+    /// <exception cref="C1zIOException">The file cannot be read.</exception>
+    public static IC1zStore OpenReadOnly(FileStream? input, string path, V1ReadOptions? options = null)
     {
         options ??= new V1ReadOptions();
         string root = options.TempDirectory ?? Path.GetTempPath();
@@ -220,7 +264,15 @@ public static class V1File
         try
         {
             string db = Path.Combine(dir, "db.sqlite");
-            Decompress(path, db, options);
+            if (input is null)
+            {
+                Decompress(path, db, options);
+            }
+            else
+            {
+                Decompress(input, path, db, options);
+            }
+
             SqliteStore store;
             try
             {
