@@ -246,7 +246,9 @@ internal sealed class RocksBulkLoader : IBulkLoader
     private static int LaneCount => Math.Max(1, Math.Min(2, Environment.ProcessorCount));
 
     /// <summary>Writes the grant chunk's keyspaces to run files (in parallel) and empties it.</summary>
-    private void SpillGrants()
+    private void SpillGrants() => C1zErrors.Unwrapped(SpillGrantsCore, _store.Directory);
+
+    private void SpillGrantsCore()
     {
         StopPrimaryStream();
         System.IO.Directory.CreateDirectory(_workDir);
@@ -285,7 +287,9 @@ internal sealed class RocksBulkLoader : IBulkLoader
     }
 
     /// <summary>Sorts every non-empty arena and writes it to a run file.</summary>
-    private void Spill()
+    private void Spill() => C1zErrors.Unwrapped(SpillCore, _store.Directory);
+
+    private void SpillCore()
     {
         System.IO.Directory.CreateDirectory(_workDir);
         var paths = new string?[KsCount];
@@ -319,7 +323,9 @@ internal sealed class RocksBulkLoader : IBulkLoader
         _chunkBytes = 0;
     }
 
-    public void Complete(CancellationToken cancellationToken = default)
+    public void Complete(CancellationToken cancellationToken = default) => C1zErrors.Unwrapped(() => CompleteCore(cancellationToken), _store.Directory);
+
+    private void CompleteCore(CancellationToken cancellationToken)
     {
         ThrowIfClosed();
 

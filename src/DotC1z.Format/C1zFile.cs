@@ -144,9 +144,7 @@ public static class C1zFile
         }
         catch (IOException ex)
         {
-            throw ex.HResult == 28 || ex.Message.Contains("space", StringComparison.OrdinalIgnoreCase)
-                ? new C1zDiskFullException($"disk full saving {target}: {ex.Message}", target, ex)
-                : new C1zIOException($"cannot save {target}: {ex.Message}", target, ex);
+            throw C1zErrors.IO($"cannot save {target}: {ex.Message}", target, ex);
         }
         finally
         {
@@ -350,6 +348,11 @@ public static class C1zFile
         catch (Exception ex) when (ex is EndOfStreamException or InvalidDataException)
         {
             throw new C1zArchiveException(ArchiveError.Truncated, path, $"payload is truncated: {ex.Message}", ex);
+        }
+        catch (IOException ex)
+        {
+            // Writing the extracted files (a full or failing TMPDIR), not reading the input.
+            throw C1zErrors.IO($"{path}: cannot extract into {destination}: {ex.Message}", path, ex);
         }
     }
 

@@ -91,7 +91,11 @@ public static class V1Export
         }
         catch (IOException ex)
         {
-            throw new C1zIOException($"cannot write {output}: {ex.Message}", output, ex);
+            throw C1zErrors.IO($"cannot write {output}: {ex.Message}", output, ex);
+        }
+        catch (Microsoft.Data.Sqlite.SqliteException ex) when (C1zErrors.IsDiskFull(ex))
+        {
+            throw C1zErrors.IO($"cannot write {output}: {ex.Message}", output, ex);
         }
         finally
         {

@@ -140,7 +140,7 @@ public static class V1File
         catch (IOException ex) when (ex is not FileNotFoundException and not DirectoryNotFoundException)
         {
             TryDelete(databasePath);
-            throw new C1zIOException($"{path}: {ex.Message}", path, ex);
+            throw C1zErrors.IO($"{path}: {ex.Message}", path, ex);
         }
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
         {

@@ -66,6 +66,51 @@ public sealed class C1zDiskFullException : C1zIOException
     }
 }
 
+/// <summary>Maps the OS's and the runtime's failures to the typed hierarchy at a library boundary.</summary>
+public static class C1zErrors
+{
+    /// <summary>Whether an I/O error means the volume is full (ENOSPC, or SQLite's "database or disk is full").</summary>
+    /// <param name="ex">The error.</param>
+    /// <returns>True for a full disk.</returns>
+    public static bool IsDiskFull(Exception ex) =>
+        ex is C1zDiskFullException || (ex.HResult & 0xFFFF) == 28 || ex.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase)
+        || ex.Message.Contains("disk is full", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>An I/O failure as a typed error: <see cref="C1zDiskFullException"/> for a full disk, else <see cref="C1zIOException"/>.</summary>
+    /// <param name="message">What failed, naming the user's file.</param>
+    /// <param name="path">That file.</param>
+    /// <param name="ex">The original error.</param>
+    /// <returns>The typed error (to throw).</returns>
+    public static C1zIOException IO(string message, string? path, Exception ex) =>
+        IsDiskFull(ex) ? new C1zDiskFullException($"disk full: {message}", path, ex) : new C1zIOException(message, path, ex);
+
+    /// <summary>
+    /// Runs <paramref name="action"/> and, when parallel work fails with an <see cref="AggregateException"/>,
+    /// rethrows its first typed error (or the first error, I/O ones mapped) so callers never see the aggregate.
+    /// </summary>
+    /// <param name="action">The work.</param>
+    /// <param name="path">The file or store concerned, for mapped I/O errors.</param>
+    public static void Unwrapped(Action action, string? path)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        try
+        {
+            action();
+        }
+        catch (AggregateException ex)
+        {
+            var inner = ex.Flatten().InnerExceptions;
+            var first = inner.FirstOrDefault(e => e is C1zException) ?? inner.FirstOrDefault(e => e is OperationCanceledException) ?? inner[0];
+            if (first is IOException io)
+            {
+                throw IO(io.Message, path, io);
+            }
+
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
+        }
+    }
+}
+
 /// <summary>Another process or handle holds the store's lock.</summary>
 public sealed class C1zStoreInUseException : C1zIOException
 {
