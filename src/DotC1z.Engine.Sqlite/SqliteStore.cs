@@ -104,6 +104,9 @@ public sealed class SqliteStore : IC1zStore
         }
         catch
         {
+            // Disposing alone would park the connection in the pool, still holding the (often deleted, temporary)
+            // file: a process that is refused many files accumulated them until the pool's pruning stalled it.
+            SqliteConnection.ClearPool(_writer);
             _writer.Dispose();
             throw;
         }
