@@ -75,9 +75,12 @@ public sealed class SqliteStore : IC1zStore
         {
             DataSource = path,
             Mode = options.ReadOnly ? SqliteOpenMode.ReadOnly : SqliteOpenMode.ReadWriteCreate,
-            Pooling = true,
+            // Untrusted databases are private temporary copies: a pool per path would outlive each one, and
+            // Microsoft.Data.Sqlite's periodic pruning walks every pool group ever made (a process that opened
+            // ~60k v1 files stalled for seconds four minutes in). Trusted stores keep their pooled readers.
+            Pooling = !options.Untrusted,
 
-            // Also keeps untrusted connections (defensive, progress handler) in a pool of their own.
+            // Also keeps untrusted connections (defensive, progress handler) apart from trusted ones.
             ForeignKeys = options.Untrusted ? false : null,
         }.ToString();
         _writer = new SqliteConnection(_connectionString);
