@@ -275,44 +275,14 @@ public sealed class BatonPebbleSnapshot : IDisposable
             return default;
         }
 
-        long rt = 0, res = 0, ent = 0, gr = 0, asset = 0;
+        RecordCounts counts;
         using (var loader = target.BeginBulkLoad(sync))
         {
-            foreach (var r in ResourceTypes(cancellationToken))
-            {
-                loader.Add(r);
-                rt++;
-            }
-
-            foreach (var r in Resources(cancellationToken))
-            {
-                loader.Add(r);
-                res++;
-            }
-
-            foreach (var r in Entitlements(cancellationToken))
-            {
-                loader.Add(r);
-                ent++;
-            }
-
-            foreach (var r in Grants(cancellationToken))
-            {
-                loader.Add(r);
-                gr++;
-            }
-
-            foreach (var r in Assets(cancellationToken))
-            {
-                loader.Add(r);
-                asset++;
-            }
-
-            loader.Complete(cancellationToken);
+            counts = StoreCopy.Load(loader, ResourceTypes(cancellationToken), Resources(cancellationToken), Entitlements(cancellationToken), Grants(cancellationToken), Assets(cancellationToken), cancellationToken);
         }
 
         target.PutSyncRun(SyncRun.Clone());
-        return new RecordCounts(rt, res, ent, gr, asset);
+        return counts;
     }
 
     /// <inheritdoc/>

@@ -26,48 +26,84 @@ public static class StoreCopy
             throw new Errors.C1zArgumentException($"no sync run {sourceSync} in the source store");
         }
 
-        long rt = 0, res = 0, ent = 0, gr = 0, asset = 0;
+        RecordCounts counts;
         using (var loader = target.BeginBulkLoad(targetSync))
         {
-            foreach (var r in source.ResourceTypes(sourceSync))
-            {
-                loader.Add(r);
-                rt++;
-            }
-
-            foreach (var r in source.Resources(sourceSync))
-            {
-                loader.Add(r);
-                res++;
-            }
-
-            foreach (var r in source.Entitlements(sourceSync))
-            {
-                loader.Add(r);
-                ent++;
-            }
-
-            cancellationToken.ThrowIfCancellationRequested();
-            foreach (var r in source.Grants(sourceSync))
-            {
-                loader.Add(r);
-                if ((++gr & 0xFFFF) == 0)
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                }
-            }
-
-            foreach (var r in source.Assets(sourceSync))
-            {
-                loader.Add(r);
-                asset++;
-            }
-
-            loader.Complete(cancellationToken);
+            // Each listing starts only when the previous kind is done, as it always has (one open scan at a time).
+            counts = Load(
+                loader,
+                Deferred(() => source.ResourceTypes(sourceSync)),
+                Deferred(() => source.Resources(sourceSync)),
+                Deferred(() => source.Entitlements(sourceSync)),
+                Deferred(() => source.Grants(sourceSync)),
+                Deferred(() => source.Assets(sourceSync)),
+                cancellationToken);
         }
 
         run.SyncId = targetSync.ToString();
         target.PutSyncRun(run);
+        return counts;
+    }
+
+    private static IEnumerable<T> Deferred<T>(Func<IEnumerable<T>> listing)
+    {
+        foreach (var item in listing())
+        {
+            yield return item;
+        }
+    }
+
+    /// <summary>
+    /// Feeds every record of one sync, kind by kind, into <paramref name="loader"/> and completes it: the one
+    /// place that walks the five record kinds for a bulk copy, whatever the source.
+    /// </summary>
+    /// <param name="loader">The target's bulk loader.</param>
+    /// <param name="resourceTypes">Resource types.</param>
+    /// <param name="resources">Resources.</param>
+    /// <param name="entitlements">Entitlements.</param>
+    /// <param name="grants">Grants.</param>
+    /// <param name="assets">Assets.</param>
+    /// <param name="cancellationToken">Stops the copy; the target is then unchanged.</param>
+    /// <returns>The counts loaded.</returns>
+    public static RecordCounts Load(IBulkLoader loader, IEnumerable<Records.ResourceTypeRecord> resourceTypes, IEnumerable<Records.ResourceRecord> resources, IEnumerable<Records.EntitlementRecord> entitlements, IEnumerable<Records.GrantRecord> grants, IEnumerable<Records.AssetRecord> assets, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(loader);
+        long rt = 0, res = 0, ent = 0, gr = 0, asset = 0;
+        foreach (var r in resourceTypes)
+        {
+            loader.Add(r);
+            rt++;
+        }
+
+        foreach (var r in resources)
+        {
+            loader.Add(r);
+            res++;
+        }
+
+        foreach (var r in entitlements)
+        {
+            loader.Add(r);
+            ent++;
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        foreach (var r in grants)
+        {
+            loader.Add(r);
+            if ((++gr & 0xFFFF) == 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+        }
+
+        foreach (var r in assets)
+        {
+            loader.Add(r);
+            asset++;
+        }
+
+        loader.Complete(cancellationToken);
         return new RecordCounts(rt, res, ent, gr, asset);
     }
 }
