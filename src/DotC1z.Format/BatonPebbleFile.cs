@@ -71,7 +71,7 @@ public sealed class BatonPebbleFile : IDisposable
             }
 
             long payloadStart = C1zEnvelope.ManifestOffset + manifestBytes.Length;
-            long budget = options.MaxDecodedBytes ?? Math.Max(10L << 30, input.Length * 100);
+            long budget = options.DecodedBudget(input.Length);
             switch (manifest.PayloadEncoding)
             {
                 case PayloadEncoding.IndexedZstd:

@@ -42,6 +42,11 @@ public sealed record C1zOpenOptions
     /// <summary>Largest decoded payload accepted (default 10 GiB or 100× the file size, whichever is larger).</summary>
     public long? MaxDecodedBytes { get; init; }
 
+    /// <summary>The decoded-bytes budget for a file of <paramref name="fileLength"/> bytes.</summary>
+    /// <param name="fileLength">The file's length.</param>
+    /// <returns><see cref="MaxDecodedBytes"/>, or its default.</returns>
+    internal long DecodedBudget(long fileLength) => MaxDecodedBytes ?? Math.Max(10L << 30, fileLength * 100);
+
     /// <summary>Largest zstd window accepted, as a log2 (27 = 128 MiB).</summary>
     public int MaxWindowLog { get; init; } = 27;
 
@@ -258,8 +263,8 @@ public static class C1zFile
         try
         {
             input.Position = 0;
-            var (manifest, _) = ReadHeader(input, full);
-            if (BatonPebbleFile.IsPebbleEngine(manifest.Engine))
+            var header = ReadHeader(input, full);
+            if (BatonPebbleFile.IsPebbleEngine(header.Manifest.Engine))
             {
                 return BatonPebbleFile.OpenStore(input, full, options);
             }
@@ -271,8 +276,7 @@ public static class C1zFile
             PrivateDirectory.Create(db);
             using (input)
             {
-                input.Position = 0;
-                ExtractMapped(input, full, db, options, CancellationToken.None);
+                ExtractMapped(input, full, db, options, CancellationToken.None, header);
             }
 
             StoreVerifier.Verify(db, full, options.Verification, options.VerifierTimeout);
@@ -301,21 +305,7 @@ public static class C1zFile
     }
 
     /// <summary>Opens a file for reading, mapping the OS's errors to typed ones.</summary>
-    internal static FileStream OpenInput(string path)
-    {
-        try
-        {
-            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        }
-        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw new C1zIOException($"{path}: file not found", path, ex);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new C1zIOException($"{path}: {ex.Message}", path, ex);
-        }
-    }
+    internal static FileStream OpenInput(string path) => C1zErrors.OpenRead(path);
 
     /// <summary>Reads and checks the envelope, and extracts the payload into <paramref name="destination"/> (which must exist and be empty).</summary>
     /// <param name="path">The file.</param>
@@ -332,11 +322,11 @@ public static class C1zFile
     }
 
     /// <summary><see cref="ExtractCore"/> with the decoder's own exceptions mapped to archive errors.</summary>
-    private static C1ZManifest ExtractMapped(FileStream input, string path, string destination, C1zOpenOptions options, CancellationToken cancellationToken)
+    private static C1ZManifest ExtractMapped(FileStream input, string path, string destination, C1zOpenOptions options, CancellationToken cancellationToken, (C1ZManifest Manifest, byte[] Bytes)? header = null)
     {
         try
         {
-            return ExtractCore(input, path, destination, options, cancellationToken);
+            return ExtractCore(input, path, destination, options, cancellationToken, header);
         }
         catch (ZstdException ex)
         {
@@ -422,10 +412,11 @@ public static class C1zFile
         return (manifest, manifestBytes);
     }
 
-    private static C1ZManifest ExtractCore(FileStream input, string path, string destination, C1zOpenOptions options, CancellationToken ct)
+    /// <summary>Checks the header (read here, or already read by the caller through the same handle) and extracts the payload.</summary>
+    private static C1ZManifest ExtractCore(FileStream input, string path, string destination, C1zOpenOptions options, CancellationToken ct, (C1ZManifest Manifest, byte[] Bytes)? header = null)
     {
         long fileLength = input.Length;
-        var (manifest, manifestBytes) = ReadHeader(input, path);
+        var (manifest, manifestBytes) = header ?? ReadHeader(input, path);
         long manifestLength = manifestBytes.Length;
         if (manifest.Engine != C1zEnvelope.EngineName)
         {
@@ -490,7 +481,7 @@ public static class C1zFile
         long fileLength = input.Length;
         bool compressed = encoding is PayloadEncoding.TarZstd or PayloadEncoding.Unspecified;
         input.Position = payloadStart;
-        long budget = options.MaxDecodedBytes ?? Math.Max(10L << 30, fileLength * 100);
+        long budget = options.DecodedBudget(fileLength);
         if (declaredDecoded > budget)
         {
             throw new C1zArchiveException(ArchiveError.DecodedSizeExceeded, path, $"the payload declares {declaredDecoded} decoded bytes, over the {budget}-byte budget");
@@ -636,16 +627,12 @@ public static class C1zFile
     /// <exception cref="C1zArchiveException">The header or manifest is not acceptable.</exception>
     public static C1ZManifest ReadManifest(string path)
     {
+        using var input = C1zErrors.OpenRead(path, 4096);
         try
         {
-            using var input = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 4096);
             return ReadHeader(input, path).Manifest;
         }
-        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw new C1zIOException($"{path}: file not found", path, ex);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        catch (IOException ex)
         {
             throw new C1zIOException($"{path}: {ex.Message}", path, ex);
         }

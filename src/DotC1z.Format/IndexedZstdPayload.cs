@@ -45,6 +45,7 @@ public sealed class IndexedZstdPayload : IPayloadFileSource, IDisposable
         _entries = entries;
         FileNames = names;
         _maxDecodedBytes = maxDecodedBytes;
+        TotalRawBytes = entries.Values.Sum(e => e.RawSize);
     }
 
     /// <inheritdoc/>
@@ -57,7 +58,7 @@ public sealed class IndexedZstdPayload : IPayloadFileSource, IDisposable
     public long CacheBytes { get; init; } = 64L << 20;
 
     /// <summary>Sum of the raw sizes of every file, as the index records it.</summary>
-    public long TotalRawBytes => _entries.Values.Sum(e => e.RawSize);
+    public long TotalRawBytes { get; }
 
     /// <summary>
     /// Reads and checks the footer and frame index of an open C1Z3 file whose manifest says INDEXED_ZSTD.
@@ -323,23 +324,10 @@ public sealed class IndexedZstdPayload : IPayloadFileSource, IDisposable
 
     private static void ReadAt(FileStream file, string path, long offset, Span<byte> buffer)
     {
-        try
+        int got = ZstdFrames.Read(file.SafeFileHandle, buffer, offset, path);
+        if (got < buffer.Length)
         {
-            int total = 0;
-            while (total < buffer.Length)
-            {
-                int n = RandomAccess.Read(file.SafeFileHandle, buffer[total..], offset + total);
-                if (n == 0)
-                {
-                    throw new C1zArchiveException(ArchiveError.Truncated, path, $"file ends at {offset + total}, inside the payload");
-                }
-
-                total += n;
-            }
-        }
-        catch (IOException ex)
-        {
-            throw new C1zIOException($"{path}: {ex.Message}", path, ex);
+            throw new C1zArchiveException(ArchiveError.Truncated, path, $"file ends at {offset + got}, inside the payload");
         }
     }
 

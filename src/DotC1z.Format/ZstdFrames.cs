@@ -81,7 +81,8 @@ internal static class ZstdFrames
         return position - start;
     }
 
-    private static int Read(SafeFileHandle file, Span<byte> buffer, long offset, string path)
+    /// <summary>Positional read of up to <paramref name="buffer"/>'s length (less only at the end of the file), I/O errors typed.</summary>
+    internal static int Read(SafeFileHandle file, Span<byte> buffer, long offset, string path)
     {
         try
         {

@@ -80,24 +80,8 @@ public static class V1File
     public static void Decompress(string path, string databasePath, V1ReadOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new V1ReadOptions();
-        FileStream input;
-        try
-        {
-            input = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
-        }
-        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw new C1zIOException($"{path}: file not found", path, ex);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new C1zIOException($"{path}: {ex.Message}", path, ex);
-        }
-
-        using (input)
-        {
-            Decompress(input, path, databasePath, options, cancellationToken);
-        }
+        using var input = C1zErrors.OpenRead(path, 1);
+        Decompress(input, path, databasePath, options, cancellationToken);
     }
 
     /// <summary>

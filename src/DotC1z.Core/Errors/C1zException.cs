@@ -84,6 +84,27 @@ public static class C1zErrors
     public static C1zIOException IO(string message, string? path, Exception ex) =>
         IsDiskFull(ex) ? new C1zDiskFullException($"disk full: {message}", path, ex) : new C1zIOException(message, path, ex);
 
+    /// <summary>Opens a file for reading, the OS's failures mapped to typed errors naming it.</summary>
+    /// <param name="path">The file.</param>
+    /// <param name="bufferSize">The stream's buffer size.</param>
+    /// <returns>The open stream.</returns>
+    /// <exception cref="C1zIOException">The file does not exist or cannot be opened.</exception>
+    public static FileStream OpenRead(string path, int bufferSize = 1 << 16)
+    {
+        try
+        {
+            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new C1zIOException($"{path}: file not found", path, ex);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new C1zIOException($"{path}: {ex.Message}", path, ex);
+        }
+    }
+
     /// <summary>
     /// Runs <paramref name="action"/> and, when parallel work fails with an <see cref="AggregateException"/>,
     /// rethrows its first typed error (or the first error, I/O ones mapped) so callers never see the aggregate.
