@@ -13,7 +13,7 @@ public static class StorePaths
     /// <param name="readOnly">Open for reading only.</param>
     /// <returns>The store; the caller disposes it.</returns>
     /// <exception cref="Errors.C1zException">The path does not exist or is not a c1z store.</exception>
-    public static IC1zStore Open(string path, bool readOnly = true) => Format.StoreOpener.Open(path, readOnly);
+    public static IC1zStore Open(string path, bool readOnly = true) => StoreOpener.Open(path, readOnly);
 
     /// <summary>Whether an output path names a C1Z3 file (by extension) rather than a store directory.</summary>
     /// <param name="path">The output path.</param>
@@ -152,7 +152,7 @@ public sealed class OutputStore(RocksStore store, string target, string scratch,
     {
         if (asFile)
         {
-            Format.C1zFile.Save(store, target, new Format.C1zSaveOptions { ReplaceExisting = replace }, cancellationToken);
+            C1zFile.Save(store, target, new Format.C1zSaveOptions { ReplaceExisting = replace }, cancellationToken);
             store.Dispose();
         }
         else

@@ -1,118 +1,77 @@
-using System.Buffers.Text;
 using DotC1z.Errors;
 using DotC1z.Keys;
-using DotC1z.Records;
+using DotC1z.Storage;
 using Google.Protobuf;
 
 namespace DotC1z.Engine.Rocks;
 
-/// <summary>One page of records and the token of the next page.</summary>
-/// <typeparam name="T">The record type.</typeparam>
-/// <param name="Items">The records of this page, in scan order.</param>
-/// <param name="NextPageToken">Opaque token for the next page, or <see langword="null"/> after the last page.</param>
-public sealed record RecordPage<T>(IReadOnlyList<T> Items, string? NextPageToken);
-
+/// <summary>Resumable listings: each <see cref="RecordListing"/> is one key range, and a position is a suffix of its keys.</summary>
 public sealed partial class RocksStore
 {
-    /// <summary>Largest page size served; larger requests are capped.</summary>
-    public const int MaxPageSize = 10_000;
-
-    /// <summary>A page of resource types. See <see cref="PageGrants"/> for the token contract.</summary>
-    /// <param name="syncId">The sync.</param>
-    /// <param name="pageToken">Null for the first page, else the previous page's token.</param>
-    /// <param name="pageSize">1..<see cref="MaxPageSize"/> (larger values are capped).</param>
-    /// <returns>The page.</returns>
-    /// <exception cref="C1zArgumentException">The token is malformed or belongs to another scan, or the size is not positive.</exception>
-    public RecordPage<ResourceTypeRecord> PageResourceTypes(SyncId syncId, string? pageToken, int pageSize) => Page(syncId, RecordOps.ResourceType, pageToken, pageSize);
-
-    /// <summary>A page of resources. See <see cref="PageGrants"/> for the token contract.</summary>
-    /// <param name="syncId">The sync.</param>
-    /// <param name="pageToken">Null for the first page, else the previous page's token.</param>
-    /// <param name="pageSize">1..<see cref="MaxPageSize"/> (larger values are capped).</param>
-    /// <returns>The page.</returns>
-    /// <exception cref="C1zArgumentException">The token is malformed or belongs to another scan, or the size is not positive.</exception>
-    public RecordPage<ResourceRecord> PageResources(SyncId syncId, string? pageToken, int pageSize) => Page(syncId, RecordOps.Resource, pageToken, pageSize);
-
-    /// <summary>A page of entitlements. See <see cref="PageGrants"/> for the token contract.</summary>
-    /// <param name="syncId">The sync.</param>
-    /// <param name="pageToken">Null for the first page, else the previous page's token.</param>
-    /// <param name="pageSize">1..<see cref="MaxPageSize"/> (larger values are capped).</param>
-    /// <returns>The page.</returns>
-    /// <exception cref="C1zArgumentException">The token is malformed or belongs to another scan, or the size is not positive.</exception>
-    public RecordPage<EntitlementRecord> PageEntitlements(SyncId syncId, string? pageToken, int pageSize) => Page(syncId, RecordOps.Entitlement, pageToken, pageSize);
-
-    /// <summary>
-    /// A page of grants in external-id order. The token is the last key returned (base64url), so a
-    /// page continues strictly after it: records written or deleted elsewhere in the meantime never
-    /// shift or repeat the rest of the listing.
-    /// </summary>
-    /// <param name="syncId">The sync.</param>
-    /// <param name="pageToken">Null for the first page, else the previous page's token.</param>
-    /// <param name="pageSize">1..<see cref="MaxPageSize"/> (larger values are capped).</param>
-    /// <returns>The page.</returns>
-    /// <exception cref="C1zArgumentException">The token is malformed or belongs to another scan, or the size is not positive.</exception>
-    public RecordPage<GrantRecord> PageGrants(SyncId syncId, string? pageToken, int pageSize) => Page(syncId, RecordOps.Grant, pageToken, pageSize);
-
-    /// <summary>A page of assets. See <see cref="PageGrants"/> for the token contract.</summary>
-    /// <param name="syncId">The sync.</param>
-    /// <param name="pageToken">Null for the first page, else the previous page's token.</param>
-    /// <param name="pageSize">1..<see cref="MaxPageSize"/> (larger values are capped).</param>
-    /// <returns>The page.</returns>
-    /// <exception cref="C1zArgumentException">The token is malformed or belongs to another scan, or the size is not positive.</exception>
-    public RecordPage<AssetRecord> PageAssets(SyncId syncId, string? pageToken, int pageSize) => Page(syncId, RecordOps.Asset, pageToken, pageSize);
-
-    private RecordPage<T> Page<T>(SyncId syncId, RecordOps<T> ops, string? pageToken, int pageSize)
+    /// <inheritdoc/>
+    public IEnumerable<T> List<T>(SyncId syncId, RecordListing<T> listing, IReadOnlyList<string>? after = null)
         where T : class, IMessage<T>, new()
     {
+        ArgumentNullException.ThrowIfNull(listing);
         ThrowIfDisposed();
-        if (pageSize <= 0)
+        if (after is not null && after.Count != listing.SortKeyLength)
         {
-            throw new C1zArgumentException($"page size must be positive, got {pageSize}");
+            throw new C1zArgumentException($"a position in {listing.Kind} has {listing.SortKeyLength} elements, not {after.Count}");
         }
 
-        pageSize = Math.Min(pageSize, MaxPageSize);
-        byte[] prefix = Keyspace.RecordSyncPrefix((byte)ops.Kind, syncId);
-        byte[] start = prefix;
-        if (pageToken is not null)
+        var (prefix, primary, covering) = Range(syncId, listing);
+
+        // Strictly after a position: its encoded key suffix, then the smallest longer key (a trailing 0x00).
+        byte[] start = after is null ? prefix : [.. prefix, .. EncodeElements(after), 0x00];
+        var ops = (RecordOps<T>)OpsFor(listing.RecordKind);
+        return primary ? IterateRecords(syncId, ops, prefix, start) : IterateIndex(syncId, ops, prefix, start, covering);
+    }
+
+    private static object OpsFor(RecordKind kind) => kind switch
+    {
+        RecordKind.ResourceType => RecordOps.ResourceType,
+        RecordKind.Resource => RecordOps.Resource,
+        RecordKind.Entitlement => RecordOps.Entitlement,
+        RecordKind.Grant => RecordOps.Grant,
+        RecordKind.Asset => RecordOps.Asset,
+        _ => throw new C1zArgumentException($"no records of kind {kind}"),
+    };
+
+    /// <summary>The key range of a listing: its prefix, whether it is the primary keyspace, and whether index values hold the record.</summary>
+    private static (byte[] Prefix, bool Primary, bool Covering) Range(SyncId sync, RecordListing listing) => listing.Kind switch
+    {
+        ListingKind.ResourceTypes or ListingKind.Resources or ListingKind.Entitlements or ListingKind.Grants or ListingKind.Assets =>
+            ([.. Keyspace.RecordSyncPrefix((byte)listing.RecordKind, sync), TupleCodec.Separator], true, false),
+        ListingKind.ResourcesByType => ([.. Keyspace.RecordKey((byte)RecordKind.Resource, sync, listing.First), TupleCodec.Separator], true, false),
+        ListingKind.ResourcesByParent => (Keyspace.IndexKey(Keyspace.IdxResourceByParent, sync, true, listing.First, listing.Second), false, false),
+        ListingKind.EntitlementsByResource => (Keyspace.IndexKey(Keyspace.IdxEntitlementByResource, sync, true, listing.First, listing.Second), false, false),
+        ListingKind.GrantsByEntitlement => (Keyspace.IndexKey(Keyspace.IdxGrantByEntitlement, sync, true, listing.First), false, true),
+        ListingKind.GrantsByPrincipal => (Keyspace.IndexKey(Keyspace.IdxGrantByPrincipal, sync, true, listing.First, listing.Second), false, true),
+        ListingKind.GrantsByResourceType => (Keyspace.IndexKey(Keyspace.IdxGrantByEntitlementResource, sync, true, listing.First), false, false),
+        ListingKind.GrantsByResource => (Keyspace.IndexKey(Keyspace.IdxGrantByEntitlementResource, sync, true, listing.First, listing.Second), false, false),
+        _ => throw new C1zArgumentException($"unknown listing {listing.Kind}"),
+    };
+
+    private static byte[] EncodeElements(IReadOnlyList<string> elements)
+    {
+        int max = 0;
+        foreach (string e in elements)
         {
-            byte[] last;
-            try
-            {
-                last = Base64Url.DecodeFromChars(pageToken);
-            }
-            catch (FormatException ex)
-            {
-                throw new C1zArgumentException("invalid page token: not base64url", inner: ex);
-            }
-
-            if (last.Length <= prefix.Length || !last.AsSpan().StartsWith(prefix))
-            {
-                throw new C1zArgumentException("invalid page token: it belongs to another listing");
-            }
-
-            // Strictly after the last returned key: the smallest longer key.
-            start = [.. last, 0x00];
+            max += 1 + TupleCodec.MaxEncodedStringLength((e ?? throw new C1zArgumentException("a position element is null")).Length);
         }
 
-        var items = new List<T>(Math.Min(pageSize, 1024));
-        string syncText = syncId.ToString();
-        byte[]? lastKey = null;
-        bool more = false;
-        using (var scan = new Scan(this, prefix, start))
+        var buffer = new byte[max];
+        var w = new TupleWriter(buffer);
+        for (int i = 0; i < elements.Count; i++)
         {
-            while (scan.MoveNext())
+            if (i > 0)
             {
-                if (items.Count == pageSize)
-                {
-                    more = true;
-                    break;
-                }
-
-                items.Add(ops.DecodeValue(scan.Value, syncText));
-                lastKey = scan.Key.ToArray();
+                w.Separator();
             }
+
+            w.String(elements[i]);
         }
 
-        return new RecordPage<T>(items, more && lastKey is not null ? Base64Url.EncodeToString(lastKey) : null);
+        return w.Written.ToArray();
     }
 }

@@ -118,16 +118,17 @@ public sealed partial class RocksStore
         where T : class, IMessage<T>, new()
     {
         ThrowIfDisposed();
-        return Iterate(syncId, ops, prefix);
+        return IterateRecords(syncId, ops, prefix, prefix);
+    }
 
-        IEnumerable<T> Iterate(SyncId sync, RecordOps<T> o, byte[] p)
+    private IEnumerable<T> IterateRecords<T>(SyncId sync, RecordOps<T> ops, byte[] prefix, byte[] start)
+        where T : class, IMessage<T>, new()
+    {
+        string syncText = sync.ToString();
+        using var scan = new Scan(this, prefix, start);
+        while (scan.MoveNext())
         {
-            string syncText = sync.ToString();
-            using var scan = new Scan(this, p);
-            while (scan.MoveNext())
-            {
-                yield return o.DecodeValue(scan.Value, syncText);
-            }
+            yield return ops.DecodeValue(scan.Value, syncText);
         }
     }
 
@@ -135,29 +136,30 @@ public sealed partial class RocksStore
         where T : class, IMessage<T>, new()
     {
         ThrowIfDisposed();
-        return Iterate(syncId, ops, prefix, covering);
+        return IterateIndex(syncId, ops, prefix, prefix, covering);
+    }
 
-        IEnumerable<T> Iterate(SyncId sync, RecordOps<T> o, byte[] p, bool cover)
+    private IEnumerable<T> IterateIndex<T>(SyncId sync, RecordOps<T> ops, byte[] prefix, byte[] start, bool covering)
+        where T : class, IMessage<T>, new()
+    {
+        string syncText = sync.ToString();
+        using var scan = new Scan(this, prefix, start);
+        while (scan.MoveNext())
         {
-            string syncText = sync.ToString();
-            using var scan = new Scan(this, p);
-            while (scan.MoveNext())
+            if (covering)
             {
-                if (cover)
-                {
-                    yield return o.DecodeValue(scan.Value, syncText);
-                    continue;
-                }
-
-                // The entry's value is the primary key; read it on the scan's snapshot so the pair is consistent.
-                byte[]? value = scan.Get(scan.Value);
-                if (value is null)
-                {
-                    throw new Errors.C1zCorruptionException($"index entry without a primary record in {Directory}", Directory);
-                }
-
-                yield return o.DecodeValue(value, syncText);
+                yield return ops.DecodeValue(scan.Value, syncText);
+                continue;
             }
+
+            // The entry's value is the primary key; read it on the scan's snapshot so the pair is consistent.
+            byte[]? value = scan.Get(scan.Value);
+            if (value is null)
+            {
+                throw new Errors.C1zCorruptionException($"index entry without a primary record in {Directory}", Directory);
+            }
+
+            yield return ops.DecodeValue(value, syncText);
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
 using DotC1z.Connector.V2;
 using DotC1z.Errors;
 using DotC1z.Keys;
@@ -1026,6 +1027,77 @@ public sealed class SqliteStore : IC1zStore
     /// <inheritdoc/>
     public IEnumerable<AssetRecord> Assets(SyncId syncId) =>
         Select(syncId, $"select {AssetCols} from v1_assets where sync_id=$sync order by external_id", MapAsset);
+
+    /// <inheritdoc/>
+    public IEnumerable<T> List<T>(SyncId syncId, RecordListing<T> listing, IReadOnlyList<string>? after = null)
+        where T : class, IMessage<T>, new()
+    {
+        ArgumentNullException.ThrowIfNull(listing);
+        if (after is not null && after.Count != listing.SortKeyLength)
+        {
+            throw new C1zArgumentException($"a position in {listing.Kind} has {listing.SortKeyLength} elements, not {after.Count}");
+        }
+
+        // (table and columns, filter, order columns = the listing's order, how a position maps onto them)
+        const string Res = "v1_resources";
+        var (from, filter, order) = listing.Kind switch
+        {
+            ListingKind.ResourceTypes => ($"select {RtCols} from v1_resource_types", string.Empty, "external_id"),
+            ListingKind.Resources => ($"select {ResCols} from {Res}", string.Empty, "resource_type_id, external_id"),
+            ListingKind.ResourcesByType => ($"select {ResCols} from {Res}", "and resource_type_id=$a", "external_id"),
+            ListingKind.ResourcesByParent => listing.Second.Length == 0
+                ? ($"select {ResCols} from {Res}", "and coalesce(parent_resource_id, '')='' and coalesce(parent_resource_type_id, '')=$a", "resource_type_id, external_id")
+                : ($"select {ResCols} from {Res}", "and parent_resource_type_id=$a and parent_resource_id=$b", "resource_type_id, external_id"),
+            ListingKind.Entitlements => ($"select {EntCols} from v1_entitlements", string.Empty, "external_id"),
+            ListingKind.EntitlementsByResource => ($"select {EntCols} from v1_entitlements", "and resource_type_id=$a and resource_id=$b", "external_id"),
+            ListingKind.Grants => ($"select {GrantCols} from v1_grants", string.Empty, "external_id"),
+            ListingKind.GrantsByEntitlement => ($"select {GrantCols} from v1_grants", "and entitlement_id=$a", "principal_resource_type_id, principal_resource_id, external_id"),
+            ListingKind.GrantsByPrincipal => ($"select {GrantCols} from v1_grants", "and principal_resource_type_id=$a and principal_resource_id=$b", "external_id"),
+            ListingKind.GrantsByResourceType => ($"select {GrantCols} from v1_grants", "and resource_type_id=$a", "resource_id, external_id"),
+            ListingKind.GrantsByResource => ($"select {GrantCols} from v1_grants", "and resource_type_id=$a and resource_id=$b", "external_id"),
+            ListingKind.Assets => ($"select {AssetCols} from v1_assets", string.Empty, "external_id"),
+            _ => throw new C1zArgumentException($"unknown listing {listing.Kind}"),
+        };
+
+        var args = new List<(string Name, object Value)>();
+        if (filter.Contains("$a", StringComparison.Ordinal))
+        {
+            args.Add(("$a", listing.First));
+        }
+
+        if (filter.Contains("$b", StringComparison.Ordinal))
+        {
+            args.Add(("$b", listing.Second));
+        }
+
+        string resume = string.Empty;
+        if (after is not null)
+        {
+            // A resource's v1 external id is "type:id", so a (type, id) position compares as (type, "type:id").
+            var values = listing.RecordKind == RecordKind.Resource && listing.Kind != ListingKind.ResourcesByType
+                ? [after[0], after[0] + ":" + after[1]]
+                : listing.Kind == ListingKind.ResourcesByType ? [listing.First + ":" + after[0]] : after.ToArray();
+            var names = new string[values.Length];
+            for (int i = 0; i < values.Length; i++)
+            {
+                names[i] = "$p" + i.ToString(CultureInfo.InvariantCulture);
+                args.Add((names[i], values[i]));
+            }
+
+            resume = $"and ({order}) > ({string.Join(", ", names)})";
+        }
+
+        string sql = $"{from} where sync_id=$sync {filter} {resume} order by {order}";
+        object map = listing.RecordKind switch
+        {
+            RecordKind.ResourceType => (Func<SqliteDataReader, string, ResourceTypeRecord>)MapRt,
+            RecordKind.Resource => (Func<SqliteDataReader, string, ResourceRecord>)MapRes,
+            RecordKind.Entitlement => (Func<SqliteDataReader, string, EntitlementRecord>)MapEnt,
+            RecordKind.Grant => (Func<SqliteDataReader, string, GrantRecord>)MapGrant,
+            _ => (Func<SqliteDataReader, string, AssetRecord>)MapAsset,
+        };
+        return Select(syncId, sql, (Func<SqliteDataReader, string, T>)map, [.. args]);
+    }
 
     /// <inheritdoc/>
     public RecordCounts Count(SyncId syncId)

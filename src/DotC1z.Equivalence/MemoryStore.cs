@@ -374,6 +374,27 @@ public sealed class MemoryStore : IC1zStore
     public IEnumerable<GrantRecord> GrantsNeedingExpansion(SyncId syncId) => GrantSnapshot(syncId).Where(g => g.NeedsExpansion).ToList();
 
     /// <inheritdoc/>
+    public IEnumerable<T> List<T>(SyncId syncId, RecordListing<T> listing, IReadOnlyList<string>? after = null)
+        where T : class, IMessage<T>, new()
+    {
+        ArgumentNullException.ThrowIfNull(listing);
+        if (after is not null && after.Count != listing.SortKeyLength)
+        {
+            throw new C1zArgumentException($"a position in {listing.Kind} has {listing.SortKeyLength} elements, not {after.Count}");
+        }
+
+        IEnumerable<IMessage> all = listing.RecordKind switch
+        {
+            RecordKind.ResourceType => ResourceTypes(syncId),
+            RecordKind.Resource => Resources(syncId),
+            RecordKind.Entitlement => Entitlements(syncId),
+            RecordKind.Grant => Grants(syncId),
+            _ => Assets(syncId),
+        };
+        return listing.Apply(all.Cast<T>(), after);
+    }
+
+    /// <inheritdoc/>
     public IEnumerable<AssetRecord> Assets(SyncId syncId) => Snapshot(syncId, d => d.Assets, (r, t) => r.SyncId = t);
 
     /// <inheritdoc/>

@@ -46,6 +46,14 @@ public static class C1zEnvelope
     /// <returns>Whether it is a C1Z3 file.</returns>
     public static bool HasMagic(ReadOnlySpan<byte> header) => header.StartsWith(Magic);
 
+    /// <summary>
+    /// Whether <paramref name="header"/> starts with the magic of baton's legacy v1 files (<c>C1ZF\0</c>,
+    /// docs/INTEROP-V1.md §1), so a reader of C1Z3 can say what the file is instead of "wrong magic".
+    /// </summary>
+    /// <param name="header">First bytes of a file.</param>
+    /// <returns>Whether it is a legacy v1 file.</returns>
+    public static bool HasLegacyV1Magic(ReadOnlySpan<byte> header) => header.StartsWith("C1ZF\0"u8);
+
     /// <summary>Writes magic, manifest length and manifest.</summary>
     /// <param name="output">The stream.</param>
     /// <param name="manifest">The manifest.</param>

@@ -352,8 +352,8 @@ public sealed partial class FaultInjectionTests : IDisposable, IClassFixture<Fau
     // ---------------------------------------------------------------- helpers
 
     private static PropertyInfo FaultHookProperty { get; } =
-        typeof(C1zFile).GetProperty("FaultHook", BindingFlags.NonPublic | BindingFlags.Static)
-        ?? throw new InvalidOperationException("C1zFile.FaultHook (the save test seam) not found");
+        typeof(C1zContainer).GetProperty("FaultHook", BindingFlags.NonPublic | BindingFlags.Static)
+        ?? throw new InvalidOperationException("C1zContainer.FaultHook (the save test seam) not found");
 
     private static T WithHook<T>(Action<string> hook, Func<T> body)
     {

@@ -35,6 +35,43 @@ public sealed class ArchitectureTests
     }
 
     [Fact]
+    public void Project_references_under_src_are_exactly_the_graph_in_the_README()
+    {
+        // The README's block between "<!-- project-graph -->" and the end of its ```text fence: "Project -> A, B".
+        string readme = File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "README.md"));
+        int marker = readme.IndexOf("<!-- project-graph -->", StringComparison.Ordinal);
+        Assert.True(marker >= 0, "README.md has no <!-- project-graph --> block");
+        int open = readme.IndexOf("```text", marker, StringComparison.Ordinal);
+        int close = readme.IndexOf("```", open + 7, StringComparison.Ordinal);
+        var documented = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (string line in readme[(open + 7)..close].Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            string[] sides = line.Split("->", 2, StringSplitOptions.TrimEntries);
+            Assert.Equal(2, sides.Length);
+            documented[sides[0]] = string.Join(", ", sides[1].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Order(StringComparer.Ordinal));
+        }
+
+        var actual = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (string csproj in Directory.EnumerateFiles(Path.Combine(TestPaths.RepoRoot, "src"), "*.csproj", SearchOption.AllDirectories))
+        {
+            var refs = XDocument.Load(csproj).Descendants("ProjectReference")
+                .Select(r => Path.GetFileNameWithoutExtension(((string?)r.Attribute("Include") ?? string.Empty).Replace('\\', '/')))
+                .Order(StringComparer.Ordinal);
+            actual[Path.GetFileNameWithoutExtension(csproj)] = string.Join(", ", refs);
+        }
+
+        Assert.Equal(documented, actual);
+    }
+
+    [Fact]
+    public void The_container_layer_references_no_engine_interop_or_verifier()
+    {
+        var format = XDocument.Load(Path.Combine(TestPaths.RepoRoot, "src", "DotC1z.Format", "DotC1z.Format.csproj"));
+        var refs = format.Descendants("ProjectReference").Select(r => Path.GetFileNameWithoutExtension((string?)r.Attribute("Include") ?? string.Empty)).ToList();
+        Assert.Equal(["DotC1z.Core"], refs);
+    }
+
+    [Fact]
     public void Package_versions_are_pinned_exactly_in_one_place()
     {
         var props = XDocument.Load(Path.Combine(TestPaths.RepoRoot, "Directory.Packages.props"));

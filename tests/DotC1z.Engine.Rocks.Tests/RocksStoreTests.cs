@@ -1,6 +1,7 @@
 using DotC1z.Errors;
 using DotC1z.Keys;
 using DotC1z.Records;
+using DotC1z.Storage;
 using DotC1z.Tests.Shared;
 
 namespace DotC1z.Engine.Rocks.Tests;
@@ -174,27 +175,28 @@ public sealed class RocksStoreTests : IDisposable
         store.PutGrants(s, Enumerable.Range(0, 95).Select(i => Grant($"g{i:D3}", "e", "user", "u")).ToList());
         store.PutGrants(other, [Grant("x", "e", "user", "u"), Grant("y", "e", "user", "u")]);
         var seen = new List<string>();
-        string? token = null;
+        IReadOnlyList<string>? after = null;
         int pages = 0;
-        do
+        while (true)
         {
-            var page = store.PageGrants(s, token, 10);
-            seen.AddRange(page.Items.Select(g => g.ExternalId));
-            token = page.NextPageToken;
+            var page = store.List(s, RecordListing.Grants(), after).Take(10).ToList();
+            if (page.Count == 0)
+            {
+                break;
+            }
+
+            seen.AddRange(page.Select(g => g.ExternalId));
+            after = RecordListing.Grants().SortKey(page[^1]);
             pages++;
 
             // A write behind the cursor must not shift the listing.
             store.PutGrants(s, [Grant("a-before-everything-" + pages, "e", "user", "u")]);
         }
-        while (token is not null);
 
         Assert.Equal(Enumerable.Range(0, 95).Select(i => $"g{i:D3}"), seen);
         Assert.Equal(10, pages);
-        var otherToken = store.PageGrants(other, null, 1).NextPageToken!;
-        Assert.Throws<C1zArgumentException>(() => store.PageGrants(s, otherToken, 10));
-        Assert.Throws<C1zArgumentException>(() => store.PageGrants(s, "%%%not-base64%%%", 10));
-        Assert.Throws<C1zArgumentException>(() => store.PageGrants(s, null, 0));
-        Assert.Equal(2, store.PageAssets(s, null, 5).Items.Count + 2);
+        Assert.Equal(["x", "y"], store.List(other, RecordListing.Grants()).Select(g => g.ExternalId));
+        Assert.Throws<C1zArgumentException>(() => store.List(s, RecordListing.Grants(), ["a", "b"]));
     }
 
     [Fact]

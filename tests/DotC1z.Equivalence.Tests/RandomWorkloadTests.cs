@@ -1,6 +1,5 @@
 using DotC1z.Engine.Rocks;
 using DotC1z.Engine.Sqlite;
-using DotC1z.Format;
 using DotC1z.Keys;
 using DotC1z.Operations;
 using DotC1z.Storage;

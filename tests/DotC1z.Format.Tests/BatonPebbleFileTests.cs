@@ -1,3 +1,4 @@
+using DotC1z.Interop.Pebble;
 using DotC1z.Format.Manifest;
 using DotC1z.Keys;
 using DotC1z.Storage;
@@ -21,7 +22,7 @@ public sealed class BatonPebbleFileTests : IDisposable
     [Fact]
     public void The_manifest_is_read_as_baton_head_writes_it()
     {
-        var m = C1zFile.ReadManifest(TestPaths.RealFixture(PebbleFixture));
+        var m = C1zContainer.ReadManifest(TestPaths.RealFixture(PebbleFixture));
         Assert.Equal("pebble2", m.Engine);
         Assert.Equal(24u, m.EngineSchemaVersion);
         Assert.Equal(PayloadEncoding.IndexedZstd, m.PayloadEncoding);
@@ -135,7 +136,7 @@ public sealed class BatonPebbleFileTests : IDisposable
     private string AsTarPayload(PayloadEncoding encoding, byte[]? trailing = null)
     {
         string source = TestPaths.RealFixture(PebbleFixture);
-        var manifest = C1zFile.ReadManifest(source);
+        var manifest = C1zContainer.ReadManifest(source);
         manifest.PayloadEncoding = encoding;
         var tar = new MemoryStream();
         using (var file = BatonPebbleFile.Open(source))

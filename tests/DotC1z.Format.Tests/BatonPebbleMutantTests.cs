@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
+using DotC1z.Interop.Pebble;
 using DotC1z.Errors;
 using DotC1z.Tests.Shared;
 using Google.Protobuf;

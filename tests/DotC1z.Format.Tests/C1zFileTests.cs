@@ -43,7 +43,7 @@ public sealed class C1zFileTests : IDisposable
         var manifest = C1zFile.Save(store, file, new C1zSaveOptions { Encoding = encoding });
         Assert.Equal(2, manifest.SyncRuns.Count);
         Assert.Equal(501, manifest.SyncRuns.Sum(s => s.Grants));
-        Assert.Equal(C1zEnvelope.EngineName, C1zFile.ReadManifest(file).Engine);
+        Assert.Equal(C1zEnvelope.EngineName, C1zContainer.ReadManifest(file).Engine);
         using var opened = C1zFile.Open(file, new C1zOpenOptions { TempDirectory = _dir.Path });
         Assert.Equal(store.Count(a), opened.Count(a));
         Assert.Equal(store.Count(b), opened.Count(b));
@@ -212,7 +212,7 @@ public sealed class C1zFileTests : IDisposable
     }
 
     [Fact]
-    public void Read_only_open_never_rewrites_and_writable_open_saves_modifications_on_close()
+    public void Read_only_open_never_rewrites_and_writable_open_saves_only_when_asked()
     {
         using var store = Sample("src", out var a, out _);
         string file = _dir.Combine("rw.c1z");
@@ -227,6 +227,14 @@ public sealed class C1zFileTests : IDisposable
         using (var rw = C1zFile.Open(file, new C1zOpenOptions { ReadOnly = false, TempDirectory = _dir.Path }))
         {
             rw.PutGrants(a, [StoreContractTests.Grant("new", "e", "user", "u")]);
+        }
+
+        // Dispose only releases: the modification is gone and the file is byte-identical.
+        Assert.Equal(before, File.ReadAllBytes(file));
+        using (var rw = C1zFile.Open(file, new C1zOpenOptions { ReadOnly = false, TempDirectory = _dir.Path }))
+        {
+            rw.PutGrants(a, [StoreContractTests.Grant("new", "e", "user", "u")]);
+            C1zFile.SaveBack(rw);
         }
 
         using (var again = C1zFile.Open(file, new C1zOpenOptions { TempDirectory = _dir.Path }))
@@ -250,7 +258,7 @@ public sealed class C1zFileTests : IDisposable
         C1zFile.Save(store, file);
         byte[] before = File.ReadAllBytes(file);
         store.PutGrants(a, [StoreContractTests.Grant("after", "e", "user", "u")]);
-        C1zFile.FaultHook = s =>
+        C1zContainer.FaultHook = s =>
         {
             if (s == step)
             {
@@ -263,7 +271,7 @@ public sealed class C1zFileTests : IDisposable
         }
         finally
         {
-            C1zFile.FaultHook = null;
+            C1zContainer.FaultHook = null;
         }
 
         Assert.Equal(before, File.ReadAllBytes(file));

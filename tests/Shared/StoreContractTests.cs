@@ -53,6 +53,99 @@ public abstract class StoreContractTests : IDisposable
     private static List<string> Ids(IEnumerable<GrantRecord> grants) => grants.Select(g => g.ExternalId).ToList();
 
     [Fact]
+    public void Every_listing_follows_the_reference_order_and_resumes_strictly_after_any_position()
+    {
+        int seed = Seeds.Get(4242);
+        var rng = new Random(seed);
+        var store = NewStore();
+        var sync = store.StartSync(SyncType.Full);
+
+        // Ids with shared prefixes, multi-byte UTF-8 and characters above the surrogate range, so byte order and
+        // UTF-16 order differ and a prefix of one id is another id.
+        string[] atoms = ["a", "ab", "b", "é", "\uFF21", "\U0001F600", "z", "-", "A"];
+        string Id(int parts) => string.Concat(Enumerable.Range(0, 1 + rng.Next(parts)).Select(_ => atoms[rng.Next(atoms.Length)]));
+        var types = Enumerable.Range(0, 4).Select(_ => Id(2)).Distinct().ToList();
+        store.PutResourceTypes(sync, [.. types.Select(t => new ResourceTypeRecord { ExternalId = t })]);
+        var resources = new Dictionary<(string, string), ResourceRecord>();
+        for (int i = 0; i < 60; i++)
+        {
+            var r = new ResourceRecord { ResourceTypeId = types[rng.Next(types.Count)], ResourceId = Id(3) };
+            if (resources.Count > 0 && rng.Next(2) == 0)
+            {
+                var parent = resources.Values.ElementAt(rng.Next(resources.Count));
+                r.Parent = new ResourceRef { ResourceTypeId = parent.ResourceTypeId, ResourceId = parent.ResourceId };
+            }
+
+            resources[(r.ResourceTypeId, r.ResourceId)] = r;
+        }
+
+        store.PutResources(sync, [.. resources.Values]);
+        var res = resources.Values.ToList();
+        var ents = Enumerable.Range(0, 30).Select(_ => res[rng.Next(res.Count)]).Select(r => new EntitlementRecord
+        {
+            ExternalId = r.ResourceTypeId + ":" + r.ResourceId + ":" + Id(2),
+            Resource = new ResourceRef { ResourceTypeId = r.ResourceTypeId, ResourceId = r.ResourceId },
+        }).DistinctBy(e => e.ExternalId).ToList();
+        store.PutEntitlements(sync, ents);
+        var grants = Enumerable.Range(0, 300).Select(_ =>
+        {
+            var e = ents[rng.Next(ents.Count)];
+            var p = res[rng.Next(res.Count)];
+            return Grant(Id(4) + ":" + rng.Next(1000), e.ExternalId, p.ResourceTypeId, p.ResourceId, e.Resource.ResourceTypeId, e.Resource.ResourceId);
+        }).DistinctBy(g => g.ExternalId).ToList();
+        store.PutGrants(sync, grants);
+        store.PutAssets(sync, [.. Enumerable.Range(0, 10).Select(_ => Id(3)).Distinct().Select(id => new AssetRecord { ExternalId = id, ContentType = "text/plain" })]);
+
+        var g0 = grants[0];
+        var r0 = res.First(r => r.Parent is not null);
+        var e0 = ents[0];
+        RecordListing[] listings =
+        [
+            RecordListing.ResourceTypes(), RecordListing.Resources(), RecordListing.ResourcesByType(r0.ResourceTypeId),
+            RecordListing.ResourcesByParent(r0.Parent.ResourceTypeId, r0.Parent.ResourceId), RecordListing.ResourcesByParent(string.Empty, string.Empty),
+            RecordListing.Entitlements(), RecordListing.EntitlementsByResource(e0.Resource.ResourceTypeId, e0.Resource.ResourceId),
+            RecordListing.Grants(), RecordListing.GrantsByEntitlement(g0.Entitlement.EntitlementId),
+            RecordListing.GrantsByPrincipal(g0.Principal.ResourceTypeId, g0.Principal.ResourceId),
+            RecordListing.GrantsByResourceType(g0.Entitlement.ResourceTypeId), RecordListing.GrantsByResource(g0.Entitlement.ResourceTypeId, g0.Entitlement.ResourceId),
+            RecordListing.Assets(),
+        ];
+        foreach (var listing in listings)
+        {
+            var (all, keyed) = listing switch
+            {
+                RecordListing<ResourceTypeRecord> l => Check(l, store.ResourceTypes(sync)),
+                RecordListing<ResourceRecord> l => Check(l, store.Resources(sync)),
+                RecordListing<EntitlementRecord> l => Check(l, store.Entitlements(sync)),
+                RecordListing<GrantRecord> l => Check(l, store.Grants(sync)),
+                RecordListing<AssetRecord> l => Check(l, store.Assets(sync)),
+                _ => throw new InvalidOperationException(),
+            };
+            Assert.True(all > 0, $"seed {seed}: {listing} is empty; the test proves nothing");
+            Assert.True(keyed > 0, $"seed {seed}: {listing}: no position was tried");
+        }
+
+        (int All, int Positions) Check<T>(RecordListing<T> listing, IEnumerable<T> everything)
+            where T : class, Google.Protobuf.IMessage<T>, new()
+        {
+            var every = everything.ToList();
+            var expected = listing.Apply(every, null).Select(listing.SortKey).ToList();
+            var actual = store.List(sync, listing).Select(listing.SortKey).ToList();
+            Assert.True(expected.Count == actual.Count && expected.Zip(actual).All(p => p.First.SequenceEqual(p.Second)), $"seed {seed}: {listing} differs from the reference order");
+
+            // Resume after every listed position, and after positions that are not records (between and beyond them).
+            var positions = actual.Concat(Enumerable.Range(0, 10).Select(_ => Enumerable.Range(0, listing.SortKeyLength).Select(_ => Id(3)).ToArray())).ToList();
+            foreach (var after in positions)
+            {
+                var want = listing.Apply(every, after).Select(listing.SortKey).ToList();
+                var got = store.List(sync, listing, after).Select(listing.SortKey).ToList();
+                Assert.True(want.Count == got.Count && want.Zip(got).All(p => p.First.SequenceEqual(p.Second)), $"seed {seed}: {listing} after [{string.Join(", ", after)}]: {got.Count} records, expected {want.Count}");
+            }
+
+            return (actual.Count, positions.Count);
+        }
+    }
+
+    [Fact]
     public void Sync_runs_start_end_list_and_resolve()
     {
         var store = NewStore();

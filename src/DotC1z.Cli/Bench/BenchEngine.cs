@@ -147,9 +147,9 @@ public sealed class RocksBenchEngine(string workDir) : BenchEngine(workDir)
     public override long SaveOpenRead(SyncId sync)
     {
         string file = Path.Combine(WorkDir, "roundtrip.c1z");
-        Format.C1zFile.Save((RocksStore)Store, file);
+        C1zFile.Save((RocksStore)Store, file);
         long rows = 0;
-        using (var opened = Format.C1zFile.Open(file, new Format.C1zOpenOptions { ReadOnly = true, TempDirectory = WorkDir }))
+        using (var opened = C1zFile.Open(file, new C1zOpenOptions { ReadOnly = true, TempDirectory = WorkDir }))
         {
             rows = opened.Grants(sync).LongCount();
         }

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
+using DotC1z.Interop.Pebble;
 using DotC1z.Engine.Rocks;
-using DotC1z.Format;
 using DotC1z.Interop.V1;
 using DotC1z.Keys;
 using DotC1z.Storage;

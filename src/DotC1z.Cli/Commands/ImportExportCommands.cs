@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using DotC1z.Interop.Pebble;
+using DotC1z.Format;
 using DotC1z.Interop.V1;
 using DotC1z.Storage;
 
@@ -29,7 +31,7 @@ public static class ImportCommand
             }
 
             bool v1 = V1File.IsV1File(inPath);
-            if (!v1 && !(Format.StoreOpener.IsC1z3File(inPath) && Format.BatonPebbleFile.IsPebbleEngine(Format.C1zFile.ReadManifest(inPath).Engine)))
+            if (!v1 && !(StoreOpener.IsC1z3File(inPath) && BatonPebbleFile.IsPebbleEngine(C1zContainer.ReadManifest(inPath).Engine)))
             {
                 throw new CliException($"{inPath} is neither a legacy v1 c1z file (magic C1ZF) nor a C1Z3 file from baton's Pebble engine");
             }
@@ -44,7 +46,7 @@ public static class ImportCommand
             }
             else
             {
-                using var pebble = Format.BatonPebbleFile.Open(inPath);
+                using var pebble = BatonPebbleFile.Open(inPath);
                 var counts = pebble.Snapshot.CopyTo(target.Store, ctx.Cancellation);
                 summary = new V1ImportSummary(pebble.Snapshot.Sync is { } s ? [(s, counts)] : []);
             }

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using DotC1z.Keys;
 using DotC1z.Records;
+using DotC1z.Format;
 using DotC1z.Storage;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
@@ -73,12 +74,12 @@ public static class StatsCommand
     /// </summary>
     private static List<(SyncRunRecord Run, RecordCounts Counts)>? FromManifest(string path)
     {
-        if (!File.Exists(path) || !Format.StoreOpener.IsC1z3File(path))
+        if (!File.Exists(path) || !StoreOpener.IsC1z3File(path))
         {
             return null;
         }
 
-        var manifest = Format.C1zFile.ReadManifest(path);
+        var manifest = C1zContainer.ReadManifest(path);
         if (manifest.SyncRuns.Count == 0)
         {
             return null;
@@ -327,7 +328,7 @@ public static class VerifyCommand
         var command = new Command("verify", "Full integrity check: envelope, checksums, every index entry against its primary record and back. Prints ok or fails with exit 1.\n\nExample:\n  c1z verify snapshot.c1z") { path };
         command.SetAction(parse =>
         {
-            var report = Format.C1zVerifier.Verify(parse.GetValue(path)!, ctx.Cancellation);
+            var report = C1zVerifier.Verify(parse.GetValue(path)!, ctx.Cancellation);
             if (!report.IsConsistent)
             {
                 foreach (string problem in report.Problems)

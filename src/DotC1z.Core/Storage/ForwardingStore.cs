@@ -124,6 +124,10 @@ public abstract class ForwardingStore(IC1zStore inner) : IC1zStore
     public virtual IEnumerable<GrantRecord> GrantsByPrincipal(SyncId syncId, string principalResourceTypeId, string principalResourceId) => Inner.GrantsByPrincipal(syncId, principalResourceTypeId, principalResourceId);
 
     /// <inheritdoc/>
+    public virtual IEnumerable<T> List<T>(SyncId syncId, RecordListing<T> listing, IReadOnlyList<string>? after = null)
+        where T : class, Google.Protobuf.IMessage<T>, new() => Inner.List(syncId, listing, after);
+
+    /// <inheritdoc/>
     public virtual IEnumerable<GrantRecord> GrantsByEntitlementResource(SyncId syncId, string resourceTypeId, string resourceId) => Inner.GrantsByEntitlementResource(syncId, resourceTypeId, resourceId);
 
     /// <inheritdoc/>

@@ -26,42 +26,15 @@ namespace DotC1z.Storage;
 /// <para>Expected misses are values (<c>TryGet…</c> returns <see langword="false"/>; deleting a missing
 /// record returns <see langword="false"/>). Failures are <see cref="Errors.C1zException"/> subclasses.</para>
 /// </remarks>
-public interface IC1zStore : IDisposable
+public interface IC1zStore : IC1zReader, IC1zWriter, ISyncLifecycle, IDisposable
+{
+}
+
+/// <summary>Reading a store: sync runs, point reads, scans, resumable listings and counts (see <see cref="IC1zStore"/> for the semantics).</summary>
+public interface IC1zReader
 {
     /// <summary>Engine name ("rocks", "sqlite", "memory").</summary>
     string EngineName { get; }
-
-    /// <summary>Whether the store refuses writes (<see cref="Errors.C1zReadOnlyException"/>).</summary>
-    bool IsReadOnly { get; }
-
-    // ---------------------------------------------------------------- sync runs
-
-    /// <summary>The sync that <see cref="StartSync"/> or <see cref="SetCurrentSync"/> selected, if any.</summary>
-    SyncId? CurrentSync { get; }
-
-    /// <summary>Creates a sync run record (started now, not ended) and makes it the current sync.</summary>
-    /// <param name="type">The sync type.</param>
-    /// <param name="parent">Parent sync for partial and diff syncs.</param>
-    /// <returns>The new sync id.</returns>
-    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
-    SyncId StartSync(SyncType type, SyncId? parent = null);
-
-    /// <summary>Selects an existing sync as the current sync.</summary>
-    /// <param name="syncId">The sync.</param>
-    /// <exception cref="Errors.C1zArgumentException">No sync run with that id exists.</exception>
-    void SetCurrentSync(SyncId syncId);
-
-    /// <summary>Sets the sync's <c>ended_at</c> to now (if it is not already set). Clears the current sync if it was this one.</summary>
-    /// <param name="syncId">The sync.</param>
-    /// <exception cref="Errors.C1zArgumentException">No sync run with that id exists.</exception>
-    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
-    void EndSync(SyncId syncId);
-
-    /// <summary>Writes a sync run record as given (import, compaction). Its <c>sync_id</c> must be a valid id.</summary>
-    /// <param name="record">The record.</param>
-    /// <exception cref="Errors.C1zArgumentException">The record's sync id is missing or invalid.</exception>
-    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
-    void PutSyncRun(SyncRunRecord record);
 
     /// <summary>Reads one sync run.</summary>
     /// <param name="syncId">The sync.</param>
@@ -72,87 +45,6 @@ public interface IC1zStore : IDisposable
     /// <summary>All sync runs, ordered by sync id (creation second, then random).</summary>
     /// <returns>The sync runs.</returns>
     IReadOnlyList<SyncRunRecord> ListSyncRuns();
-
-    /// <summary>Deletes a sync run and every record stored under it.</summary>
-    /// <param name="syncId">The sync.</param>
-    /// <returns>Whether the sync run existed.</returns>
-    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
-    bool DeleteSync(SyncId syncId);
-
-    // ---------------------------------------------------------------- writes
-
-    /// <summary>Puts resource types under <paramref name="syncId"/> in one atomic batch.</summary>
-    /// <param name="syncId">Target sync.</param>
-    /// <param name="records">Records; later ones win over earlier ones with the same identity.</param>
-    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
-    /// <exception cref="Errors.C1zArgumentException">A record has an empty identity.</exception>
-    void PutResourceTypes(SyncId syncId, IReadOnlyList<ResourceTypeRecord> records);
-
-    /// <summary>Puts resources in one atomic batch (see <see cref="PutResourceTypes"/>).</summary>
-    /// <param name="syncId">Target sync.</param>
-    /// <param name="records">Records.</param>
-    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
-    /// <exception cref="Errors.C1zArgumentException">A record has an empty identity.</exception>
-    void PutResources(SyncId syncId, IReadOnlyList<ResourceRecord> records);
-
-    /// <summary>Puts entitlements in one atomic batch (see <see cref="PutResourceTypes"/>).</summary>
-    /// <param name="syncId">Target sync.</param>
-    /// <param name="records">Records.</param>
-    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
-    /// <exception cref="Errors.C1zArgumentException">A record has an empty identity.</exception>
-    void PutEntitlements(SyncId syncId, IReadOnlyList<EntitlementRecord> records);
-
-    /// <summary>Puts grants in one atomic batch (see <see cref="PutResourceTypes"/>).</summary>
-    /// <param name="syncId">Target sync.</param>
-    /// <param name="records">Records.</param>
-    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
-    /// <exception cref="Errors.C1zArgumentException">A record has an empty identity.</exception>
-    void PutGrants(SyncId syncId, IReadOnlyList<GrantRecord> records);
-
-    /// <summary>Puts assets in one atomic batch (see <see cref="PutResourceTypes"/>).</summary>
-    /// <param name="syncId">Target sync.</param>
-    /// <param name="records">Records.</param>
-    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
-    /// <exception cref="Errors.C1zArgumentException">A record has an empty identity.</exception>
-    void PutAssets(SyncId syncId, IReadOnlyList<AssetRecord> records);
-
-    /// <summary>Deletes a resource type and its index entries.</summary>
-    /// <param name="syncId">The sync.</param>
-    /// <param name="externalId">Its id.</param>
-    /// <returns>Whether it existed.</returns>
-    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
-    bool DeleteResourceType(SyncId syncId, string externalId);
-
-    /// <summary>Deletes a resource and its index entries.</summary>
-    /// <param name="syncId">The sync.</param>
-    /// <param name="resourceTypeId">Its resource type.</param>
-    /// <param name="resourceId">Its id.</param>
-    /// <returns>Whether it existed.</returns>
-    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
-    bool DeleteResource(SyncId syncId, string resourceTypeId, string resourceId);
-
-    /// <summary>Deletes an entitlement and its index entries.</summary>
-    /// <param name="syncId">The sync.</param>
-    /// <param name="externalId">Its id.</param>
-    /// <returns>Whether it existed.</returns>
-    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
-    bool DeleteEntitlement(SyncId syncId, string externalId);
-
-    /// <summary>Deletes a grant and its index entries.</summary>
-    /// <param name="syncId">The sync.</param>
-    /// <param name="externalId">Its id.</param>
-    /// <returns>Whether it existed.</returns>
-    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
-    bool DeleteGrant(SyncId syncId, string externalId);
-
-    /// <summary>Deletes an asset.</summary>
-    /// <param name="syncId">The sync.</param>
-    /// <param name="externalId">Its id.</param>
-    /// <returns>Whether it existed.</returns>
-    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
-    bool DeleteAsset(SyncId syncId, string externalId);
-
-    // ---------------------------------------------------------------- point reads
 
     /// <summary>Reads one resource type.</summary>
     /// <param name="syncId">The sync.</param>
@@ -194,8 +86,6 @@ public interface IC1zStore : IDisposable
     /// <returns>Whether it exists.</returns>
     /// <exception cref="Errors.C1zCorruptionException">The stored value does not decode.</exception>
     bool TryGetAsset(SyncId syncId, string externalId, [NotNullWhen(true)] out AssetRecord? record);
-
-    // ---------------------------------------------------------------- scans
 
     /// <summary>All resource types of a sync, by external id.</summary>
     /// <param name="syncId">The sync.</param>
@@ -272,7 +162,109 @@ public interface IC1zStore : IDisposable
     /// <returns>Counts per kind.</returns>
     RecordCounts Count(SyncId syncId);
 
-    // ---------------------------------------------------------------- bulk
+    /// <summary>
+    /// Lists <paramref name="listing"/> of <paramref name="syncId"/> in its order (see <see cref="RecordListing"/>),
+    /// starting strictly after position <paramref name="after"/> when given: the resumable form of the scans
+    /// above, for paging that stays exact while other threads write.
+    /// </summary>
+    /// <typeparam name="T">The record type.</typeparam>
+    /// <param name="syncId">The sync.</param>
+    /// <param name="listing">What to list.</param>
+    /// <param name="after">A position (<see cref="RecordListing.SortKey"/> of a record) to resume after, or null for the start.</param>
+    /// <returns>A lazy enumeration with the snapshot semantics of the other scans.</returns>
+    /// <exception cref="Errors.C1zArgumentException"><paramref name="after"/> has the wrong number of elements.</exception>
+    IEnumerable<T> List<T>(SyncId syncId, RecordListing<T> listing, IReadOnlyList<string>? after = null)
+        where T : class, Google.Protobuf.IMessage<T>, new();
+}
+
+/// <summary>Writing a store: puts, deletes, sync-run records and bulk loads (see <see cref="IC1zStore"/> for the semantics).</summary>
+public interface IC1zWriter
+{
+    /// <summary>Whether the store refuses writes (<see cref="Errors.C1zReadOnlyException"/>).</summary>
+    bool IsReadOnly { get; }
+
+    /// <summary>Writes a sync run record as given (import, compaction). Its <c>sync_id</c> must be a valid id.</summary>
+    /// <param name="record">The record.</param>
+    /// <exception cref="Errors.C1zArgumentException">The record's sync id is missing or invalid.</exception>
+    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
+    void PutSyncRun(SyncRunRecord record);
+
+    /// <summary>Deletes a sync run and every record stored under it.</summary>
+    /// <param name="syncId">The sync.</param>
+    /// <returns>Whether the sync run existed.</returns>
+    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
+    bool DeleteSync(SyncId syncId);
+
+    /// <summary>Puts resource types under <paramref name="syncId"/> in one atomic batch.</summary>
+    /// <param name="syncId">Target sync.</param>
+    /// <param name="records">Records; later ones win over earlier ones with the same identity.</param>
+    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
+    /// <exception cref="Errors.C1zArgumentException">A record has an empty identity.</exception>
+    void PutResourceTypes(SyncId syncId, IReadOnlyList<ResourceTypeRecord> records);
+
+    /// <summary>Puts resources in one atomic batch (see <see cref="PutResourceTypes"/>).</summary>
+    /// <param name="syncId">Target sync.</param>
+    /// <param name="records">Records.</param>
+    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
+    /// <exception cref="Errors.C1zArgumentException">A record has an empty identity.</exception>
+    void PutResources(SyncId syncId, IReadOnlyList<ResourceRecord> records);
+
+    /// <summary>Puts entitlements in one atomic batch (see <see cref="PutResourceTypes"/>).</summary>
+    /// <param name="syncId">Target sync.</param>
+    /// <param name="records">Records.</param>
+    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
+    /// <exception cref="Errors.C1zArgumentException">A record has an empty identity.</exception>
+    void PutEntitlements(SyncId syncId, IReadOnlyList<EntitlementRecord> records);
+
+    /// <summary>Puts grants in one atomic batch (see <see cref="PutResourceTypes"/>).</summary>
+    /// <param name="syncId">Target sync.</param>
+    /// <param name="records">Records.</param>
+    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
+    /// <exception cref="Errors.C1zArgumentException">A record has an empty identity.</exception>
+    void PutGrants(SyncId syncId, IReadOnlyList<GrantRecord> records);
+
+    /// <summary>Puts assets in one atomic batch (see <see cref="PutResourceTypes"/>).</summary>
+    /// <param name="syncId">Target sync.</param>
+    /// <param name="records">Records.</param>
+    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
+    /// <exception cref="Errors.C1zArgumentException">A record has an empty identity.</exception>
+    void PutAssets(SyncId syncId, IReadOnlyList<AssetRecord> records);
+
+    /// <summary>Deletes a resource type and its index entries.</summary>
+    /// <param name="syncId">The sync.</param>
+    /// <param name="externalId">Its id.</param>
+    /// <returns>Whether it existed.</returns>
+    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
+    bool DeleteResourceType(SyncId syncId, string externalId);
+
+    /// <summary>Deletes a resource and its index entries.</summary>
+    /// <param name="syncId">The sync.</param>
+    /// <param name="resourceTypeId">Its resource type.</param>
+    /// <param name="resourceId">Its id.</param>
+    /// <returns>Whether it existed.</returns>
+    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
+    bool DeleteResource(SyncId syncId, string resourceTypeId, string resourceId);
+
+    /// <summary>Deletes an entitlement and its index entries.</summary>
+    /// <param name="syncId">The sync.</param>
+    /// <param name="externalId">Its id.</param>
+    /// <returns>Whether it existed.</returns>
+    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
+    bool DeleteEntitlement(SyncId syncId, string externalId);
+
+    /// <summary>Deletes a grant and its index entries.</summary>
+    /// <param name="syncId">The sync.</param>
+    /// <param name="externalId">Its id.</param>
+    /// <returns>Whether it existed.</returns>
+    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
+    bool DeleteGrant(SyncId syncId, string externalId);
+
+    /// <summary>Deletes an asset.</summary>
+    /// <param name="syncId">The sync.</param>
+    /// <param name="externalId">Its id.</param>
+    /// <returns>Whether it existed.</returns>
+    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
+    bool DeleteAsset(SyncId syncId, string externalId);
 
     /// <summary>
     /// Starts a bulk load into <paramref name="syncId"/>: the fast path for large batches (fixture
@@ -283,6 +275,31 @@ public interface IC1zStore : IDisposable
     /// <returns>The loader; one per store at a time.</returns>
     /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
     IBulkLoader BeginBulkLoad(SyncId syncId);
+}
+
+/// <summary>The sync-run lifecycle of a writer: start or resume a sync, end it, and the current one.</summary>
+public interface ISyncLifecycle
+{
+    /// <summary>The sync that <see cref="StartSync"/> or <see cref="SetCurrentSync"/> selected, if any.</summary>
+    SyncId? CurrentSync { get; }
+
+    /// <summary>Creates a sync run record (started now, not ended) and makes it the current sync.</summary>
+    /// <param name="type">The sync type.</param>
+    /// <param name="parent">Parent sync for partial and diff syncs.</param>
+    /// <returns>The new sync id.</returns>
+    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
+    SyncId StartSync(SyncType type, SyncId? parent = null);
+
+    /// <summary>Selects an existing sync as the current sync.</summary>
+    /// <param name="syncId">The sync.</param>
+    /// <exception cref="Errors.C1zArgumentException">No sync run with that id exists.</exception>
+    void SetCurrentSync(SyncId syncId);
+
+    /// <summary>Sets the sync's <c>ended_at</c> to now (if it is not already set). Clears the current sync if it was this one.</summary>
+    /// <param name="syncId">The sync.</param>
+    /// <exception cref="Errors.C1zArgumentException">No sync run with that id exists.</exception>
+    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
+    void EndSync(SyncId syncId);
 }
 
 /// <summary>

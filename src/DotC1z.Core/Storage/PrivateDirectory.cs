@@ -32,6 +32,23 @@ public static class PrivateDirectory
         return path;
     }
 
+    /// <summary>Removes <paramref name="path"/> and everything under it; failures are ignored (best-effort cleanup of scratch).</summary>
+    /// <param name="path">A directory, which may not exist.</param>
+    public static void TryDelete(string path)
+    {
+        try
+        {
+            if (Directory.Exists(path))
+            {
+                Directory.Delete(path, recursive: true);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Scratch only: a later run's sweep or `c1z gc` removes what is left.
+        }
+    }
+
     /// <summary>A unique scratch name carrying this process's id: <c>{prefix}{pid}-{random}</c>.</summary>
     /// <param name="prefix">A readable name prefix.</param>
     /// <returns>The name.</returns>

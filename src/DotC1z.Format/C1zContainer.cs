@@ -1,20 +1,15 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
-using DotC1z.Engine.Rocks;
 using DotC1z.Errors;
 using DotC1z.Format.Manifest;
-using DotC1z.Interop.V1;
-using DotC1z.Keys;
-using DotC1z.Records;
 using DotC1z.Storage;
 using Google.Protobuf;
-using Google.Protobuf.WellKnownTypes;
 using ZstdSharp;
 using ZstdSharp.Unsafe;
 
 namespace DotC1z.Format;
 
-/// <summary>Options of <see cref="C1zFile.Save"/>.</summary>
+/// <summary>Options of <see cref="C1zContainer.Write"/>.</summary>
 public sealed record C1zSaveOptions
 {
     /// <summary>Payload encoding (default zstd-compressed tar).</summary>
@@ -33,19 +28,14 @@ public sealed record C1zSaveOptions
     public bool ReplaceExisting { get; init; } = true;
 }
 
-/// <summary>Options of <see cref="C1zFile.Open(string, C1zOpenOptions?)"/>.</summary>
-public sealed record C1zOpenOptions
+/// <summary>
+/// Limits that bound what reading a C1Z3 container may cost (docs/RELIABILITY.md): decoded bytes, zstd window,
+/// tar entries, and where private extraction directories are made.
+/// </summary>
+public record C1zReadLimits
 {
-    /// <summary>Open read-only: the file is never rewritten.</summary>
-    public bool ReadOnly { get; init; } = true;
-
     /// <summary>Largest decoded payload accepted (default 10 GiB or 100× the file size, whichever is larger).</summary>
     public long? MaxDecodedBytes { get; init; }
-
-    /// <summary>The decoded-bytes budget for a file of <paramref name="fileLength"/> bytes.</summary>
-    /// <param name="fileLength">The file's length.</param>
-    /// <returns><see cref="MaxDecodedBytes"/>, or its default.</returns>
-    internal long DecodedBudget(long fileLength) => MaxDecodedBytes ?? Math.Max(10L << 30, fileLength * 100);
 
     /// <summary>Largest zstd window accepted, as a log2 (27 = 128 MiB).</summary>
     public int MaxWindowLog { get; init; } = 27;
@@ -53,41 +43,46 @@ public sealed record C1zOpenOptions
     /// <summary>Most tar entries accepted.</summary>
     public int MaxEntries { get; init; } = 100_000;
 
-    /// <summary>Where the private extraction directory is made (default: the system temp directory).</summary>
+    /// <summary>Where private extraction directories are made (default: the system temp directory).</summary>
     public string? TempDirectory { get; init; }
 
-    /// <summary>How the extracted store is checked before it is adopted (default: in a child process).</summary>
-    public StoreVerification Verification { get; init; } = StoreVerification.ChildProcess;
-
-    /// <summary>How long the child-process check may run before the file is treated as hostile.</summary>
-    public TimeSpan VerifierTimeout { get; init; } = TimeSpan.FromMinutes(10);
+    /// <summary>The decoded-bytes budget for a file of <paramref name="fileLength"/> bytes.</summary>
+    /// <param name="fileLength">The file's length.</param>
+    /// <returns><see cref="MaxDecodedBytes"/>, or its default.</returns>
+    public long DecodedBudget(long fileLength) => MaxDecodedBytes ?? Math.Max(10L << 30, fileLength * 100);
 }
 
 /// <summary>
-/// C1Z3 files: atomic save of a RocksDB store and a loader that survives hostile files.
+/// The C1Z3 container (docs/FORMAT.md): atomic write of a payload directory with its manifest, and a reader of
+/// header, manifest and TAR/TAR_ZSTD payloads that survives hostile files. It knows no engine: what the payload
+/// directory holds is the caller's business.
 /// </summary>
-public static class C1zFile
+public static class C1zContainer
 {
     /// <summary>Test seam: called with the name of each save step; a test throws from it to simulate a crash there.</summary>
     internal static Action<string>? FaultHook { get; set; }
 
     /// <summary>
-    /// Saves <paramref name="store"/> to <paramref name="path"/>: checkpoint → tar (→ zstd) → a unique
-    /// temp file beside the target → fsync → atomic rename → fsync of the directory. A failure at any
-    /// step leaves the previous file (if any) untouched and removes the temp files.
+    /// Writes a C1Z3 file at <paramref name="path"/> from a payload directory that <paramref name="fill"/> makes:
+    /// fill → tar (→ zstd) → a unique temp file beside the target → fsync → atomic rename → fsync of the
+    /// directory. A failure at any step leaves the previous file (if any) untouched and removes the temp files.
     /// </summary>
-    /// <param name="store">The store (stays open and writable).</param>
-    /// <param name="path">The target file; replaced atomically if it exists.</param>
+    /// <param name="path">The target file.</param>
     /// <param name="options">Options.</param>
-    /// <param name="cancellationToken">Stops the save; nothing changes then.</param>
+    /// <param name="fill">
+    /// Called with a fresh, not yet existing directory inside the private work directory: it creates the directory,
+    /// puts the payload's files in it and returns the manifest (the payload length, decoded length and SHA-256 are
+    /// set here).
+    /// </param>
+    /// <param name="cancellationToken">Stops the write; nothing changes then.</param>
     /// <returns>The manifest written.</returns>
     /// <exception cref="C1zArgumentException">The encoding is not writable.</exception>
     /// <exception cref="C1zIOException">Writing failed.</exception>
     /// <exception cref="C1zOutputExistsException">The target exists and <see cref="C1zSaveOptions.ReplaceExisting"/> is off.</exception>
-    public static C1ZManifest Save(RocksStore store, string path, C1zSaveOptions? options = null, CancellationToken cancellationToken = default)
+    public static C1ZManifest Write(string path, C1zSaveOptions? options, Func<string, C1ZManifest> fill, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(store);
         ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(fill);
         options ??= new C1zSaveOptions();
         if (options.Encoding is not (PayloadEncoding.TarZstd or PayloadEncoding.Tar))
         {
@@ -103,14 +98,14 @@ public static class C1zFile
         try
         {
             FaultHook?.Invoke("checkpoint");
-            string checkpoint = Path.Combine(work, "checkpoint");
-            store.Checkpoint(checkpoint);
-            var manifest = BuildManifest(store, options);
+            string content = Path.Combine(work, "checkpoint");
+            var manifest = fill(content);
+            manifest.PayloadEncoding = options.Encoding;
 
             // Payload first, into a scratch file, so the manifest can carry its length and checksum.
             FaultHook?.Invoke("payload");
             string payload = Path.Combine(work, "payload");
-            long decoded = WritePayload(checkpoint, payload, options, cancellationToken);
+            long decoded = WritePayload(content, payload, options, cancellationToken);
             manifest.PayloadDecodedLength = (ulong)decoded;
             using (var p = File.OpenRead(payload))
             {
@@ -153,51 +148,8 @@ public static class C1zFile
         }
         finally
         {
-            TryDeleteDirectory(work);
+            PrivateDirectory.TryDelete(work);
         }
-    }
-
-    private static C1ZManifest BuildManifest(RocksStore store, C1zSaveOptions options)
-    {
-        var manifest = new C1ZManifest
-        {
-            Engine = C1zEnvelope.EngineName,
-            EngineSchemaVersion = C1zEnvelope.EngineSchemaVersion,
-            PayloadEncoding = options.Encoding,
-            CreatedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow),
-            CreatedByTool = options.CreatedBy,
-        };
-        var totals = new long[5];
-        foreach (var run in store.ListSyncRuns())
-        {
-            var counts = SyncId.TryParse(run.SyncId, out var id) ? store.Count(id) : default;
-            manifest.SyncRuns.Add(new SyncRunSummary
-            {
-                SyncId = run.SyncId,
-                Type = (int)run.Type,
-                StartedAt = run.StartedAt,
-                EndedAt = run.EndedAt,
-                ParentSyncId = run.ParentSyncId,
-                ResourceTypes = counts.ResourceTypes,
-                Resources = counts.Resources,
-                Entitlements = counts.Entitlements,
-                Grants = counts.Grants,
-                Assets = counts.Assets,
-            });
-            totals[0] += counts.ResourceTypes;
-            totals[1] += counts.Resources;
-            totals[2] += counts.Entitlements;
-            totals[3] += counts.Grants;
-            totals[4] += counts.Assets;
-        }
-
-        string[] names = [ResourceTypeRecord.Descriptor.FullName, ResourceRecord.Descriptor.FullName, EntitlementRecord.Descriptor.FullName, GrantRecord.Descriptor.FullName, AssetRecord.Descriptor.FullName];
-        for (int i = 0; i < names.Length; i++)
-        {
-            manifest.RecordTypes.Add(new RecordTypeInfo { MessageFullName = names[i], SchemaVersion = 1, EstimatedCount = totals[i] });
-        }
-
-        return manifest;
     }
 
     private static long WritePayload(string checkpoint, string payloadPath, C1zSaveOptions options, CancellationToken ct)
@@ -235,78 +187,6 @@ public static class C1zFile
         return counting.Count;
     }
 
-    /// <summary>
-    /// Opens a C1Z3 file: header and manifest checked under caps, payload streamed through the
-    /// SHA-256 check, the decoded-size budget and the strict tar reader into a fresh private directory,
-    /// then the store is opened from there. The returned store owns that directory and removes it on
-    /// dispose; a writable one that was modified is saved back to <paramref name="path"/> first.
-    /// </summary>
-    /// <param name="path">The file.</param>
-    /// <param name="options">Options.</param>
-    /// <returns>The store.</returns>
-    /// <exception cref="C1zArchiveException">The file is not an acceptable C1Z3 file (see <see cref="C1zArchiveException.Reason"/>).</exception>
-    /// <exception cref="C1zCorruptionException">The payload is intact but the database inside is damaged.</exception>
-    /// <exception cref="C1zIOException">The file cannot be read.</exception>
-    public static IC1zStore Open(string path, C1zOpenOptions? options = null)
-    {
-        string full = Path.GetFullPath(path);
-        return Open(OpenInput(full), full, options ?? new C1zOpenOptions());
-    }
-
-    /// <summary>
-    /// Opens a C1Z3 file through one handle (taken over): its header decides between our engine and baton's
-    /// Pebble engines, and every later read uses the same handle, so the file cannot be swapped in between.
-    /// </summary>
-    internal static IC1zStore Open(FileStream input, string full, C1zOpenOptions options)
-    {
-        string? work = null;
-        try
-        {
-            input.Position = 0;
-            var header = ReadHeader(input, full);
-            if (BatonPebbleFile.IsPebbleEngine(header.Manifest.Engine))
-            {
-                return BatonPebbleFile.OpenStore(input, full, options);
-            }
-
-            string root = options.TempDirectory ?? Path.GetTempPath();
-            PrivateDirectory.SweepDeadOwners(root);
-            work = PrivateDirectory.CreateUnique(root, "c1z-open-");
-            string db = Path.Combine(work, "db");
-            PrivateDirectory.Create(db);
-            using (input)
-            {
-                ExtractMapped(input, full, db, options, CancellationToken.None, header);
-            }
-
-            StoreVerifier.Verify(db, full, options.Verification, options.VerifierTimeout);
-            RocksStore store;
-            try
-            {
-                store = RocksStore.Open(db, new RocksStoreOptions { ReadOnly = options.ReadOnly, CreateIfMissing = false, ParanoidChecks = true });
-            }
-            catch (C1zIOException ex) when (ex is not C1zDiskFullException)
-            {
-                throw new C1zCorruptionException($"{full}: the payload does not hold a valid store: {ex.Message}", full, ex);
-            }
-
-            return new C1zFileStore(store, full, work, options.ReadOnly);
-        }
-        catch
-        {
-            input.Dispose();
-            if (work is not null)
-            {
-                TryDeleteDirectory(work);
-            }
-
-            throw;
-        }
-    }
-
-    /// <summary>Opens a file for reading, mapping the OS's errors to typed ones.</summary>
-    internal static FileStream OpenInput(string path) => C1zErrors.OpenRead(path);
-
     /// <summary>Reads and checks the envelope, and extracts the payload into <paramref name="destination"/> (which must exist and be empty).</summary>
     /// <param name="path">The file.</param>
     /// <param name="destination">The extraction directory.</param>
@@ -315,14 +195,26 @@ public static class C1zFile
     /// <returns>The manifest.</returns>
     /// <exception cref="C1zArchiveException">The file is not acceptable.</exception>
     /// <exception cref="C1zIOException">The file cannot be read.</exception>
-    public static C1ZManifest Extract(string path, string destination, C1zOpenOptions? options = null, CancellationToken cancellationToken = default)
+    public static C1ZManifest Extract(string path, string destination, C1zReadLimits? options = null, CancellationToken cancellationToken = default)
     {
-        using var input = OpenInput(path);
-        return ExtractMapped(input, path, destination, options ?? new C1zOpenOptions(), cancellationToken);
+        using var input = C1zErrors.OpenRead(path);
+        return Extract(input, path, destination, options ?? new C1zReadLimits(), cancellationToken);
     }
 
-    /// <summary><see cref="ExtractCore"/> with the decoder's own exceptions mapped to archive errors.</summary>
-    private static C1ZManifest ExtractMapped(FileStream input, string path, string destination, C1zOpenOptions options, CancellationToken cancellationToken, (C1ZManifest Manifest, byte[] Bytes)? header = null)
+    /// <summary>
+    /// <see cref="Extract(string, string, C1zReadLimits?, CancellationToken)"/> through an open handle (read from
+    /// its start, or from the payload when <paramref name="header"/> was already read through it).
+    /// </summary>
+    /// <param name="input">The file.</param>
+    /// <param name="path">Its path, for messages.</param>
+    /// <param name="destination">The extraction directory (exists, empty).</param>
+    /// <param name="options">Limits.</param>
+    /// <param name="cancellationToken">Stops the extraction.</param>
+    /// <param name="header">The header already read through <paramref name="input"/>, if any.</param>
+    /// <returns>The manifest.</returns>
+    /// <exception cref="C1zArchiveException">The file is not acceptable.</exception>
+    /// <exception cref="C1zIOException">The file cannot be read or the payload cannot be written.</exception>
+    public static C1ZManifest Extract(FileStream input, string path, string destination, C1zReadLimits options, CancellationToken cancellationToken, (C1ZManifest Manifest, byte[] Bytes)? header = null)
     {
         try
         {
@@ -354,12 +246,12 @@ public static class C1zFile
     /// <param name="path">Its path, for messages.</param>
     /// <returns>The parsed manifest and its bytes as stored.</returns>
     /// <exception cref="C1zArchiveException">The header or manifest is not acceptable.</exception>
-    internal static (C1ZManifest Manifest, byte[] Bytes) ReadHeader(FileStream input, string path)
+    public static (C1ZManifest Manifest, byte[] Bytes) ReadHeader(FileStream input, string path)
     {
         long fileLength = input.Length;
         Span<byte> head = stackalloc byte[C1zEnvelope.ManifestOffset];
         int got = input.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
-        if (got >= V1File.MagicLength && V1File.HasV1Magic(head))
+        if (got >= C1zEnvelope.MagicLength && C1zEnvelope.HasLegacyV1Magic(head))
         {
             throw new C1zArchiveException(ArchiveError.LegacyFile, path, "this is a legacy v1 file; use 'c1z import'");
         }
@@ -413,7 +305,7 @@ public static class C1zFile
     }
 
     /// <summary>Checks the header (read here, or already read by the caller through the same handle) and extracts the payload.</summary>
-    private static C1ZManifest ExtractCore(FileStream input, string path, string destination, C1zOpenOptions options, CancellationToken ct, (C1ZManifest Manifest, byte[] Bytes)? header = null)
+    private static C1ZManifest ExtractCore(FileStream input, string path, string destination, C1zReadLimits options, CancellationToken ct, (C1ZManifest Manifest, byte[] Bytes)? header = null)
     {
         long fileLength = input.Length;
         var (manifest, manifestBytes) = header ?? ReadHeader(input, path);
@@ -476,7 +368,7 @@ public static class C1zFile
     /// <param name="declaredDecoded">The decoded length the manifest records (0: not recorded); it becomes the exact budget.</param>
     /// <exception cref="C1zArchiveException">The payload is not acceptable.</exception>
     /// <exception cref="C1zDiskFullException">The destination has not enough free space for what the payload declares.</exception>
-    internal static void ExtractTarPayload(FileStream input, string path, string destination, PayloadEncoding encoding, long payloadStart, long payloadLength, byte[] sha256, C1zOpenOptions options, CancellationToken ct, long declaredDecoded = 0)
+    public static void ExtractTarPayload(FileStream input, string path, string destination, PayloadEncoding encoding, long payloadStart, long payloadLength, byte[] sha256, C1zReadLimits options, CancellationToken ct, long declaredDecoded = 0)
     {
         long fileLength = input.Length;
         bool compressed = encoding is PayloadEncoding.TarZstd or PayloadEncoding.Unspecified;
@@ -604,23 +496,6 @@ public static class C1zFile
         }
     }
 
-    internal static void TryDeleteDirectory(string dir)
-    {
-        try
-        {
-            if (Directory.Exists(dir))
-            {
-                Directory.Delete(dir, recursive: true);
-            }
-        }
-        catch (IOException)
-        {
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
-    }
-
     /// <summary>Reads the manifest only (for listings that need no payload).</summary>
     /// <param name="path">The file.</param>
     /// <returns>The manifest.</returns>
@@ -635,28 +510,6 @@ public static class C1zFile
         catch (IOException ex)
         {
             throw new C1zIOException($"{path}: {ex.Message}", path, ex);
-        }
-    }
-}
-
-/// <summary>A store opened from a C1Z3 file: owns the extraction directory and saves back modifications on dispose.</summary>
-internal sealed class C1zFileStore(RocksStore store, string path, string work, bool readOnly) : ForwardingStore(store)
-{
-    public RocksStore InnerStore => store;
-
-    public override void Dispose()
-    {
-        try
-        {
-            if (!readOnly && store.IsModified)
-            {
-                C1zFile.Save(store, path);
-            }
-        }
-        finally
-        {
-            base.Dispose();
-            C1zFile.TryDeleteDirectory(work);
         }
     }
 }

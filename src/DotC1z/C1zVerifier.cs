@@ -1,8 +1,10 @@
 using DotC1z.Engine.Rocks;
+using DotC1z.Format;
+using DotC1z.Interop.Pebble;
 using DotC1z.Interop.V1;
 using DotC1z.Keys;
 
-namespace DotC1z.Format;
+namespace DotC1z;
 
 /// <summary>Integrity check behind <c>c1z verify</c>.</summary>
 public static class C1zVerifier
@@ -44,7 +46,7 @@ public static class C1zVerifier
             return dir.VerifyConsistency(cancellationToken);
         }
 
-        if (BatonPebbleFile.IsPebbleEngine(C1zFile.ReadManifest(path).Engine))
+        if (BatonPebbleFile.IsPebbleEngine(C1zContainer.ReadManifest(path).Engine))
         {
             return VerifyBaton(path, cancellationToken);
         }

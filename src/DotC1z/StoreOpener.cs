@@ -1,25 +1,36 @@
 using DotC1z.Engine.Rocks;
 using DotC1z.Errors;
+using DotC1z.Format;
+using DotC1z.Interop.Pebble;
 using DotC1z.Interop.V1;
 using DotC1z.Storage;
 
-namespace DotC1z.Format;
+namespace DotC1z;
 
-/// <summary>Opens any of the three path kinds: a C1Z3 file, a legacy v1 file, or a RocksDB store directory.</summary>
+/// <summary>Opens any kind of input: a C1Z3 file (ours or baton's Pebble files), a legacy v1 file, or a RocksDB store directory.</summary>
 public static class StoreOpener
 {
     /// <summary>Opens <paramref name="path"/> by sniffing its magic (files) or as a store directory.</summary>
     /// <param name="path">The path.</param>
-    /// <param name="readOnly">Open for reading only (legacy v1 files are always read-only).</param>
+    /// <param name="readOnly">Open for reading only (legacy v1 and baton files are always read-only).</param>
     /// <returns>The store; the caller disposes it.</returns>
     /// <exception cref="C1zIOException">The path does not exist.</exception>
     /// <exception cref="C1zFormatException">The file is not a c1z file, or a v1 file was opened for writing.</exception>
-    public static IC1zStore Open(string path, bool readOnly)
+    public static IC1zStore Open(string path, bool readOnly) => OpenWithKind(path, new C1zOpenOptions { ReadOnly = readOnly }).Store;
+
+    /// <summary>Opens <paramref name="path"/> and says what it was.</summary>
+    /// <param name="path">The path.</param>
+    /// <param name="options">Options.</param>
+    /// <returns>The store (the caller disposes it) and its kind.</returns>
+    /// <exception cref="C1zIOException">The path does not exist.</exception>
+    /// <exception cref="C1zFormatException">The file is not a c1z file, or a read-only kind was opened for writing.</exception>
+    public static (IC1zStore Store, SnapshotKind Kind) OpenWithKind(string path, C1zOpenOptions options)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(options);
         if (Directory.Exists(path))
         {
-            return RocksStore.Open(path, new RocksStoreOptions { ReadOnly = readOnly, CreateIfMissing = false });
+            return (RocksStore.Open(path, new RocksStoreOptions { ReadOnly = options.ReadOnly, CreateIfMissing = false }), SnapshotKind.StoreDirectory);
         }
 
         if (!File.Exists(path))
@@ -30,7 +41,7 @@ public static class StoreOpener
         // One handle from the sniff on: the file is read through it to the end, so it cannot be swapped for
         // another between the magic check and the reads.
         string full = Path.GetFullPath(path);
-        var input = C1zFile.OpenInput(full);
+        var input = C1zErrors.OpenRead(full);
         Span<byte> header = stackalloc byte[5];
         int n;
         try
@@ -45,19 +56,31 @@ public static class StoreOpener
 
         if (n == 5 && C1zEnvelope.HasMagic(header))
         {
-            return C1zFile.Open(input, full, new C1zOpenOptions { ReadOnly = readOnly });
+            bool baton;
+            try
+            {
+                input.Position = 0;
+                baton = BatonPebbleFile.IsPebbleEngine(C1zContainer.ReadHeader(input, full).Manifest.Engine);
+            }
+            catch
+            {
+                input.Dispose();
+                throw;
+            }
+
+            return (C1zFile.Open(input, full, options), baton ? SnapshotKind.BatonPebble : SnapshotKind.C1z3);
         }
 
         using (input)
         {
             if (n == 5 && V1File.HasV1Magic(header))
             {
-                if (!readOnly)
+                if (!options.ReadOnly)
                 {
                     throw new C1zArchiveException(ArchiveError.LegacyFile, path, "legacy v1 files open read-only; convert with 'c1z import'");
                 }
 
-                return V1File.OpenReadOnly(input, path);
+                return (V1File.OpenReadOnly(input, path), SnapshotKind.LegacyV1);
             }
         }
 

@@ -1,11 +1,10 @@
-using DotC1z.Engine.Rocks;
 using DotC1z.Errors;
 using DotC1z.Format.Manifest;
-using DotC1z.Interop.Pebble;
+using DotC1z.Format;
 using DotC1z.Pebble;
 using DotC1z.Storage;
 
-namespace DotC1z.Format;
+namespace DotC1z.Interop.Pebble;
 
 /// <summary>
 /// A C1Z3 file written by baton's Pebble engine (manifest engine <c>pebble</c>, <c>pebble2</c> or
@@ -50,21 +49,30 @@ public sealed class BatonPebbleFile : IDisposable
     /// <exception cref="C1zFormatException">A Pebble table format, codec or baton layout this build does not read.</exception>
     /// <exception cref="C1zCorruptionException">The database inside is damaged.</exception>
     /// <exception cref="C1zIOException">The file cannot be read.</exception>
-    public static BatonPebbleFile Open(string path, C1zOpenOptions? options = null, CancellationToken cancellationToken = default)
+    public static BatonPebbleFile Open(string path, C1zReadLimits? options = null, CancellationToken cancellationToken = default)
     {
         string full = Path.GetFullPath(path);
-        return Open(C1zFile.OpenInput(full), full, options ?? new C1zOpenOptions(), cancellationToken);
+        return Open(C1zErrors.OpenRead(full), full, options ?? new C1zReadLimits(), cancellationToken);
     }
 
     /// <summary>Opens the file through <paramref name="input"/> (taken over), read from its start.</summary>
-    internal static BatonPebbleFile Open(FileStream input, string full, C1zOpenOptions options, CancellationToken cancellationToken)
+    /// <param name="input">The file; disposed with the result, or on failure.</param>
+    /// <param name="full">Its full path, for messages.</param>
+    /// <param name="options">Limits.</param>
+    /// <param name="cancellationToken">Stops the open.</param>
+    /// <returns>The open file; dispose it.</returns>
+    /// <exception cref="C1zArchiveException">The envelope, manifest or frame index is not acceptable.</exception>
+    /// <exception cref="C1zFormatException">A Pebble table format, codec or baton layout this build does not read.</exception>
+    /// <exception cref="C1zCorruptionException">The database inside is damaged.</exception>
+    /// <exception cref="C1zIOException">The file cannot be read.</exception>
+    public static BatonPebbleFile Open(FileStream input, string full, C1zReadLimits options, CancellationToken cancellationToken)
     {
         IPayloadFileSource? payload = null;
         string? extracted = null;
         try
         {
             input.Position = 0;
-            var (manifest, manifestBytes) = C1zFile.ReadHeader(input, full);
+            var (manifest, manifestBytes) = C1zContainer.ReadHeader(input, full);
             if (!IsPebbleEngine(manifest.Engine))
             {
                 throw new C1zArchiveException(ArchiveError.UnsupportedEngine, full, $"engine \"{manifest.Engine}\" is not one of baton's Pebble engines");
@@ -80,7 +88,7 @@ public sealed class BatonPebbleFile : IDisposable
                 case PayloadEncoding.Unspecified or PayloadEncoding.TarZstd or PayloadEncoding.Tar:
                     // Older baton writers: a (zstd-compressed) tar of the directory, running to the end of the file.
                     extracted = PrivateDirectory.CreateUnique(options.TempDirectory ?? Path.GetTempPath(), "c1z-pebble-tar-");
-                    C1zFile.ExtractTarPayload(input, full, extracted, manifest.PayloadEncoding, payloadStart, input.Length - payloadStart, [], options, cancellationToken);
+                    C1zContainer.ExtractTarPayload(input, full, extracted, manifest.PayloadEncoding, payloadStart, input.Length - payloadStart, [], options, cancellationToken);
                     input.Dispose();
                     payload = new DirectoryFileSource(extracted);
                     break;
@@ -98,56 +106,9 @@ public sealed class BatonPebbleFile : IDisposable
             (payload as IDisposable)?.Dispose();
             if (extracted is not null)
             {
-                C1zFile.TryDeleteDirectory(extracted);
+                PrivateDirectory.TryDelete(extracted);
             }
 
-            throw;
-        }
-    }
-
-    /// <summary>
-    /// Opens the file as a read-only store: the sync is bulk-loaded into a private scratch RocksDB store that
-    /// is removed when the returned store is disposed.
-    /// </summary>
-    /// <param name="path">The file.</param>
-    /// <param name="options">Options; <see cref="C1zOpenOptions.ReadOnly"/> must be true.</param>
-    /// <param name="cancellationToken">Stops the load.</param>
-    /// <returns>The store.</returns>
-    /// <exception cref="C1zArchiveException">The file is not acceptable, or a writable open was asked for.</exception>
-    /// <exception cref="C1zFormatException">A layout this build does not read.</exception>
-    /// <exception cref="C1zCorruptionException">The database inside is damaged.</exception>
-    public static IC1zStore OpenStore(string path, C1zOpenOptions? options = null, CancellationToken cancellationToken = default)
-    {
-        string full = Path.GetFullPath(path);
-        return OpenStore(C1zFile.OpenInput(full), full, options ?? new C1zOpenOptions(), cancellationToken);
-    }
-
-    /// <summary><see cref="OpenStore(string, C1zOpenOptions?, CancellationToken)"/> through <paramref name="input"/> (taken over).</summary>
-    internal static IC1zStore OpenStore(FileStream input, string full, C1zOpenOptions options, CancellationToken cancellationToken = default)
-    {
-        if (!options.ReadOnly)
-        {
-            input.Dispose();
-            throw new C1zArchiveException(ArchiveError.UnsupportedEngine, full, "baton Pebble files open read-only; convert with 'c1z import'");
-        }
-
-        using var file = Open(input, full, options, cancellationToken);
-        string work = PrivateDirectory.CreateUnique(options.TempDirectory ?? Path.GetTempPath(), "c1z-pebble-");
-        RocksStore? store = null;
-        try
-        {
-            store = RocksStore.Open(Path.Combine(work, "db"), new RocksStoreOptions { Durability = RocksDurability.NoSync });
-            file.Snapshot.CopyTo(store, cancellationToken);
-
-            // Reopened read-only so a caller's write fails instead of vanishing with the scratch store.
-            store.Dispose();
-            store = RocksStore.Open(Path.Combine(work, "db"), new RocksStoreOptions { ReadOnly = true, CreateIfMissing = false });
-            return new C1zFileStore(store, full, work, readOnly: true);
-        }
-        catch
-        {
-            store?.Dispose();
-            C1zFile.TryDeleteDirectory(work);
             throw;
         }
     }
@@ -185,7 +146,7 @@ public sealed class BatonPebbleFile : IDisposable
         (_payload as IDisposable)?.Dispose();
         if (_extracted is not null)
         {
-            C1zFile.TryDeleteDirectory(_extracted);
+            PrivateDirectory.TryDelete(_extracted);
         }
     }
 }

@@ -1,9 +1,11 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Runtime.InteropServices;
 using DotC1z.Engine.Rocks;
 using DotC1z.Errors;
+using DotC1z.Storage;
 
-namespace DotC1z.Format;
+namespace DotC1z;
 
 /// <summary>How an extracted store is checked before it is adopted (docs/RELIABILITY.md D2).</summary>
 public enum StoreVerification
@@ -152,8 +154,38 @@ internal static class StoreVerifier
             throw new C1zIOException($"the store verifier {ProgramAssembly} is not installed beside {AppContext.BaseDirectory}", program);
         }
 
-        return (DotnetHost(), [program]);
+        // Built beside the verifier project (project references, the c1z tool): it carries its own runtimeconfig.
+        if (File.Exists(Path.ChangeExtension(program, ".runtimeconfig.json")))
+        {
+            return (DotnetHost(), [program]);
+        }
+
+        // Installed from the NuGet packages: the verifier arrives as a library assembly of the consumer's app, without a
+        // runtimeconfig of its own. Run it on this process's runtime with this app's dependency list (which names
+        // RocksDB's native library and our assemblies), and a runtimeconfig written into a private directory.
+        string? deps = (AppContext.GetData("APP_CONTEXT_DEPS_FILES") as string)?.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries).FirstOrDefault();
+        var args = new List<string> { "exec", "--runtimeconfig", GeneratedRuntimeConfig.Value };
+        if (deps is not null && File.Exists(deps))
+        {
+            args.Add("--depsfile");
+            args.Add(deps);
+        }
+
+        args.Add(program);
+        return (DotnetHost(), [.. args]);
     }
+
+    private static readonly Lazy<string> GeneratedRuntimeConfig = new(() =>
+    {
+        string dir = PrivateDirectory.CreateUnique(Path.GetTempPath(), "c1z-open-");
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => PrivateDirectory.TryDelete(dir);
+        string path = Path.Combine(dir, "c1z-verify-store.runtimeconfig.json");
+        var v = Environment.Version;
+        string version = string.Create(CultureInfo.InvariantCulture, $"{v.Major}.{v.Minor}.{v.Build}");
+        string tfm = string.Create(CultureInfo.InvariantCulture, $"net{v.Major}.{v.Minor}");
+        File.WriteAllText(path, "{\"runtimeOptions\":{\"tfm\":\"" + tfm + "\",\"framework\":{\"name\":\"Microsoft.NETCore.App\",\"version\":\"" + version + "\"},\"rollForward\":\"LatestPatch\"}}");
+        return path;
+    });
 
     // The host that runs this process's runtime: <root>/shared/Microsoft.NETCore.App/<version>/ → <root>/dotnet.
     private static string DotnetHost()
