@@ -368,7 +368,6 @@ public static class CliApp
             EquivCommand.Create(ctx),
             ExpandCommand.Create(ctx),
             GcCommand.Create(ctx),
-            AckWriterCommand.Create(ctx),
         })
         {
             root.Subcommands.Add(command);

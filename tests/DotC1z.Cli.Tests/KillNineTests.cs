@@ -24,12 +24,12 @@ public sealed class KillNineTests : IDisposable
     {
         int seed = Seeds.Get(99);
         var rng = new Random(seed + (noSync ? 1 : 0));
-        string c1z = Path.Combine(AppContext.BaseDirectory, "c1z.dll");
-        Assert.True(File.Exists(c1z), $"c1z.dll not found beside the tests at {c1z}");
+        string writer = Path.Combine(AppContext.BaseDirectory, "dotc1z-ack-writer.dll");
+        Assert.True(File.Exists(writer), $"dotc1z-ack-writer.dll not found beside the tests at {writer}");
         for (int round = 0; round < 3; round++)
         {
             string dir = _dir.Combine($"store-{noSync}-{round}");
-            var psi = new ProcessStartInfo("dotnet", [c1z, "_ack-writer", "--dir", dir, .. (noSync ? new[] { "--no-sync" } : [])])
+            var psi = new ProcessStartInfo("dotnet", [writer, "--dir", dir, .. (noSync ? new[] { "--no-sync" } : [])])
             {
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,

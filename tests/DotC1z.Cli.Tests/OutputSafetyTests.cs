@@ -134,11 +134,11 @@ public sealed class OutputSafetyTests : IDisposable
     [Fact]
     public async Task A_store_open_in_another_process_is_not_replaced()
     {
-        string c1z = Path.Combine(AppContext.BaseDirectory, "c1z.dll");
-        Assert.True(File.Exists(c1z), $"c1z.dll not found beside the tests at {c1z}");
+        string writer = Path.Combine(AppContext.BaseDirectory, "dotc1z-ack-writer.dll");
+        Assert.True(File.Exists(writer), $"dotc1z-ack-writer.dll not found beside the tests at {writer}");
         string a = Gen("a.c1z", 7);
         string live = _dir.Combine("live");
-        var psi = new ProcessStartInfo("dotnet", [c1z, "_ack-writer", "--dir", live])
+        var psi = new ProcessStartInfo("dotnet", [writer, "--dir", live])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
