@@ -5,8 +5,13 @@ internal static class Scratch
 {
     private static readonly string Root = CreateRoot();
 
+    // The same temp directory for input after input, as in a real process (the system temp directory): the v1
+    // loader reuses its scratch names per temp directory (ScratchNames). A directory is lent to one input at a time
+    // (inputs can overlap when a test gives up waiting on one) and is taken back only when that input left it empty.
+    private static readonly System.Collections.Concurrent.ConcurrentBag<string> Temps = [];
+
     /// <summary>
-    /// Writes <paramref name="data"/> to a file and runs <paramref name="body"/> with its path and an empty temp
+    /// Writes <paramref name="data"/> to a file and runs <paramref name="body"/> with its path and the (empty) temp
     /// directory for the loader. A loader that returns or throws a typed error must leave that directory empty
     /// (its contract: temporary files are removed on dispose and on every failure); leftovers are a finding.
     /// </summary>
@@ -15,10 +20,15 @@ internal static class Scratch
     public static void Run(byte[] data, Action<string, string> body)
     {
         string dir = Path.Combine(Root, Guid.NewGuid().ToString("N"));
-        string temp = Path.Combine(dir, "tmp");
-        Directory.CreateDirectory(temp);
+        if (!Temps.TryTake(out string? temp))
+        {
+            temp = Directory.CreateDirectory(Path.Combine(Root, "tmp-" + Guid.NewGuid().ToString("N"))).FullName;
+        }
+
+        Directory.CreateDirectory(dir);
         string input = Path.Combine(dir, "input.c1z");
         File.WriteAllBytes(input, data);
+        bool clean = false;
         try
         {
             try
@@ -28,23 +38,38 @@ internal static class Scratch
             catch (Errors.C1zException)
             {
                 CheckClean(temp);
+                clean = true;
                 throw;
             }
 
             CheckClean(temp);
+            clean = true;
         }
         finally
         {
-            try
+            Delete(dir);
+            if (clean)
             {
-                Directory.Delete(dir, recursive: true);
+                Temps.Add(temp);
             }
-            catch (IOException)
+            else
             {
+                Delete(temp);
             }
-            catch (UnauthorizedAccessException)
-            {
-            }
+        }
+    }
+
+    private static void Delete(string dir)
+    {
+        try
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
         }
     }
 

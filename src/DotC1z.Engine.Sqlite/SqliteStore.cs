@@ -76,9 +76,11 @@ public sealed class SqliteStore : IC1zStore
         {
             DataSource = path,
             Mode = options.ReadOnly ? SqliteOpenMode.ReadOnly : SqliteOpenMode.ReadWriteCreate,
-            // Untrusted databases are private temporary copies: a pool per path would outlive each one, and
-            // Microsoft.Data.Sqlite's periodic pruning walks every pool group ever made (a process that opened
-            // ~60k v1 files stalled for seconds four minutes in). Trusted stores keep their pooled readers.
+            // Untrusted databases are private temporary copies: a pool per path would outlive each one. Note that
+            // Microsoft.Data.Sqlite keeps a pool group per distinct connection string even without pooling, and
+            // retires them with a quadratic loop under its factory lock (a process that opened ~60k v1 files under
+            // fresh paths stalled every open for seconds ~5 minutes in): V1File therefore reuses its scratch paths
+            // (ScratchNames in DotC1z.Interop.V1). Trusted stores keep their pooled readers.
             Pooling = !options.Untrusted,
 
             // Also keeps untrusted connections (defensive, progress handler) apart from trusted ones.

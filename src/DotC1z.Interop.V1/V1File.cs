@@ -243,8 +243,8 @@ public static class V1File
     {
         options ??= new V1ReadOptions();
         string root = options.TempDirectory ?? Path.GetTempPath();
-        PrivateDirectory.SweepDeadOwners(root, ["c1z-v1-"]);
-        string dir = PrivateDirectory.CreateUnique(root, "c1z-v1-");
+        PrivateDirectory.SweepDeadOwners(root, [ScratchNames.Prefix]);
+        string dir = ScratchNames.Create(root);
         try
         {
             string db = Path.Combine(dir, "db.sqlite");
@@ -280,7 +280,7 @@ public static class V1File
         }
         catch
         {
-            TryDeleteDirectory(dir);
+            ScratchNames.Delete(dir);
             throw;
         }
     }

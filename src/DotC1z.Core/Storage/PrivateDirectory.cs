@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 
 namespace DotC1z.Storage;
 
@@ -8,7 +9,7 @@ namespace DotC1z.Storage;
 /// <c>{prefix}{pid}-{random}</c> so that a later run can tell a dead owner's leftovers (after kill -9, a
 /// power cut, an OOM kill) from a live process's work and sweep them (docs/RELIABILITY.md, leftovers).
 /// </summary>
-public static class PrivateDirectory
+public static partial class PrivateDirectory
 {
     /// <summary>The prefixes of every scratch name the library and the tool create.</summary>
     public static IReadOnlyList<string> KnownPrefixes { get; } =
@@ -48,6 +49,15 @@ public static class PrivateDirectory
             // Scratch only: a later run's sweep or `c1z gc` removes what is left.
         }
     }
+
+    /// <summary>
+    /// Creates <paramref name="path"/> as a new private directory (mode 0700) only if nothing exists there yet:
+    /// unlike <see cref="Create"/>, an existing entry (another user's directory, a symlink) is never adopted.
+    /// Linux only (<c>mkdir(2)</c>); elsewhere nothing is created and the result is false.
+    /// </summary>
+    /// <param name="path">The directory; its parent must exist.</param>
+    /// <returns>Whether this call created the directory.</returns>
+    public static bool TryCreateNew(string path) => OperatingSystem.IsLinux() && MakeDirectory(path, 0b111_000_000) == 0;
 
     /// <summary>A unique scratch name carrying this process's id: <c>{prefix}{pid}-{random}</c>.</summary>
     /// <param name="prefix">A readable name prefix.</param>
@@ -141,4 +151,7 @@ public static class PrivateDirectory
             return false;
         }
     }
+
+    [LibraryImport("libc", EntryPoint = "mkdir", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int MakeDirectory(string path, uint mode);
 }
