@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.RegularExpressions;
+using DotC1z.Engine.Rocks;
 using DotC1z.Equivalence;
 using DotC1z.Interop.V1;
 using DotC1z.Keys;
@@ -54,9 +55,11 @@ public sealed partial class SnapshotSanitizerTests
     {
         using var source = V1File.OpenReadOnly(TestPaths.RealFixture("small-unexpanded.c1z"));
         var inSync = source.LatestSync()!.Value;
-        using var original = new MemoryStore();
+        // RocksDB rather than the in-memory reference: expansion streams grants through the by-entitlement index.
+        using var dir = new TempDir("sanitize-expand");
+        using var original = RocksStore.Open(dir.Combine("original"), new RocksStoreOptions { Durability = RocksDurability.NoSync });
         StoreCopy.CopySync(source, inSync, original, inSync);
-        using var sanitized = new MemoryStore();
+        using var sanitized = RocksStore.Open(dir.Combine("sanitized"), new RocksStoreOptions { Durability = RocksDurability.NoSync });
         var outSync = SnapshotSanitizer.Sanitize(source, sanitized, new SanitizeOptions { Secret = SecretA, Anchor = Anchor }).Syncs.Single().Target;
 
         var expected = GrantExpander.Expand(original, inSync);
