@@ -77,7 +77,7 @@ public static class ExportCommand
         format.AcceptOnlyFromAmong(["v1", "c1z3", .. Export.OneSyncExport.Formats]);
         var syncId = new Option<string?>("--sync-id") { Description = "The sync to export with csv, xlsx or c1z (default: the latest finished sync, else the latest)." };
         var force = new Option<bool>("--force") { Description = "Replace an existing output." };
-        var command = new Command("export", "Export every sync to a legacy v1 file that baton reads, or to C1Z3; or one sync to CSV files, an XLSX workbook or a new C1Z3 file.\n" + Export.OneSyncExport.HelpText + "\nExamples:\n  c1z export --in snapshot.c1z --out baton.c1z --format v1\n  c1z export --in snapshot.c1z --format csv --out snapshot-csv\n  c1z export --in snapshot.c1z --format xlsx --out snapshot.xlsx --sync-id 2jXzq3TmbyLhGkpZvVTaVhsQPQu") { input, output, format, syncId, force };
+        var command = new Command("export", "Export every sync to a legacy v1 file that baton reads, or to C1Z3; or one sync to CSV files, an XLSX workbook or a new C1Z3 file.\n" + Export.OneSyncExport.HelpText + "\nExample:\n  c1z export --in snapshot.c1z --out baton.c1z --format v1\n  c1z export --in snapshot.c1z --format csv --out snapshot-csv\n  c1z export --in snapshot.c1z --format xlsx --out snapshot.xlsx --sync-id 2jXzq3TmbyLhGkpZvVTaVhsQPQu") { input, output, format, syncId, force };
         command.SetAction(parse =>
         {
             string outPath = parse.GetValue(output)!;
