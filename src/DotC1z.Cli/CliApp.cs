@@ -367,6 +367,7 @@ public static class CliApp
             DiffCommand.Create(ctx),
             EquivCommand.Create(ctx),
             ExpandCommand.Create(ctx),
+            SanitizeCommand.Create(ctx),
             GcCommand.Create(ctx),
         })
         {

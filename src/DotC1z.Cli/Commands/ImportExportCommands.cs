@@ -74,15 +74,26 @@ public static class ExportCommand
     {
         ArgumentNullException.ThrowIfNull(ctx);
         var input = new Option<string>("--in") { Description = "A C1Z3 file, a v1 file or a store directory.", Required = true };
-        var output = new Option<string>("--out") { Description = "The file to write.", Required = true };
-        var format = new Option<string>("--format") { Description = "v1 (baton's SQLite format, default) or c1z3.", DefaultValueFactory = _ => "v1" };
-        format.AcceptOnlyFromAmong("v1", "c1z3");
+        var output = new Option<string>("--out") { Description = "The file to write (a directory for csv).", Required = true };
+        var format = new Option<string>("--format") { Description = "v1 (baton's SQLite format, default) or c1z3: every sync; csv, xlsx or c1z: one sync.", DefaultValueFactory = _ => "v1" };
+        format.AcceptOnlyFromAmong(["v1", "c1z3", .. Export.OneSyncExport.Formats]);
+        var syncId = new Option<string?>("--sync-id") { Description = "The sync to export with csv, xlsx or c1z (default: the latest finished sync, else the latest)." };
         var force = new Option<bool>("--force") { Description = "Replace an existing output." };
-        var command = new Command("export", "Export every sync to a legacy v1 file that baton reads, or to C1Z3.\n\nExample:\n  c1z export --in snapshot.c1z --out baton.c1z --format v1") { input, output, format, force };
+        var command = new Command("export", "Export every sync to a legacy v1 file that baton reads, or to C1Z3; or one sync to CSV files, an XLSX workbook or a new C1Z3 file.\n" + Export.OneSyncExport.HelpText + "\nExample:\n  c1z export --in snapshot.c1z --out baton.c1z --format v1\n  c1z export --in snapshot.c1z --format csv --out snapshot-csv\n  c1z export --in snapshot.c1z --format xlsx --out snapshot.xlsx --sync-id 2jXzq3TmbyLhGkpZvVTaVhsQPQu") { input, output, format, syncId, force };
         command.SetAction(parse =>
         {
             string outPath = parse.GetValue(output)!;
             bool replace = parse.GetValue(force);
+            if (Export.OneSyncExport.Formats.Contains(parse.GetValue(format)))
+            {
+                return Export.OneSyncExport.Run(ctx, parse.GetValue(input)!, outPath, parse.GetValue(format)!, parse.GetValue(syncId), replace);
+            }
+
+            if (parse.GetValue(syncId) is not null)
+            {
+                throw new CliException("--sync-id applies to --format csv, xlsx and c1z; v1 and c1z3 export every sync");
+            }
+
             StorePaths.PrepareOutput(outPath, replace, parse.GetValue(input)!);
             var sw = Stopwatch.StartNew();
             using var source = StorePaths.Open(parse.GetValue(input)!, readOnly: true);
