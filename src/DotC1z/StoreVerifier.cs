@@ -163,7 +163,8 @@ internal static class StoreVerifier
         // Installed from the NuGet packages: the verifier arrives as a library assembly of the consumer's app, without a
         // runtimeconfig of its own. Run it on this process's runtime with this app's dependency list (which names
         // RocksDB's native library and our assemblies), and a runtimeconfig written into a private directory.
-        string? deps = (AppContext.GetData("APP_CONTEXT_DEPS_FILES") as string)?.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries).FirstOrDefault();
+        // The host joins the app's and the framework's deps files with ';' on every OS (not Path.PathSeparator).
+        string? deps = (AppContext.GetData("APP_CONTEXT_DEPS_FILES") as string)?.Split(';', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault();
         var args = new List<string> { "exec", "--runtimeconfig", GeneratedRuntimeConfig.Value };
         if (deps is not null && File.Exists(deps))
         {
