@@ -4,7 +4,6 @@ using DotC1z.Errors;
 using DotC1z.Keys;
 using DotC1z.Records;
 using DotC1z.Storage;
-using Google.Protobuf.WellKnownTypes;
 
 namespace DotC1z.Engine.Rocks;
 
@@ -14,60 +13,21 @@ public sealed partial class RocksStore
     public SyncId StartSync(SyncType type, SyncId? parent = null)
     {
         ThrowIfNotWritable();
-        lock (_writeLock)
-        {
-            var id = this.NewUniqueSyncId();
-
-            var run = new SyncRunRecord
-            {
-                SyncId = id.ToString(),
-                Type = type,
-                ParentSyncId = parent?.ToString() ?? string.Empty,
-                StartedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow),
-            };
-            WriteSyncRun(id, run);
-            _currentSync = id;
-            return id;
-        }
+        return _lifecycle.Start(type, parent);
     }
 
     /// <inheritdoc/>
     public void SetCurrentSync(SyncId syncId)
     {
         ThrowIfDisposed();
-        if (!TryGetSyncRun(syncId, out _))
-        {
-            throw new C1zArgumentException($"no sync run {syncId} in {Directory}", Directory);
-        }
-
-        lock (_writeLock)
-        {
-            _currentSync = syncId;
-        }
+        _lifecycle.SetCurrent(syncId);
     }
 
     /// <inheritdoc/>
     public void EndSync(SyncId syncId)
     {
         ThrowIfNotWritable();
-        lock (_writeLock)
-        {
-            if (!TryGetSyncRun(syncId, out var run))
-            {
-                throw new C1zArgumentException($"no sync run {syncId} in {Directory}", Directory);
-            }
-
-            if (run.EndedAt is null)
-            {
-                run.EndedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow);
-                WriteSyncRun(syncId, run);
-            }
-
-            if (_currentSync == syncId)
-            {
-                _currentSync = null;
-            }
-        }
+        _lifecycle.End(syncId);
     }
 
     /// <inheritdoc/>
@@ -131,10 +91,7 @@ public sealed partial class RocksStore
             }
 
             Commit(batch);
-            if (_currentSync == syncId)
-            {
-                _currentSync = null;
-            }
+            _lifecycle.Forget(syncId);
 
             return existed;
         }

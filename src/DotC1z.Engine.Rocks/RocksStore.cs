@@ -26,10 +26,11 @@ public sealed partial class RocksStore : IC1zStore
     private readonly NativeOptions _nativeOptions;
     private readonly RocksStoreOptions _options;
     private readonly Lock _writeLock = new();
-    private SyncId? _currentSync;
     private int _disposed;
     private int _bulkLoaderActive;
     private volatile bool _modified;
+
+    private readonly SyncLifecycle _lifecycle;
 
     private RocksStore(string directory, NativeDb db, NativeOptions nativeOptions, RocksStoreOptions options)
     {
@@ -37,6 +38,7 @@ public sealed partial class RocksStore : IC1zStore
         _db = db;
         _nativeOptions = nativeOptions;
         _options = options;
+        _lifecycle = new SyncLifecycle(this, directory);
     }
 
     /// <summary>The store directory.</summary>
@@ -55,16 +57,7 @@ public sealed partial class RocksStore : IC1zStore
     public RocksStoreOptions Options => _options;
 
     /// <inheritdoc/>
-    public SyncId? CurrentSync
-    {
-        get
-        {
-            lock (_writeLock)
-            {
-                return _currentSync;
-            }
-        }
-    }
+    public SyncId? CurrentSync => _lifecycle.Current;
 
     /// <summary>Opens (and by default creates) a store directory.</summary>
     /// <param name="directory">The store directory.</param>

@@ -63,7 +63,7 @@ public sealed class SqliteStore : IC1zStore
     private readonly bool _hasAssets;
     private readonly string _syncRunColumns;
     private readonly string _display;
-    private SyncId? _current;
+    private readonly SyncLifecycle _lifecycle;
     private int _disposed;
     private bool _bulkActive;
 
@@ -72,6 +72,7 @@ public sealed class SqliteStore : IC1zStore
         Path = path;
         _options = options;
         _display = options.DisplayPath ?? path;
+        _lifecycle = new SyncLifecycle(this, _display);
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = path,
@@ -128,16 +129,7 @@ public sealed class SqliteStore : IC1zStore
     public bool IsReadOnly => _options.ReadOnly;
 
     /// <inheritdoc/>
-    public SyncId? CurrentSync
-    {
-        get
-        {
-            lock (_writeLock)
-            {
-                return _current;
-            }
-        }
-    }
+    public SyncId? CurrentSync => _lifecycle.Current;
 
     /// <summary>Opens a v1 database file, creating it and baton's schema when it is new (unless read-only).</summary>
     /// <param name="databasePath">The SQLite file.</param>
@@ -523,53 +515,21 @@ public sealed class SqliteStore : IC1zStore
     public SyncId StartSync(SyncType type, SyncId? parent = null)
     {
         ThrowIfNotWritable();
-        lock (_writeLock)
-        {
-            var id = this.NewUniqueSyncId();
-
-            PutSyncRun(new SyncRunRecord { SyncId = id.ToString(), Type = type, ParentSyncId = parent?.ToString() ?? string.Empty, StartedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow) });
-            _current = id;
-            return id;
-        }
+        return _lifecycle.Start(type, parent);
     }
 
     /// <inheritdoc/>
     public void SetCurrentSync(SyncId syncId)
     {
         ThrowIfDisposed();
-        if (!TryGetSyncRun(syncId, out _))
-        {
-            throw new C1zArgumentException($"no sync run {syncId} in {_display}", _display);
-        }
-
-        lock (_writeLock)
-        {
-            _current = syncId;
-        }
+        _lifecycle.SetCurrent(syncId);
     }
 
     /// <inheritdoc/>
     public void EndSync(SyncId syncId)
     {
         ThrowIfNotWritable();
-        lock (_writeLock)
-        {
-            if (!TryGetSyncRun(syncId, out var run))
-            {
-                throw new C1zArgumentException($"no sync run {syncId} in {_display}", _display);
-            }
-
-            if (run.EndedAt is null)
-            {
-                run.EndedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow);
-                PutSyncRun(run);
-            }
-
-            if (_current == syncId)
-            {
-                _current = null;
-            }
-        }
+        _lifecycle.End(syncId);
     }
 
     /// <inheritdoc/>
@@ -649,10 +609,7 @@ public sealed class SqliteStore : IC1zStore
         });
         lock (_writeLock)
         {
-            if (_current == syncId)
-            {
-                _current = null;
-            }
+            _lifecycle.Forget(syncId);
         }
 
         return existed;

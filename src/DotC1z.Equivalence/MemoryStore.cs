@@ -4,7 +4,6 @@ using DotC1z.Keys;
 using DotC1z.Records;
 using DotC1z.Storage;
 using Google.Protobuf;
-using Google.Protobuf.WellKnownTypes;
 
 namespace DotC1z.Equivalence;
 
@@ -21,7 +20,7 @@ public sealed class MemoryStore : IC1zStore
     private readonly Lock _lock = new();
     private readonly SortedDictionary<SyncId, SyncRunRecord> _runs = [];
     private readonly Dictionary<SyncId, SyncData> _data = [];
-    private SyncId? _current;
+    private readonly SyncLifecycle _lifecycle;
     private bool _disposed;
 
     private sealed class SyncData
@@ -38,6 +37,12 @@ public sealed class MemoryStore : IC1zStore
         public SortedDictionary<string, AssetRecord> Assets { get; } = new(Order);
     }
 
+    /// <summary>Creates an empty store.</summary>
+    public MemoryStore()
+    {
+        _lifecycle = new SyncLifecycle(this, null);
+    }
+
     /// <inheritdoc/>
     public string EngineName => "memory";
 
@@ -45,67 +50,27 @@ public sealed class MemoryStore : IC1zStore
     public bool IsReadOnly => false;
 
     /// <inheritdoc/>
-    public SyncId? CurrentSync
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _current;
-            }
-        }
-    }
+    public SyncId? CurrentSync => _lifecycle.Current;
 
     /// <inheritdoc/>
     public SyncId StartSync(SyncType type, SyncId? parent = null)
     {
-        lock (_lock)
-        {
-            ThrowIfDisposed();
-            var id = SyncId.NewId();
-            while (_runs.ContainsKey(id))
-            {
-                id = SyncId.NewId();
-            }
-
-            _runs[id] = new SyncRunRecord { SyncId = id.ToString(), Type = type, ParentSyncId = parent?.ToString() ?? string.Empty, StartedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow) };
-            _current = id;
-            return id;
-        }
+        ThrowIfDisposed();
+        return _lifecycle.Start(type, parent);
     }
 
     /// <inheritdoc/>
     public void SetCurrentSync(SyncId syncId)
     {
-        lock (_lock)
-        {
-            ThrowIfDisposed();
-            if (!_runs.ContainsKey(syncId))
-            {
-                throw new C1zArgumentException($"no sync run {syncId}");
-            }
-
-            _current = syncId;
-        }
+        ThrowIfDisposed();
+        _lifecycle.SetCurrent(syncId);
     }
 
     /// <inheritdoc/>
     public void EndSync(SyncId syncId)
     {
-        lock (_lock)
-        {
-            ThrowIfDisposed();
-            if (!_runs.TryGetValue(syncId, out var run))
-            {
-                throw new C1zArgumentException($"no sync run {syncId}");
-            }
-
-            run.EndedAt ??= Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow);
-            if (_current == syncId)
-            {
-                _current = null;
-            }
-        }
+        ThrowIfDisposed();
+        _lifecycle.End(syncId);
     }
 
     /// <inheritdoc/>
@@ -152,10 +117,7 @@ public sealed class MemoryStore : IC1zStore
         {
             ThrowIfDisposed();
             _data.Remove(syncId);
-            if (_current == syncId)
-            {
-                _current = null;
-            }
+            _lifecycle.Forget(syncId);
 
             return _runs.Remove(syncId);
         }
