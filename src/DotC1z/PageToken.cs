@@ -27,7 +27,7 @@ public sealed class C1zInvalidPageTokenException : C1zArgumentException
 }
 
 /// <summary>
-/// Page tokens (docs/DESIGN.md, "Listings and page tokens"): base64url of
+/// Page tokens (docs/DESIGN.md §5.5): base64url of
 /// <c>version · listing kind · sync id · hash of the listing's arguments · position elements · MAC</c>. The position is
 /// the last returned record's place in the listing's order, so the next page starts strictly after it: records
 /// written or deleted meanwhile never shift a page (no duplicates, no skips of records that stayed). The MAC

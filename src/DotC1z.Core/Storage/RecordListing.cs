@@ -4,7 +4,7 @@ using Google.Protobuf;
 
 namespace DotC1z.Storage;
 
-/// <summary>Which listing a <see cref="RecordListing"/> is (docs/DESIGN.md, "Listings and page tokens").</summary>
+/// <summary>Which listing a <see cref="RecordListing"/> is (docs/DESIGN.md §5.5).</summary>
 public enum ListingKind : byte
 {
     /// <summary>Every resource type of a sync, by id.</summary>
