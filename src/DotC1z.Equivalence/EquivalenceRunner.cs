@@ -121,11 +121,11 @@ public static class EquivalenceRunner
         {
             var sync = syncs[s];
             string p = $"s{s} ";
-            Add(lines, p + "resource_types", store.ResourceTypes(sync));
-            Add(lines, p + "resources", store.Resources(sync));
-            Add(lines, p + "entitlements", store.Entitlements(sync));
-            Add(lines, p + "grants", store.Grants(sync));
-            Add(lines, p + "assets", store.Assets(sync));
+            foreach (var kind in RecordKinds.All)
+            {
+                kind.Accept(new KindDump(lines, p, store, sync));
+            }
+
             Add(lines, p + "needs_expansion", store.GrantsNeedingExpansion(sync));
             foreach (string e in entitlementIds)
             {
@@ -167,6 +167,12 @@ public static class EquivalenceRunner
         }
 
         return new Observation(lines);
+    }
+
+    private sealed class KindDump(List<string> lines, string prefix, IC1zReader store, SyncId sync) : IRecordKindVisitor
+    {
+        public void Visit<T>(RecordKindInfo<T> kind)
+            where T : class, IMessage<T>, new() => Add(lines, prefix + kind.Name, kind.Scan(store, sync));
     }
 
     private static void Add<T>(List<string> lines, string label, IEnumerable<T> records)

@@ -1,5 +1,3 @@
-using DotC1z.Keys;
-using DotC1z.Records;
 
 namespace DotC1z.Operations;
 
@@ -17,17 +15,6 @@ internal enum MergeSide
 /// </summary>
 internal static class SortedMerge
 {
-    public static readonly Comparison<ResourceTypeRecord> ResourceTypeOrder = (a, b) => Utf8Ordinal.Instance.Compare(a.ExternalId, b.ExternalId);
-    public static readonly Comparison<ResourceRecord> ResourceOrder = (a, b) =>
-    {
-        int c = Utf8Ordinal.Instance.Compare(a.ResourceTypeId, b.ResourceTypeId);
-        return c != 0 ? c : Utf8Ordinal.Instance.Compare(a.ResourceId, b.ResourceId);
-    };
-
-    public static readonly Comparison<EntitlementRecord> EntitlementOrder = (a, b) => Utf8Ordinal.Instance.Compare(a.ExternalId, b.ExternalId);
-    public static readonly Comparison<GrantRecord> GrantOrder = (a, b) => Utf8Ordinal.Instance.Compare(a.ExternalId, b.ExternalId);
-    public static readonly Comparison<AssetRecord> AssetOrder = (a, b) => Utf8Ordinal.Instance.Compare(a.ExternalId, b.ExternalId);
-
     /// <summary>Yields (side, base record or null, applied record or null) in identity order.</summary>
     public static IEnumerable<(MergeSide Side, T? Base, T? Applied)> Join<T>(IEnumerable<T> baseRecords, IEnumerable<T> appliedRecords, Comparison<T> order)
         where T : class

@@ -53,11 +53,12 @@ public static class SyncCompactor
         var started = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow);
         using (var loader = store.BeginBulkLoad(output))
         {
-            Merge(store.ResourceTypes(baseSync), store.ResourceTypes(appliedSync), SortedMerge.ResourceTypeOrder, loader.Add, cancellationToken);
-            Merge(store.Resources(baseSync), store.Resources(appliedSync), SortedMerge.ResourceOrder, loader.Add, cancellationToken);
-            Merge(store.Entitlements(baseSync), store.Entitlements(appliedSync), SortedMerge.EntitlementOrder, loader.Add, cancellationToken);
-            Merge(store.Grants(baseSync), store.Grants(appliedSync), SortedMerge.GrantOrder, loader.Add, cancellationToken);
-            Merge(store.Assets(baseSync), store.Assets(appliedSync), SortedMerge.AssetOrder, loader.Add, cancellationToken);
+            var merger = new KindMerger(store, baseSync, appliedSync, loader, cancellationToken);
+            foreach (var kind in RecordKinds.All)
+            {
+                kind.Accept(merger);
+            }
+
             loader.Complete(cancellationToken);
         }
 
@@ -82,16 +83,20 @@ public static class SyncCompactor
         return output;
     }
 
-    private static void Merge<T>(IEnumerable<T> baseRecords, IEnumerable<T> appliedRecords, Comparison<T> order, Action<T> add, CancellationToken ct)
-        where T : class
+    /// <summary>One kind: a merge-join of the two identity-ordered scans, the applied side winning.</summary>
+    private sealed class KindMerger(IC1zReader store, SyncId baseSync, SyncId appliedSync, IBulkLoader loader, CancellationToken ct) : IRecordKindVisitor
     {
-        long n = 0;
-        foreach (var (_, b, a) in SortedMerge.Join(baseRecords, appliedRecords, order))
+        public void Visit<T>(RecordKindInfo<T> kind)
+            where T : class, Google.Protobuf.IMessage<T>, new()
         {
-            add(a ?? b!);
-            if ((++n & 0x3FFF) == 0)
+            long n = 0;
+            foreach (var (_, b, a) in SortedMerge.Join(kind.Scan(store, baseSync), kind.Scan(store, appliedSync), kind.IdentityOrder))
             {
-                ct.ThrowIfCancellationRequested();
+                kind.Add(loader, a ?? b!);
+                if ((++n & 0x3FFF) == 0)
+                {
+                    ct.ThrowIfCancellationRequested();
+                }
             }
         }
     }

@@ -1,4 +1,3 @@
-using DotC1z.Codecs;
 using DotC1z.Errors;
 using DotC1z.Keys;
 using DotC1z.Records;
@@ -55,55 +54,63 @@ public static class SyncDiff
         {
             var counts = upserts ? added : deleted;
             using var loader = target.BeginBulkLoad(upserts ? additions : deletions);
-            Diff(source.ResourceTypes(baseSync), source.ResourceTypes(appliedSync), SortedMerge.ResourceTypeOrder, CodecRegistry.ResourceType, static r => r.SyncId = string.Empty,
-                static r => new ResourceTypeRecord { ExternalId = r.ExternalId }, loader.Add, upserts, ref counts[0], cancellationToken);
-            Diff(source.Resources(baseSync), source.Resources(appliedSync), SortedMerge.ResourceOrder, CodecRegistry.Resource, static r => r.SyncId = string.Empty,
-                static r => new ResourceRecord { ResourceTypeId = r.ResourceTypeId, ResourceId = r.ResourceId }, loader.Add, upserts, ref counts[1], cancellationToken);
-            Diff(source.Entitlements(baseSync), source.Entitlements(appliedSync), SortedMerge.EntitlementOrder, CodecRegistry.Entitlement, static r => r.SyncId = string.Empty,
-                static r => new EntitlementRecord { ExternalId = r.ExternalId }, loader.Add, upserts, ref counts[2], cancellationToken);
-            Diff(source.Grants(baseSync), source.Grants(appliedSync), SortedMerge.GrantOrder, CodecRegistry.Grant, static r => r.SyncId = string.Empty,
-                static r => new GrantRecord { ExternalId = r.ExternalId }, loader.Add, upserts, ref counts[3], cancellationToken);
-            Diff(source.Assets(baseSync), source.Assets(appliedSync), SortedMerge.AssetOrder, CodecRegistry.Asset, static r => r.SyncId = string.Empty,
-                static r => new AssetRecord { ExternalId = r.ExternalId }, loader.Add, upserts, ref counts[4], cancellationToken);
+            var differ = new KindDiffer(source, baseSync, appliedSync, loader, upserts, counts, cancellationToken);
+            foreach (var kind in RecordKinds.All)
+            {
+                kind.Accept(differ);
+            }
+
             loader.Complete(cancellationToken);
         }
 
         var now = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow);
         target.PutSyncRun(new SyncRunRecord { SyncId = additions.ToString(), Type = SyncType.PartialUpserts, ParentSyncId = baseSync.ToString(), LinkedSyncId = deletions.ToString(), StartedAt = now, EndedAt = now });
         target.PutSyncRun(new SyncRunRecord { SyncId = deletions.ToString(), Type = SyncType.PartialDeletions, ParentSyncId = baseSync.ToString(), LinkedSyncId = additions.ToString(), StartedAt = now, EndedAt = now });
-        return new DiffResult(additions, deletions, new RecordCounts(added[0], added[1], added[2], added[3], added[4]), new RecordCounts(deleted[0], deleted[1], deleted[2], deleted[3], deleted[4]));
+        return new DiffResult(additions, deletions, RecordKindInfo.Counts(added), RecordKindInfo.Counts(deleted));
     }
 
-    private static void Diff<T>(IEnumerable<T> baseRecords, IEnumerable<T> appliedRecords, Comparison<T> order, DirectCodec<T> codec, Action<T> clearSync,
-        Func<T, T> identityOnly, Action<T> add, bool upserts, ref long count, CancellationToken ct)
-        where T : class, IMessage<T>, new()
+    /// <summary>
+    /// One kind: a merge-join of the two identity-ordered scans. The upserts pass keeps applied records that are new
+    /// or differ (sync id aside); the deletions pass keeps the identity of base records the applied side lacks.
+    /// </summary>
+    private sealed class KindDiffer(IC1zReader source, SyncId baseSync, SyncId appliedSync, IBulkLoader loader, bool upserts, long[] counts, CancellationToken ct) : IRecordKindVisitor
     {
-        long n = 0;
-        foreach (var (side, b, a) in SortedMerge.Join(baseRecords, appliedRecords, order))
+        private int _kind;
+
+        public void Visit<T>(RecordKindInfo<T> kind)
+            where T : class, IMessage<T>, new()
         {
-            if (upserts && (side == MergeSide.AppliedOnly || (side == MergeSide.Both && !Canonical(codec, b!, clearSync).AsSpan().SequenceEqual(Canonical(codec, a!, clearSync)))))
+            long n = 0;
+            long kept = 0;
+            foreach (var (side, b, a) in SortedMerge.Join(kind.Scan(source, baseSync), kind.Scan(source, appliedSync), kind.IdentityOrder))
             {
-                add(a!);
-                count++;
-            }
-            else if (!upserts && side == MergeSide.BaseOnly)
-            {
-                add(identityOnly(b!));
-                count++;
+                if (upserts && (side == MergeSide.AppliedOnly || (side == MergeSide.Both && !Canonical(kind, b!).AsSpan().SequenceEqual(Canonical(kind, a!)))))
+                {
+                    kind.Add(loader, a!);
+                    kept++;
+                }
+                else if (!upserts && side == MergeSide.BaseOnly)
+                {
+                    kind.Add(loader, kind.IdentityOnly(b!));
+                    kept++;
+                }
+
+                if ((++n & 0x3FFF) == 0)
+                {
+                    ct.ThrowIfCancellationRequested();
+                }
             }
 
-            if ((++n & 0x3FFF) == 0)
-            {
-                ct.ThrowIfCancellationRequested();
-            }
+            counts[_kind++] = kept;
         }
-    }
 
-    private static byte[] Canonical<T>(DirectCodec<T> codec, T record, Action<T> clearSync)
-        where T : class, IMessage<T>, new()
-    {
-        var copy = record.Clone();
-        clearSync(copy);
-        return codec.ToArray(copy);
+        private static byte[] Canonical<T>(RecordKindInfo<T> kind, T record)
+            where T : class, IMessage<T>, new()
+        {
+            // The sync id inside a record is the sync it was read from: compare everything else.
+            var copy = record.Clone();
+            kind.ClearSync(copy);
+            return kind.Codec.ToArray(copy);
+        }
     }
 }

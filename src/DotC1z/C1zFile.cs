@@ -4,7 +4,6 @@ using DotC1z.Format;
 using DotC1z.Format.Manifest;
 using DotC1z.Interop.Pebble;
 using DotC1z.Keys;
-using DotC1z.Records;
 using DotC1z.Storage;
 using Google.Protobuf.WellKnownTypes;
 
@@ -63,7 +62,7 @@ public static class C1zFile
             CreatedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow),
             CreatedByTool = options.CreatedBy,
         };
-        var totals = new long[5];
+        var totals = new long[RecordKinds.All.Count];
         foreach (var run in store.ListSyncRuns())
         {
             var counts = SyncId.TryParse(run.SyncId, out var id) ? store.Count(id) : default;
@@ -80,17 +79,15 @@ public static class C1zFile
                 Grants = counts.Grants,
                 Assets = counts.Assets,
             });
-            totals[0] += counts.ResourceTypes;
-            totals[1] += counts.Resources;
-            totals[2] += counts.Entitlements;
-            totals[3] += counts.Grants;
-            totals[4] += counts.Assets;
+            for (int i = 0; i < totals.Length; i++)
+            {
+                totals[i] += RecordKinds.All[i].CountIn(counts);
+            }
         }
 
-        string[] names = [ResourceTypeRecord.Descriptor.FullName, ResourceRecord.Descriptor.FullName, EntitlementRecord.Descriptor.FullName, GrantRecord.Descriptor.FullName, AssetRecord.Descriptor.FullName];
-        for (int i = 0; i < names.Length; i++)
+        for (int i = 0; i < totals.Length; i++)
         {
-            manifest.RecordTypes.Add(new RecordTypeInfo { MessageFullName = names[i], SchemaVersion = 1, EstimatedCount = totals[i] });
+            manifest.RecordTypes.Add(new RecordTypeInfo { MessageFullName = RecordKinds.All[i].Descriptor.FullName, SchemaVersion = 1, EstimatedCount = totals[i] });
         }
 
         return manifest;

@@ -3,6 +3,7 @@ using DotC1z.Format;
 using DotC1z.Interop.Pebble;
 using DotC1z.Interop.V1;
 using DotC1z.Keys;
+using DotC1z.Storage;
 
 namespace DotC1z;
 
@@ -33,7 +34,14 @@ public static class C1zVerifier
                     throw new Errors.C1zFormatException($"{path}: the sync run id \"{run.SyncId}\" is not a valid sync id", path);
                 }
 
-                records += v1.ResourceTypes(s).LongCount() + v1.Resources(s).LongCount() + v1.Entitlements(s).LongCount() + v1.Grants(s).LongCount() + v1.Assets(s).LongCount();
+                // Decode every record of every kind (a count from the index would not read them).
+                var counter = new DecodingCounter(v1, s);
+                foreach (var kind in RecordKinds.All)
+                {
+                    kind.Accept(counter);
+                }
+
+                records += counter.Records;
             }
 
             return new ConsistencyReport(runs.Count, records, 0, []);
@@ -79,5 +87,13 @@ public static class C1zVerifier
         }
 
         return new ConsistencyReport(file.Snapshot.SyncRun is null ? 0 : 1, counts.Total, index, all);
+    }
+
+    private sealed class DecodingCounter(IC1zReader store, SyncId sync) : IRecordKindVisitor
+    {
+        public long Records { get; private set; }
+
+        public void Visit<T>(RecordKindInfo<T> kind)
+            where T : class, Google.Protobuf.IMessage<T>, new() => Records += kind.Scan(store, sync).LongCount();
     }
 }

@@ -29,15 +29,15 @@ public static class StoreCopy
         RecordCounts counts;
         using (var loader = target.BeginBulkLoad(targetSync))
         {
-            // Each listing starts only when the previous kind is done, as it always has (one open scan at a time).
-            counts = Load(
-                loader,
-                Deferred(() => source.ResourceTypes(sourceSync)),
-                Deferred(() => source.Resources(sourceSync)),
-                Deferred(() => source.Entitlements(sourceSync)),
-                Deferred(() => source.Grants(sourceSync)),
-                Deferred(() => source.Assets(sourceSync)),
-                cancellationToken);
+            // One kind after the other: each scan starts only when the previous kind is done (one open scan at a time).
+            var copier = new KindCopier(source, sourceSync, loader, cancellationToken);
+            foreach (var kind in RecordKinds.All)
+            {
+                kind.Accept(copier);
+            }
+
+            loader.Complete(cancellationToken);
+            counts = RecordKindInfo.Counts(copier.Counts);
         }
 
         run.SyncId = targetSync.ToString();
@@ -45,11 +45,27 @@ public static class StoreCopy
         return counts;
     }
 
-    private static IEnumerable<T> Deferred<T>(Func<IEnumerable<T>> listing)
+    private sealed class KindCopier(IC1zReader source, SyncId sync, IBulkLoader loader, CancellationToken ct) : IRecordKindVisitor
     {
-        foreach (var item in listing())
+        private int _kind;
+
+        public long[] Counts { get; } = new long[5];
+
+        public void Visit<T>(RecordKindInfo<T> kind)
+            where T : class, Google.Protobuf.IMessage<T>, new()
         {
-            yield return item;
+            long n = 0;
+            foreach (var record in kind.Scan(source, sync))
+            {
+                kind.Add(loader, record);
+                if ((++n & 0xFFFF) == 0)
+                {
+                    ct.ThrowIfCancellationRequested();
+                }
+            }
+
+            ct.ThrowIfCancellationRequested();
+            Counts[_kind++] = n;
         }
     }
 
