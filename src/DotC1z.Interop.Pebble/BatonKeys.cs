@@ -57,42 +57,38 @@ internal static class BatonKeys
     /// by a bare <c>00</c>; inside one, <c>01 01</c> stands for <c>00</c> and <c>01 02</c> for <c>01</c>.
     /// </summary>
     /// <returns>False when an escape is malformed or the element count differs from <paramref name="expected"/>.</returns>
-    public static bool TrySplit(ReadOnlySpan<byte> tuple, int expected, List<byte[]> elements)
-    {
-        elements.Clear();
-        var current = new List<byte>(32);
-        for (int i = 0; i < tuple.Length; i++)
-        {
-            byte b = tuple[i];
-            if (b == 0)
-            {
-                elements.Add([.. current]);
-                current.Clear();
-            }
-            else if (b == 1)
-            {
-                if (i + 1 >= tuple.Length || tuple[i + 1] is not (1 or 2))
-                {
-                    return false;
-                }
-
-                current.Add((byte)(tuple[++i] - 1));
-            }
-            else
-            {
-                current.Add(b);
-            }
-        }
-
-        elements.Add([.. current]);
-        return elements.Count == expected;
-    }
+    public static bool TrySplit(ReadOnlySpan<byte> tuple, int expected, KeyTuple elements) => elements.TrySplit(tuple, expected);
 
     /// <summary>
     /// The structural identity of an entitlement id (id-index format 2): flag <c>1</c> with the rest as tail
     /// when the id starts with <c>rt:rid:</c>, else flag <c>0</c> with the whole id.
     /// </summary>
     public static bool IdentityMatches(ReadOnlySpan<byte> rt, ReadOnlySpan<byte> rid, ReadOnlySpan<byte> flag, ReadOnlySpan<byte> tail, string externalId)
+    {
+        // ASCII ids (all of them in practice) are compared as they are, with no string built; anything
+        // else takes the general comparison below, which decides exactly as before.
+        if (flag.Length == 1 && System.Text.Ascii.IsValid(rt) && System.Text.Ascii.IsValid(rid) && System.Text.Ascii.IsValid(tail))
+        {
+            ReadOnlySpan<char> id = externalId;
+            bool prefixed = id.Length >= rt.Length + rid.Length + 2
+                && System.Text.Ascii.Equals(rt, id[..rt.Length]) && id[rt.Length] == ':'
+                && System.Text.Ascii.Equals(rid, id.Slice(rt.Length + 1, rid.Length)) && id[rt.Length + 1 + rid.Length] == ':';
+            if (flag[0] == (byte)'1')
+            {
+                return prefixed && System.Text.Ascii.Equals(tail, id[(rt.Length + rid.Length + 2)..]);
+            }
+
+            if (flag[0] == (byte)'0')
+            {
+                // Flag 0 is only written when the id does not have the rt:rid: prefix.
+                return !prefixed && System.Text.Ascii.Equals(tail, id);
+            }
+        }
+
+        return IdentityMatchesSlow(rt, rid, flag, tail, externalId);
+    }
+
+    private static bool IdentityMatchesSlow(ReadOnlySpan<byte> rt, ReadOnlySpan<byte> rid, ReadOnlySpan<byte> flag, ReadOnlySpan<byte> tail, string externalId)
     {
         string expected = flag.SequenceEqual("1"u8)
             ? $"{Encoding.UTF8.GetString(rt)}:{Encoding.UTF8.GetString(rid)}:{Encoding.UTF8.GetString(tail)}"
@@ -105,6 +101,11 @@ internal static class BatonKeys
         // Flag 0 is only written when the id does not have the rt:rid: prefix.
         return !flag.SequenceEqual("0"u8) || !externalId.StartsWith($"{Encoding.UTF8.GetString(rt)}:{Encoding.UTF8.GetString(rid)}:", StringComparison.Ordinal);
     }
+
+    /// <summary>Whether a key element holds exactly the UTF-8 encoding of <paramref name="value"/> (as decoded text).</summary>
+    public static bool Is(ReadOnlySpan<byte> element, string value) =>
+        System.Text.Ascii.Equals(element, value)
+        || (Encoding.UTF8.GetByteCount(value) == element.Length && Encoding.UTF8.GetString(element) == value);
 
     /// <summary>A key as it may be shown in a message: printable ASCII kept, other bytes as <c>\xNN</c>, long keys cut.</summary>
     public static string Show(ReadOnlySpan<byte> key)
@@ -123,5 +124,66 @@ internal static class BatonKeys
         }
 
         return key.Length > 120 ? sb.Append('…').ToString() : sb.ToString();
+    }
+}
+
+/// <summary>
+/// The unescaped elements of one key tuple, reused from key to key: one buffer and the element bounds, so
+/// splitting a key allocates nothing.
+/// </summary>
+internal sealed class KeyTuple
+{
+    private byte[] _bytes = new byte[256];
+    private readonly List<(int Start, int Length)> _bounds = new(8);
+
+    /// <summary>Number of elements.</summary>
+    public int Count => _bounds.Count;
+
+    /// <summary>Element <paramref name="index"/>, unescaped.</summary>
+    public ReadOnlySpan<byte> this[int index]
+    {
+        get
+        {
+            var (start, length) = _bounds[index];
+            return _bytes.AsSpan(start, length);
+        }
+    }
+
+    /// <summary>See <see cref="BatonKeys.TrySplit"/>.</summary>
+    public bool TrySplit(ReadOnlySpan<byte> tuple, int expected)
+    {
+        _bounds.Clear();
+        if (_bytes.Length < tuple.Length)
+        {
+            _bytes = new byte[Math.Max(tuple.Length, _bytes.Length * 2)];
+        }
+
+        // Unescaping only shrinks: the output fits in tuple.Length bytes.
+        int n = 0, start = 0;
+        for (int i = 0; i < tuple.Length; i++)
+        {
+            byte b = tuple[i];
+            if (b == 0)
+            {
+                _bounds.Add((start, n - start));
+                start = n;
+            }
+            else if (b == 1)
+            {
+                if (i + 1 >= tuple.Length || tuple[i + 1] is not (1 or 2))
+                {
+                    return false;
+                }
+
+                _bytes[n++] = (byte)(tuple[++i] - 1);
+            }
+            else
+            {
+                _bytes[n++] = b;
+            }
+        }
+
+        _bounds.Add((start, n - start));
+        return _bounds.Count == expected;
     }
 }

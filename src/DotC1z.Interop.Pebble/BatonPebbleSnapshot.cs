@@ -278,11 +278,126 @@ public sealed class BatonPebbleSnapshot : IDisposable
         RecordCounts counts;
         using (var loader = target.BeginBulkLoad(sync))
         {
-            counts = StoreCopy.Load(loader, ResourceTypes(cancellationToken), Resources(cancellationToken), Entitlements(cancellationToken), Grants(cancellationToken), Assets(cancellationToken), cancellationToken);
+            counts = Environment.ProcessorCount < 2
+                ? StoreCopy.Load(loader, ResourceTypes(cancellationToken), Resources(cancellationToken), Entitlements(cancellationToken), Grants(cancellationToken), Assets(cancellationToken), cancellationToken)
+                : LoadPipelined(loader, cancellationToken);
         }
 
         target.PutSyncRun(SyncRun.Clone());
         return counts;
+    }
+
+    // Records per hand-over between the reading thread and the loading thread, and hand-overs in flight.
+    private const int BatchRecords = 512, BatchesInFlight = 8;
+
+    /// <summary>A run of decoded records of one kind (0 resource types … 4 assets), handed to the loading thread.</summary>
+    private sealed record Batch(int Kind, IMessage[] Records, int Count);
+
+    /// <summary>
+    /// <see cref="StoreCopy.Load"/> with the reading (table decode, record parse, key check) on a second
+    /// thread: the loader receives the same records in the same order, in batches, while the next ones
+    /// are decoded. A read error reaches the caller as it would without the second thread, after the
+    /// records before it were added (the loader is then disposed without completing, as before).
+    /// </summary>
+    private RecordCounts LoadPipelined(IBulkLoader loader, CancellationToken cancellationToken)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var queue = new System.Collections.Concurrent.BlockingCollection<Batch>(BatchesInFlight);
+        System.Runtime.ExceptionServices.ExceptionDispatchInfo? readError = null;
+        var reader = Task.Factory.StartNew(
+            () =>
+            {
+                try
+                {
+                    Produce(queue, 0, ResourceTypes(stop.Token), stop.Token);
+                    Produce(queue, 1, Resources(stop.Token), stop.Token);
+                    Produce(queue, 2, Entitlements(stop.Token), stop.Token);
+                    Produce(queue, 3, Grants(stop.Token), stop.Token);
+                    Produce(queue, 4, Assets(stop.Token), stop.Token);
+                }
+                catch (Exception ex)
+                {
+                    readError = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(ex);
+                }
+                finally
+                {
+                    queue.CompleteAdding();
+                }
+            },
+            CancellationToken.None,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default);
+        try
+        {
+            Batch? pending = null;
+            IEnumerable<T> Of<T>(int kind)
+                where T : IMessage
+            {
+                while (true)
+                {
+                    if (pending is null)
+                    {
+                        if (!queue.TryTake(out pending, Timeout.Infinite, stop.Token))
+                        {
+                            // Every record was handed over, or the reader failed: its error surfaces here,
+                            // where the sequential read would have thrown it.
+                            reader.Wait(CancellationToken.None);
+                            readError?.Throw();
+                            yield break;
+                        }
+                    }
+
+                    // Kinds arrive in order: a later kind ends this one.
+                    if (pending.Kind != kind)
+                    {
+                        yield break;
+                    }
+
+                    var batch = pending;
+                    pending = null;
+                    for (int i = 0; i < batch.Count; i++)
+                    {
+                        yield return (T)batch.Records[i];
+                    }
+                }
+            }
+
+            return StoreCopy.Load(loader, Of<ResourceTypeRecord>(0), Of<ResourceRecord>(1), Of<EntitlementRecord>(2), Of<GrantRecord>(3), Of<AssetRecord>(4), cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Reported against the caller's token, whichever thread noticed first.
+            cancellationToken.ThrowIfCancellationRequested();
+            throw;
+        }
+        finally
+        {
+            // The reader stops (if it has not finished) before the database can go away.
+            stop.Cancel();
+            reader.Wait(CancellationToken.None);
+        }
+    }
+
+    private static void Produce<T>(System.Collections.Concurrent.BlockingCollection<Batch> queue, int kind, IEnumerable<T> records, CancellationToken cancellationToken)
+        where T : IMessage
+    {
+        var items = new IMessage[BatchRecords];
+        int n = 0;
+        foreach (var record in records)
+        {
+            items[n++] = record;
+            if (n == items.Length)
+            {
+                queue.Add(new Batch(kind, items, n), cancellationToken);
+                items = new IMessage[BatchRecords];
+                n = 0;
+            }
+        }
+
+        if (n > 0)
+        {
+            queue.Add(new Batch(kind, items, n), cancellationToken);
+        }
     }
 
     /// <inheritdoc/>
@@ -294,7 +409,7 @@ public sealed class BatonPebbleSnapshot : IDisposable
         }
     }
 
-    private static bool GrantKeyMatches(GrantRecord r, List<byte[]> e)
+    private static bool GrantKeyMatches(GrantRecord r, KeyTuple e)
     {
         if (r.Entitlement is not { } ent || r.Principal is not { } p)
         {
@@ -305,13 +420,13 @@ public sealed class BatonPebbleSnapshot : IDisposable
             && Is(e[4], p.ResourceTypeId) && Is(e[5], p.ResourceId);
     }
 
-    private static bool Is(byte[] element, string value) => Encoding.UTF8.GetByteCount(value) == element.Length && Encoding.UTF8.GetString(element) == value;
+    private static bool Is(ReadOnlySpan<byte> element, string value) => BatonKeys.Is(element, value);
 
-    private IEnumerable<T> Read<T>(byte family, MessageParser<T> parser, int elements, Func<T, List<byte[]>, bool> keyMatches, CancellationToken cancellationToken)
+    private IEnumerable<T> Read<T>(byte family, MessageParser<T> parser, int elements, Func<T, KeyTuple, bool> keyMatches, CancellationToken cancellationToken)
         where T : IMessage<T>
     {
         var (lower, upper) = BatonKeys.Family(family);
-        var split = new List<byte[]>(elements);
+        var split = new KeyTuple();
         using var cursor = _db.Scan(lower, upper, cancellationToken);
         long n = 0;
         while (cursor.MoveNext())

@@ -24,9 +24,17 @@ public sealed class CompactGrantEncodingProperties
     private static readonly Gen<PrincipalRef?> Principal =
         Gen.Select(Text, Text, (rt, id) => new PrincipalRef { ResourceTypeId = rt, ResourceId = id }).Null();
 
+    // Discovery times as baton writes them, and the edges: zero parts, negative seconds and nanos
+    // (ten-byte varints), the extremes.
+    private static readonly Gen<Timestamp?> Discovered = Gen.OneOf(
+        Gen.Select(Gen.Long[0, 4_000_000_000], Gen.Int[0, 999_999_999], (s, n) => new Timestamp { Seconds = s, Nanos = n }),
+        Gen.Select(Gen.Long, Gen.Int, (s, n) => new Timestamp { Seconds = s, Nanos = n }),
+        Gen.Const(new Timestamp()),
+        Gen.Const(new Timestamp { Seconds = long.MinValue, Nanos = int.MinValue })).Null();
+
     private static readonly Gen<GrantRecord> CommonShape =
-        Gen.Select(Text, Text, Entitlement, Principal, Gen.Bool, Text, (sync, id, ent, principal, needs, scope) =>
-            new GrantRecord { SyncId = sync, ExternalId = id, Entitlement = ent, Principal = principal, NeedsExpansion = needs, SourceScopeKey = scope });
+        Gen.Select(Text, Text, Entitlement, Principal, Gen.Bool, Text, Discovered, (sync, id, ent, principal, needs, scope, discovered) =>
+            new GrantRecord { SyncId = sync, ExternalId = id, Entitlement = ent, Principal = principal, NeedsExpansion = needs, SourceScopeKey = scope, DiscoveredAt = discovered?.Clone() });
 
     [Fact]
     public void Common_shape_encodes_exactly_as_the_generated_code()
@@ -51,8 +59,9 @@ public sealed class CompactGrantEncodingProperties
         Assert.Equal(OperationStatus.DestinationTooSmall, GrantRecordCodec.EncodeCompact(plain, new byte[GrantRecordCodec.CompactBound(plain) - 1], out int required));
         Assert.Equal(GrantRecordCodec.CompactBound(plain), required);
 
-        var timestamped = plain.Clone();
-        timestamped.DiscoveredAt = new Timestamp { Seconds = 1 };
+        // A discovery time is encoded (Common_shape_…), unless it carries unknown fields.
+        var timestamped = GrantRecord.Parser.ParseFrom([.. plain.ToByteArray(), 0x2A, 0x04, 0x08, 0x01, 0x18, 0x05]);
+        Assert.NotNull(timestamped.DiscoveredAt);
         var expandable = plain.Clone();
         expandable.Expansion = new GrantExpandableRecord { Shallow = true };
         var annotated = plain.Clone();

@@ -128,7 +128,7 @@ public sealed class GrantRecordCodec : DirectCodec<GrantRecord>
 {
     // Wire tags (field number << 3 | wire type) of the fields the compact encoder writes.
     private const byte TagSyncId = (1 << 3) | 2, TagExternalId = (2 << 3) | 2, TagEntitlement = (3 << 3) | 2,
-        TagPrincipal = (4 << 3) | 2, TagNeedsExpansion = 7 << 3, TagSourceScopeKey = (10 << 3) | 2;
+        TagPrincipal = (4 << 3) | 2, TagDiscoveredAt = (5 << 3) | 2, TagNeedsExpansion = 7 << 3, TagSourceScopeKey = (10 << 3) | 2;
 
     // Bulk loads encode millions of grants; Google.Protobuf measures every string of a grant three
     // times (CalculateSize, then again for each sub-message length while writing), which made the
@@ -143,9 +143,12 @@ public sealed class GrantRecordCodec : DirectCodec<GrantRecord>
     [UnsafeAccessor(UnsafeAccessorKind.Field, Name = "_unknownFields")]
     private static extern ref UnknownFieldSet? UnknownFields(PrincipalRef reference);
 
+    [UnsafeAccessor(UnsafeAccessorKind.Field, Name = "_unknownFields")]
+    private static extern ref UnknownFieldSet? UnknownFields(Google.Protobuf.WellKnownTypes.Timestamp timestamp);
+
     /// <summary>
-    /// Encodes a grant of the common shape (no timestamps, expansion, annotations, sources or unknown
-    /// fields) in one pass, byte for byte as <see cref="DirectCodec{T}.Encode(T, Span{byte})"/> would.
+    /// Encodes a grant of the common shape (ids, refs, the flag and a discovery time — every grant baton
+    /// writes has one — but no expansion, annotations, sources or unknown fields) in one pass, byte for byte as <see cref="DirectCodec{T}.Encode(T, Span{byte})"/> would.
     /// </summary>
     /// <param name="message">The grant.</param>
     /// <param name="destination">The buffer.</param>
@@ -165,9 +168,11 @@ public sealed class GrantRecordCodec : DirectCodec<GrantRecord>
         written = 0;
         var ent = message.Entitlement;
         var principal = message.Principal;
-        if (message.DiscoveredAt is not null || message.Expansion is not null || message.Annotations.Count != 0
+        var discovered = message.DiscoveredAt;
+        if (message.Expansion is not null || message.Annotations.Count != 0
             || message.Sources.Count != 0 || UnknownFields(message) is not null
-            || (ent is not null && UnknownFields(ent) is not null) || (principal is not null && UnknownFields(principal) is not null))
+            || (ent is not null && UnknownFields(ent) is not null) || (principal is not null && UnknownFields(principal) is not null)
+            || (discovered is not null && UnknownFields(discovered) is not null))
         {
             return OperationStatus.InvalidData;
         }
@@ -201,6 +206,27 @@ public sealed class GrantRecordCodec : DirectCodec<GrantRecord>
             WriteString(destination, ref n, 1 << 3 | 2, principal.ResourceTypeId);
             WriteString(destination, ref n, 2 << 3 | 2, principal.ResourceId);
             EndMessage(destination, ref n, start);
+        }
+
+        if (discovered is not null)
+        {
+            // google.protobuf.Timestamp: seconds (int64) and nanos (int32) as varints, zero values left out;
+            // a negative int32 is sign-extended to ten bytes, as the generated code writes it.
+            destination[n++] = TagDiscoveredAt;
+            int lengthAt = n++;
+            if (discovered.Seconds != 0)
+            {
+                destination[n++] = 1 << 3;
+                n += WriteVarint(destination[n..], (ulong)discovered.Seconds);
+            }
+
+            if (discovered.Nanos != 0)
+            {
+                destination[n++] = 2 << 3;
+                n += WriteVarint(destination[n..], (ulong)(long)discovered.Nanos);
+            }
+
+            destination[lengthAt] = (byte)(n - lengthAt - 1); // at most 22 bytes: always a one-byte length
         }
 
         if (message.NeedsExpansion)
@@ -397,7 +423,21 @@ public sealed class GrantRecordCodec : DirectCodec<GrantRecord>
             chars += p.ResourceTypeId.Length + p.ResourceId.Length;
         }
 
-        return (int)Math.Min(int.MaxValue, (chars * 3) + (12 * 6));
+        // The discovery time adds at most 24 bytes: tag, length and two tagged ten-byte varints.
+        return (int)Math.Min(int.MaxValue, (chars * 3) + (12 * 6) + 24);
+    }
+
+    private static int WriteVarint(Span<byte> destination, ulong value)
+    {
+        int i = 0;
+        while (value >= 0x80)
+        {
+            destination[i++] = (byte)(value | 0x80);
+            value >>= 7;
+        }
+
+        destination[i++] = (byte)value;
+        return i;
     }
 
     private static void WriteString(Span<byte> destination, ref int n, byte tag, string value)
