@@ -1,5 +1,5 @@
 using System.CommandLine;
-using DotC1z.Cli.Bench;
+using DotC1z.Bench;
 
 namespace DotC1z.Cli.Commands;
 
@@ -63,7 +63,7 @@ public static class BenchCommand
                 ctx.Err.WriteLine(inputPath is null
                     ? $"bench: generated fixture of {n} grants (100 entitlements, 1000 principals), {seconds:0.###} s per timed benchmark"
                     : $"bench: latest sync of {inputPath}, {seconds:0.###} s per timed benchmark");
-                var runner = new BenchRunner(ctx, new FixtureSpec(n), inputStore, TimeSpan.FromSeconds(seconds), selected) { PebbleFixture = parse.GetValue(pebble) };
+                var runner = new BenchRunner(new BenchOutput(ctx.Out, ctx.Err, ctx.Cancellation), new FixtureSpec(n), inputStore, TimeSpan.FromSeconds(seconds), selected) { PebbleFixture = parse.GetValue(pebble) };
                 var results = runner.Run(engines);
                 string? jsonPath = parse.GetValue(json);
                 if (jsonPath is not null)

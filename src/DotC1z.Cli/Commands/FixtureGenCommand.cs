@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using DotC1z.Bench;
 using DotC1z.Keys;
 using DotC1z.Records;
 

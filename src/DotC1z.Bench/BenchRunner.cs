@@ -6,7 +6,7 @@ using DotC1z.Operations;
 using DotC1z.Records;
 using DotC1z.Storage;
 
-namespace DotC1z.Cli.Bench;
+namespace DotC1z.Bench;
 
 /// <summary>One benchmark result (one line of output, one JSON object).</summary>
 /// <param name="Bench">G1..G10.</param>
@@ -40,19 +40,19 @@ public sealed partial class BenchRunner
     public static readonly IReadOnlyList<string> All = ["G1", "G2", "G3", "G4", "G5", "G6", "G7", "G8", "G9", "G10", "G11"];
 
     private const int G10Stores = 16;
-    private readonly CliContext _ctx;
+    private readonly BenchOutput _ctx;
     private readonly FixtureSpec _spec;
     private readonly IC1zStore? _input;
     private readonly TimeSpan _duration;
     private readonly HashSet<string> _selected;
 
     /// <summary>Creates a runner.</summary>
-    /// <param name="ctx">CLI context.</param>
+    /// <param name="ctx">Where results (Out) and progress notes (Err) go, and the cancellation of the run.</param>
     /// <param name="spec">The fixture (used when <paramref name="input"/> is null).</param>
     /// <param name="input">An existing store whose latest sync's grants are the fixture, or null.</param>
     /// <param name="duration">Time budget of each timed loop.</param>
     /// <param name="selected">Benchmarks to report.</param>
-    public BenchRunner(CliContext ctx, FixtureSpec spec, IC1zStore? input, TimeSpan duration, IEnumerable<string> selected)
+    public BenchRunner(BenchOutput ctx, FixtureSpec spec, IC1zStore? input, TimeSpan duration, IEnumerable<string> selected)
     {
         _ctx = ctx;
         _spec = spec;
@@ -153,7 +153,7 @@ public sealed partial class BenchRunner
         principals.AddRange(prins.OrderBy(p => p.Item1, StringComparer.Ordinal).ThenBy(p => p.Item2, StringComparer.Ordinal));
         if (ids.Count == 0)
         {
-            throw new CliException("the benchmark fixture holds no grants");
+            throw new Errors.C1zArgumentException("the benchmark fixture holds no grants");
         }
     }
 
@@ -182,7 +182,7 @@ public sealed partial class BenchRunner
         }
         else
         {
-            var from = _input.LatestSync() ?? throw new CliException("the --input store holds no sync");
+            var from = _input.LatestSync() ?? throw new Errors.C1zArgumentException("the --input store holds no sync");
             _fixture = [.. _input.Grants(from)];
         }
 

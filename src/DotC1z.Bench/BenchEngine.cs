@@ -4,7 +4,7 @@ using DotC1z.Interop.V1;
 using DotC1z.Keys;
 using DotC1z.Storage;
 
-namespace DotC1z.Cli.Bench;
+namespace DotC1z.Bench;
 
 /// <summary>One engine under benchmark: how to create, reopen, checkpoint and round-trip its stores.</summary>
 public abstract class BenchEngine : IDisposable

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 
-namespace DotC1z.Cli.Bench;
+namespace DotC1z.Bench;
 
 /// <summary>
 /// How much CPU other processes are using, from <c>/proc/stat</c> minus this process's own share

@@ -1,7 +1,6 @@
 using System.Diagnostics;
-using DotC1z.Cli.Bench;
 
-namespace DotC1z.Cli.Tests;
+namespace DotC1z.Bench.Tests;
 
 public sealed class OtherCpuLoadTests
 {

@@ -6,7 +6,7 @@ using DotC1z.Interop.V1;
 using DotC1z.Keys;
 using DotC1z.Storage;
 
-namespace DotC1z.Cli.Bench;
+namespace DotC1z.Bench;
 
 /// <summary>
 /// G11: baton's files as users receive them. The rocks side reads baton's Pebble C1Z3 fixture through our

@@ -5,7 +5,7 @@ using DotC1z.Keys;
 using DotC1z.Records;
 using DotC1z.Storage;
 
-namespace DotC1z.Cli;
+namespace DotC1z.Bench;
 
 /// <summary>Shape of a synthetic sync (docs/CLI.md §3.1).</summary>
 /// <param name="Grants">Grants to generate.</param>
