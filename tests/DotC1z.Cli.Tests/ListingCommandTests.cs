@@ -293,6 +293,15 @@ public sealed class ListingCommandTests : IDisposable
     }
 
     [Fact]
+    public void Access_of_an_unknown_principal_is_empty_with_one_warning()
+    {
+        var r = Run("access", Unexpanded, "-t", "user", "-r", "nobody\u001b[2J", "--format", "csv");
+        Assert.True(r.Code == 0, r.Err);
+        Assert.Equal(["entitlement_id,resource_type_id,resource_id,path"], Lines(r.Out));
+        Assert.StartsWith("c1z: warning: no resource user/nobody\\x1b[2J in sync", Lines(r.Err).Single(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Access_follows_a_chain_of_groups_to_its_shortest_path()
     {
         // group-0000000 is a member of group-0000001, which is a member of group-0000002, … : project-0000003:access

@@ -40,7 +40,13 @@ public static class AccessCommand
             string input = parse.GetValue(path)!;
             using var snapshot = C1zSnapshot.Open(input);
             var id = ListingOptions.ResolveSync(snapshot, input, parse.GetValue(sync));
-            var result = EffectiveAccess.Resolve(snapshot, id, parse.GetValue(type)!, parse.GetValue(resource)!, ctx.Cancellation);
+            string principalType = parse.GetValue(type)!, principalId = parse.GetValue(resource)!;
+            var result = EffectiveAccess.Resolve(snapshot, id, principalType, principalId, ctx.Cancellation);
+            if (result.Entries.Count == 0 && !snapshot.Store.TryGetResource(id, principalType, principalId, out _))
+            {
+                CliApp.Warn(ctx, $"no resource {principalType}/{principalId} in sync {id} of {input}, and no grant to it");
+            }
+
             var hops = new Dictionary<string, string>(StringComparer.Ordinal);
             string Hop(string entitlementId)
             {
