@@ -1,5 +1,6 @@
 using System.Collections.Frozen;
 using System.CommandLine;
+using System.CommandLine.Invocation;
 using System.CommandLine.Parsing;
 using System.Globalization;
 using System.Reflection;
@@ -15,7 +16,14 @@ namespace DotC1z.Cli;
 /// <param name="Err">Standard error (progress and errors).</param>
 /// <param name="Interactive">Whether stderr is a terminal (progress bars instead of plain lines).</param>
 /// <param name="Cancellation">Ctrl-C.</param>
-public sealed record CliContext(TextWriter Out, TextWriter Err, bool Interactive, CancellationToken Cancellation);
+public sealed record CliContext(TextWriter Out, TextWriter Err, bool Interactive, CancellationToken Cancellation)
+{
+    /// <summary>
+    /// The width tables are truncated to: the terminal's width when stdout is a terminal, null (no truncation)
+    /// when it is redirected (docs/CLI.md §2.2).
+    /// </summary>
+    public int? OutputWidth { get; init; }
+}
 
 /// <summary>A command failed in a way the user can act on; printed as one line, exit code 1.</summary>
 public sealed class CliException(string message) : Exception(message);
@@ -27,10 +35,10 @@ public static class CliApp
     public static readonly Option<bool> Verbose = new("--verbose") { Description = "Show the full exception on failure.", Recursive = true };
 
     /// <summary>Arguments and options that name an input store or file (validated and named in error lines).</summary>
-    private static readonly FrozenSet<string> InputNames = FrozenSet.Create(StringComparer.Ordinal, "PATH", "--in", "--base", "--applied", "--input");
+    private static readonly FrozenSet<string> InputNames = FrozenSet.Create(StringComparer.Ordinal, "PATH", "--in", "--base", "--applied", "--input", "--compare-file");
 
     /// <summary>Arguments and options that name a path (input or output): an empty one is a usage error.</summary>
-    private static readonly FrozenSet<string> PathNames = FrozenSet.Create(StringComparer.Ordinal, "PATH", "--in", "--out", "--base", "--applied", "--input", "--dir");
+    private static readonly FrozenSet<string> PathNames = FrozenSet.Create(StringComparer.Ordinal, "PATH", "--in", "--out", "--base", "--applied", "--input", "--dir", "--compare-file");
 
     /// <summary>Runs one command line.</summary>
     /// <param name="args">Arguments.</param>
@@ -38,18 +46,19 @@ public static class CliApp
     /// <param name="stderr">Progress and error output.</param>
     /// <param name="cancellationToken">Cancels the command.</param>
     /// <param name="interactive">Whether stderr is a terminal.</param>
+    /// <param name="outputWidth">The terminal width when stdout is a terminal (tables are truncated to it), else null.</param>
     /// <returns>0 success, 1 failure, 2 usage error.</returns>
     /// <remarks>
     /// Every failure is exactly one <c>c1z: error: </c> line on stderr, escaped by <see cref="Printable.Escape"/>
     /// (messages may carry ids and strings from untrusted files), naming the input when the message does not,
     /// and never the exception type; <c>--verbose</c> adds the escaped exception text after it.
     /// </remarks>
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken = default, bool interactive = false)
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken = default, bool interactive = false, int? outputWidth = null)
     {
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(stdout);
         ArgumentNullException.ThrowIfNull(stderr);
-        var ctx = new CliContext(stdout, stderr, interactive, cancellationToken);
+        var ctx = new CliContext(stdout, stderr, interactive, cancellationToken) { OutputWidth = outputWidth };
         var root = BuildRoot(ctx);
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
@@ -347,13 +356,44 @@ public static class CliApp
         }
     }
 
-    /// <summary>The tool version (assembly informational version).</summary>
+    /// <summary>The tool version (assembly informational version: the version, then <c>+</c> and the git commit when the build knew it).</summary>
     public static string Version => typeof(CliApp).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
+
+    /// <summary>The line <c>c1z --version</c> prints: <c>c1z VERSION (commit SHA)</c>, or <c>(commit unknown)</c> for a build outside a git checkout.</summary>
+    public static string VersionLine
+    {
+        get
+        {
+            string v = Version;
+            int plus = v.IndexOf('+', StringComparison.Ordinal);
+            return plus < 0 ? $"c1z {v} (commit unknown)" : $"c1z {v[..plus]} (commit {v[(plus + 1)..]})";
+        }
+    }
+
+    /// <summary>Prints <see cref="VersionLine"/>.</summary>
+    private sealed class VersionAction(CliContext ctx) : SynchronousCommandLineAction
+    {
+        public override int Invoke(ParseResult parseResult)
+        {
+            ctx.Out.WriteLine(VersionLine);
+            return 0;
+        }
+    }
 
     private static RootCommand BuildRoot(CliContext ctx)
     {
-        var root = new RootCommand("c1z — write, query, compact, diff, expand, verify and benchmark c1z access snapshots.");
+        var root = new RootCommand(
+            "c1z — read, write, query, compact, diff, expand, verify and benchmark c1z access snapshots.\n\n"
+            + "Example:\n  c1z resources snapshot.c1z -t user\n  c1z access snapshot.c1z -t user -r alice\n  c1z grants snapshot.c1z -e group:eng:member --format csv > grants.csv");
         root.Options.Add(Verbose);
+        foreach (var option in root.Options)
+        {
+            if (option is VersionOption version)
+            {
+                version.Action = new VersionAction(ctx);
+            }
+        }
+
         foreach (var command in new[]
         {
             FixtureGenCommand.Create(ctx),
@@ -361,7 +401,13 @@ public static class CliApp
             ImportCommand.Create(ctx),
             ExportCommand.Create(ctx),
             StatsCommand.Create(ctx),
+            SyncsCommand.Create(ctx),
+            ResourceTypesCommand.Create(ctx),
+            ResourcesCommand.Create(ctx),
+            EntitlementsCommand.Create(ctx),
             GrantsCommand.Create(ctx),
+            PrincipalsCommand.Create(ctx),
+            AccessCommand.Create(ctx),
             VerifyCommand.Create(ctx),
             CompactCommand.Create(ctx),
             DiffCommand.Create(ctx),

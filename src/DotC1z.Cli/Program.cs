@@ -32,6 +32,25 @@ public static class Program
             context.Cancel = true;
             cts.Cancel();
         });
-        return CliApp.Run(args, Console.Out, Console.Error, cts.Token, interactive: !Console.IsErrorRedirected);
+        return CliApp.Run(args, Console.Out, Console.Error, cts.Token, interactive: !Console.IsErrorRedirected, outputWidth: TerminalWidth());
+    }
+
+    /// <summary>The terminal's width when stdout is a terminal, else null (tables are not truncated).</summary>
+    private static int? TerminalWidth()
+    {
+        if (Console.IsOutputRedirected)
+        {
+            return null;
+        }
+
+        try
+        {
+            int width = Console.WindowWidth;
+            return width > 0 ? width : null;
+        }
+        catch (Exception e) when (e is IOException or PlatformNotSupportedException or InvalidOperationException)
+        {
+            return null;
+        }
     }
 }

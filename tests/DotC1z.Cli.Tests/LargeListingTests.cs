@@ -1,0 +1,91 @@
+using System.Diagnostics;
+using System.Globalization;
+using DotC1z.Tests.Shared;
+using static DotC1z.Cli.Tests.CliRunner;
+
+namespace DotC1z.Cli.Tests;
+
+/// <summary>
+/// Issue 17 "done when": <c>c1z grants --format csv</c> over a 1M-grant file streams in bounded memory
+/// (peak RSS of the child process under 300 MiB, read from /proc on Linux) and prints its first rows long
+/// before it ends.
+/// </summary>
+public sealed class LargeListingTests : IDisposable
+{
+    private const long PeakRssLimit = 300L << 20;
+    private readonly TempDir _dir = new("large-listing");
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task Grants_csv_of_a_million_grants_streams_in_bounded_memory()
+    {
+        string file = _dir.Combine("1m.c1z");
+        var gen = Run("fixture-gen", "--out", file, "--grants", "1000000");
+        Assert.True(gen.Code == 0, gen.Err);
+
+        string c1z = Path.Combine(AppContext.BaseDirectory, "c1z.dll");
+        Assert.True(File.Exists(c1z), $"c1z.dll not found beside the tests at {c1z}");
+        var psi = new ProcessStartInfo("dotnet", [c1z, "grants", file, "--format", "csv"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        var clock = Stopwatch.StartNew();
+        using var child = Process.Start(psi)!;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        var stderr = child.StandardError.ReadToEndAsync(timeout.Token);
+
+        // The high-water mark only grows: the last value read before the process exits is its peak, near enough.
+        long peak = 0;
+        string status = $"/proc/{child.Id}/status";
+        var poll = Task.Run(
+            async () =>
+            {
+                while (!child.HasExited)
+                {
+                    try
+                    {
+                        foreach (string line in await File.ReadAllLinesAsync(status, timeout.Token))
+                        {
+                            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                            {
+                                peak = Math.Max(peak, long.Parse(line["VmHWM:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024);
+                            }
+                        }
+                    }
+                    catch (IOException)
+                    {
+                        // gone between the check and the read
+                    }
+
+                    await Task.Delay(50, timeout.Token);
+                }
+            },
+            timeout.Token);
+
+        long rows = 0;
+        TimeSpan first = TimeSpan.Zero;
+        while (await child.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+        {
+            if (rows++ == 1)
+            {
+                first = clock.Elapsed;
+                Assert.Equal("grant-0000000000", line.Split(',')[0]);
+            }
+        }
+
+        await child.WaitForExitAsync(timeout.Token);
+        var total = clock.Elapsed;
+        await poll;
+        Assert.True(child.ExitCode == 0, await stderr);
+        Assert.Equal(1_000_001, rows); // header + one row per grant
+        Assert.True(first < total / 2, $"first row after {first}, end after {total}: the output does not stream");
+        if (OperatingSystem.IsLinux())
+        {
+            Assert.True(peak > 0, "no VmHWM read from /proc");
+            Assert.True(peak < PeakRssLimit, $"peak RSS {peak >> 20} MiB, limit {PeakRssLimit >> 20} MiB");
+        }
+    }
+}
