@@ -1,4 +1,5 @@
 using DotC1z.Keys;
+using DotC1z.Operations;
 using DotC1z.Records;
 using DotC1z.Storage;
 
@@ -259,72 +260,7 @@ internal static class EffectiveAccess
         return entries;
     }
 
-    /// <summary>Tarjan's strongly connected components (iterative), over the reached graph.</summary>
-    private static Dictionary<string, int> StronglyConnected(Dictionary<string, Dictionary<string, Edge>> edges)
-    {
-        var index = new Dictionary<string, int>(StringComparer.Ordinal);
-        var low = new Dictionary<string, int>(StringComparer.Ordinal);
-        var onStack = new HashSet<string>(StringComparer.Ordinal);
-        var stack = new Stack<string>();
-        var component = new Dictionary<string, int>(StringComparer.Ordinal);
-        var successors = edges.ToDictionary(kv => kv.Key, kv => kv.Value.Keys.ToList(), StringComparer.Ordinal);
-        int counter = 0, components = 0;
-        foreach (string root in successors.Keys)
-        {
-            if (index.ContainsKey(root))
-            {
-                continue;
-            }
-
-            var work = new Stack<(string Node, int Next)>();
-            work.Push((root, 0));
-            index[root] = low[root] = counter++;
-            stack.Push(root);
-            onStack.Add(root);
-            while (work.Count > 0)
-            {
-                var (v, next) = work.Pop();
-                var succ = successors[v];
-                if (next < succ.Count)
-                {
-                    work.Push((v, next + 1));
-                    string w = succ[next];
-                    if (!index.ContainsKey(w))
-                    {
-                        index[w] = low[w] = counter++;
-                        stack.Push(w);
-                        onStack.Add(w);
-                        work.Push((w, 0));
-                    }
-                    else if (onStack.Contains(w))
-                    {
-                        low[v] = Math.Min(low[v], index[w]);
-                    }
-
-                    continue;
-                }
-
-                if (low[v] == index[v])
-                {
-                    string w;
-                    do
-                    {
-                        w = stack.Pop();
-                        onStack.Remove(w);
-                        component[w] = components;
-                    }
-                    while (w != v);
-                    components++;
-                }
-
-                if (work.Count > 0)
-                {
-                    var parent = work.Peek().Node;
-                    low[parent] = Math.Min(low[parent], low[v]);
-                }
-            }
-        }
-
-        return component;
-    }
+    /// <summary>The strongly connected components of the reached graph (<see cref="GraphComponents.Of"/>).</summary>
+    private static Dictionary<string, int> StronglyConnected(Dictionary<string, Dictionary<string, Edge>> edges) =>
+        GraphComponents.Of(edges.ToDictionary(kv => kv.Key, kv => kv.Value.Keys.ToList(), StringComparer.Ordinal));
 }

@@ -34,17 +34,37 @@ public static class StorePaths
     /// <exception cref="Errors.C1zStoreInUseException">The output is a store another process has open.</exception>
     public static void PrepareOutput(string path, bool force, params string[] inputs)
     {
+        if (MayReplace(path, force, inputs, fileInputMayBeOutput: true, out string output))
+        {
+            CheckReplaceable(output, path);
+        }
+    }
+
+    /// <summary>
+    /// The checks every output shares: a non-empty path that is not an input (a file input may be the output only
+    /// where the command reads it completely before writing, <paramref name="fileInputMayBeOutput"/>) and does not
+    /// contain one; absent, or present with <paramref name="force"/>.
+    /// </summary>
+    /// <param name="path">The output path.</param>
+    /// <param name="force">Whether an existing output may be replaced.</param>
+    /// <param name="inputs">The command's input paths.</param>
+    /// <param name="fileInputMayBeOutput">Whether a file input may also be the output.</param>
+    /// <param name="output">The canonical output path.</param>
+    /// <returns>True when the output exists and may be replaced, once the caller has checked it is of a replaceable kind.</returns>
+    /// <exception cref="CliException">The output may not be written.</exception>
+    internal static bool MayReplace(string path, bool force, string[] inputs, bool fileInputMayBeOutput, out string output)
+    {
         ArgumentNullException.ThrowIfNull(inputs);
         if (string.IsNullOrWhiteSpace(path))
         {
             throw new CliException("the output path is empty");
         }
 
-        string output = OutputPaths.Canonical(path);
+        output = OutputPaths.Canonical(path);
         foreach (string input in inputs)
         {
             string canonical = OutputPaths.Canonical(input);
-            if (canonical == output && Directory.Exists(canonical))
+            if (canonical == output && (!fileInputMayBeOutput || Directory.Exists(canonical)))
             {
                 throw new CliException($"the output {path} is also an input; write to another path");
             }
@@ -57,15 +77,10 @@ public static class StorePaths
 
         if (!Path.Exists(output))
         {
-            return;
+            return false;
         }
 
-        if (!force)
-        {
-            throw new CliException($"output already exists: {path} (use --force to replace it)");
-        }
-
-        CheckReplaceable(output, path);
+        return force ? true : throw new CliException($"output already exists: {path} (use --force to replace it)");
     }
 
     /// <summary>Whether <paramref name="directory"/> is a RocksDB store directory (the only kind of directory --force replaces).</summary>

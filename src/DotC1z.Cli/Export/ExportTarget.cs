@@ -48,37 +48,10 @@ internal sealed class ExportTarget : IDisposable
     /// <exception cref="CliException">The output may not be written.</exception>
     public static void Prepare(string path, bool force, bool directory, params string[] inputs)
     {
-        if (string.IsNullOrWhiteSpace(path))
+        if (StorePaths.MayReplace(path, force, inputs, fileInputMayBeOutput: false, out string output))
         {
-            throw new CliException("the output path is empty");
+            CheckReplaceable(output, path, directory);
         }
-
-        string output = OutputPaths.Canonical(path);
-        foreach (string input in inputs)
-        {
-            string canonical = OutputPaths.Canonical(input);
-            if (canonical == output)
-            {
-                throw new CliException($"the output {path} is also an input; write to another path");
-            }
-
-            if (canonical.StartsWith(output + Path.DirectorySeparatorChar, StringComparison.Ordinal))
-            {
-                throw new CliException($"the output {path} contains the input {input}; write to another path");
-            }
-        }
-
-        if (!Path.Exists(output))
-        {
-            return;
-        }
-
-        if (!force)
-        {
-            throw new CliException($"output already exists: {path} (use --force to replace it)");
-        }
-
-        CheckReplaceable(output, path, directory);
     }
 
     /// <summary>Creates the scratch directory beside <paramref name="path"/>.</summary>

@@ -270,7 +270,7 @@ public static class GrantExpander
         pending.Clear();
     }
 
-    /// <summary>Tarjan's algorithm (iterative): component index per node.</summary>
+    /// <summary>The strongly connected components of the expansion graph (<see cref="GraphComponents.Of"/>).</summary>
     private static Dictionary<string, int> StronglyConnected(List<string> nodes, IEnumerable<Edge> edges)
     {
         var adjacency = nodes.ToDictionary(n => n, _ => new List<string>(), StringComparer.Ordinal);
@@ -279,69 +279,7 @@ public static class GrantExpander
             adjacency[e.Source].Add(e.Target);
         }
 
-        var index = new Dictionary<string, int>(StringComparer.Ordinal);
-        var low = new Dictionary<string, int>(StringComparer.Ordinal);
-        var onStack = new HashSet<string>(StringComparer.Ordinal);
-        var stack = new Stack<string>();
-        var component = new Dictionary<string, int>(StringComparer.Ordinal);
-        int counter = 0, components = 0;
-        foreach (string root in nodes)
-        {
-            if (index.ContainsKey(root))
-            {
-                continue;
-            }
-
-            var work = new Stack<(string Node, int Next)>();
-            work.Push((root, 0));
-            index[root] = low[root] = counter++;
-            stack.Push(root);
-            onStack.Add(root);
-            while (work.Count > 0)
-            {
-                var (v, next) = work.Pop();
-                var succ = adjacency[v];
-                if (next < succ.Count)
-                {
-                    work.Push((v, next + 1));
-                    string w = succ[next];
-                    if (!index.ContainsKey(w))
-                    {
-                        index[w] = low[w] = counter++;
-                        stack.Push(w);
-                        onStack.Add(w);
-                        work.Push((w, 0));
-                    }
-                    else if (onStack.Contains(w))
-                    {
-                        low[v] = Math.Min(low[v], index[w]);
-                    }
-
-                    continue;
-                }
-
-                if (low[v] == index[v])
-                {
-                    string w;
-                    do
-                    {
-                        w = stack.Pop();
-                        onStack.Remove(w);
-                        component[w] = components;
-                    }
-                    while (w != v);
-                    components++;
-                }
-
-                if (work.Count > 0)
-                {
-                    var parent = work.Peek().Node;
-                    low[parent] = Math.Min(low[parent], low[v]);
-                }
-            }
-        }
-
-        return component;
+        return GraphComponents.Of(adjacency);
     }
 
     /// <summary>Longest-path depth of each component in the condensed (acyclic) graph: 0 for components nothing flows into.</summary>
