@@ -286,12 +286,19 @@ public sealed partial class RocksStore : IC1zStore
             return null;
         }, operation);
 
-    private T Guard<T>(Func<T> action, [System.Runtime.CompilerServices.CallerMemberName] string operation = "")
+    private T Guard<T>(Func<T> action, [System.Runtime.CompilerServices.CallerMemberName] string operation = "") =>
+        Guard(action, static (_, a) => a(), operation);
+
+    /// <summary>
+    /// Runs a native call under the store's lease, mapping RocksDB's errors to typed ones. The state form lets hot
+    /// paths pass a static lambda: no closure is allocated per call (point reads).
+    /// </summary>
+    private T Guard<TState, T>(TState state, Func<RocksStore, TState, T> action, string operation)
     {
         ObjectDisposedException.ThrowIf(!TryLease(), this);
         try
         {
-            return action();
+            return action(this, state);
         }
         catch (RocksNativeException ex)
         {
@@ -311,7 +318,7 @@ public sealed partial class RocksStore : IC1zStore
 
     /// <summary>Point read of the latest committed value.</summary>
     private byte[]? Get(byte[] key, [System.Runtime.CompilerServices.CallerMemberName] string operation = "") =>
-        Guard(() => _db.Get(key, _nativeOptions.DefaultRead), operation);
+        Guard(key, static (store, k) => store._db.Get(k, store._nativeOptions.DefaultRead), operation);
 
     internal void MarkModified() => _modified = true;
 
