@@ -65,14 +65,35 @@ public sealed class BatonPebbleFile : IDisposable
     /// <exception cref="C1zFormatException">A Pebble table format, codec or baton layout this build does not read.</exception>
     /// <exception cref="C1zCorruptionException">The database inside is damaged.</exception>
     /// <exception cref="C1zIOException">The file cannot be read.</exception>
-    public static BatonPebbleFile Open(FileStream input, string full, C1zReadLimits options, CancellationToken cancellationToken)
+    public static BatonPebbleFile Open(FileStream input, string full, C1zReadLimits options, CancellationToken cancellationToken) =>
+        Open(input, full, options, null, cancellationToken);
+
+    /// <summary>
+    /// <see cref="Open(FileStream, string, C1zReadLimits, CancellationToken)"/> with the header the caller already read
+    /// through <paramref name="input"/> (from <see cref="C1zContainer.ReadHeader"/>), so it is not parsed again.
+    /// </summary>
+    /// <param name="input">The file; disposed with the result, or on failure.</param>
+    /// <param name="full">Its full path, for messages.</param>
+    /// <param name="options">Limits.</param>
+    /// <param name="header">The header read through <paramref name="input"/>, or null to read it here.</param>
+    /// <param name="cancellationToken">Stops the open.</param>
+    /// <returns>The open file; dispose it.</returns>
+    /// <exception cref="C1zArchiveException">The envelope, manifest or frame index is not acceptable.</exception>
+    /// <exception cref="C1zFormatException">A Pebble table format, codec or baton layout this build does not read.</exception>
+    /// <exception cref="C1zCorruptionException">The database inside is damaged.</exception>
+    /// <exception cref="C1zIOException">The file cannot be read.</exception>
+    public static BatonPebbleFile Open(FileStream input, string full, C1zReadLimits options, (C1ZManifest Manifest, byte[] Bytes)? header, CancellationToken cancellationToken)
     {
         IPayloadFileSource? payload = null;
         string? extracted = null;
         try
         {
-            input.Position = 0;
-            var (manifest, manifestBytes) = C1zContainer.ReadHeader(input, full);
+            if (header is null)
+            {
+                input.Position = 0;
+            }
+
+            var (manifest, manifestBytes) = header ?? C1zContainer.ReadHeader(input, full);
             if (!IsPebbleEngine(manifest.Engine))
             {
                 throw new C1zArchiveException(ArchiveError.UnsupportedEngine, full, $"engine \"{manifest.Engine}\" is not one of baton's Pebble engines");

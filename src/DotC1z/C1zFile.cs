@@ -137,16 +137,25 @@ public static class C1zFile
     /// Opens a C1Z3 file through one handle (taken over): its header decides between our engine and baton's
     /// Pebble engines, and every later read uses the same handle, so the file cannot be swapped in between.
     /// </summary>
-    internal static IC1zStore Open(FileStream input, string full, C1zOpenOptions options)
+    internal static IC1zStore Open(FileStream input, string full, C1zOpenOptions options) => Open(input, full, options, out _);
+
+    /// <inheritdoc cref="Open(FileStream, string, C1zOpenOptions)"/>
+    /// <param name="input">The file (taken over).</param>
+    /// <param name="full">Its full path.</param>
+    /// <param name="options">Options.</param>
+    /// <param name="baton">Whether the file was one of baton's Pebble files.</param>
+    internal static IC1zStore Open(FileStream input, string full, C1zOpenOptions options, out bool baton)
     {
         string? work = null;
+        baton = false;
         try
         {
             input.Position = 0;
             var header = C1zContainer.ReadHeader(input, full);
             if (BatonPebbleFile.IsPebbleEngine(header.Manifest.Engine))
             {
-                return OpenBaton(input, full, options);
+                baton = true;
+                return OpenBaton(input, full, options, CancellationToken.None, header);
             }
 
             string root = options.TempDirectory ?? Path.GetTempPath();
@@ -204,7 +213,7 @@ public static class C1zFile
     }
 
     /// <summary><see cref="OpenBaton(string, C1zOpenOptions?, CancellationToken)"/> through <paramref name="input"/> (taken over).</summary>
-    internal static IC1zStore OpenBaton(FileStream input, string full, C1zOpenOptions options, CancellationToken cancellationToken = default)
+    internal static IC1zStore OpenBaton(FileStream input, string full, C1zOpenOptions options, CancellationToken cancellationToken = default, (C1ZManifest Manifest, byte[] Bytes)? header = null)
     {
         if (!options.ReadOnly)
         {
@@ -212,7 +221,7 @@ public static class C1zFile
             throw new C1zArchiveException(ArchiveError.UnsupportedEngine, full, "baton Pebble files open read-only; convert with 'c1z import'");
         }
 
-        using var file = BatonPebbleFile.Open(input, full, options, cancellationToken);
+        using var file = BatonPebbleFile.Open(input, full, options, header, cancellationToken);
         string work = PrivateDirectory.CreateUnique(options.TempDirectory ?? Path.GetTempPath(), "c1z-pebble-");
         RocksStore? store = null;
         try

@@ -1,7 +1,6 @@
 using DotC1z.Engine.Rocks;
 using DotC1z.Errors;
 using DotC1z.Format;
-using DotC1z.Interop.Pebble;
 using DotC1z.Interop.V1;
 using DotC1z.Storage;
 
@@ -56,19 +55,8 @@ public static class StoreOpener
 
         if (n == 5 && C1zEnvelope.HasMagic(header))
         {
-            bool baton;
-            try
-            {
-                input.Position = 0;
-                baton = BatonPebbleFile.IsPebbleEngine(C1zContainer.ReadHeader(input, full).Manifest.Engine);
-            }
-            catch
-            {
-                input.Dispose();
-                throw;
-            }
-
-            return (C1zFile.Open(input, full, options), baton ? SnapshotKind.BatonPebble : SnapshotKind.C1z3);
+            var store = C1zFile.Open(input, full, options, out bool baton);
+            return (store, baton ? SnapshotKind.BatonPebble : SnapshotKind.C1z3);
         }
 
         using (input)
