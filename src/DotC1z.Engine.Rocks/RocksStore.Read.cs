@@ -44,51 +44,45 @@ public sealed partial class RocksStore
     }
 
     /// <inheritdoc/>
-    public IEnumerable<ResourceTypeRecord> ResourceTypes(SyncId syncId) => ScanRecords(syncId, RecordOps.ResourceType, Keyspace.RecordSyncPrefix((byte)RecordKind.ResourceType, syncId));
+    public IEnumerable<ResourceTypeRecord> ResourceTypes(SyncId syncId) => List(syncId, RecordListing.ResourceTypes());
 
     /// <inheritdoc/>
-    public IEnumerable<ResourceRecord> Resources(SyncId syncId) => ScanRecords(syncId, RecordOps.Resource, Keyspace.RecordSyncPrefix((byte)RecordKind.Resource, syncId));
+    public IEnumerable<ResourceRecord> Resources(SyncId syncId) => List(syncId, RecordListing.Resources());
 
     /// <inheritdoc/>
-    public IEnumerable<ResourceRecord> ResourcesByType(SyncId syncId, string resourceTypeId)
-    {
-        ArgumentNullException.ThrowIfNull(resourceTypeId);
-        byte[] prefix = Keyspace.RecordKey((byte)RecordKind.Resource, syncId, resourceTypeId);
-        return ScanRecords(syncId, RecordOps.Resource, [.. prefix, TupleCodec.Separator]);
-    }
+    public IEnumerable<ResourceRecord> ResourcesByType(SyncId syncId, string resourceTypeId) => List(syncId, RecordListing.ResourcesByType(resourceTypeId));
 
     /// <inheritdoc/>
     public IEnumerable<ResourceRecord> ResourcesByParent(SyncId syncId, string parentResourceTypeId, string parentResourceId) =>
-        ScanIndex(syncId, RecordOps.Resource, Keyspace.IndexKey(Keyspace.IdxResourceByParent, syncId, true, parentResourceTypeId, parentResourceId), covering: false);
+        List(syncId, RecordListing.ResourcesByParent(parentResourceTypeId, parentResourceId));
 
     /// <inheritdoc/>
-    public IEnumerable<EntitlementRecord> Entitlements(SyncId syncId) => ScanRecords(syncId, RecordOps.Entitlement, Keyspace.RecordSyncPrefix((byte)RecordKind.Entitlement, syncId));
+    public IEnumerable<EntitlementRecord> Entitlements(SyncId syncId) => List(syncId, RecordListing.Entitlements());
 
     /// <inheritdoc/>
     public IEnumerable<EntitlementRecord> EntitlementsByResource(SyncId syncId, string resourceTypeId, string resourceId) =>
-        ScanIndex(syncId, RecordOps.Entitlement, Keyspace.IndexKey(Keyspace.IdxEntitlementByResource, syncId, true, resourceTypeId, resourceId), covering: false);
+        List(syncId, RecordListing.EntitlementsByResource(resourceTypeId, resourceId));
 
     /// <inheritdoc/>
-    public IEnumerable<GrantRecord> Grants(SyncId syncId) => ScanRecords(syncId, RecordOps.Grant, Keyspace.RecordSyncPrefix((byte)RecordKind.Grant, syncId));
+    public IEnumerable<GrantRecord> Grants(SyncId syncId) => List(syncId, RecordListing.Grants());
 
     /// <inheritdoc/>
-    public IEnumerable<GrantRecord> GrantsByEntitlement(SyncId syncId, string entitlementId) =>
-        ScanIndex(syncId, RecordOps.Grant, Keyspace.IndexKey(Keyspace.IdxGrantByEntitlement, syncId, true, entitlementId), covering: true);
+    public IEnumerable<GrantRecord> GrantsByEntitlement(SyncId syncId, string entitlementId) => List(syncId, RecordListing.GrantsByEntitlement(entitlementId));
 
     /// <inheritdoc/>
     public IEnumerable<GrantRecord> GrantsByPrincipal(SyncId syncId, string principalResourceTypeId, string principalResourceId) =>
-        ScanIndex(syncId, RecordOps.Grant, Keyspace.IndexKey(Keyspace.IdxGrantByPrincipal, syncId, true, principalResourceTypeId, principalResourceId), covering: true);
+        List(syncId, RecordListing.GrantsByPrincipal(principalResourceTypeId, principalResourceId));
 
     /// <inheritdoc/>
     public IEnumerable<GrantRecord> GrantsByEntitlementResource(SyncId syncId, string resourceTypeId, string resourceId) =>
-        ScanIndex(syncId, RecordOps.Grant, Keyspace.IndexKey(Keyspace.IdxGrantByEntitlementResource, syncId, true, resourceTypeId, resourceId), covering: false);
+        List(syncId, RecordListing.GrantsByResource(resourceTypeId, resourceId));
 
     /// <inheritdoc/>
     public IEnumerable<GrantRecord> GrantsNeedingExpansion(SyncId syncId) =>
         ScanIndex(syncId, RecordOps.Grant, Keyspace.IndexSyncPrefix(Keyspace.IdxGrantNeedsExpansion, syncId), covering: false);
 
     /// <inheritdoc/>
-    public IEnumerable<AssetRecord> Assets(SyncId syncId) => ScanRecords(syncId, RecordOps.Asset, Keyspace.RecordSyncPrefix((byte)RecordKind.Asset, syncId));
+    public IEnumerable<AssetRecord> Assets(SyncId syncId) => List(syncId, RecordListing.Assets());
 
     /// <inheritdoc/>
     public RecordCounts Count(SyncId syncId)
@@ -112,13 +106,6 @@ public sealed partial class RocksStore
         }
 
         return n;
-    }
-
-    private IEnumerable<T> ScanRecords<T>(SyncId syncId, RecordOps<T> ops, byte[] prefix)
-        where T : class, IMessage<T>, new()
-    {
-        ThrowIfDisposed();
-        return IterateRecords(syncId, ops, prefix, prefix);
     }
 
     private IEnumerable<T> IterateRecords<T>(SyncId sync, RecordOps<T> ops, byte[] prefix, byte[] start)

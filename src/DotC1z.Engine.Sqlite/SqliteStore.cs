@@ -932,51 +932,38 @@ public sealed class SqliteStore : IC1zStore
     }
 
     /// <inheritdoc/>
-    public IEnumerable<ResourceTypeRecord> ResourceTypes(SyncId syncId) =>
-        Select(syncId, $"select {RtCols} from v1_resource_types where sync_id=$sync order by external_id", MapRt);
+    public IEnumerable<ResourceTypeRecord> ResourceTypes(SyncId syncId) => List(syncId, RecordListing.ResourceTypes());
 
     /// <inheritdoc/>
-    public IEnumerable<ResourceRecord> Resources(SyncId syncId) =>
-        Select(syncId, $"select {ResCols} from v1_resources where sync_id=$sync order by resource_type_id, external_id", MapRes);
+    public IEnumerable<ResourceRecord> Resources(SyncId syncId) => List(syncId, RecordListing.Resources());
 
     /// <inheritdoc/>
-    public IEnumerable<ResourceRecord> ResourcesByType(SyncId syncId, string resourceTypeId) =>
-        Select(syncId, $"select {ResCols} from v1_resources where sync_id=$sync and resource_type_id=$rt order by external_id", MapRes, ("$rt", resourceTypeId));
+    public IEnumerable<ResourceRecord> ResourcesByType(SyncId syncId, string resourceTypeId) => List(syncId, RecordListing.ResourcesByType(resourceTypeId));
 
     /// <inheritdoc/>
-    public IEnumerable<ResourceRecord> ResourcesByParent(SyncId syncId, string parentResourceTypeId, string parentResourceId)
-    {
-        ArgumentNullException.ThrowIfNull(parentResourceTypeId);
-        ArgumentNullException.ThrowIfNull(parentResourceId);
-        string order = "order by resource_type_id, external_id";
-        return parentResourceId.Length == 0
-            ? Select(syncId, $"select {ResCols} from v1_resources where sync_id=$sync and coalesce(parent_resource_id, '')='' and coalesce(parent_resource_type_id, '')=$prt {order}", MapRes, ("$prt", parentResourceTypeId))
-            : Select(syncId, $"select {ResCols} from v1_resources where sync_id=$sync and parent_resource_type_id=$prt and parent_resource_id=$pid {order}", MapRes, ("$prt", parentResourceTypeId), ("$pid", parentResourceId));
-    }
+    public IEnumerable<ResourceRecord> ResourcesByParent(SyncId syncId, string parentResourceTypeId, string parentResourceId) =>
+        List(syncId, RecordListing.ResourcesByParent(parentResourceTypeId, parentResourceId));
 
     /// <inheritdoc/>
-    public IEnumerable<EntitlementRecord> Entitlements(SyncId syncId) =>
-        Select(syncId, $"select {EntCols} from v1_entitlements where sync_id=$sync order by external_id", MapEnt);
+    public IEnumerable<EntitlementRecord> Entitlements(SyncId syncId) => List(syncId, RecordListing.Entitlements());
 
     /// <inheritdoc/>
     public IEnumerable<EntitlementRecord> EntitlementsByResource(SyncId syncId, string resourceTypeId, string resourceId) =>
-        Select(syncId, $"select {EntCols} from v1_entitlements where sync_id=$sync and resource_type_id=$rt and resource_id=$rid order by external_id", MapEnt, ("$rt", resourceTypeId), ("$rid", resourceId));
+        List(syncId, RecordListing.EntitlementsByResource(resourceTypeId, resourceId));
 
     /// <inheritdoc/>
-    public IEnumerable<GrantRecord> Grants(SyncId syncId) =>
-        Select(syncId, $"select {GrantCols} from v1_grants where sync_id=$sync order by external_id", MapGrant);
+    public IEnumerable<GrantRecord> Grants(SyncId syncId) => List(syncId, RecordListing.Grants());
 
     /// <inheritdoc/>
-    public IEnumerable<GrantRecord> GrantsByEntitlement(SyncId syncId, string entitlementId) =>
-        Select(syncId, $"select {GrantCols} from v1_grants where entitlement_id=$ent and sync_id=$sync order by principal_resource_type_id, principal_resource_id, external_id", MapGrant, ("$ent", entitlementId));
+    public IEnumerable<GrantRecord> GrantsByEntitlement(SyncId syncId, string entitlementId) => List(syncId, RecordListing.GrantsByEntitlement(entitlementId));
 
     /// <inheritdoc/>
     public IEnumerable<GrantRecord> GrantsByPrincipal(SyncId syncId, string principalResourceTypeId, string principalResourceId) =>
-        Select(syncId, $"select {GrantCols} from v1_grants where principal_resource_type_id=$prt and principal_resource_id=$pid and sync_id=$sync order by external_id", MapGrant, ("$prt", principalResourceTypeId), ("$pid", principalResourceId));
+        List(syncId, RecordListing.GrantsByPrincipal(principalResourceTypeId, principalResourceId));
 
     /// <inheritdoc/>
     public IEnumerable<GrantRecord> GrantsByEntitlementResource(SyncId syncId, string resourceTypeId, string resourceId) =>
-        Select(syncId, $"select {GrantCols} from v1_grants where resource_type_id=$rt and resource_id=$rid and sync_id=$sync order by external_id", MapGrant, ("$rt", resourceTypeId), ("$rid", resourceId));
+        List(syncId, RecordListing.GrantsByResource(resourceTypeId, resourceId));
 
     /// <inheritdoc/>
     public IEnumerable<GrantRecord> GrantsNeedingExpansion(SyncId syncId) => _hasExpansionColumns
@@ -984,8 +971,7 @@ public sealed class SqliteStore : IC1zStore
         : Grants(syncId).Where(g => g.NeedsExpansion);
 
     /// <inheritdoc/>
-    public IEnumerable<AssetRecord> Assets(SyncId syncId) =>
-        Select(syncId, $"select {AssetCols} from v1_assets where sync_id=$sync order by external_id", MapAsset);
+    public IEnumerable<AssetRecord> Assets(SyncId syncId) => List(syncId, RecordListing.Assets());
 
     /// <inheritdoc/>
     public IEnumerable<T> List<T>(SyncId syncId, RecordListing<T> listing, IReadOnlyList<string>? after = null)

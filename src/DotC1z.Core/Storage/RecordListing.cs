@@ -130,7 +130,7 @@ public abstract class RecordListing : IEquatable<RecordListing>
     {
         ArgumentNullException.ThrowIfNull(records);
         var keyed = records.Where(r => Matches(r)).Select(r => (Key: SortKey(r), Record: r)).ToList();
-        keyed.Sort((x, y) => IsAfter(x.Key, y.Key) ? 1 : IsAfter(y.Key, x.Key) ? -1 : 0);
+        keyed.Sort((x, y) => Compare(x.Key, y.Key));
         return keyed.Where(k => after is null || IsAfter(k.Key, after)).Select(k => k.Record).ToList();
     }
 
@@ -138,20 +138,26 @@ public abstract class RecordListing : IEquatable<RecordListing>
     /// <param name="key">A position.</param>
     /// <param name="after">Another position of the same length.</param>
     /// <returns>True when <paramref name="key"/> sorts after <paramref name="after"/>.</returns>
-    public static bool IsAfter(IReadOnlyList<string> key, IReadOnlyList<string> after)
+    public static bool IsAfter(IReadOnlyList<string> key, IReadOnlyList<string> after) => Compare(key, after) > 0;
+
+    /// <summary>Orders two positions: element by element as UTF-8 bytes, a shorter position first on a tie.</summary>
+    /// <param name="x">A position.</param>
+    /// <param name="y">Another position.</param>
+    /// <returns>Negative, zero or positive as <paramref name="x"/> sorts before, with or after <paramref name="y"/>.</returns>
+    public static int Compare(IReadOnlyList<string> x, IReadOnlyList<string> y)
     {
-        ArgumentNullException.ThrowIfNull(key);
-        ArgumentNullException.ThrowIfNull(after);
-        for (int i = 0; i < Math.Min(key.Count, after.Count); i++)
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(y);
+        for (int i = 0; i < Math.Min(x.Count, y.Count); i++)
         {
-            int c = Utf8Ordinal.Instance.Compare(key[i], after[i]);
+            int c = Utf8Ordinal.Instance.Compare(x[i], y[i]);
             if (c != 0)
             {
-                return c > 0;
+                return c;
             }
         }
 
-        return key.Count > after.Count;
+        return x.Count.CompareTo(y.Count);
     }
 
     /// <summary>Every resource type.</summary>
