@@ -45,3 +45,84 @@ internal static class SortedMerge
         }
     }
 }
+
+/// <summary>
+/// Merge of N identity-ordered record streams (one per input, in input order), grouped by identity: each step
+/// yields, for the smallest identity left, the record each input holds for it (null where an input lacks it).
+/// One pass over every stream, memory of one record per input.
+/// </summary>
+internal sealed class MultiMerge<T> : IDisposable
+    where T : class
+{
+    private readonly IEnumerator<T>[] _inputs;
+    private readonly bool[] _live;
+    private readonly Comparison<T> _order;
+
+    public MultiMerge(IReadOnlyList<IEnumerable<T>> inputs, Comparison<T> order)
+    {
+        _order = order;
+        _inputs = new IEnumerator<T>[inputs.Count];
+        _live = new bool[inputs.Count];
+        try
+        {
+            for (int i = 0; i < inputs.Count; i++)
+            {
+                _inputs[i] = inputs[i].GetEnumerator();
+                _live[i] = _inputs[i].MoveNext();
+            }
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+
+        Group = new T?[inputs.Count];
+    }
+
+    /// <summary>The current group: slot i holds input i's record of the current identity, or null.</summary>
+    public T?[] Group { get; }
+
+    /// <summary>Moves to the next identity.</summary>
+    /// <returns>False when every stream is exhausted.</returns>
+    public bool MoveNext()
+    {
+        T? least = null;
+        for (int i = 0; i < _inputs.Length; i++)
+        {
+            if (_live[i] && (least is null || _order(_inputs[i].Current, least) < 0))
+            {
+                least = _inputs[i].Current;
+            }
+        }
+
+        if (least is null)
+        {
+            Array.Clear(Group);
+            return false;
+        }
+
+        for (int i = 0; i < _inputs.Length; i++)
+        {
+            if (_live[i] && _order(_inputs[i].Current, least) == 0)
+            {
+                Group[i] = _inputs[i].Current;
+                _live[i] = _inputs[i].MoveNext();
+            }
+            else
+            {
+                Group[i] = null;
+            }
+        }
+
+        return true;
+    }
+
+    public void Dispose()
+    {
+        foreach (var input in _inputs)
+        {
+            input?.Dispose();
+        }
+    }
+}

@@ -2,29 +2,105 @@ using DotC1z.Errors;
 using DotC1z.Keys;
 using DotC1z.Records;
 using DotC1z.Storage;
+using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 
 namespace DotC1z.Operations;
 
-/// <summary>Options of <see cref="SyncCompactor.Compact"/>.</summary>
+/// <summary>One input of a streaming operation: a sync of a store (any kind: RocksDB, SQLite/v1, baton's Pebble, memory).</summary>
+/// <param name="Store">The store holding the sync; only read.</param>
+/// <param name="Sync">The sync.</param>
+public readonly record struct SyncSource(IC1zReader Store, SyncId Sync)
+{
+    /// <summary>Every finished sync of a store as a source, oldest first (by start time, then id), e.g. the additions and deletions syncs of a diff file.</summary>
+    /// <param name="store">The store.</param>
+    /// <returns>The sources; unfinished syncs are left out unless the store holds nothing else.</returns>
+    public static IReadOnlyList<SyncSource> AllOf(IC1zReader store)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        var runs = store.ListSyncRuns().Where(r => SyncId.TryParse(r.SyncId, out _)).ToList();
+        var finished = runs.Where(r => r.EndedAt is not null).ToList();
+        return (finished.Count > 0 ? finished : runs)
+            .OrderBy(r => r.StartedAt?.ToDateTimeOffset() ?? DateTimeOffset.MinValue)
+            .ThenBy(r => r.SyncId, StringComparer.Ordinal)
+            .Select(r => new SyncSource(store, SyncId.Parse(r.SyncId)))
+            .ToList();
+    }
+
+    /// <summary>The sync's run record.</summary>
+    /// <returns>The run record.</returns>
+    /// <exception cref="C1zArgumentException">The store has no such sync.</exception>
+    public SyncRunRecord Run() => Store.TryGetSyncRun(Sync, out var run) ? run : throw new C1zArgumentException($"no sync {Sync}");
+}
+
+/// <summary>Options of <see cref="SyncCompactor.Compact(IC1zStore, SyncId, SyncId, CompactOptions?, CancellationToken)"/>.</summary>
 public sealed record CompactOptions
 {
     /// <summary>Delete the two input syncs after the compacted sync is complete.</summary>
     public bool DropInputs { get; init; }
 }
 
+/// <summary>What a compaction did.</summary>
+/// <param name="Output">The new sync.</param>
+/// <param name="Type">Its type: full when a full sync contributed, else partial upserts.</param>
+/// <param name="Counts">Records written, per kind.</param>
+/// <param name="InputsUsed">Input syncs read (a full sync resets everything before it, so earlier ones are skipped).</param>
+/// <param name="InputsSkipped">Input syncs skipped because a later full sync replaced them.</param>
+/// <param name="ByDiscoveredAt">Identities held by more than one input whose winner was chosen by <c>discovered_at</c> (both records carry it).</param>
+/// <param name="ByDiscoveredAtOlderInput">Of those, how many kept an earlier input's record (it was discovered later).</param>
+/// <param name="ByInputOrder">Identities held by more than one input where a record lacked <c>discovered_at</c>, so the later input won.</param>
+/// <param name="Deleted">Identities removed by a deletions sync.</param>
+public sealed record CompactionResult(SyncId Output, SyncType Type, RecordCounts Counts, int InputsUsed, int InputsSkipped, long ByDiscoveredAt, long ByDiscoveredAtOlderInput, long ByInputOrder, long Deleted);
+
 /// <summary>
-/// Compaction between syncs, for all five record kinds (upstream compacted only grants): the output
-/// sync holds every record of <c>applied</c> plus every record of <c>base</c> whose identity
-/// <c>applied</c> lacks. It is built by one sorted merge per kind streamed into the store's bulk path
-/// (SST ingestion on RocksDB), so it appears atomically and the inputs are untouched.
+/// Compaction of N syncs (oldest first) into one, for all five record kinds (docs/DESIGN.md §6): a full sync
+/// resets what came before it; partial-upserts syncs overlay; partial-deletions syncs delete. Where several
+/// inputs hold one identity the record discovered last wins when both carry <c>discovered_at</c>, else the later
+/// input's. Each kind is one sorted N-way merge of the inputs' identity-ordered scans streamed into the target's
+/// bulk path (SST ingestion on RocksDB): inputs may live in different files of different kinds, nothing is copied
+/// first, memory holds one record per input, and the new sync appears atomically with the inputs untouched.
 /// </summary>
 public static class SyncCompactor
 {
+    /// <summary>Compacts N syncs (oldest first; they may live in different stores of any kind) into a new sync of <paramref name="target"/>.</summary>
+    /// <param name="inputs">The inputs, oldest first.</param>
+    /// <param name="target">A writable store (may be one of the inputs' stores).</param>
+    /// <param name="cancellationToken">Stops the compaction; the target then holds no new sync.</param>
+    /// <returns>What was done.</returns>
+    /// <exception cref="C1zArgumentException">No input, an input sync does not exist, or a sync is given twice.</exception>
+    public static CompactionResult Compact(IReadOnlyList<SyncSource> inputs, IC1zStore target, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        ArgumentNullException.ThrowIfNull(target);
+        if (inputs.Count == 0)
+        {
+            throw new C1zArgumentException("compaction needs at least one input");
+        }
+
+        var runs = inputs.Select(i => i.Run()).ToList();
+        for (int i = 0; i < inputs.Count; i++)
+        {
+            for (int j = 0; j < i; j++)
+            {
+                if (ReferenceEquals(inputs[i].Store, inputs[j].Store) && inputs[i].Sync == inputs[j].Sync)
+                {
+                    throw new C1zArgumentException($"sync {inputs[i].Sync} is given twice");
+                }
+            }
+        }
+
+        // A full sync is a whole snapshot: nothing before the last one can show through it.
+        int first = Math.Max(0, runs.FindLastIndex(r => r.Type == SyncType.Full));
+        var used = inputs.Skip(first).ToList();
+        var types = runs.Skip(first).Select(r => r.Type).ToArray();
+        var outputType = types[0] == SyncType.Full ? SyncType.Full : SyncType.PartialUpserts;
+        return Merge(used, types, target, outputType, runs[^1].SyncToken, first, cancellationToken);
+    }
+
     /// <summary>Compacts two syncs of one store into a new sync of the same store.</summary>
     /// <param name="store">The store holding both syncs.</param>
     /// <param name="baseSync">The older sync.</param>
-    /// <param name="appliedSync">The newer sync, whose records win.</param>
+    /// <param name="appliedSync">The newer sync.</param>
     /// <param name="options">Options.</param>
     /// <param name="cancellationToken">Stops the compaction; the store is then unchanged.</param>
     /// <returns>The new sync's id; its run record names base as parent, applied as linked, and is marked compacted.</returns>
@@ -48,12 +124,48 @@ public static class SyncCompactor
             throw new C1zArgumentException($"no applied sync {appliedSync}");
         }
 
-        var output = store.NewUniqueSyncId();
-
-        var started = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow);
-        using (var loader = store.BeginBulkLoad(output))
+        // The two-input form keeps its contract: base is the starting point whatever its type, applied overlays it
+        // (a deletions sync deletes, a full sync does not reset) and the output takes applied's type.
+        var appliedRole = appliedRun.Type == SyncType.PartialDeletions ? SyncType.PartialDeletions : SyncType.PartialUpserts;
+        var result = Merge([new SyncSource(store, baseSync), new SyncSource(store, appliedSync)], [SyncType.Full, appliedRole], store, appliedRun.Type, appliedRun.SyncToken, 0, cancellationToken);
+        if (options.DropInputs)
         {
-            var merger = new KindMerger(store, baseSync, appliedSync, loader, cancellationToken);
+            store.DeleteSync(baseSync);
+            store.DeleteSync(appliedSync);
+        }
+
+        return result.Output;
+    }
+
+    /// <summary>
+    /// File-level compaction of the latest sync of each of two stores into <paramref name="output"/>, streamed from
+    /// both (nothing is copied first).
+    /// </summary>
+    /// <param name="baseStore">Store holding the base sync (its latest sync is used).</param>
+    /// <param name="appliedStore">Store holding the applied sync (its latest sync is used).</param>
+    /// <param name="output">A writable store.</param>
+    /// <param name="cancellationToken">Stops the work.</param>
+    /// <returns>The compacted sync's id.</returns>
+    /// <exception cref="C1zArgumentException">An input holds no sync.</exception>
+    public static SyncId CompactStores(IC1zStore baseStore, IC1zStore appliedStore, IC1zStore output, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(baseStore);
+        ArgumentNullException.ThrowIfNull(appliedStore);
+        ArgumentNullException.ThrowIfNull(output);
+        var b = baseStore.LatestSync() ?? throw new C1zArgumentException("the base holds no sync");
+        var a = appliedStore.LatestSync() ?? throw new C1zArgumentException("the applied input holds no sync");
+        return Compact([new SyncSource(baseStore, b), new SyncSource(appliedStore, a)], output, cancellationToken).Output;
+    }
+
+    /// <summary>The merge proper: <paramref name="types"/>[i] is the role of input i (full, upserts or deletions).</summary>
+    private static CompactionResult Merge(List<SyncSource> used, SyncType[] types, IC1zStore target, SyncType outputType, string syncToken, int skipped, CancellationToken cancellationToken)
+    {
+        var output = target.NewUniqueSyncId();
+        var started = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow);
+        var merger = new KindMerger(used, types, cancellationToken);
+        using (var loader = target.BeginBulkLoad(output))
+        {
+            merger.Loader = loader;
             foreach (var kind in RecordKinds.All)
             {
                 kind.Accept(merger);
@@ -63,68 +175,115 @@ public static class SyncCompactor
         }
 
         // The run record goes in last: until then the new sync is invisible to sync listings.
-        store.PutSyncRun(new SyncRunRecord
+        target.PutSyncRun(new SyncRunRecord
         {
             SyncId = output.ToString(),
-            Type = appliedRun.Type,
-            ParentSyncId = baseSync.ToString(),
-            LinkedSyncId = appliedSync.ToString(),
+            Type = outputType,
+            ParentSyncId = used[0].Sync.ToString(),
+            LinkedSyncId = used.Count > 1 ? used[^1].Sync.ToString() : string.Empty,
             Compacted = true,
             StartedAt = started,
             EndedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow),
-            SyncToken = appliedRun.SyncToken,
+            SyncToken = syncToken,
         });
-        if (options.DropInputs)
-        {
-            store.DeleteSync(baseSync);
-            store.DeleteSync(appliedSync);
-        }
-
-        return output;
+        return new CompactionResult(output, outputType, RecordKindInfo.Counts(merger.Written), used.Count, skipped, merger.ByDiscoveredAt, merger.ByDiscoveredAtOlder, merger.ByInputOrder, merger.Deleted);
     }
 
-    /// <summary>One kind: a merge-join of the two identity-ordered scans, the applied side winning.</summary>
-    private sealed class KindMerger(IC1zReader store, SyncId baseSync, SyncId appliedSync, IBulkLoader loader, CancellationToken ct) : IRecordKindVisitor
+    /// <summary>The fold of one identity across the inputs, per kind; counts what decided each conflict.</summary>
+    private sealed class KindMerger(IReadOnlyList<SyncSource> inputs, SyncType[] types, CancellationToken ct) : IRecordKindVisitor
     {
+        private int _kind;
+
+        public IBulkLoader? Loader { get; set; }
+
+        public long[] Written { get; } = new long[RecordKinds.All.Count];
+
+        public long ByDiscoveredAt { get; private set; }
+
+        public long ByDiscoveredAtOlder { get; private set; }
+
+        public long ByInputOrder { get; private set; }
+
+        public long Deleted { get; private set; }
+
         public void Visit<T>(RecordKindInfo<T> kind)
-            where T : class, Google.Protobuf.IMessage<T>, new()
+            where T : class, IMessage<T>, new()
         {
+            var scans = inputs.Select(i => kind.Scan(i.Store, i.Sync)).ToList();
+            using var merge = new MultiMerge<T>(scans, kind.IdentityOrder);
             long n = 0;
-            foreach (var (_, b, a) in SortedMerge.Join(kind.Scan(store, baseSync), kind.Scan(store, appliedSync), kind.IdentityOrder))
+            long seen = 0;
+            while (merge.MoveNext())
             {
-                kind.Add(loader, a ?? b!);
-                if ((++n & 0x3FFF) == 0)
+                var winner = Fold(kind, merge.Group);
+                if (winner is not null)
+                {
+                    kind.Add(Loader!, winner);
+                    n++;
+                }
+
+                if ((++seen & 0x3FFF) == 0)
                 {
                     ct.ThrowIfCancellationRequested();
                 }
             }
-        }
-    }
 
-    /// <summary>
-    /// File-level compaction: copies the latest sync of each input into <paramref name="output"/>,
-    /// compacts them there and drops the copies, leaving one compacted sync.
-    /// </summary>
-    /// <param name="baseStore">Store holding the base sync (its latest sync is used).</param>
-    /// <param name="appliedStore">Store holding the applied sync (its latest sync is used).</param>
-    /// <param name="output">An empty writable store.</param>
-    /// <param name="cancellationToken">Stops the work.</param>
-    /// <returns>The compacted sync's id.</returns>
-    /// <exception cref="C1zArgumentException">An input holds no sync, or both inputs' latest syncs have the same id.</exception>
-    public static SyncId CompactStores(IC1zStore baseStore, IC1zStore appliedStore, IC1zStore output, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(baseStore);
-        ArgumentNullException.ThrowIfNull(appliedStore);
-        ArgumentNullException.ThrowIfNull(output);
-        var b = baseStore.LatestSync() ?? throw new C1zArgumentException("the base holds no sync");
-        var a = appliedStore.LatestSync() ?? throw new C1zArgumentException("the applied input holds no sync");
-        if (a == b)
+            Written[_kind++] = n;
+        }
+
+        private T? Fold<T>(RecordKindInfo<T> kind, T?[] group)
+            where T : class, IMessage<T>, new()
         {
-            throw new C1zArgumentException($"base and applied hold the same sync {a}");
-        }
+            T? current = null;
+            for (int i = 0; i < group.Length; i++)
+            {
+                var record = group[i];
+                if (record is null)
+                {
+                    continue;
+                }
 
-        StoreCopy.CopySync(baseStore, b, output, b, cancellationToken);
-        StoreCopy.CopySync(appliedStore, a, output, a, cancellationToken);
-        return Compact(output, b, a, new CompactOptions { DropInputs = true }, cancellationToken);
+                if (types[i] == SyncType.PartialDeletions)
+                {
+                    if (current is not null)
+                    {
+                        Deleted++;
+                    }
+
+                    current = null;
+                    continue;
+                }
+
+                if (current is null)
+                {
+                    current = record;
+                    continue;
+                }
+
+                var was = kind.DiscoveredAt(current);
+                var now = kind.DiscoveredAt(record);
+                if (was is not null && now is not null)
+                {
+                    ByDiscoveredAt++;
+
+                    // Ties go to the later input.
+                    if (now.CompareTo(was) >= 0)
+                    {
+                        current = record;
+                    }
+                    else
+                    {
+                        ByDiscoveredAtOlder++;
+                    }
+                }
+                else
+                {
+                    ByInputOrder++;
+                    current = record;
+                }
+            }
+
+            return current;
+        }
     }
 }

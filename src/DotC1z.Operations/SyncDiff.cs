@@ -14,14 +14,52 @@ namespace DotC1z.Operations;
 /// <param name="DeletedCounts">Counts in the deletions sync.</param>
 public sealed record DiffResult(SyncId Additions, SyncId Deletions, RecordCounts AddedCounts, RecordCounts DeletedCounts);
 
+/// <summary>What changed in one record kind.</summary>
+/// <param name="Kind">The kind.</param>
+/// <param name="Created">Identities only applied holds.</param>
+/// <param name="Deleted">Identities only base holds.</param>
+/// <param name="Modified">Identities both hold with different content (sync id aside).</param>
+/// <param name="ChangedFields">For modified records: how many changed each field (proto field name).</param>
+public sealed record KindChanges(RecordKindInfo Kind, long Created, long Deleted, long Modified, IReadOnlyDictionary<string, long> ChangedFields);
+
+/// <summary>Receives a diff's records as the merge finds them (identity order within a kind, kinds in <see cref="RecordKinds.All"/> order).</summary>
+public interface IDiffVisitor
+{
+    /// <summary>A record only applied holds.</summary>
+    /// <typeparam name="T">The record type.</typeparam>
+    /// <param name="kind">Its kind.</param>
+    /// <param name="record">The applied record.</param>
+    void Created<T>(RecordKindInfo<T> kind, T record)
+        where T : class, IMessage<T>, new();
+
+    /// <summary>A record only base holds.</summary>
+    /// <typeparam name="T">The record type.</typeparam>
+    /// <param name="kind">Its kind.</param>
+    /// <param name="record">The base record.</param>
+    void Deleted<T>(RecordKindInfo<T> kind, T record)
+        where T : class, IMessage<T>, new();
+
+    /// <summary>A record both hold with different content.</summary>
+    /// <typeparam name="T">The record type.</typeparam>
+    /// <param name="kind">Its kind.</param>
+    /// <param name="before">The base record (sync id cleared).</param>
+    /// <param name="after">The applied record (sync id cleared).</param>
+    /// <param name="changedFields">The proto names of the fields that differ, in field-number order.</param>
+    void Modified<T>(RecordKindInfo<T> kind, T before, T after, IReadOnlyList<string> changedFields)
+        where T : class, IMessage<T>, new();
+}
+
 /// <summary>
-/// Diff between two syncs: upstream's additions-only contract (what applied adds or changes), plus —
-/// beyond upstream — the identities applied removed. Values are compared by their canonical encoding
-/// (sync id cleared), so equal records never show up as changes.
+/// Diff between two syncs, which may live in different stores of any kind (docs/DESIGN.md §6): upstream's
+/// additions-only contract (what applied adds or changes), plus — beyond upstream — the identities applied
+/// removed, and a report of created / deleted / modified records with the fields that changed. Every form is one
+/// merge-join of the two identity-ordered scans per kind: nothing is copied, memory holds one record per side.
+/// Values are compared with their sync ids aside, so equal records never show up as changes, and two inputs may
+/// carry the same sync id.
 /// </summary>
 public static class SyncDiff
 {
-    /// <summary>Writes the diff of <paramref name="baseSync"/> → <paramref name="appliedSync"/> of <paramref name="source"/> as two new syncs of <paramref name="target"/>.</summary>
+    /// <summary>Writes the diff of two syncs of one store as two new syncs of <paramref name="target"/>.</summary>
     /// <param name="source">Store with both syncs.</param>
     /// <param name="baseSync">The older sync.</param>
     /// <param name="appliedSync">The newer sync.</param>
@@ -29,15 +67,27 @@ public static class SyncDiff
     /// <param name="cancellationToken">Stops the diff; nothing is visible then.</param>
     /// <returns>The two syncs and their counts.</returns>
     /// <exception cref="C1zArgumentException">A sync does not exist.</exception>
-    public static DiffResult Diff(IC1zStore source, SyncId baseSync, SyncId appliedSync, IC1zStore target, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(source);
-        ArgumentNullException.ThrowIfNull(target);
-        if (!source.TryGetSyncRun(baseSync, out _) || !source.TryGetSyncRun(appliedSync, out _))
-        {
-            throw new C1zArgumentException("diff needs both syncs to exist in the source store");
-        }
+    public static DiffResult Diff(IC1zStore source, SyncId baseSync, SyncId appliedSync, IC1zStore target, CancellationToken cancellationToken = default) =>
+        Diff(new SyncSource(source, baseSync), new SyncSource(source, appliedSync), target, cancellationToken);
 
+    /// <summary>
+    /// Writes the diff <paramref name="baseSource"/> → <paramref name="applied"/> as two new syncs of
+    /// <paramref name="target"/>: additions (PARTIAL_UPSERTS) and deletions (PARTIAL_DELETIONS, identities only).
+    /// One merge pass reads both inputs; the additions stream into the first bulk load and the (usually few)
+    /// deletion identities spill to a temporary file that feeds the second, since an engine runs one bulk load at a time.
+    /// </summary>
+    /// <param name="baseSource">The older sync.</param>
+    /// <param name="applied">The newer sync.</param>
+    /// <param name="target">Where the two syncs go (may be one of the inputs' stores).</param>
+    /// <param name="cancellationToken">Stops the diff; nothing is visible then.</param>
+    /// <returns>The two syncs and their counts.</returns>
+    /// <exception cref="C1zArgumentException">A sync does not exist.</exception>
+    /// <exception cref="C1zIOException">The temporary spill file cannot be written.</exception>
+    public static DiffResult Diff(SyncSource baseSource, SyncSource applied, IC1zStore target, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        var baseRun = baseSource.Run();
+        _ = applied.Run();
         var additions = target.NewUniqueSyncId();
         SyncId deletions;
         do
@@ -46,53 +96,117 @@ public static class SyncDiff
         }
         while (deletions == additions);
 
-        // Two passes, one bulk load each: engines allow one bulk load at a time, and each pass is a
-        // constant-memory merge of two ordered scans.
-        var added = new long[5];
-        var deleted = new long[5];
-        foreach (bool upserts in new[] { true, false })
+        var added = new long[RecordKinds.All.Count];
+        var deleted = new long[RecordKinds.All.Count];
+        using (var spill = new RecordSpill())
         {
-            var counts = upserts ? added : deleted;
-            using var loader = target.BeginBulkLoad(upserts ? additions : deletions);
-            var differ = new KindDiffer(source, baseSync, appliedSync, loader, upserts, counts, cancellationToken);
-            foreach (var kind in RecordKinds.All)
+            using (var loader = target.BeginBulkLoad(additions))
             {
-                kind.Accept(differ);
+                var writer = new SyncWriter(loader, spill, added, deleted);
+                Compare(baseSource, applied, writer, cancellationToken);
+                loader.Complete(cancellationToken);
             }
 
-            loader.Complete(cancellationToken);
+            using (var loader = target.BeginBulkLoad(deletions))
+            {
+                spill.ReplayInto(loader, cancellationToken);
+                loader.Complete(cancellationToken);
+            }
         }
 
         var now = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow);
-        target.PutSyncRun(new SyncRunRecord { SyncId = additions.ToString(), Type = SyncType.PartialUpserts, ParentSyncId = baseSync.ToString(), LinkedSyncId = deletions.ToString(), StartedAt = now, EndedAt = now });
-        target.PutSyncRun(new SyncRunRecord { SyncId = deletions.ToString(), Type = SyncType.PartialDeletions, ParentSyncId = baseSync.ToString(), LinkedSyncId = additions.ToString(), StartedAt = now, EndedAt = now });
+        string parent = baseRun.SyncId;
+        target.PutSyncRun(new SyncRunRecord { SyncId = additions.ToString(), Type = SyncType.PartialUpserts, ParentSyncId = parent, LinkedSyncId = deletions.ToString(), StartedAt = now, EndedAt = now });
+        target.PutSyncRun(new SyncRunRecord { SyncId = deletions.ToString(), Type = SyncType.PartialDeletions, ParentSyncId = parent, LinkedSyncId = additions.ToString(), StartedAt = now, EndedAt = now });
         return new DiffResult(additions, deletions, RecordKindInfo.Counts(added), RecordKindInfo.Counts(deleted));
     }
 
     /// <summary>
-    /// One kind: a merge-join of the two identity-ordered scans. The upserts pass keeps applied records that are new
-    /// or differ (sync id aside); the deletions pass keeps the identity of base records the applied side lacks.
+    /// Compares two syncs kind by kind and reports every created, deleted and modified record to
+    /// <paramref name="visitor"/> (when given), with the fields that changed.
     /// </summary>
-    private sealed class KindDiffer(IC1zReader source, SyncId baseSync, SyncId appliedSync, IBulkLoader loader, bool upserts, long[] counts, CancellationToken ct) : IRecordKindVisitor
+    /// <param name="baseSource">The older sync.</param>
+    /// <param name="applied">The newer sync.</param>
+    /// <param name="visitor">Receives the changed records, or null for counts only.</param>
+    /// <param name="cancellationToken">Stops the comparison.</param>
+    /// <returns>Per kind, in <see cref="RecordKinds.All"/> order: what changed.</returns>
+    /// <exception cref="C1zArgumentException">A sync does not exist.</exception>
+    public static IReadOnlyList<KindChanges> Compare(SyncSource baseSource, SyncSource applied, IDiffVisitor? visitor, CancellationToken cancellationToken = default)
     {
-        private int _kind;
+        _ = baseSource.Run();
+        _ = applied.Run();
+        var comparer = new KindComparer(baseSource, applied, visitor, cancellationToken);
+        foreach (var kind in RecordKinds.All)
+        {
+            kind.Accept(comparer);
+        }
+
+        return comparer.Changes;
+    }
+
+    /// <summary>The proto names of the fields (sync id aside) in which two records of one type differ.</summary>
+    /// <param name="before">One record.</param>
+    /// <param name="after">The other.</param>
+    /// <returns>Field names in field-number order.</returns>
+    public static IReadOnlyList<string> ChangedFields(IMessage before, IMessage after)
+    {
+        ArgumentNullException.ThrowIfNull(before);
+        ArgumentNullException.ThrowIfNull(after);
+        var changed = new List<string>();
+        foreach (var field in before.Descriptor.Fields.InFieldNumberOrder())
+        {
+            if (field.Name == "sync_id")
+            {
+                continue;
+            }
+
+            if (!Equals(field.Accessor.GetValue(before), field.Accessor.GetValue(after)))
+            {
+                changed.Add(field.Name);
+            }
+        }
+
+        return changed;
+    }
+
+    private sealed class KindComparer(SyncSource baseSource, SyncSource applied, IDiffVisitor? visitor, CancellationToken ct) : IRecordKindVisitor
+    {
+        public List<KindChanges> Changes { get; } = [];
 
         public void Visit<T>(RecordKindInfo<T> kind)
             where T : class, IMessage<T>, new()
         {
             long n = 0;
-            long kept = 0;
-            foreach (var (side, b, a) in SortedMerge.Join(kind.Scan(source, baseSync), kind.Scan(source, appliedSync), kind.IdentityOrder))
+            long created = 0;
+            long deleted = 0;
+            long modified = 0;
+            var fields = new SortedDictionary<string, long>(StringComparer.Ordinal);
+            foreach (var (side, b, a) in SortedMerge.Join(kind.Scan(baseSource.Store, baseSource.Sync), kind.Scan(applied.Store, applied.Sync), kind.IdentityOrder))
             {
-                if (upserts && (side == MergeSide.AppliedOnly || (side == MergeSide.Both && !Canonical(kind, b!).AsSpan().SequenceEqual(Canonical(kind, a!)))))
+                switch (side)
                 {
-                    kind.Add(loader, a!);
-                    kept++;
-                }
-                else if (!upserts && side == MergeSide.BaseOnly)
-                {
-                    kind.Add(loader, kind.IdentityOnly(b!));
-                    kept++;
+                    case MergeSide.AppliedOnly:
+                        created++;
+                        visitor?.Created(kind, a!);
+                        break;
+                    case MergeSide.BaseOnly:
+                        deleted++;
+                        visitor?.Deleted(kind, b!);
+                        break;
+                    default:
+                        if (!kind.SameContent(b!, a!))
+                        {
+                            modified++;
+                            var changed = ChangedFields(b!, a!);
+                            foreach (string f in changed)
+                            {
+                                fields[f] = fields.GetValueOrDefault(f) + 1;
+                            }
+
+                            visitor?.Modified(kind, b!, a!, changed);
+                        }
+
+                        break;
                 }
 
                 if ((++n & 0x3FFF) == 0)
@@ -101,16 +215,112 @@ public static class SyncDiff
                 }
             }
 
-            counts[_kind++] = kept;
+            Changes.Add(new KindChanges(kind, created, deleted, modified, fields));
         }
+    }
 
-        private static byte[] Canonical<T>(RecordKindInfo<T> kind, T record)
+    /// <summary>Writes a comparison as syncs: created and modified records to the additions loader, deleted identities to the spill.</summary>
+    private sealed class SyncWriter(IBulkLoader additions, RecordSpill deletions, long[] added, long[] deleted) : IDiffVisitor
+    {
+        public void Created<T>(RecordKindInfo<T> kind, T record)
             where T : class, IMessage<T>, new()
         {
-            // The sync id inside a record is the sync it was read from: compare everything else.
-            var copy = record.Clone();
-            kind.ClearSync(copy);
-            return kind.Codec.ToArray(copy);
+            kind.Add(additions, record);
+            added[RecordKinds.IndexOf(kind)]++;
+        }
+
+        public void Deleted<T>(RecordKindInfo<T> kind, T record)
+            where T : class, IMessage<T>, new()
+        {
+            deletions.Add(kind, kind.IdentityOnly(record));
+            deleted[RecordKinds.IndexOf(kind)]++;
+        }
+
+        public void Modified<T>(RecordKindInfo<T> kind, T before, T after, IReadOnlyList<string> changedFields)
+            where T : class, IMessage<T>, new()
+        {
+            kind.Add(additions, after);
+            added[RecordKinds.IndexOf(kind)]++;
+        }
+    }
+}
+
+/// <summary>
+/// Records parked in a temporary file (deleted on close) to be replayed in order later: bounded memory for a
+/// stream that must wait for another bulk load to finish. Each entry is a kind index, a length and the record's
+/// canonical encoding.
+/// </summary>
+internal sealed class RecordSpill : IDisposable
+{
+    private FileStream? _file;
+
+    public void Add<T>(RecordKindInfo<T> kind, T record)
+        where T : class, IMessage<T>, new()
+    {
+        _file ??= Open();
+        byte[] bytes = kind.Codec.ToArray(record);
+        Span<byte> head = stackalloc byte[5];
+        head[0] = (byte)RecordKinds.IndexOf(kind);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(head[1..], bytes.Length);
+        _file.Write(head);
+        _file.Write(bytes);
+    }
+
+    public void ReplayInto(IBulkLoader loader, CancellationToken ct)
+    {
+        if (_file is null)
+        {
+            return;
+        }
+
+        _file.Flush();
+        _file.Position = 0;
+        var replay = new Replay(_file, loader);
+        Span<byte> head = stackalloc byte[5];
+        long n = 0;
+        while (_file.Position < _file.Length)
+        {
+            _file.ReadExactly(head);
+            replay.Length = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(head[1..]);
+            RecordKinds.All[head[0]].Accept(replay);
+            if ((++n & 0x3FFF) == 0)
+            {
+                ct.ThrowIfCancellationRequested();
+            }
+        }
+    }
+
+    public void Dispose() => _file?.Dispose();
+
+    private static FileStream Open()
+    {
+        try
+        {
+            return new FileStream(Path.Combine(Path.GetTempPath(), "dotc1z-spill-" + Guid.NewGuid().ToString("N")), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, System.IO.FileOptions.DeleteOnClose);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new C1zIOException("cannot create a temporary spill file: " + ex.Message, Path.GetTempPath(), ex);
+        }
+    }
+
+    private sealed class Replay(FileStream file, IBulkLoader loader) : IRecordKindVisitor
+    {
+        public int Length { get; set; }
+
+        public void Visit<T>(RecordKindInfo<T> kind)
+            where T : class, IMessage<T>, new()
+        {
+            byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(Length);
+            try
+            {
+                file.ReadExactly(buffer, 0, Length);
+                kind.Add(loader, kind.Codec.Decode(buffer.AsSpan(0, Length)));
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            }
         }
     }
 }

@@ -65,9 +65,12 @@ public static class C1zFile
         var totals = new long[RecordKinds.All.Count];
         foreach (var run in store.ListSyncRuns())
         {
-            var counts = SyncId.TryParse(run.SyncId, out var id) ? store.Count(id) : default;
+            bool valid = SyncId.TryParse(run.SyncId, out var id);
+            var counts = valid ? store.Count(id) : default;
+            GrantDigestRoot? digest = valid ? Root(GrantDigest.Of(store, id)) : null;
             manifest.SyncRuns.Add(new SyncRunSummary
             {
+                GrantDigest = digest,
                 SyncId = run.SyncId,
                 Type = (int)run.Type,
                 StartedAt = run.StartedAt,
@@ -85,6 +88,12 @@ public static class C1zFile
             }
         }
 
+        // baton's field 43 is the digest of the file's one sync; ours carries it when the file holds exactly one.
+        if (manifest.SyncRuns.Count == 1)
+        {
+            manifest.GrantDigestRoot = manifest.SyncRuns[0].GrantDigest;
+        }
+
         for (int i = 0; i < totals.Length; i++)
         {
             manifest.RecordTypes.Add(new RecordTypeInfo { MessageFullName = RecordKinds.All[i].Descriptor.FullName, SchemaVersion = 1, EstimatedCount = totals[i] });
@@ -92,6 +101,12 @@ public static class C1zFile
 
         return manifest;
     }
+
+    /// <summary>A digest as the manifest stores it.</summary>
+    /// <param name="digest">The digest.</param>
+    /// <returns>The manifest message.</returns>
+    internal static GrantDigestRoot Root(GrantDigest digest) =>
+        new() { XorDigest = Google.Protobuf.ByteString.CopyFrom(digest.XorBytes()), Count = digest.Count, AbiVersion = GrantDigest.AbiVersion };
 
     /// <summary>
     /// Opens a C1Z3 file: header and manifest checked under caps, payload streamed through the

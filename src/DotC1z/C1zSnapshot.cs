@@ -328,16 +328,11 @@ public sealed class C1zSnapshot : IDisposable
         var bs = baseSnapshot.DefaultSync();
         var asy = applied.DefaultSync();
 
-        // Both inputs go into one scratch store so the diff reads them side by side (bounded memory: RocksDB on disk).
-        // Two files may carry the same sync id (a file and its expanded version): the applied copy then gets a new one.
-        var appliedCopy = asy == bs ? SyncId.NewId() : asy;
-        using var both = Create();
-        StoreCopy.CopySync(baseSnapshot.Store, bs, both.Store, bs, cancellationToken);
-        StoreCopy.CopySync(applied.Store, asy, both.Store, appliedCopy, cancellationToken);
+        // Streamed from both snapshots (nothing copied); the two may carry the same sync id (a file and its expanded version).
         var changes = Create();
         try
         {
-            var summary = SyncDiff.Diff(both.Store, bs, appliedCopy, changes.Store, cancellationToken);
+            var summary = SyncDiff.Diff(new SyncSource(baseSnapshot.Store, bs), new SyncSource(applied.Store, asy), changes.Store, cancellationToken);
             return (changes, summary);
         }
         catch

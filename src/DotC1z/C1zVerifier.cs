@@ -54,7 +54,8 @@ public static class C1zVerifier
             return dir.VerifyConsistency(cancellationToken);
         }
 
-        if (BatonPebbleFile.IsPebbleEngine(C1zContainer.ReadManifest(path).Engine))
+        var manifest = C1zContainer.ReadManifest(path);
+        if (BatonPebbleFile.IsPebbleEngine(manifest.Engine))
         {
             return VerifyBaton(path, cancellationToken);
         }
@@ -62,8 +63,53 @@ public static class C1zVerifier
         using var file = C1zFile.Open(path, new C1zOpenOptions { ReadOnly = true });
         var rocks = (RocksStore)((C1zFileStore)file).InnerStore;
         rocks.VerifyChecksums();
-        return rocks.VerifyConsistency(cancellationToken);
+        var report = rocks.VerifyConsistency(cancellationToken);
+        var digestProblems = CheckDigests(manifest, rocks, cancellationToken);
+        return digestProblems.Count == 0 ? report : report with { Problems = [.. report.Problems, .. digestProblems] };
     }
+
+    /// <summary>
+    /// The grant digests the manifest carries (per sync, and baton's whole-file root) against digests computed
+    /// from the records: a grant changed, added or dropped after the manifest was written shows here.
+    /// </summary>
+    internal static List<string> CheckDigests(Format.Manifest.C1ZManifest manifest, IC1zReader store, CancellationToken cancellationToken)
+    {
+        var problems = new List<string>();
+        var computed = new Dictionary<string, GrantDigest>(StringComparer.Ordinal);
+        foreach (var summary in manifest.SyncRuns)
+        {
+            if (summary.GrantDigest is null || !SyncId.TryParse(summary.SyncId, out var sync))
+            {
+                continue;
+            }
+
+            var digest = computed[summary.SyncId] = GrantDigest.Of(store, sync, cancellationToken);
+            if (!Matches(summary.GrantDigest, digest))
+            {
+                problems.Add($"sync {summary.SyncId}: its grants do not match the manifest's grant digest ({Describe(summary.GrantDigest)} in the manifest, {Describe(digest)} computed)");
+            }
+        }
+
+        if (manifest.GrantDigestRoot is { } root && manifest.SyncRuns.Count == 1 && SyncId.TryParse(manifest.SyncRuns[0].SyncId, out var only))
+        {
+            var digest = computed.TryGetValue(manifest.SyncRuns[0].SyncId, out var d) ? d : GrantDigest.Of(store, only, cancellationToken);
+            if (!Matches(root, digest))
+            {
+                problems.Add($"the grants do not match the manifest's grant digest root ({Describe(root)} in the manifest, {Describe(digest)} computed)");
+            }
+        }
+
+        return problems;
+    }
+
+    private static bool Matches(Format.Manifest.GrantDigestRoot stored, GrantDigest computed) =>
+        stored.AbiVersion != GrantDigest.AbiVersion || (stored.Count == computed.Count && stored.XorDigest.Span.SequenceEqual(computed.XorBytes()));
+
+    private static string Describe(Format.Manifest.GrantDigestRoot root) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{root.Count} grants, {Convert.ToHexStringLower(root.XorDigest.Span)}");
+
+    private static string Describe(GrantDigest digest) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{digest.Count} grants, {Convert.ToHexStringLower(digest.XorBytes())}");
 
     /// <summary>
     /// A baton Pebble file: the frame hashes and every Pebble block checksum (while reading), every record
@@ -79,6 +125,21 @@ public static class C1zVerifier
         if (file.Snapshot.Stats is { } stats && summary?.Stats is { } copy && !copy.Equals(stats))
         {
             all.Add("the manifest's stats differ from the payload's stats sidecar");
+        }
+
+        // baton writes the root at seal time only when it built digests; when present ours must agree with it.
+        if (file.Manifest.GrantDigestRoot is { } root && root.AbiVersion == GrantDigest.AbiVersion)
+        {
+            var digest = default(GrantDigest);
+            foreach (var grant in file.Snapshot.Grants(cancellationToken))
+            {
+                digest = digest.Add(grant);
+            }
+
+            if (!Matches(root, digest))
+            {
+                all.Add($"the grants do not match the manifest's grant digest root ({Describe(root)} in the manifest, {Describe(digest)} computed)");
+            }
         }
 
         if (file.Snapshot.SyncRun is not null && summary is null)

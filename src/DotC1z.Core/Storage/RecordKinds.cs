@@ -3,6 +3,7 @@ using DotC1z.Keys;
 using DotC1z.Records;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
+using Google.Protobuf.WellKnownTypes;
 
 namespace DotC1z.Storage;
 
@@ -70,11 +71,13 @@ public sealed class RecordKindInfo<T> : RecordKindInfo
     private readonly Action<IBulkLoader, T> _add;
     private readonly Func<T, T> _identityOnly;
     private readonly Action<T> _clearSync;
+    private readonly Func<T, Timestamp?> _discoveredAt;
 
-    internal RecordKindInfo(RecordKind kind, string name, DirectCodec<T> codec, Func<IC1zReader, SyncId, IEnumerable<T>> scan, Action<IBulkLoader, T> add, Comparison<T> identityOrder, Func<T, T> identityOnly, Action<T> clearSync)
+    internal RecordKindInfo(RecordKind kind, string name, DirectCodec<T> codec, Func<IC1zReader, SyncId, IEnumerable<T>> scan, Action<IBulkLoader, T> add, Comparison<T> identityOrder, Func<T, T> identityOnly, Action<T> clearSync, Func<T, Timestamp?> discoveredAt)
         : base(kind, name, codec.Descriptor)
     {
         _clearSync = clearSync;
+        _discoveredAt = discoveredAt;
         Codec = codec;
         _scan = scan;
         _add = add;
@@ -108,6 +111,25 @@ public sealed class RecordKindInfo<T> : RecordKindInfo
     /// <param name="record">The record, changed in place.</param>
     public void ClearSync(T record) => _clearSync(record);
 
+    /// <summary>The record's <c>discovered_at</c>, or null when it carries none.</summary>
+    /// <param name="record">A record.</param>
+    /// <returns>When the connector saw the record.</returns>
+    public Timestamp? DiscoveredAt(T record) => _discoveredAt(record);
+
+    /// <summary>
+    /// Whether two records (typically of different syncs) hold the same content, their <c>sync_id</c> aside.
+    /// Both records' sync ids are cleared (scans hand out fresh records, so callers own them).
+    /// </summary>
+    /// <param name="x">A record (changed in place).</param>
+    /// <param name="y">Another record (changed in place).</param>
+    /// <returns>True when every other field is equal.</returns>
+    public bool SameContent(T x, T y)
+    {
+        _clearSync(x);
+        _clearSync(y);
+        return x.Equals(y);
+    }
+
     /// <inheritdoc/>
     public override void Accept(IRecordKindVisitor visitor)
     {
@@ -124,29 +146,46 @@ public static class RecordKinds
     /// <summary>Resource types.</summary>
     public static RecordKindInfo<ResourceTypeRecord> ResourceType { get; } = new(
         RecordKind.ResourceType, "resource_types", CodecRegistry.ResourceType, static (s, id) => s.ResourceTypes(id), static (l, r) => l.Add(r),
-        static (a, b) => ById(a.ExternalId, b.ExternalId), static r => new ResourceTypeRecord { ExternalId = r.ExternalId }, static r => r.SyncId = string.Empty);
+        static (a, b) => ById(a.ExternalId, b.ExternalId), static r => new ResourceTypeRecord { ExternalId = r.ExternalId }, static r => r.SyncId = string.Empty, static r => r.DiscoveredAt);
 
     /// <summary>Resources.</summary>
     public static RecordKindInfo<ResourceRecord> Resource { get; } = new(
         RecordKind.Resource, "resources", CodecRegistry.Resource, static (s, id) => s.Resources(id), static (l, r) => l.Add(r),
         static (a, b) => ById(a.ResourceTypeId, b.ResourceTypeId) is var c and not 0 ? c : ById(a.ResourceId, b.ResourceId),
-        static r => new ResourceRecord { ResourceTypeId = r.ResourceTypeId, ResourceId = r.ResourceId }, static r => r.SyncId = string.Empty);
+        static r => new ResourceRecord { ResourceTypeId = r.ResourceTypeId, ResourceId = r.ResourceId }, static r => r.SyncId = string.Empty, static r => r.DiscoveredAt);
 
     /// <summary>Entitlements.</summary>
     public static RecordKindInfo<EntitlementRecord> Entitlement { get; } = new(
         RecordKind.Entitlement, "entitlements", CodecRegistry.Entitlement, static (s, id) => s.Entitlements(id), static (l, r) => l.Add(r),
-        static (a, b) => ById(a.ExternalId, b.ExternalId), static r => new EntitlementRecord { ExternalId = r.ExternalId }, static r => r.SyncId = string.Empty);
+        static (a, b) => ById(a.ExternalId, b.ExternalId), static r => new EntitlementRecord { ExternalId = r.ExternalId }, static r => r.SyncId = string.Empty, static r => r.DiscoveredAt);
 
     /// <summary>Grants.</summary>
     public static RecordKindInfo<GrantRecord> Grant { get; } = new(
         RecordKind.Grant, "grants", CodecRegistry.Grant, static (s, id) => s.Grants(id), static (l, r) => l.Add(r),
-        static (a, b) => ById(a.ExternalId, b.ExternalId), static r => new GrantRecord { ExternalId = r.ExternalId }, static r => r.SyncId = string.Empty);
+        static (a, b) => ById(a.ExternalId, b.ExternalId), static r => new GrantRecord { ExternalId = r.ExternalId }, static r => r.SyncId = string.Empty, static r => r.DiscoveredAt);
 
     /// <summary>Assets.</summary>
     public static RecordKindInfo<AssetRecord> Asset { get; } = new(
         RecordKind.Asset, "assets", CodecRegistry.Asset, static (s, id) => s.Assets(id), static (l, r) => l.Add(r),
-        static (a, b) => ById(a.ExternalId, b.ExternalId), static r => new AssetRecord { ExternalId = r.ExternalId }, static r => r.SyncId = string.Empty);
+        static (a, b) => ById(a.ExternalId, b.ExternalId), static r => new AssetRecord { ExternalId = r.ExternalId }, static r => r.SyncId = string.Empty, static r => r.DiscoveredAt);
 
     /// <summary>All five, in processing order (the index of a kind here is its index in per-kind arrays).</summary>
     public static IReadOnlyList<RecordKindInfo> All { get; } = [ResourceType, Resource, Entitlement, Grant, Asset];
+
+    /// <summary>The index of <paramref name="kind"/> in <see cref="All"/> (and in per-kind arrays).</summary>
+    /// <param name="kind">One of the five kinds.</param>
+    /// <returns>Its index.</returns>
+    /// <exception cref="ArgumentException">Not one of <see cref="All"/>.</exception>
+    public static int IndexOf(RecordKindInfo kind)
+    {
+        for (int i = 0; i < All.Count; i++)
+        {
+            if (ReferenceEquals(All[i], kind))
+            {
+                return i;
+            }
+        }
+
+        throw new ArgumentException("not one of the record kinds", nameof(kind));
+    }
 }
