@@ -124,10 +124,7 @@ public static class SyncCompactor
             throw new C1zArgumentException($"no applied sync {appliedSync}");
         }
 
-        // The two-input form keeps its contract: base is the starting point whatever its type, applied overlays it
-        // (a deletions sync deletes, a full sync does not reset) and the output takes applied's type.
-        var appliedRole = appliedRun.Type == SyncType.PartialDeletions ? SyncType.PartialDeletions : SyncType.PartialUpserts;
-        var result = Merge([new SyncSource(store, baseSync), new SyncSource(store, appliedSync)], [SyncType.Full, appliedRole], store, appliedRun.Type, appliedRun.SyncToken, 0, cancellationToken);
+        var result = Overlay(new SyncSource(store, baseSync), new SyncSource(store, appliedSync), appliedRun, store, cancellationToken);
         if (options.DropInputs)
         {
             store.DeleteSync(baseSync);
@@ -139,7 +136,9 @@ public static class SyncCompactor
 
     /// <summary>
     /// File-level compaction of the latest sync of each of two stores into <paramref name="output"/>, streamed from
-    /// both (nothing is copied first).
+    /// both (nothing is copied first): every record of applied plus every record of base whose identity applied lacks
+    /// (where both hold one, the later <c>discovered_at</c> wins, else applied's). For the N-input fold where a full
+    /// sync resets, use <see cref="Compact(IReadOnlyList{SyncSource}, IC1zStore, CancellationToken)"/>.
     /// </summary>
     /// <param name="baseStore">Store holding the base sync (its latest sync is used).</param>
     /// <param name="appliedStore">Store holding the applied sync (its latest sync is used).</param>
@@ -153,8 +152,18 @@ public static class SyncCompactor
         ArgumentNullException.ThrowIfNull(appliedStore);
         ArgumentNullException.ThrowIfNull(output);
         var b = baseStore.LatestSync() ?? throw new C1zArgumentException("the base holds no sync");
-        var a = appliedStore.LatestSync() ?? throw new C1zArgumentException("the applied input holds no sync");
-        return Compact([new SyncSource(baseStore, b), new SyncSource(appliedStore, a)], output, cancellationToken).Output;
+        var a = new SyncSource(appliedStore, appliedStore.LatestSync() ?? throw new C1zArgumentException("the applied input holds no sync"));
+        return Overlay(new SyncSource(baseStore, b), a, a.Run(), output, cancellationToken).Output;
+    }
+
+    /// <summary>
+    /// The two-input contract: base is the starting point whatever its type, applied overlays it (a deletions sync
+    /// deletes; a full sync overlays rather than resets) and the output takes applied's type.
+    /// </summary>
+    private static CompactionResult Overlay(SyncSource baseSource, SyncSource applied, SyncRunRecord appliedRun, IC1zStore target, CancellationToken cancellationToken)
+    {
+        var appliedRole = appliedRun.Type == SyncType.PartialDeletions ? SyncType.PartialDeletions : SyncType.PartialUpserts;
+        return Merge([baseSource, applied], [SyncType.Full, appliedRole], target, appliedRun.Type, appliedRun.SyncToken, 0, cancellationToken);
     }
 
     /// <summary>The merge proper: <paramref name="types"/>[i] is the role of input i (full, upserts or deletions).</summary>
