@@ -1,0 +1,100 @@
+using DotC1z.Engine.Rocks;
+using DotC1z.Format;
+using DotC1z.Records;
+using DotC1z.Storage;
+using DotC1z.Tests.Shared;
+
+namespace DotC1z.Tests;
+
+/// <summary>Grant digests (issue 16): written into the manifest at save, checked by verify, equal across kinds.</summary>
+public sealed class GrantDigestTests : IDisposable
+{
+    private readonly TempDir _dir = new("digest");
+
+    public void Dispose() => _dir.Dispose();
+
+    private static GrantRecord Grant(string ent, string pid, params string[] sources)
+    {
+        var g = new GrantRecord
+        {
+            ExternalId = $"group:eng:{ent}:user:{pid}",
+            Entitlement = new EntitlementRef { ResourceTypeId = "group", ResourceId = "eng", EntitlementId = "group:eng:" + ent },
+            Principal = new PrincipalRef { ResourceTypeId = "user", ResourceId = pid },
+        };
+        foreach (string s in sources)
+        {
+            g.Sources.Add(s, new GrantSourceRecord());
+        }
+
+        return g;
+    }
+
+    [Fact]
+    public void The_content_hash_covers_identity_and_sources_only()
+    {
+        var a = Grant("member", "alice", "group:x:member", "group:a:member");
+        var b = a.Clone();
+        b.ExternalId = "another id";
+        b.DiscoveredAt = new Google.Protobuf.WellKnownTypes.Timestamp { Seconds = 5 };
+        Assert.Equal(GrantDigest.ContentHash(a), GrantDigest.ContentHash(b));
+
+        // Sources are hashed sorted: insertion order does not matter, membership does.
+        Assert.Equal(GrantDigest.ContentHash(a), GrantDigest.ContentHash(Grant("member", "alice", "group:a:member", "group:x:member")));
+        Assert.NotEqual(GrantDigest.ContentHash(a), GrantDigest.ContentHash(Grant("member", "alice", "group:a:member")));
+        Assert.NotEqual(GrantDigest.ContentHash(a), GrantDigest.ContentHash(Grant("member", "bob", "group:x:member", "group:a:member")));
+
+        // The tuple framing is injective: a NUL inside an id is escaped, not a separator.
+        Assert.NotEqual(GrantDigest.ContentHash(Grant("member", "a\0b")), GrantDigest.ContentHash(Grant("member", "a", "b")));
+
+        // XOR folding is order-free and a root is the combination of its parts.
+        var one = default(GrantDigest).Add(a).Add(Grant("admin", "carol"));
+        var other = default(GrantDigest).Add(Grant("admin", "carol")).Add(a);
+        Assert.Equal(one, other);
+        Assert.Equal(one, default(GrantDigest).Add(a).Combine(default(GrantDigest).Add(Grant("admin", "carol"))));
+    }
+
+    [Fact]
+    public void Save_writes_per_sync_digests_and_verify_fails_on_a_planted_single_grant_change()
+    {
+        string db = _dir.Combine("db");
+        string file = _dir.Combine("snap.c1z");
+        using var store = RocksStore.Open(db, new RocksStoreOptions { Durability = RocksDurability.NoSync });
+        var sync = store.StartSync(SyncType.Full);
+        store.PutGrants(sync, [.. Enumerable.Range(0, 200).Select(i => Grant(i % 2 == 0 ? "member" : "admin", "u" + i))]);
+        store.EndSync(sync);
+        var manifest = C1zFile.Save(store, file);
+        var summary = Assert.Single(manifest.SyncRuns);
+        Assert.Equal(200, summary.GrantDigest.Count);
+        Assert.Equal(GrantDigest.Of(store, sync).XorBytes(), summary.GrantDigest.XorDigest.ToByteArray());
+        Assert.Equal(summary.GrantDigest, manifest.GrantDigestRoot);
+        var report = C1zVerifier.Verify(file);
+        Assert.True(report.IsConsistent, string.Join("; ", report.Problems));
+
+        // One grant gains a source after the manifest was computed: a writer bug or a tampered payload.
+        var changed = Grant("member", "u0", "group:eng:admin");
+        store.PutGrants(sync, [changed]);
+        string tampered = _dir.Combine("tampered.c1z");
+        C1zContainer.Write(tampered, new C1zSaveOptions(), checkpoint =>
+        {
+            store.Checkpoint(checkpoint);
+            return manifest.Clone();
+        });
+        report = C1zVerifier.Verify(tampered);
+        Assert.False(report.IsConsistent);
+        Assert.Contains(report.Problems, p => p.Contains("grant digest", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Digests_of_the_same_grants_agree_across_file_kinds()
+    {
+        // The v1 fixture and baton's Pebble file hold the same sync of the medium connector.
+        using var v1 = StoreOpener.Open(TestPaths.RealFixture("medium-unexpanded.c1z"), readOnly: true);
+        using var pebble = StoreOpener.Open(TestPaths.RealFixture("medium-unexpanded.pebble2.c1z"), readOnly: true);
+        var a = GrantDigest.Of(v1, v1.LatestSync()!.Value);
+        var b = GrantDigest.Of(pebble, pebble.LatestSync()!.Value);
+        Assert.Equal(66601, a.Count);
+        Assert.Equal(a, b);
+        var byEntitlement = GrantDigest.ByEntitlement(pebble, pebble.LatestSync()!.Value);
+        Assert.Equal(b, byEntitlement.Values.Aggregate(default(GrantDigest), (x, y) => x.Combine(y)));
+    }
+}
