@@ -18,6 +18,11 @@ public static class StorePaths
     /// <returns>The store.</returns>
     public static IC1zStore Open(string path, bool readOnly = true) => StoreOpener.Open(path, readOnly);
 
+    /// <summary>Opens an input that a command streams whole (diff, compact): read-only, with a small block cache.</summary>
+    /// <param name="path">The path.</param>
+    /// <returns>The store.</returns>
+    public static IC1zStore OpenStreamed(string path) => StoreOpener.OpenWithKind(path, new C1zOpenOptions { ReadOnly = true, BlockCacheBytes = 8L << 20 }).Store;
+
     /// <summary>Whether an output path names a C1Z3 file rather than a store directory.</summary>
     /// <param name="path">The output path.</param>
     /// <returns>True for <c>*.c1z</c>.</returns>
@@ -48,6 +53,17 @@ public static class StorePaths
     /// <returns>The output store.</returns>
     public static OutputStore CreateOutput(string path, bool force = false, RocksDurability durability = RocksDurability.NoSync) =>
         C1zOutput.CreateOutput(path, force, durability);
+
+    /// <summary>
+    /// An output for commands that stream whole snapshots into it while reading several inputs (compact, diff): a
+    /// smaller bulk-load chunk and block cache, so inputs, output and save stay under the 300 MiB the tool promises.
+    /// </summary>
+    /// <param name="path">The output path.</param>
+    /// <param name="force">Whether an existing output may be replaced at commit.</param>
+    /// <returns>The output store.</returns>
+    public static OutputStore CreateStreamedOutput(string path, bool force) =>
+        C1zOutput.CreateOutput(path, force, RocksDurability.NoSync, bulkChunkBytes: 48L << 20, blockCacheBytes: 8L << 20);
+
 
     private static void Refusal(Action check)
     {

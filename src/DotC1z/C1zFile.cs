@@ -20,6 +20,15 @@ public sealed record C1zOpenOptions : C1zReadLimits
 
     /// <summary>How long the child-process check may run before the file is treated as hostile.</summary>
     public TimeSpan VerifierTimeout { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// Block cache of the opened store, or null for the engine's default. Whole-snapshot streaming (diff, compaction
+    /// of several inputs) reads each block once, so a small cache keeps several open inputs within a memory budget.
+    /// </summary>
+    public long? BlockCacheBytes { get; init; }
+
+    /// <summary>Store options for an open with these options.</summary>
+    internal RocksStoreOptions StoreOptions(RocksStoreOptions options) => BlockCacheBytes is long bytes ? options with { BlockCacheBytes = bytes } : options;
 }
 
 /// <summary>
@@ -187,7 +196,7 @@ public static class C1zFile
             RocksStore store;
             try
             {
-                store = RocksStore.Open(db, new RocksStoreOptions { ReadOnly = options.ReadOnly, CreateIfMissing = false, ParanoidChecks = true });
+                store = RocksStore.Open(db, options.StoreOptions(new RocksStoreOptions { ReadOnly = options.ReadOnly, CreateIfMissing = false, ParanoidChecks = true }));
             }
             catch (C1zIOException ex) when (ex is not C1zDiskFullException)
             {
@@ -246,7 +255,7 @@ public static class C1zFile
 
             // Reopened read-only so a caller's write fails instead of vanishing with the scratch store.
             store.Dispose();
-            store = RocksStore.Open(Path.Combine(work, "db"), new RocksStoreOptions { ReadOnly = true, CreateIfMissing = false });
+            store = RocksStore.Open(Path.Combine(work, "db"), options.StoreOptions(new RocksStoreOptions { ReadOnly = true, CreateIfMissing = false }));
             return new C1zFileStore(store, full, work);
         }
         catch

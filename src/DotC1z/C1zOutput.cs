@@ -121,15 +121,28 @@ public static class C1zOutput
     /// <param name="path">The output path.</param>
     /// <param name="force">Whether an existing output is replaced at commit (atomically); otherwise the commit fails if one appeared.</param>
     /// <param name="durability">Durability of the writes.</param>
+    /// <param name="bulkChunkBytes">Memory budget of a bulk load's in-memory chunk (null: the engine's default, tuned for load speed).</param>
+    /// <param name="blockCacheBytes">The output store's block cache (null: the engine's default).</param>
     /// <returns>The output.</returns>
-    public static OutputStore CreateOutput(string path, bool force = false, RocksDurability durability = RocksDurability.NoSync)
+    public static OutputStore CreateOutput(string path, bool force = false, RocksDurability durability = RocksDurability.NoSync, long? bulkChunkBytes = null, long? blockCacheBytes = null)
     {
         string full = Path.GetFullPath(path);
         string parent = Path.GetDirectoryName(full)!;
         Directory.CreateDirectory(parent);
         PrivateDirectory.SweepDeadOwners(parent, [".c1z-out-", ".c1z-export-"]);
         string scratch = PrivateDirectory.CreateUnique(parent, ".c1z-out-");
-        var store = RocksStore.Open(Path.Combine(scratch, "db"), new RocksStoreOptions { Durability = durability });
+        var options = new RocksStoreOptions { Durability = durability };
+        if (bulkChunkBytes is long budget)
+        {
+            options = options with { BulkChunkBytes = budget };
+        }
+
+        if (blockCacheBytes is long cache)
+        {
+            options = options with { BlockCacheBytes = cache };
+        }
+
+        var store = RocksStore.Open(Path.Combine(scratch, "db"), options);
         return new OutputStore(store, full, scratch, IsFileOutput(full), force);
     }
 

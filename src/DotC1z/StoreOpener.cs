@@ -29,7 +29,7 @@ public static class StoreOpener
         ArgumentNullException.ThrowIfNull(options);
         if (Directory.Exists(path))
         {
-            return (RocksStore.Open(path, new RocksStoreOptions { ReadOnly = options.ReadOnly, CreateIfMissing = false }), SnapshotKind.StoreDirectory);
+            return (RocksStore.Open(path, options.StoreOptions(new RocksStoreOptions { ReadOnly = options.ReadOnly, CreateIfMissing = false })), SnapshotKind.StoreDirectory);
         }
 
         if (!File.Exists(path))

@@ -42,7 +42,7 @@ public static class CompactCommand
                 var sources = new List<SyncSource>();
                 foreach (string path in paths)
                 {
-                    var store = StorePaths.Open(path, readOnly: true);
+                    var store = StorePaths.OpenStreamed(path);
                     stores.Add(store);
                     var syncs = SyncSource.AllOf(store);
                     if (syncs.Count == 0)
@@ -53,7 +53,7 @@ public static class CompactCommand
                     sources.AddRange(syncs);
                 }
 
-                using var target = StorePaths.CreateOutput(outPath, parse.GetValue(force));
+                using var target = StorePaths.CreateStreamedOutput(outPath, parse.GetValue(force));
                 var result = SyncCompactor.Compact(sources, target.Store, ctx.Cancellation);
                 target.Commit(ctx.Cancellation);
                 var c = result.Counts;
@@ -159,13 +159,13 @@ public static class DiffCommand
                 StorePaths.PrepareOutput(outPath, parse.GetValue(force), paths);
             }
 
-            using var b = StorePaths.Open(paths[0], readOnly: true);
-            using var a = StorePaths.Open(paths[1], readOnly: true);
+            using var b = StorePaths.OpenStreamed(paths[0]);
+            using var a = StorePaths.OpenStreamed(paths[1]);
             var bs = new SyncSource(b, b.LatestSync() ?? throw new CliException("the base holds no sync"));
             var asy = new SyncSource(a, a.LatestSync() ?? throw new CliException("the applied input holds no sync"));
             if (outPath is not null)
             {
-                using var target = StorePaths.CreateOutput(outPath, parse.GetValue(force));
+                using var target = StorePaths.CreateStreamedOutput(outPath, parse.GetValue(force));
                 var result = SyncDiff.Diff(bs, asy, target.Store, ctx.Cancellation);
                 target.Commit(ctx.Cancellation);
                 var log = fmt is null ? ctx.Out : ctx.Err;
@@ -235,7 +235,7 @@ internal sealed record SnapshotCounts(string Sync, RecordCounts Counts, GrantDig
             }
         }
 
-        using var store = StorePaths.Open(path, readOnly: true);
+        using var store = StorePaths.OpenStreamed(path);
         var sync = store.LatestSync() ?? throw new CliException($"{path} holds no sync");
         return new SnapshotCounts(sync.ToString(), store.Count(sync), null, "counted");
     }
