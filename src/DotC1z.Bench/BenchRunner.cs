@@ -37,7 +37,7 @@ public sealed record BenchResult(string Bench, string Name, string Engine, long 
 public sealed partial class BenchRunner
 {
     /// <summary>Every benchmark id, in order.</summary>
-    public static readonly IReadOnlyList<string> All = ["G1", "G2", "G3", "G4", "G5", "G6", "G7", "G8", "G9", "G10", "G11"];
+    public static readonly IReadOnlyList<string> All = ["G1", "G2", "G3", "G4", "G5", "G6", "G7", "G8", "G9", "G10", "G11", "G12"];
 
     private const int G10Stores = 16;
     private readonly BenchOutput _ctx;
@@ -96,6 +96,7 @@ public sealed partial class BenchRunner
                         return 1;
                     }, seed: 5),
                     "G7" when _selected.Contains(bench) => G7(engine, syncs[engine]),
+                    "G12" when _selected.Contains(bench) => G12(engine, syncs[engine]),
                     "G8" when _selected.Contains(bench) => G8(engine),
                     "G9" when _selected.Contains(bench) => Once("G9", "SaveOpenRead", engine, () => engine.SaveOpenRead(syncs[engine])),
                     "G10" when _selected.Contains(bench) => G10(engine, syncs[engine], ids),
@@ -301,27 +302,81 @@ public sealed partial class BenchRunner
         return new BenchResult(bench, name, engine.Name, 1, sw.Elapsed.TotalMilliseconds, rows, PeakRss());
     }
 
-    /// <summary>G7: a second sync overlapping the first by 50% (not timed), then the timed compaction; extra syncs are dropped after.</summary>
+    /// <summary>
+    /// G7: a partial-upserts sync of 20% of the fixture's size (half of it changes existing grants, half adds new ones; not
+    /// timed), then the timed N-input compaction of base + partial into a new sync; the extra syncs are dropped after.
+    /// </summary>
     private BenchResult G7(BenchEngine engine, SyncId main)
     {
         var store = engine.Store;
-        var applied = store.StartSync(SyncType.Full);
         long n = store.Count(main).Grants;
-        using (var loader = store.BeginBulkLoad(applied))
+        long changed = n / 10;
+        var partial = DerivedSync(store, main, SyncType.PartialUpserts, (i, g) => i < changed ? Moved(g) : null, added: changed);
+        ResetPeakRss();
+        var sw = Stopwatch.StartNew();
+        var result = SyncCompactor.Compact([new SyncSource(store, main), new SyncSource(store, partial)], store, _ctx.Cancellation);
+        sw.Stop();
+        long rows = result.Counts.Grants;
+        long peak = PeakRss();
+        store.DeleteSync(result.Output);
+        store.DeleteSync(partial);
+        return new BenchResult("G7", "Compaction", engine.Name, rows, sw.Elapsed.TotalMilliseconds, rows, peak);
+    }
+
+    /// <summary>
+    /// G12: diff of the fixture's sync and a full sync differing from it in 5% of its grants (2% removed, 2% changed,
+    /// 1% added; built untimed), written as additions and deletions syncs; rows are the grants of both inputs read.
+    /// </summary>
+    private BenchResult G12(BenchEngine engine, SyncId main)
+    {
+        var store = engine.Store;
+        long n = store.Count(main).Grants;
+        long removed = n / 50;
+        long changed = n / 50;
+        var applied = DerivedSync(store, main, SyncType.Full, (i, g) => i < removed ? null : i < removed + changed ? Moved(g) : g, added: n / 100);
+        long inputs = n + store.Count(applied).Grants;
+        ResetPeakRss();
+        var sw = Stopwatch.StartNew();
+        var diff = SyncDiff.Diff(new SyncSource(store, main), new SyncSource(store, applied), store, _ctx.Cancellation);
+        sw.Stop();
+        long peak = PeakRss();
+        if (diff.DeletedCounts.Grants != removed || diff.AddedCounts.Grants != changed + (n / 100))
+        {
+            throw new InvalidOperationException($"G12: the diff found {diff.AddedCounts.Grants} additions and {diff.DeletedCounts.Grants} deletions, expected {changed + (n / 100)} and {removed}");
+        }
+
+        store.DeleteSync(diff.Additions);
+        store.DeleteSync(diff.Deletions);
+        store.DeleteSync(applied);
+        return new BenchResult("G12", "Diff5Percent", engine.Name, inputs, sw.Elapsed.TotalMilliseconds, inputs, peak);
+    }
+
+    private static GrantRecord Moved(GrantRecord g)
+    {
+        var changed = g.Clone();
+        changed.Principal = new PrincipalRef { ResourceTypeId = "user", ResourceId = "moved-" + g.Principal.ResourceId };
+        return changed;
+    }
+
+    /// <summary>
+    /// A new sync derived from <paramref name="main"/>'s grants: <paramref name="map"/> gets each grant with its position
+    /// and returns what to write (null: leave it out); then <paramref name="added"/> new grants.
+    /// </summary>
+    private SyncId DerivedSync(IC1zStore store, SyncId main, SyncType type, Func<long, GrantRecord, GrantRecord?> map, long added)
+    {
+        var sync = store.StartSync(type);
+        using (var loader = store.BeginBulkLoad(sync))
         {
             long i = 0;
             foreach (var g in store.Grants(main))
             {
-                // The upper half is shared (with a changed principal), the lower half is new.
-                if (i++ >= n / 2)
+                if (map(i++, g) is { } kept)
                 {
-                    var changed = g.Clone();
-                    changed.Principal = new PrincipalRef { ResourceTypeId = "user", ResourceId = "moved-" + g.Principal.ResourceId };
-                    loader.Add(changed);
+                    loader.Add(kept);
                 }
             }
 
-            for (long k = 0; k < n / 2; k++)
+            for (long k = 0; k < added; k++)
             {
                 loader.Add(new GrantRecord { ExternalId = "new-" + k.ToString("D10", CultureInfo.InvariantCulture), Entitlement = new EntitlementRef { EntitlementId = "ent-new", ResourceTypeId = "app", ResourceId = "app-0" }, Principal = new PrincipalRef { ResourceTypeId = "user", ResourceId = "user-new" } });
             }
@@ -329,15 +384,8 @@ public sealed partial class BenchRunner
             loader.Complete(_ctx.Cancellation);
         }
 
-        store.EndSync(applied);
-        ResetPeakRss();
-        var sw = Stopwatch.StartNew();
-        var output = SyncCompactor.Compact(store, main, applied, cancellationToken: _ctx.Cancellation);
-        sw.Stop();
-        long rows = store.Count(output).Grants;
-        store.DeleteSync(output);
-        store.DeleteSync(applied);
-        return new BenchResult("G7", "Compaction", engine.Name, rows, sw.Elapsed.TotalMilliseconds, rows, PeakRss());
+        store.EndSync(sync);
+        return sync;
     }
 
     /// <summary>G8: peak memory while a burst of grants (half the fixture) is bulk-written into a fresh sync.</summary>
