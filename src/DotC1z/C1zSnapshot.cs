@@ -342,6 +342,43 @@ public sealed class C1zSnapshot : IDisposable
         }
     }
 
+    /// <summary>
+    /// Folds snapshots, oldest first, into one compacted sync of a new snapshot (docs/DESIGN.md §6): each contributes its
+    /// finished syncs in sync order; a full sync resets what came before it, partial upserts overlay, partial deletions
+    /// delete; between two records of one identity the later <c>discovered_at</c> wins, else the later input. The inputs
+    /// are streamed, not copied.
+    /// </summary>
+    /// <param name="inputs">The snapshots, oldest first.</param>
+    /// <param name="cancellationToken">Stops the compaction.</param>
+    /// <returns>The result as a new snapshot (save it with <see cref="SaveAs"/>) and what was done.</returns>
+    /// <exception cref="C1zArgumentException">No input, or an input holds no sync.</exception>
+    public static (C1zSnapshot Compacted, CompactionResult Summary) Compact(IReadOnlyList<C1zSnapshot> inputs, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        var sources = new List<SyncSource>();
+        foreach (var input in inputs)
+        {
+            var syncs = SyncSource.AllOf(input.Store);
+            if (syncs.Count == 0)
+            {
+                throw new C1zArgumentException($"{input.Path ?? "a snapshot"} holds no sync");
+            }
+
+            sources.AddRange(syncs);
+        }
+
+        var compacted = Create();
+        try
+        {
+            return (compacted, SyncCompactor.Compact(sources, compacted.Store, cancellationToken));
+        }
+        catch
+        {
+            compacted.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Releases the snapshot: closes the store and removes private scratch files. Never writes.</summary>
     public void Dispose()
     {
