@@ -24,15 +24,7 @@ public sealed class CompactionModelTests : IDisposable
         ? new MemoryStore()
         : RocksStore.Open(_dir.Combine($"r{_n++}"), new RocksStoreOptions { Durability = RocksDurability.NoSync, BulkChunkRecords = 40 });
 
-    private static string Key(Google.Protobuf.IMessage r) => r switch
-    {
-        ResourceRecord x => "res:" + x.ResourceTypeId + "\u0001" + x.ResourceId,
-        ResourceTypeRecord x => "rt:" + x.ExternalId,
-        EntitlementRecord x => "ent:" + x.ExternalId,
-        GrantRecord x => "grant:" + x.ExternalId,
-        AssetRecord x => "asset:" + x.ExternalId,
-        _ => throw new ArgumentException("unknown record"),
-    };
+    private static string Key(Google.Protobuf.IMessage r) => StreamingMergeModelTests.Key(r);
 
     /// <summary>Everything in a sync, keyed by kind and identity, as canonical bytes.</summary>
     private static Dictionary<string, string> Snapshot(IC1zStore store, SyncId sync)

@@ -221,7 +221,8 @@ public sealed class StreamingMergeModelTests : IDisposable
 
     private sealed record Entry(string Canonical, Timestamp? DiscoveredAt);
 
-    private static string Key(IMessage r) => r switch
+    /// <summary>A record's kind and identity as one dictionary key (shared by the model tests).</summary>
+    internal static string Key(IMessage r) => r switch
     {
         ResourceRecord x => "res:" + x.ResourceTypeId + "\u0001" + x.ResourceId,
         ResourceTypeRecord x => "rt:" + x.ExternalId,

@@ -28,7 +28,7 @@ public static class CompactCommand
         var command = new Command(
             "compact",
             "Fold snapshots, oldest first, into one compacted sync: a full sync resets what came before it, partial-upserts syncs overlay, partial-deletions syncs delete; where two inputs hold one record the one discovered last wins (by discovered_at when both carry it, else the later input).\n\n"
-            + "Examples:\n  c1z compact --out merged.c1z monday.c1z tuesday-partial.c1z wednesday-partial.c1z\n  c1z compact --base monday.c1z --applied tuesday.c1z --out merged.c1z")
+            + "Example:\n  c1z compact --out merged.c1z monday.c1z tuesday-partial.c1z wednesday-partial.c1z\n  c1z compact --base monday.c1z --applied tuesday.c1z --out merged.c1z")
         { inputs, baseOpt, applied, output, force };
         command.SetAction(parse =>
         {
@@ -130,7 +130,7 @@ public static class DiffCommand
         var command = new Command(
             "diff",
             "What APPLIED adds, changes and removes relative to BASE: a report (--format) and/or the changes as two syncs (--out). Both inputs are streamed side by side; they may carry the same sync id.\n\n"
-            + "Examples:\n  c1z diff monday.c1z tuesday.c1z --format json > changes.json\n  c1z diff --base monday.c1z --applied tuesday.c1z --out changes.c1z\n  c1z diff monday.c1z tuesday.c1z --count-only")
+            + "Example:\n  c1z diff monday.c1z tuesday.c1z --format json > changes.json\n  c1z diff --base monday.c1z --applied tuesday.c1z --out changes.c1z\n  c1z diff monday.c1z tuesday.c1z --count-only")
         { inputs, baseOpt, applied, output, format, countOnly, force };
         command.SetAction(parse =>
         {
