@@ -168,10 +168,18 @@ public static class ExpandCommand
             foreach (var run in source.ListSyncRuns())
             {
                 var s = Keys.SyncId.Parse(run.SyncId);
-                StoreCopy.CopySync(source, s, target.Store, s, ctx.Cancellation);
+                if (s != latest)
+                {
+                    StoreCopy.CopySync(source, s, target.Store, s, ctx.Cancellation);
+                }
             }
 
-            var result = GrantExpander.Expand(target.Store, latest, new ExpansionOptions { LegacyIsDirectFalse = parse.GetValue(legacy) }, ctx.Cancellation);
+            // The latest sync is written once, expanded, through the output's bulk loader.
+            ProgressReporter? reporter = null;
+            var progress = new InlineProgress<ExpansionProgress>(p => (reporter ??= new ProgressReporter(ctx, "destination entitlements", p.DestinationsTotal)).Report(p.DestinationsDone));
+            var options = new ExpansionOptions { LegacyIsDirectFalse = parse.GetValue(legacy), Progress = progress };
+            var result = GrantExpander.ExpandInto(source, latest, target.Store, latest, options, ctx.Cancellation);
+            reporter?.Dispose();
             long grants = target.Store.Count(latest).Grants;
             target.Commit(ctx.Cancellation);
             ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"expanded sync {latest}: {result.Edges} edges, {result.Nodes} entitlements, {result.GrantsCreated} grants created, {result.GrantsUpdated} updated, {grants} grants in {sw.ElapsedMilliseconds} ms"));
@@ -179,4 +187,13 @@ public static class ExpandCommand
         });
         return command;
     }
+}
+
+/// <summary>An <see cref="IProgress{T}"/> that runs its handler on the reporting thread (no synchronization context hop).</summary>
+/// <typeparam name="T">The progress value.</typeparam>
+/// <param name="handler">The handler.</param>
+internal sealed class InlineProgress<T>(Action<T> handler) : IProgress<T>
+{
+    /// <inheritdoc/>
+    public void Report(T value) => handler(value);
 }

@@ -23,12 +23,13 @@ public sealed record ExpansionOptions
     public int BatchSize { get; init; } = 5000;
 
     /// <summary>
-    /// Memory budget for computed destinations waiting to be written, in principals (4 bytes each plus
-    /// their edge entries): the reduce pauses when the writer falls this far behind. Holder sets of
-    /// entitlements that still feed edges are held besides (one int per holder) and freed after their
-    /// last edge; the bulk loaders spill their own sorted runs.
+    /// Memory budget for built grants waiting to be written (a few hundred bytes each): the reduce
+    /// pauses when the writer falls this far behind. Besides it, the expansion holds one int per
+    /// holder of each entitlement that still feeds an edge (freed after its last edge), one per
+    /// principal of the destination being built, and the interned principal ids; the bulk loaders
+    /// spill their own sorted runs.
     /// </summary>
-    public int PendingPrincipalsBudget { get; init; } = 4_000_000;
+    public int PendingGrantsBudget { get; init; } = 65_536;
 
     /// <summary>Progress, reported after each destination entitlement is written (from the calling thread).</summary>
     public IProgress<ExpansionProgress>? Progress { get; init; }
@@ -101,7 +102,7 @@ public static partial class GrantExpander
             }
         }
 
-        var result = Run(store, sync, plan, options, (g, _) =>
+        var result = Run(store, sync, plan, options, g =>
         {
             batch.Add(g);
             if (batch.Count >= options.BatchSize)
@@ -206,7 +207,7 @@ public static partial class GrantExpander
                 }
             }
 
-            result = Run(source, sync, plan, options, (g, _) => loader.Add(g), CopyRest, cancellationToken, writeUnchanged: true);
+            result = Run(source, sync, plan, options, loader.Add, CopyRest, cancellationToken, writeUnchanged: true);
             loader.Complete(cancellationToken);
         }
 
@@ -216,18 +217,37 @@ public static partial class GrantExpander
     }
 
     /// <summary>
-    /// The pipeline: the reduce runs on a worker thread and hands computed destinations over a
-    /// bounded queue; the calling thread streams each destination's existing grants, merges in the
-    /// computed sources and emits final records.
+    /// The pipeline: a worker thread reduces destination after destination and builds their final
+    /// records (existing grants with merged sources, derived grants) in batches; the calling thread
+    /// hands the batches to the writer (encoding, bulk loader or write batches). The batches waiting
+    /// between the two are bounded by <see cref="ExpansionOptions.PendingGrantsBudget"/>.
     /// </summary>
-    private static ExpansionResult Run(IC1zReader reader, SyncId sync, ExpansionPlan plan, ExpansionOptions options, Action<GrantRecord, bool> emit, Action? beforeDestinations, CancellationToken cancellationToken, bool writeUnchanged = false)
+    private static ExpansionResult Run(IC1zReader reader, SyncId sync, ExpansionPlan plan, ExpansionOptions options, Action<GrantRecord> emit, Action? beforeDestinations, CancellationToken cancellationToken, bool writeUnchanged = false)
     {
         var principals = new PrincipalTable();
         var reducer = new ExpansionReducer(plan, principals, options.LegacyIsDirectFalse);
-        using var queue = new BlockingCollection<Destination>(new ConcurrentQueue<Destination>());
+        using var queue = new BlockingCollection<OutputBatch>(new ConcurrentQueue<OutputBatch>());
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        long pendingPrincipals = 0;
+        long pending = 0, created = 0, updated = 0;
         var gate = new object();
+        int batchSize = Math.Max(1, Math.Min(options.BatchSize, options.PendingGrantsBudget));
+        void Hand(OutputBatch batch)
+        {
+            // Back-pressure: wait while the writer holds more than the budget (always admit one batch).
+            lock (gate)
+            {
+                while (pending > 0 && pending + batch.Records.Count > options.PendingGrantsBudget)
+                {
+                    stop.Token.ThrowIfCancellationRequested();
+                    Monitor.Wait(gate, 100);
+                }
+
+                pending += batch.Records.Count;
+            }
+
+            queue.Add(batch, stop.Token);
+        }
+
         var producer = Task.Factory.StartNew(() =>
         {
             try
@@ -239,23 +259,32 @@ public static partial class GrantExpander
                     reducer.LoadOriginals(s, reader.GrantsByEntitlement(sync, s));
                 }
 
+                var now = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow);
+                var immutable = new Any { TypeUrl = GrantImmutableTypeUrl };
+                var records = new List<GrantRecord>(batchSize);
                 foreach (string t in plan.Destinations)
                 {
+                    stop.Token.ThrowIfCancellationRequested();
                     var d = reducer.Reduce(t);
-
-                    // Back-pressure: wait while the writer holds more than the budget (always admit one).
-                    lock (gate)
+                    if (!reader.TryGetEntitlement(sync, t, out var ent))
                     {
-                        while (pendingPrincipals > 0 && pendingPrincipals + d.Count > options.PendingPrincipalsBudget)
-                        {
-                            stop.Token.ThrowIfCancellationRequested();
-                            Monitor.Wait(gate, 100);
-                        }
-
-                        pendingPrincipals += d.Count;
+                        throw new C1zCorruptionException($"entitlement {t} vanished during expansion");
                     }
 
-                    queue.Add(d, stop.Token);
+                    var entRef = new EntitlementRef { EntitlementId = t, ResourceTypeId = ent.Resource?.ResourceTypeId ?? string.Empty, ResourceId = ent.Resource?.ResourceId ?? string.Empty };
+                    var (c, u) = BuildDestination(reader.GrantsByEntitlement(sync, t), d, principals, entRef, now, immutable, options.LegacyIsDirectFalse, writeUnchanged, g =>
+                    {
+                        records.Add(g);
+                        if (records.Count >= batchSize)
+                        {
+                            Hand(new OutputBatch(records, false));
+                            records = new List<GrantRecord>(batchSize);
+                        }
+                    });
+                    created += c;
+                    updated += u;
+                    Hand(new OutputBatch(records, true));
+                    records = new List<GrantRecord>(batchSize);
                 }
             }
             finally
@@ -264,32 +293,29 @@ public static partial class GrantExpander
             }
         }, stop.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
-        long created = 0, updated = 0, written = 0;
+        long written = 0;
         int done = 0;
-        var now = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow);
-        var immutable = new Any { TypeUrl = GrantImmutableTypeUrl };
         try
         {
             beforeDestinations?.Invoke();
-            foreach (var d in queue.GetConsumingEnumerable(stop.Token))
+            foreach (var batch in queue.GetConsumingEnumerable(stop.Token))
             {
-                if (!reader.TryGetEntitlement(sync, d.Target, out var ent))
+                foreach (var g in batch.Records)
                 {
-                    throw new C1zCorruptionException($"entitlement {d.Target} vanished during expansion");
+                    emit(g);
                 }
 
-                var entRef = new EntitlementRef { EntitlementId = d.Target, ResourceTypeId = ent.Resource?.ResourceTypeId ?? string.Empty, ResourceId = ent.Resource?.ResourceId ?? string.Empty };
-                var (c, u, w) = WriteDestination(reader.GrantsByEntitlement(sync, d.Target), d, principals, entRef, now, immutable, options.LegacyIsDirectFalse, writeUnchanged, emit);
-                created += c;
-                updated += u;
-                written += w;
+                written += batch.Records.Count;
                 lock (gate)
                 {
-                    pendingPrincipals -= d.Count;
+                    pending -= batch.Records.Count;
                     Monitor.PulseAll(gate);
                 }
 
-                options.Progress?.Report(new ExpansionProgress(++done, plan.Destinations.Count, written));
+                if (batch.EndsDestination)
+                {
+                    options.Progress?.Report(new ExpansionProgress(++done, plan.Destinations.Count, written));
+                }
             }
 
             producer.GetAwaiter().GetResult();
@@ -312,15 +338,18 @@ public static partial class GrantExpander
         return new ExpansionResult(plan.LiveEdges, plan.Nodes.Count, created, updated, plan.SkippedEdges, plan.DepthReached) { EntitlementsRecomputed = plan.Destinations.Count };
     }
 
+    /// <summary>Records built by the reduce, waiting for the writer; the last batch of a destination is marked.</summary>
+    private sealed record OutputBatch(List<GrantRecord> Records, bool EndsDestination);
+
     /// <summary>
     /// One destination's final grants: its existing grants in index order (the first grant of a
     /// principal receives that principal's sources, as the per-edge algorithm did), then a derived
     /// grant for every principal left.
     /// </summary>
-    private static (long Created, long Updated, long Written) WriteDestination(IEnumerable<GrantRecord> existing, Destination d, PrincipalTable principals, EntitlementRef entRef, Timestamp now, Any immutable, bool legacy, bool writeUnchanged, Action<GrantRecord, bool> emit)
+    private static (long Created, long Updated) BuildDestination(IEnumerable<GrantRecord> existing, Destination d, PrincipalTable principals, EntitlementRef entRef, Timestamp now, Any immutable, bool legacy, bool writeUnchanged, Action<GrantRecord> emit)
     {
         var consumed = new bool[d.Count];
-        long created = 0, updated = 0, written = 0;
+        long created = 0, updated = 0;
         foreach (var g in existing)
         {
             int i = d.IndexOf(principals.Find(PrincipalTable.KeyOf(g)));
@@ -338,8 +367,7 @@ public static partial class GrantExpander
             if (changed || writeUnchanged || g.NeedsExpansion)
             {
                 g.NeedsExpansion = false;
-                emit(g, changed);
-                written++;
+                emit(g);
             }
         }
 
@@ -350,12 +378,11 @@ public static partial class GrantExpander
                 continue;
             }
 
-            emit(Derived(d, i, principals, entRef, now, immutable), true);
+            emit(Derived(d, i, principals, entRef, now, immutable));
             created++;
-            written++;
         }
 
-        return (created, updated, written);
+        return (created, updated);
     }
 
     /// <summary>Applies a principal's entries to an existing grant like the per-edge rule of §5.2; returns whether it changed.</summary>

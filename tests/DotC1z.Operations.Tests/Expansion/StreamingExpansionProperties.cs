@@ -96,7 +96,7 @@ public sealed class StreamingExpansionProperties : IDisposable
         ReferenceGrantExpander.Expand(reference, rs, scenario.Options);
         using var store = new MemoryStore();
         var s = scenario.Load(store);
-        GrantExpander.Expand(store, s, scenario.Options with { PendingPrincipalsBudget = 1 });
+        GrantExpander.Expand(store, s, scenario.Options with { PendingGrantsBudget = 1 });
         string diff = ExpansionScenario.Differences(ExpansionScenario.Snapshot(reference, rs), ExpansionScenario.Snapshot(store, s));
         Assert.True(diff.Length == 0, $"seed={seed}:\n{diff}");
     }
