@@ -52,7 +52,7 @@ public sealed record ExpansionResult(int Edges, int Nodes, long GrantsCreated, l
 {
     /// <summary>
     /// Destination entitlements whose grants were computed: every destination for a full expansion,
-    /// only the affected ones for <c>ExpandIncremental</c>.
+    /// only the affected ones for <see cref="GrantExpander.ExpandIncremental"/>.
     /// </summary>
     public int EntitlementsRecomputed { get; init; }
 

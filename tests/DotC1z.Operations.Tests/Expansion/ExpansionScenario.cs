@@ -20,7 +20,7 @@ internal sealed class ExpansionScenario
 
     private static readonly string[] Types = ["user", "group", "role"];
 
-    public static ExpansionScenario Random(int seed, int maxEntitlements = 9)
+    public static ExpansionScenario Random(int seed, int maxEntitlements = 9, bool flagsFollowAnnotations = false)
     {
         var rng = new Random(seed);
         var s = new ExpansionScenario();
@@ -39,6 +39,14 @@ internal sealed class ExpansionScenario
         for (int k = 0; k < 1 + rng.Next(n * 2); k++)
         {
             s.Grants.Add(s.Declaration(rng, $"d{k}", n));
+        }
+
+        if (flagsFollowAnnotations)
+        {
+            foreach (var g in s.Grants)
+            {
+                g.NeedsExpansion = g.Expansion is not null && g.Expansion.EntitlementIds.Any(id => !string.IsNullOrWhiteSpace(id));
+            }
         }
 
         s.Options = new ExpansionOptions { MaxDepth = rng.Next(4) == 0 ? 20 : 1 + rng.Next(4), LegacyIsDirectFalse = rng.Next(3) == 0, BatchSize = 1 + rng.Next(7) };
@@ -105,6 +113,133 @@ internal sealed class ExpansionScenario
             Expansion = exp,
             NeedsExpansion = rng.Next(10) != 0,
         };
+    }
+
+    /// <summary>
+    /// A newer sync: random additions, revocations, moved memberships, narrowed or widened edges,
+    /// edges that close or open cycles, flags toggled, sometimes an entitlement removed or moved.
+    /// </summary>
+    /// <returns>The newer scenario and the ids of the grants that differ.</returns>
+    public (ExpansionScenario Next, HashSet<string> Changed) Mutate(int seed)
+    {
+        var rng = new Random(seed);
+        var next = new ExpansionScenario { Options = Options };
+        next.Entitlements.AddRange(Entitlements.Select(e => e.Clone()));
+        next.Grants.AddRange(Grants.Select(g => g.Clone()));
+        int n = Entitlements.Count;
+        for (int k = 0; k < 1 + rng.Next(4); k++)
+        {
+            int i = next.Grants.Count == 0 ? -1 : rng.Next(next.Grants.Count);
+            switch (rng.Next(10))
+            {
+                case 0:
+                case 1:
+                    next.Grants.Add(next.Membership(rng, $"m{seed}-{k}", 11));
+                    break;
+                case 2:
+                    if (i >= 0)
+                    {
+                        next.Grants.RemoveAt(i);
+                    }
+
+                    break;
+                case 3:
+                    if (i >= 0)
+                    {
+                        var moved = next.Membership(rng, next.Grants[i].ExternalId, 11);
+                        next.Grants[i] = moved;
+                    }
+
+                    break;
+                case 4:
+                    next.Grants.Add(next.Declaration(rng, $"d{seed}-{k}", n));
+                    break;
+                case 5:
+                    var declaring = next.Grants.Where(g => g.Expansion is not null).ToList();
+                    if (declaring.Count > 0)
+                    {
+                        // Narrow or widen an edge declaration in place.
+                        var g = declaring[rng.Next(declaring.Count)];
+                        switch (rng.Next(4))
+                        {
+                            case 0:
+                                g.Expansion.Shallow = !g.Expansion.Shallow;
+                                break;
+                            case 1:
+                                g.Expansion.ResourceTypeIds.Add(Types[rng.Next(Types.Length)]);
+                                break;
+                            case 2:
+                                g.Expansion.ResourceTypeIds.Clear();
+                                g.Expansion.EntitlementIds.Add($"e{rng.Next(n)}");
+                                break;
+                            default:
+                                g.NeedsExpansion = !g.NeedsExpansion;
+                                break;
+                        }
+                    }
+
+                    break;
+                case 6:
+                    // Close a cycle: a declaration whose source is the target of an existing edge.
+                    var edge = next.Grants.Where(g => g.Expansion is not null && g.Expansion.EntitlementIds.Count > 0).Select(g => (S: g.Expansion.EntitlementIds[0], T: g.Entitlement.EntitlementId)).FirstOrDefault();
+                    if (edge.S is not null && edge.S.StartsWith('e'))
+                    {
+                        int target = int.Parse(edge.S[1..], System.Globalization.CultureInfo.InvariantCulture);
+                        next.Grants.Add(new GrantRecord
+                        {
+                            ExternalId = $"cycle{seed}-{k}",
+                            Entitlement = Ref(target),
+                            Principal = new PrincipalRef { ResourceTypeId = "group", ResourceId = "carrier0" },
+                            Expansion = new GrantExpandableRecord { EntitlementIds = { edge.T } },
+                            NeedsExpansion = true,
+                        });
+                    }
+
+                    break;
+                case 7:
+                    // Open cycles: drop a declaration.
+                    int d = next.Grants.FindIndex(g => g.Expansion is not null);
+                    if (d >= 0)
+                    {
+                        next.Grants.RemoveAt(d);
+                    }
+
+                    break;
+                case 8:
+                    if (rng.Next(3) == 0)
+                    {
+                        // An entitlement disappears, or moves to another resource.
+                        int e = rng.Next(n);
+                        if (rng.Next(2) == 0)
+                        {
+                            next.Entitlements.RemoveAll(x => x.ExternalId == $"e{e}");
+                        }
+                        else
+                        {
+                            next.Entitlements.First(x => x.ExternalId == $"e{e}").Resource = new ResourceRef { ResourceTypeId = "group", ResourceId = "elsewhere" };
+                        }
+                    }
+
+                    break;
+                default:
+                    if (i >= 0)
+                    {
+                        var g = next.Grants[i];
+                        g.Sources.Clear();
+                        if (rng.Next(2) == 0)
+                        {
+                            g.Sources[g.Entitlement.EntitlementId] = new GrantSourceRecord { EntitlementId = g.Entitlement.EntitlementId };
+                        }
+                    }
+
+                    break;
+            }
+        }
+
+        var before = Grants.ToDictionary(g => g.ExternalId);
+        var after = next.Grants.GroupBy(g => g.ExternalId).ToDictionary(g => g.Key, g => g.Last());
+        var changed = before.Keys.Union(after.Keys).Where(id => !before.TryGetValue(id, out var a) || !after.TryGetValue(id, out var b) || !a.Equals(b)).ToHashSet();
+        return (next, changed);
     }
 
     public EntitlementRef Ref(int e) => new() { EntitlementId = $"e{e}", ResourceTypeId = "group", ResourceId = $"r{e % 4}" };
