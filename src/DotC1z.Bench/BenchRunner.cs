@@ -140,6 +140,11 @@ public sealed partial class BenchRunner
             results.AddRange(G14(engines));
         }
 
+        if (OptIn.Any(_selected.Contains))
+        {
+            results.AddRange(SyntheticExpansion(engines));
+        }
+
         return results;
     }
 
