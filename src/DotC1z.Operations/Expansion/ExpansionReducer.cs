@@ -10,6 +10,7 @@ internal sealed class PrincipalTable
     private readonly Dictionary<string, int> _typeIds = new(StringComparer.Ordinal);
     private readonly List<(string Type, string Id)> _keys = [];
     private readonly List<int> _typeOf = [];
+    private readonly List<PrincipalRef?> _refs = [];
 
     public int Count => _keys.Count;
 
@@ -30,10 +31,17 @@ internal sealed class PrincipalTable
             }
 
             _typeOf.Add(t);
+            _refs.Add(null);
         }
 
         return id;
     }
+
+    /// <summary>
+    /// One shared principal reference per principal for the derived grants (millions of them share
+    /// a few thousand principals). Derived records are only encoded, never mutated, after they are built.
+    /// </summary>
+    public PrincipalRef Ref(int id) => _refs[id] ??= new PrincipalRef { ResourceTypeId = _keys[id].Type, ResourceId = _keys[id].Id };
 
     public int Find((string Type, string Id) key) => _ids.TryGetValue(key, out int id) ? id : -1;
 
@@ -51,6 +59,16 @@ internal sealed class PrincipalTable
 /// </summary>
 internal sealed class Destination(string target, List<ExpansionPlan.Edge> edges, int[] principals, int[] starts, int[] entries, int count)
 {
+    private GrantSourceRecord?[]? _sources;
+
+    /// <summary>The source entry an edge writes on derived grants (shared by them: they are encoded, never mutated).</summary>
+    /// <param name="entry">An entry of <see cref="Entries"/>.</param>
+    public GrantSourceRecord SharedSource(int entry)
+    {
+        _sources ??= new GrantSourceRecord?[Edges.Count * 2];
+        return _sources[entry] ??= new GrantSourceRecord { EntitlementId = Edges[entry >> 1].Source, IsDirect = (entry & 1) != 0 };
+    }
+
     public string Target { get; } = target;
 
     public List<ExpansionPlan.Edge> Edges { get; } = edges;

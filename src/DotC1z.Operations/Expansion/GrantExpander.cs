@@ -422,14 +422,14 @@ public static partial class GrantExpander
         {
             ExternalId = $"{d.Target}:{type}:{id}",
             Entitlement = entRef,
-            Principal = new PrincipalRef { ResourceTypeId = type, ResourceId = id },
+            Principal = principals.Ref(d.Principals[i]),
             DiscoveredAt = now,
         };
         g.Annotations.Add(immutable);
         for (int k = d.Starts[i]; k < d.Starts[i + 1]; k++)
         {
-            string s = d.Edges[d.Entries[k] >> 1].Source;
-            g.Sources[s] = new GrantSourceRecord { EntitlementId = s, IsDirect = (d.Entries[k] & 1) != 0 };
+            var source = d.SharedSource(d.Entries[k]);
+            g.Sources[source.EntitlementId] = source;
         }
 
         return g;
