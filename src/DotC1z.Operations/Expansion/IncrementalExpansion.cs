@@ -174,16 +174,37 @@ public static partial class GrantExpander
 
             if (!_byPrincipal.TryGetValue(principal, out var p))
             {
-                p = new Dictionary<string, List<GrantRecord>>(StringComparer.Ordinal);
-                foreach (var g in reader.GrantsByPrincipal(sync, principal.Type, principal.Id))
-                {
-                    Add(p, g.Entitlement?.EntitlementId ?? string.Empty, g);
-                }
-
-                _byPrincipal[principal] = p;
+                _byPrincipal[principal] = p = Load(principal);
             }
 
             return p.GetValueOrDefault(entitlement);
+        }
+
+        /// <summary>
+        /// Loads the grants of many principals on all cores: pair recomputes only ever touch the
+        /// principals of the changed grants (changes travel per principal), so they are known up front,
+        /// and reading them from the expanded store is most of an incremental update.
+        /// </summary>
+        public void Prefetch(IEnumerable<(string, string)> principals, CancellationToken cancellationToken)
+        {
+            var todo = principals.Distinct().Where(p => !_byPrincipal.ContainsKey(p)).ToArray();
+            var loaded = new Dictionary<string, List<GrantRecord>>[todo.Length];
+            Parallel.For(0, todo.Length, new ParallelOptions { CancellationToken = cancellationToken }, i => loaded[i] = Load(todo[i]));
+            for (int i = 0; i < todo.Length; i++)
+            {
+                _byPrincipal[todo[i]] = loaded[i];
+            }
+        }
+
+        private Dictionary<string, List<GrantRecord>> Load((string Type, string Id) principal)
+        {
+            var p = new Dictionary<string, List<GrantRecord>>(StringComparer.Ordinal);
+            foreach (var g in reader.GrantsByPrincipal(sync, principal.Type, principal.Id))
+            {
+                Add(p, g.Entitlement?.EntitlementId ?? string.Empty, g);
+            }
+
+            return p;
         }
 
         /// <summary>Loads a whole entitlement (its principals become known without a query each).</summary>
@@ -225,6 +246,7 @@ public static partial class GrantExpander
         private readonly SortedSet<(int Depth, string Id)> _work = new(Comparer<(int Depth, string Id)>.Create((a, b) => a.Depth != b.Depth ? a.Depth.CompareTo(b.Depth) : string.CompareOrdinal(a.Id, b.Id)));
         private readonly Dictionary<string, GrantRecord> _puts = new(StringComparer.Ordinal);
         private readonly HashSet<string> _deletes = new(StringComparer.Ordinal);
+        private readonly HashSet<string> _stored = new(StringComparer.Ordinal);
         private readonly Timestamp _now = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow);
         private readonly Any _immutable = new() { TypeUrl = GrantImmutableTypeUrl };
         private ExpansionPlan _plan = null!;
@@ -278,6 +300,9 @@ public static partial class GrantExpander
                 }
             }
 
+            var seeds = _dirty.Values.SelectMany(d => d).ToList();
+            _old.Prefetch(seeds, cancellationToken);
+            _new.Prefetch(seeds, cancellationToken);
             int recomputed = 0;
             while (_work.Count > 0)
             {
@@ -431,6 +456,7 @@ public static partial class GrantExpander
         private void Diff(List<GrantRecord> oldRecords, List<GrantRecord> records)
         {
             var before = oldRecords.ToDictionary(r => r.ExternalId, StringComparer.Ordinal);
+            _stored.UnionWith(before.Keys);
             foreach (var r in records)
             {
                 if (before.Remove(r.ExternalId, out var old))
@@ -467,7 +493,8 @@ public static partial class GrantExpander
             {
                 foreach (var g in chunk)
                 {
-                    if (expanded.TryGetGrant(expandedSync, g.ExternalId, out _))
+                    // A put over a stored id rewrites it (a grant that moved between pairs included).
+                    if (_stored.Contains(g.ExternalId))
                     {
                         updated++;
                     }
