@@ -157,7 +157,7 @@ public static class ExpandCommand
         var force = new Option<bool>("--force") { Description = "Replace an existing output." };
         var legacy = new Option<bool>("--legacy-is-direct") { Description = "Write every is_direct as false, like the SDK that wrote baton's expanded test fixtures." };
         var baseOpt = new Option<string?>("--base") { Description = "An earlier expansion (its latest sync, expanded with the same options): recompute only what changed since, with the same result as a full expansion." };
-        var command = new Command("expand", "Grant expansion (docs/INTEROP-V1.md §5) of the latest sync: every holder of a source entitlement receives the entitlements it expands into.\n\nExamples:\n  c1z expand --in unexpanded.c1z --out expanded.c1z\n  c1z expand --in tuesday.c1z --base monday-expanded.c1z --out tuesday-expanded.c1z") { input, output, force, legacy, baseOpt };
+        var command = new Command("expand", "Grant expansion (docs/INTEROP-V1.md §5) of the latest sync: every holder of a source entitlement receives the entitlements it expands into.\n\nExample:\n  c1z expand --in unexpanded.c1z --out expanded.c1z\n  c1z expand --in tuesday.c1z --base monday-expanded.c1z --out tuesday-expanded.c1z") { input, output, force, legacy, baseOpt };
         command.SetAction(parse =>
         {
             string outPath = parse.GetValue(output)!;
