@@ -37,7 +37,7 @@ public sealed record BenchResult(string Bench, string Name, string Engine, long 
 public sealed partial class BenchRunner
 {
     /// <summary>Every benchmark id, in order.</summary>
-    public static readonly IReadOnlyList<string> All = ["G1", "G2", "G3", "G4", "G5", "G6", "G7", "G8", "G9", "G10", "G11", "G12"];
+    public static readonly IReadOnlyList<string> All = ["G1", "G2", "G3", "G4", "G5", "G6", "G7", "G8", "G9", "G10", "G11", "G12", "G14"];
 
     private const int G10Stores = 16;
     private readonly BenchOutput _ctx;
@@ -134,6 +134,16 @@ public sealed partial class BenchRunner
         if (_selected.Contains("G11"))
         {
             results.AddRange(G11(engines));
+        }
+
+        if (_selected.Contains("G14"))
+        {
+            results.AddRange(G14(engines));
+        }
+
+        if (OptIn.Any(_selected.Contains))
+        {
+            results.AddRange(SyntheticExpansion(engines));
         }
 
         return results;

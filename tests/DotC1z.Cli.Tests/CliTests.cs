@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using DotC1z.Storage;
 using DotC1z.Tests.Shared;
 using static DotC1z.Cli.Tests.CliRunner;
 
@@ -112,6 +113,62 @@ public sealed class CliTests : IDisposable
         Assert.Equal(0, r.Code);
         Assert.Contains("14981 grants", r.Out, StringComparison.Ordinal);
         Assert.Contains("\"grants\":14981", Run("stats", output, "--json").Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Expand_with_a_base_gives_what_a_full_expansion_gives()
+    {
+        string real = TestPaths.RealFixture("small-unexpanded.c1z");
+        string old = _dir.Combine("old-expanded.c1z");
+        Assert.Equal(0, Run("expand", "--in", real, "--out", old).Code);
+
+        // The newer sync: every 40th membership revoked, and some members of one group added to another.
+        string next = _dir.Combine("next");
+        using (var source = StoreOpener.Open(real, readOnly: true))
+        using (var store = Engine.Rocks.RocksStore.Open(next, new Engine.Rocks.RocksStoreOptions { Durability = Engine.Rocks.RocksDurability.NoSync }))
+        {
+            var sync = source.LatestSync()!.Value;
+            StoreCopy.CopySync(source, sync, store, sync);
+            var memberships = store.Grants(sync).Where(g => !g.NeedsExpansion).ToList();
+            foreach (var g in memberships.Where((_, i) => i % 40 == 0))
+            {
+                store.DeleteGrant(sync, g.ExternalId);
+            }
+
+            var target = memberships[1].Entitlement;
+            store.PutGrants(sync, memberships.Where((_, i) => i % 97 == 5).Select(g => new Records.GrantRecord
+            {
+                ExternalId = "added:" + g.ExternalId,
+                Entitlement = target,
+                Principal = g.Principal,
+            }).ToList());
+        }
+
+        string full = _dir.Combine("full.c1z"), incremental = _dir.Combine("incremental.c1z");
+        Assert.Equal(0, Run("expand", "--in", next, "--out", full).Code);
+        var r = Run("expand", "--in", next, "--base", old, "--out", incremental);
+        Assert.Equal(0, r.Code);
+        Assert.Matches(@"entitlements recomputed", r.Out);
+
+        static Dictionary<string, string> Grants(string path)
+        {
+            using var store = StoreOpener.Open(path, readOnly: true);
+            return store.Grants(store.LatestSync()!.Value).ToDictionary(g => g.ExternalId, g =>
+            {
+                // Sources compared as a map; derived grants' discovered_at is the time of the run.
+                string sources = string.Join(";", g.Sources.OrderBy(s => s.Key, StringComparer.Ordinal).Select(s => $"{s.Key}={s.Value}"));
+                var c = g.Clone();
+                c.SyncId = string.Empty;
+                c.Sources.Clear();
+                c.DiscoveredAt = g.Annotations.Count > 0 ? null : c.DiscoveredAt;
+                return sources + "|" + c;
+            });
+        }
+
+        var want = Grants(full);
+        var got = Grants(incremental);
+        Assert.Equal(want.Count, got.Count);
+        Assert.Empty(want.Where(p => !got.TryGetValue(p.Key, out var v) || v != p.Value).Take(3));
     }
 
     [Fact]

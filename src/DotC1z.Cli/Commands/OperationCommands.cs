@@ -81,22 +81,37 @@ public static class ExpandCommand
         var output = new Option<string>("--out") { Description = "Output: a .c1z file or a store directory.", Required = true };
         var force = new Option<bool>("--force") { Description = "Replace an existing output." };
         var legacy = new Option<bool>("--legacy-is-direct") { Description = "Write every is_direct as false, like the SDK that wrote baton's expanded test fixtures." };
-        var command = new Command("expand", "Grant expansion (docs/INTEROP-V1.md §5) of the latest sync: every holder of a source entitlement receives the entitlements it expands into.\n\nExample:\n  c1z expand --in unexpanded.c1z --out expanded.c1z") { input, output, force, legacy };
+        var baseOpt = new Option<string?>("--base") { Description = "An earlier expansion (its latest sync, expanded with the same options): recompute only what changed since, with the same result as a full expansion." };
+        var command = new Command("expand", "Grant expansion (docs/INTEROP-V1.md §5) of the latest sync: every holder of a source entitlement receives the entitlements it expands into.\n\nExample:\n  c1z expand --in unexpanded.c1z --out expanded.c1z\n  c1z expand --in tuesday.c1z --base monday-expanded.c1z --out tuesday-expanded.c1z") { input, output, force, legacy, baseOpt };
         command.SetAction(parse =>
         {
             string outPath = parse.GetValue(output)!;
-            StorePaths.PrepareOutput(outPath, parse.GetValue(force), parse.GetValue(input)!);
+            string? basePath = parse.GetValue(baseOpt);
+            StorePaths.PrepareOutput(outPath, parse.GetValue(force), basePath is null ? [parse.GetValue(input)!] : [parse.GetValue(input)!, basePath]);
             var sw = Stopwatch.StartNew();
             using var source = StorePaths.Open(parse.GetValue(input)!, readOnly: true);
             var latest = source.LatestSync() ?? throw new CliException("the input holds no sync");
+            if (basePath is not null)
+            {
+                return Incremental(ctx, source, latest, basePath, outPath, parse.GetValue(force), new ExpansionOptions { LegacyIsDirectFalse = parse.GetValue(legacy) }, sw);
+            }
+
             using var target = StorePaths.CreateOutput(outPath, parse.GetValue(force));
             foreach (var run in source.ListSyncRuns())
             {
                 var s = Keys.SyncId.Parse(run.SyncId);
-                StoreCopy.CopySync(source, s, target.Store, s, ctx.Cancellation);
+                if (s != latest)
+                {
+                    StoreCopy.CopySync(source, s, target.Store, s, ctx.Cancellation);
+                }
             }
 
-            var result = GrantExpander.Expand(target.Store, latest, new ExpansionOptions { LegacyIsDirectFalse = parse.GetValue(legacy) }, ctx.Cancellation);
+            // The latest sync is written once, expanded, through the output's bulk loader.
+            ProgressReporter? reporter = null;
+            var progress = new InlineProgress<ExpansionProgress>(p => (reporter ??= new ProgressReporter(ctx, "destination entitlements", p.DestinationsTotal)).Report(p.DestinationsDone));
+            var options = new ExpansionOptions { LegacyIsDirectFalse = parse.GetValue(legacy), Progress = progress };
+            var result = GrantExpander.ExpandInto(source, latest, target.Store, latest, options, ctx.Cancellation);
+            reporter?.Dispose();
             long grants = target.Store.Count(latest).Grants;
             target.Commit(ctx.Cancellation);
             ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"expanded sync {latest}: {result.Edges} edges, {result.Nodes} entitlements, {result.GrantsCreated} grants created, {result.GrantsUpdated} updated, {grants} grants in {sw.ElapsedMilliseconds} ms"));
@@ -104,4 +119,75 @@ public static class ExpandCommand
         });
         return command;
     }
+
+    /// <summary>
+    /// <c>--base</c>: the output's latest sync starts as the input's records with the earlier
+    /// expansion's grants, and <see cref="GrantExpander.ExpandIncremental"/> fixes what changed.
+    /// </summary>
+    private static int Incremental(CliContext ctx, IC1zStore source, Keys.SyncId latest, string basePath, string outPath, bool force, ExpansionOptions options, Stopwatch sw)
+    {
+        using var earlier = StorePaths.Open(basePath, readOnly: true);
+        var baseSync = earlier.LatestSync() ?? throw new CliException("the base holds no sync");
+        var changed = GrantExpander.ChangedGrants(earlier, baseSync, source, latest, options, ctx.Cancellation);
+        using var target = StorePaths.CreateOutput(outPath, force);
+        foreach (var run in source.ListSyncRuns())
+        {
+            var s = Keys.SyncId.Parse(run.SyncId);
+            if (s != latest)
+            {
+                StoreCopy.CopySync(source, s, target.Store, s, ctx.Cancellation);
+            }
+        }
+
+        using (var loader = target.Store.BeginBulkLoad(latest))
+        {
+            foreach (var r in source.ResourceTypes(latest))
+            {
+                loader.Add(r);
+            }
+
+            foreach (var r in source.Resources(latest))
+            {
+                loader.Add(r);
+            }
+
+            foreach (var r in source.Entitlements(latest))
+            {
+                loader.Add(r);
+            }
+
+            foreach (var r in source.Assets(latest))
+            {
+                loader.Add(r);
+            }
+
+            foreach (var g in earlier.Grants(baseSync))
+            {
+                loader.Add(g);
+            }
+
+            loader.Complete(ctx.Cancellation);
+        }
+
+        if (!source.TryGetSyncRun(latest, out var latestRun))
+        {
+            throw new CliException($"the input lost sync {latest}");
+        }
+
+        target.Store.PutSyncRun(latestRun);
+        var result = GrantExpander.ExpandIncremental(target.Store, latest, source, latest, changed, options, ctx.Cancellation);
+        long grants = target.Store.Count(latest).Grants;
+        target.Commit(ctx.Cancellation);
+        ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"expanded sync {latest} from the expansion of {baseSync}: {changed.Count} grants changed, {result.EntitlementsRecomputed} entitlements recomputed, {result.GrantsCreated} grants created, {result.GrantsUpdated} updated, {result.GrantsDeleted} deleted, {grants} grants in {sw.ElapsedMilliseconds} ms"));
+        return 0;
+    }
+}
+
+/// <summary>An <see cref="IProgress{T}"/> that runs its handler on the reporting thread (no synchronization context hop).</summary>
+/// <typeparam name="T">The progress value.</typeparam>
+/// <param name="handler">The handler.</param>
+internal sealed class InlineProgress<T>(Action<T> handler) : IProgress<T>
+{
+    /// <inheritdoc/>
+    public void Report(T value) => handler(value);
 }

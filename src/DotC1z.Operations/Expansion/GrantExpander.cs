@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using DotC1z.Errors;
 using DotC1z.Keys;
 using DotC1z.Records;
@@ -18,43 +19,60 @@ public sealed record ExpansionOptions
     /// </summary>
     public bool LegacyIsDirectFalse { get; init; }
 
-    /// <summary>Grants written per batch.</summary>
+    /// <summary>Grants written per batch by the in-place path (<see cref="GrantExpander.Expand"/>).</summary>
     public int BatchSize { get; init; } = 5000;
+
+    /// <summary>
+    /// Memory budget for built grants waiting to be written (a few hundred bytes each): the reduce
+    /// pauses when the writer falls this far behind. Besides it, the expansion holds one int per
+    /// holder of each entitlement that still feeds an edge (freed after its last edge), one per
+    /// principal of the destination being built, and the interned principal ids; the bulk loaders
+    /// spill their own sorted runs.
+    /// </summary>
+    public int PendingGrantsBudget { get; init; } = 65_536;
+
+    /// <summary>Progress, reported after each destination entitlement is written (from the calling thread).</summary>
+    public IProgress<ExpansionProgress>? Progress { get; init; }
 }
+
+/// <summary>Progress of an expansion.</summary>
+/// <param name="DestinationsDone">Destination entitlements written.</param>
+/// <param name="DestinationsTotal">Destination entitlements to write.</param>
+/// <param name="GrantsWritten">Grants created or rewritten so far.</param>
+public readonly record struct ExpansionProgress(int DestinationsDone, int DestinationsTotal, long GrantsWritten);
 
 /// <summary>What an expansion did.</summary>
 /// <param name="Edges">Edges in the entitlement graph (after merging duplicates and dropping edges inside cycles).</param>
 /// <param name="Nodes">Entitlements in the graph.</param>
 /// <param name="GrantsCreated">Derived grants written.</param>
-/// <param name="GrantsUpdated">Existing grants that received sources.</param>
-/// <param name="SkippedEdges">Edges dropped because an end entitlement does not exist (or, with the resource check, does not belong to the principal).</param>
+/// <param name="GrantsUpdated">Existing grants that received sources (each counted once).</param>
+/// <param name="SkippedEdges">Edges dropped because an end entitlement does not exist.</param>
 /// <param name="DepthReached">Longest edge chain processed.</param>
-public sealed record ExpansionResult(int Edges, int Nodes, long GrantsCreated, long GrantsUpdated, int SkippedEdges, int DepthReached);
+public sealed record ExpansionResult(int Edges, int Nodes, long GrantsCreated, long GrantsUpdated, int SkippedEdges, int DepthReached)
+{
+    /// <summary>
+    /// Destination entitlements whose grants were computed: every destination for a full expansion,
+    /// only the affected ones for <see cref="GrantExpander.ExpandIncremental"/>.
+    /// </summary>
+    public int EntitlementsRecomputed { get; init; }
+
+    /// <summary>Grants deleted (incremental expansion only: revoked derived grants).</summary>
+    public long GrantsDeleted { get; init; }
+}
 
 /// <summary>
 /// Grant expansion (docs/INTEROP-V1.md §5): a grant of entitlement T to principal P carrying
-/// <c>GrantExpandable{S…}</c> is an edge S → T meaning "whoever holds S also holds T". Edges are
-/// merged, cycles collapsed (edges inside a strongly connected component dropped, as baton does),
-/// and sources are processed in topological order so every source is complete before it
-/// propagates. Only the entitlement graph is held in memory; grants are streamed per edge through the
-/// by-entitlement index and written in batches.
+/// <c>GrantExpandable{S…}</c> is an edge S → T meaning "whoever holds S also holds T". The graph is
+/// planned first (<see cref="ExpansionPlan"/>: merged edges, collapsed cycles, topological order,
+/// depth limit); then a streaming reduce computes each destination's principals and sources from
+/// its sources' final holder sets, on a second thread, while the calling thread writes each
+/// destination's grants exactly once — existing grants rewritten with their final sources, derived
+/// grants created — so no grant is read, modified and rewritten per edge.
 /// </summary>
-public static class GrantExpander
+public static partial class GrantExpander
 {
     /// <summary>The type URL of the immutable marker on derived grants.</summary>
     public const string GrantImmutableTypeUrl = "type.googleapis.com/c1.connector.v2.GrantImmutable";
-
-    private sealed class Edge(string source, string target, bool shallow, HashSet<string>? filter)
-    {
-        public string Source { get; } = source;
-
-        public string Target { get; } = target;
-
-        public bool Shallow { get; set; } = shallow;
-
-        // Null means unfiltered (any principal type).
-        public HashSet<string>? Filter { get; set; } = filter;
-    }
 
     /// <summary>Expands the grants of one sync in place and clears their needs-expansion flags.</summary>
     /// <param name="store">A writable store.</param>
@@ -63,6 +81,7 @@ public static class GrantExpander
     /// <param name="cancellationToken">Stops between batches (already written batches stay: expansion is idempotent, so running it again completes it).</param>
     /// <returns>What was done.</returns>
     /// <exception cref="C1zReadOnlyException">The store is read-only.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled.</exception>
     public static ExpansionResult Expand(IC1zStore store, SyncId sync, ExpansionOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(store);
@@ -72,91 +91,31 @@ public static class GrantExpander
             throw new C1zReadOnlyException();
         }
 
-        // 1. Edges from the grants that need expansion, merged per (source, target).
-        var edges = new Dictionary<(string, string), Edge>();
-        var flagged = new List<string>();
-        int skipped = 0;
-        var exists = new Dictionary<string, EntitlementRecord?>(StringComparer.Ordinal);
-        EntitlementRecord? Entitlement(string id)
+        var plan = ExpansionPlan.Build(store.GrantsNeedingExpansion(sync), id => store.TryGetEntitlement(sync, id, out _), options.MaxDepth);
+        var batch = new List<GrantRecord>(options.BatchSize);
+        void Flush()
         {
-            if (!exists.TryGetValue(id, out var e))
+            if (batch.Count > 0)
             {
-                exists[id] = e = store.TryGetEntitlement(sync, id, out var found) ? found : null;
-            }
-
-            return e;
-        }
-
-        foreach (var g in store.GrantsNeedingExpansion(sync))
-        {
-            flagged.Add(g.ExternalId);
-            var exp = g.Expansion;
-            string target = g.Entitlement?.EntitlementId ?? string.Empty;
-            if (exp is null || !exp.EntitlementIds.Any(id => !string.IsNullOrWhiteSpace(id)) || target.Length == 0)
-            {
-                continue;
-            }
-
-            foreach (string source in exp.EntitlementIds.Where(id => !string.IsNullOrWhiteSpace(id)))
-            {
-                if (Entitlement(source) is null || Entitlement(target) is null)
-                {
-                    skipped++;
-                    continue;
-                }
-
-                var key = (source, target);
-                HashSet<string>? filter = exp.ResourceTypeIds.Count == 0 ? null : new HashSet<string>(exp.ResourceTypeIds, StringComparer.Ordinal);
-                if (!edges.TryGetValue(key, out var edge))
-                {
-                    edges[key] = new Edge(source, target, exp.Shallow, filter);
-                }
-                else
-                {
-                    edge.Shallow &= exp.Shallow;
-                    if (edge.Filter is not null)
-                    {
-                        if (filter is null)
-                        {
-                            edge.Filter = null;
-                        }
-                        else
-                        {
-                            edge.Filter.UnionWith(filter);
-                        }
-                    }
-                }
+                store.PutGrants(sync, batch);
+                batch.Clear();
             }
         }
 
-        // 2. Collapse cycles and order the components topologically; drop edges inside a component.
-        var nodes = edges.Keys.SelectMany(k => new[] { k.Item1, k.Item2 }).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
-        var component = StronglyConnected(nodes, edges.Values);
-        var live = edges.Values.Where(e => component[e.Source] != component[e.Target]).ToList();
-        var depth = ComponentDepths(component, live);
-        int depthReached = 0;
+        var result = Run(store, sync, plan, options, g =>
+        {
+            batch.Add(g);
+            if (batch.Count >= options.BatchSize)
+            {
+                Flush();
+            }
+        }, beforeDestinations: null, cancellationToken);
+        Flush();
 
-        // 3. Propagate, sources in increasing depth (all inputs of a source are final before it runs).
-        long created = 0, updated = 0;
-        foreach (var edge in live.OrderBy(e => depth[component[e.Source]]).ThenBy(e => e.Source, StringComparer.Ordinal).ThenBy(e => e.Target, StringComparer.Ordinal))
+        // Declaring grants that no destination rewrote still have their flag set.
+        foreach (var chunk in plan.Flagged.Chunk(options.BatchSize))
         {
             cancellationToken.ThrowIfCancellationRequested();
-            int d = depth[component[edge.Source]];
-            if (d >= options.MaxDepth)
-            {
-                continue;
-            }
-
-            depthReached = Math.Max(depthReached, d + 1);
-            var (c, u) = Propagate(store, sync, edge, Entitlement(edge.Target)!, options);
-            created += c;
-            updated += u;
-        }
-
-        // 4. Clear the flags (the expansion annotations stay for the record).
-        foreach (var chunk in flagged.Chunk(options.BatchSize))
-        {
-            var batch = new List<GrantRecord>(chunk.Length);
             foreach (string id in chunk)
             {
                 if (store.TryGetGrant(sync, id, out var g) && g.NeedsExpansion)
@@ -166,149 +125,313 @@ public static class GrantExpander
                 }
             }
 
-            store.PutGrants(sync, batch);
+            Flush();
         }
 
-        return new ExpansionResult(live.Count, nodes.Count, created, updated, skipped, depthReached);
+        return result;
     }
 
-    private static (long Created, long Updated) Propagate(IC1zStore store, SyncId sync, Edge edge, EntitlementRecord target, ExpansionOptions options)
+    /// <summary>
+    /// Writes the expansion of <paramref name="sync"/> of <paramref name="source"/> as a new sync of
+    /// <paramref name="target"/> through its bulk loader (SST ingest on RocksDB): every record of the
+    /// sync is copied, grants with their final sources and cleared needs-expansion flags, derived
+    /// grants added — each grant written once. The sync run record is copied last.
+    /// </summary>
+    /// <param name="source">The unexpanded sync's store.</param>
+    /// <param name="sync">The sync.</param>
+    /// <param name="target">A writable store.</param>
+    /// <param name="targetSync">The sync to fill (empty for the bulk fast path; usually the same id).</param>
+    /// <param name="options">Options.</param>
+    /// <param name="cancellationToken">Stops the load; nothing becomes visible then.</param>
+    /// <returns>What was done.</returns>
+    /// <exception cref="C1zReadOnlyException">The target is read-only.</exception>
+    /// <exception cref="C1zArgumentException">The source has no such sync run.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled.</exception>
+    public static ExpansionResult ExpandInto(IC1zReader source, SyncId sync, IC1zStore target, SyncId targetSync, ExpansionOptions? options = null, CancellationToken cancellationToken = default)
     {
-        // The destination's current grants, by principal: only this edge's target is held in memory.
-        var existing = new Dictionary<(string, string), GrantRecord>();
-        foreach (var g in store.GrantsByEntitlement(sync, edge.Target))
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(target);
+        options ??= new ExpansionOptions();
+        if (target.IsReadOnly)
         {
-            existing.TryAdd((g.Principal?.ResourceTypeId ?? string.Empty, g.Principal?.ResourceId ?? string.Empty), g);
+            throw new C1zReadOnlyException();
         }
 
-        var pending = new Dictionary<(string, string), GrantRecord>();
-        long created = 0, updated = 0;
-        foreach (var source in store.GrantsByEntitlement(sync, edge.Source))
+        if (!source.TryGetSyncRun(sync, out var run))
         {
-            if (source.Principal is null)
-            {
-                continue;
-            }
+            throw new C1zArgumentException($"no sync run {sync} in the source store");
+        }
 
-            bool direct = source.Sources.Count == 0 || source.Sources.ContainsKey(edge.Source);
-            if (edge.Shallow && !direct)
+        var plan = ExpansionPlan.Build(source.GrantsNeedingExpansion(sync), id => source.TryGetEntitlement(sync, id, out _), options.MaxDepth);
+        ExpansionResult result;
+        using (var loader = target.BeginBulkLoad(targetSync))
+        {
+            // Everything but the destinations' grants is copied while the reduce runs on the other thread.
+            void CopyRest()
             {
-                continue;
-            }
-
-            if (edge.Filter is not null && !edge.Filter.Contains(source.Principal.ResourceTypeId))
-            {
-                continue;
-            }
-
-            bool recorded = !options.LegacyIsDirectFalse && direct;
-            var key = (source.Principal.ResourceTypeId, source.Principal.ResourceId);
-            if (pending.TryGetValue(key, out var grant) || existing.TryGetValue(key, out grant))
-            {
-                bool changed = false;
-                if (grant.Sources.Count == 0)
+                foreach (var r in source.ResourceTypes(sync))
                 {
-                    grant.Sources[edge.Target] = new GrantSourceRecord { EntitlementId = edge.Target, IsDirect = !options.LegacyIsDirectFalse };
-                    changed = true;
+                    loader.Add(r);
                 }
 
-                if (!grant.Sources.TryGetValue(edge.Source, out var s))
+                foreach (var r in source.Resources(sync))
                 {
-                    grant.Sources[edge.Source] = new GrantSourceRecord { EntitlementId = edge.Source, IsDirect = recorded };
-                    changed = true;
-                }
-                else if (recorded && !s.IsDirect)
-                {
-                    s.IsDirect = true;
-                    changed = true;
+                    loader.Add(r);
                 }
 
-                if (changed && !pending.ContainsKey(key))
+                foreach (var r in source.Entitlements(sync))
                 {
-                    pending[key] = grant;
+                    loader.Add(r);
+                }
+
+                foreach (var r in source.Assets(sync))
+                {
+                    loader.Add(r);
+                }
+
+                cancellationToken.ThrowIfCancellationRequested();
+                long n = 0;
+                foreach (var g in source.Grants(sync))
+                {
+                    if (plan.Incoming.ContainsKey(g.Entitlement?.EntitlementId ?? string.Empty))
+                    {
+                        continue;
+                    }
+
+                    g.NeedsExpansion = false;
+                    loader.Add(g);
+                    if (++n % 65536 == 0)
+                    {
+                        cancellationToken.ThrowIfCancellationRequested();
+                    }
+                }
+            }
+
+            result = Run(source, sync, plan, options, loader.Add, CopyRest, cancellationToken, writeUnchanged: true);
+            loader.Complete(cancellationToken);
+        }
+
+        run.SyncId = targetSync.ToString();
+        target.PutSyncRun(run);
+        return result;
+    }
+
+    /// <summary>
+    /// The pipeline: a worker thread reduces destination after destination and builds their final
+    /// records (existing grants with merged sources, derived grants) in batches; the calling thread
+    /// hands the batches to the writer (encoding, bulk loader or write batches). The batches waiting
+    /// between the two are bounded by <see cref="ExpansionOptions.PendingGrantsBudget"/>.
+    /// </summary>
+    private static ExpansionResult Run(IC1zReader reader, SyncId sync, ExpansionPlan plan, ExpansionOptions options, Action<GrantRecord> emit, Action? beforeDestinations, CancellationToken cancellationToken, bool writeUnchanged = false)
+    {
+        var principals = new PrincipalTable();
+        var reducer = new ExpansionReducer(plan, principals, options.LegacyIsDirectFalse);
+        using var queue = new BlockingCollection<OutputBatch>(new ConcurrentQueue<OutputBatch>());
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        long pending = 0, created = 0, updated = 0;
+        var gate = new object();
+        int batchSize = Math.Max(1, Math.Min(options.BatchSize, options.PendingGrantsBudget));
+        void Hand(OutputBatch batch)
+        {
+            // Back-pressure: wait while the writer holds more than the budget (always admit one batch).
+            lock (gate)
+            {
+                while (pending > 0 && pending + batch.Records.Count > options.PendingGrantsBudget)
+                {
+                    stop.Token.ThrowIfCancellationRequested();
+                    Monitor.Wait(gate, 100);
+                }
+
+                pending += batch.Records.Count;
+            }
+
+            queue.Add(batch, stop.Token);
+        }
+
+        var producer = Task.Factory.StartNew(() =>
+        {
+            try
+            {
+                // All originals are read before anything is written (the in-place path writes into the same sync).
+                foreach (string s in plan.Outgoing.Keys)
+                {
+                    stop.Token.ThrowIfCancellationRequested();
+                    reducer.LoadOriginals(s, reader.GrantsByEntitlement(sync, s));
+                }
+
+                var now = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow);
+                var immutable = new Any { TypeUrl = GrantImmutableTypeUrl };
+                var records = new List<GrantRecord>(batchSize);
+                foreach (string t in plan.Destinations)
+                {
+                    stop.Token.ThrowIfCancellationRequested();
+                    var d = reducer.Reduce(t);
+                    if (!reader.TryGetEntitlement(sync, t, out var ent))
+                    {
+                        throw new C1zCorruptionException($"entitlement {t} vanished during expansion");
+                    }
+
+                    var entRef = new EntitlementRef { EntitlementId = t, ResourceTypeId = ent.Resource?.ResourceTypeId ?? string.Empty, ResourceId = ent.Resource?.ResourceId ?? string.Empty };
+                    var (c, u) = BuildDestination(reader.GrantsByEntitlement(sync, t), d, principals, entRef, now, immutable, options.LegacyIsDirectFalse, writeUnchanged, g =>
+                    {
+                        records.Add(g);
+                        if (records.Count >= batchSize)
+                        {
+                            Hand(new OutputBatch(records, false));
+                            records = new List<GrantRecord>(batchSize);
+                        }
+                    });
+                    created += c;
+                    updated += u;
+                    Hand(new OutputBatch(records, true));
+                    records = new List<GrantRecord>(batchSize);
+                }
+            }
+            finally
+            {
+                queue.CompleteAdding();
+            }
+        }, stop.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+        long written = 0;
+        int done = 0;
+        try
+        {
+            beforeDestinations?.Invoke();
+            foreach (var batch in queue.GetConsumingEnumerable(stop.Token))
+            {
+                foreach (var g in batch.Records)
+                {
+                    emit(g);
+                }
+
+                written += batch.Records.Count;
+                lock (gate)
+                {
+                    pending -= batch.Records.Count;
+                    Monitor.PulseAll(gate);
+                }
+
+                if (batch.EndsDestination)
+                {
+                    options.Progress?.Report(new ExpansionProgress(++done, plan.Destinations.Count, written));
+                }
+            }
+
+            producer.GetAwaiter().GetResult();
+        }
+        catch
+        {
+            stop.Cancel();
+            try
+            {
+                producer.GetAwaiter().GetResult();
+            }
+            catch (OperationCanceledException)
+            {
+                // The producer stopped because the writer failed; the writer's exception is the one to report.
+            }
+
+            throw;
+        }
+
+        return new ExpansionResult(plan.LiveEdges, plan.Nodes.Count, created, updated, plan.SkippedEdges, plan.DepthReached) { EntitlementsRecomputed = plan.Destinations.Count };
+    }
+
+    /// <summary>Records built by the reduce, waiting for the writer; the last batch of a destination is marked.</summary>
+    private sealed record OutputBatch(List<GrantRecord> Records, bool EndsDestination);
+
+    /// <summary>
+    /// One destination's final grants: its existing grants in index order (the first grant of a
+    /// principal receives that principal's sources, as the per-edge algorithm did), then a derived
+    /// grant for every principal left.
+    /// </summary>
+    private static (long Created, long Updated) BuildDestination(IEnumerable<GrantRecord> existing, Destination d, PrincipalTable principals, EntitlementRef entRef, Timestamp now, Any immutable, bool legacy, bool writeUnchanged, Action<GrantRecord> emit)
+    {
+        var consumed = new bool[d.Count];
+        long created = 0, updated = 0;
+        foreach (var g in existing)
+        {
+            int i = d.IndexOf(principals.Find(PrincipalTable.KeyOf(g)));
+            bool changed = false;
+            if (i >= 0 && !consumed[i])
+            {
+                consumed[i] = true;
+                changed = MergeSources(g, d, i, legacy);
+                if (changed)
+                {
                     updated++;
                 }
             }
-            else
-            {
-                var derived = new GrantRecord
-                {
-                    ExternalId = $"{edge.Target}:{source.Principal.ResourceTypeId}:{source.Principal.ResourceId}",
-                    Entitlement = new EntitlementRef { EntitlementId = edge.Target, ResourceTypeId = target.Resource?.ResourceTypeId ?? string.Empty, ResourceId = target.Resource?.ResourceId ?? string.Empty },
-                    Principal = source.Principal.Clone(),
-                    DiscoveredAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow),
-                };
-                derived.Annotations.Add(new Any { TypeUrl = GrantImmutableTypeUrl });
-                derived.Sources[edge.Source] = new GrantSourceRecord { EntitlementId = edge.Source, IsDirect = recorded };
-                pending[key] = derived;
-                created++;
-            }
 
-            if (pending.Count >= options.BatchSize)
+            if (changed || writeUnchanged || g.NeedsExpansion)
             {
-                Flush(store, sync, pending, existing);
+                g.NeedsExpansion = false;
+                emit(g);
             }
         }
 
-        Flush(store, sync, pending, existing);
+        for (int i = 0; i < d.Count; i++)
+        {
+            if (consumed[i])
+            {
+                continue;
+            }
+
+            emit(Derived(d, i, principals, entRef, now, immutable));
+            created++;
+        }
+
         return (created, updated);
     }
 
-    private static void Flush(IC1zStore store, SyncId sync, Dictionary<(string, string), GrantRecord> pending, Dictionary<(string, string), GrantRecord> existing)
+    /// <summary>Applies a principal's entries to an existing grant like the per-edge rule of §5.2; returns whether it changed.</summary>
+    internal static bool MergeSources(GrantRecord g, Destination d, int i, bool legacy)
     {
-        if (pending.Count == 0)
+        bool changed = false;
+        if (g.Sources.Count == 0)
         {
-            return;
+            g.Sources[d.Target] = new GrantSourceRecord { EntitlementId = d.Target, IsDirect = !legacy };
+            changed = true;
         }
 
-        store.PutGrants(sync, [.. pending.Values]);
-        foreach (var (k, g) in pending)
+        for (int k = d.Starts[i]; k < d.Starts[i + 1]; k++)
         {
-            existing[k] = g;
-        }
-
-        pending.Clear();
-    }
-
-    /// <summary>The strongly connected components of the expansion graph (<see cref="GraphComponents.Of"/>).</summary>
-    private static Dictionary<string, int> StronglyConnected(List<string> nodes, IEnumerable<Edge> edges)
-    {
-        var adjacency = nodes.ToDictionary(n => n, _ => new List<string>(), StringComparer.Ordinal);
-        foreach (var e in edges)
-        {
-            adjacency[e.Source].Add(e.Target);
-        }
-
-        return GraphComponents.Of(adjacency);
-    }
-
-    /// <summary>Longest-path depth of each component in the condensed (acyclic) graph: 0 for components nothing flows into.</summary>
-    private static Dictionary<int, int> ComponentDepths(Dictionary<string, int> component, List<Edge> live)
-    {
-        var comps = component.Values.Distinct().ToList();
-        var incoming = comps.ToDictionary(c => c, _ => 0);
-        var outgoing = comps.ToDictionary(c => c, _ => new List<int>());
-        foreach (var e in live)
-        {
-            outgoing[component[e.Source]].Add(component[e.Target]);
-            incoming[component[e.Target]]++;
-        }
-
-        var depth = comps.ToDictionary(c => c, _ => 0);
-        var ready = new Queue<int>(comps.Where(c => incoming[c] == 0));
-        while (ready.Count > 0)
-        {
-            int c = ready.Dequeue();
-            foreach (int t in outgoing[c])
+            string s = d.Edges[d.Entries[k] >> 1].Source;
+            bool recorded = (d.Entries[k] & 1) != 0;
+            if (!g.Sources.TryGetValue(s, out var existing))
             {
-                depth[t] = Math.Max(depth[t], depth[c] + 1);
-                if (--incoming[t] == 0)
-                {
-                    ready.Enqueue(t);
-                }
+                g.Sources[s] = new GrantSourceRecord { EntitlementId = s, IsDirect = recorded };
+                changed = true;
+            }
+            else if (recorded && !existing.IsDirect)
+            {
+                existing.IsDirect = true;
+                changed = true;
             }
         }
 
-        return depth;
+        return changed;
+    }
+
+    /// <summary>A derived grant: id <c>T:type:id</c>, the GrantImmutable marker, one source per carrying edge.</summary>
+    internal static GrantRecord Derived(Destination d, int i, PrincipalTable principals, EntitlementRef entRef, Timestamp now, Any immutable)
+    {
+        var (type, id) = principals.Key(d.Principals[i]);
+        var g = new GrantRecord
+        {
+            ExternalId = $"{d.Target}:{type}:{id}",
+            Entitlement = entRef,
+            Principal = principals.Ref(d.Principals[i]),
+            DiscoveredAt = now,
+        };
+        g.Annotations.Add(immutable);
+        for (int k = d.Starts[i]; k < d.Starts[i + 1]; k++)
+        {
+            var source = d.SharedSource(d.Entries[k]);
+            g.Sources[source.EntitlementId] = source;
+        }
+
+        return g;
     }
 }

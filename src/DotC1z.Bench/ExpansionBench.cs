@@ -1,0 +1,257 @@
+using System.Diagnostics;
+using System.Globalization;
+using DotC1z.Engine.Rocks;
+using DotC1z.Engine.Sqlite;
+using DotC1z.Operations;
+using DotC1z.Storage;
+
+namespace DotC1z.Bench;
+
+/// <summary>
+/// Expansion benchmarks.
+/// G14: grant expansion of baton's medium fixture (<c>medium-unexpanded.c1z</c>: 66,601 grants → 418,389)
+/// on each engine — the sync is copied into a store of the engine (not timed), then expanded into a
+/// fresh store of the same engine (<see cref="GrantExpander.ExpandInto"/>: read, reduce, bulk write),
+/// median of three runs.
+/// G15 (opt-in): a synthetic dense graph (<see cref="ExpansionGraph"/>: fan-in through nested groups,
+/// fan-out to 500 applications, a cycle) expanded on RocksDB, ≈5M derived grants: derived grants per
+/// second and peak RSS. G15F (opt-in): the fan-out graph — 10,000 users on one entitlement inherited
+/// by 1,000 others (10M derived grants), with progress lines. G16 (opt-in): G15's input with 1 % of
+/// its memberships changed (half revoked, half added): incremental expansion of G15's result against
+/// a full re-expansion. The synthetic ones run on RocksDB only: on SQLite one run takes minutes.
+/// </summary>
+public sealed partial class BenchRunner
+{
+    /// <summary>baton's unexpanded medium fixture (the v1 twin of the Pebble fixture), G14's input.</summary>
+    public const string MediumFixtureName = "medium-unexpanded.c1z";
+
+    private List<BenchResult> G14(IReadOnlyList<BenchEngine> engines)
+    {
+        var results = new List<BenchResult>();
+        string? pebble = PebbleFixture ?? FindPebbleFixture();
+        string? input = pebble is null ? null : Path.Combine(Path.GetDirectoryName(pebble)!, MediumFixtureName);
+        if (input is null || !File.Exists(input))
+        {
+            _ctx.Err.WriteLine($"G14 not run: {MediumFixtureName} was not found (run from a clone, or pass --pebble PATH with it beside)");
+            return results;
+        }
+
+        using var fixture = StoreOpener.Open(input, readOnly: true);
+        var sync = fixture.LatestSync() ?? throw new Errors.C1zArgumentException($"{input} holds no sync");
+        foreach (var engine in engines)
+        {
+            string dir = Path.Combine(engine.WorkDir, "g14");
+            Directory.CreateDirectory(dir);
+            using var source = ExpansionStore(engine, Path.Combine(dir, "source"));
+            StoreCopy.CopySync(fixture, sync, source, sync, _ctx.Cancellation);
+            var times = new List<double>();
+            long peak = 0, rows = 0;
+            ExpansionResult? last = null;
+            for (int run = 0; run < 3; run++)
+            {
+                string path = Path.Combine(dir, $"expanded{run}");
+                using (var target = ExpansionStore(engine, path))
+                {
+                    ResetPeakRss();
+                    var sw = Stopwatch.StartNew();
+                    last = GrantExpander.ExpandInto(source, sync, target, sync, new ExpansionOptions(), _ctx.Cancellation);
+                    sw.Stop();
+                    times.Add(sw.Elapsed.TotalMilliseconds);
+                    peak = Math.Max(peak, PeakRss());
+                    rows = target.Count(sync).Grants;
+                }
+
+                DeleteStore(path);
+            }
+
+            _ctx.Err.WriteLine(string.Create(CultureInfo.InvariantCulture, $"bench: G14 [{engine.Name}] runs: {string.Join(", ", times.Select(t => t.ToString("F0", CultureInfo.InvariantCulture)))} ms (median reported); {last!.Edges} edges, {last.EntitlementsRecomputed} destinations, {last.GrantsCreated} created, {last.GrantsUpdated} updated"));
+            times.Sort();
+            var result = new BenchResult("G14", "ExpandMediumFixture", engine.Name, rows, times[times.Count / 2], rows, peak);
+            results.Add(result);
+            _ctx.Out.WriteLine(result.Line());
+        }
+
+        if (results.Count == 2)
+        {
+            double ratio = results[1].ElapsedMs / Math.Max(results[0].ElapsedMs, 1e-9);
+            _ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"G14 ratio {results[0].Engine}/{results[1].Engine}: {ratio:F1}x"));
+        }
+
+        return results;
+    }
+
+    /// <summary>A store of the engine under test for expansion benchmarks (durable like the engine's main store).</summary>
+    private static IC1zStore ExpansionStore(BenchEngine engine, string path) => engine.Name == "sqlite"
+        ? SqliteStore.Open(path + ".sqlite")
+        : RocksStore.Open(path, new RocksStoreOptions { Durability = RocksDurability.Sync });
+
+    private static void DeleteStore(string path)
+    {
+        if (Directory.Exists(path))
+        {
+            Directory.Delete(path, recursive: true);
+        }
+
+        foreach (string f in Directory.EnumerateFiles(Path.GetDirectoryName(path)!, Path.GetFileName(path) + ".sqlite*"))
+        {
+            File.Delete(f);
+        }
+    }
+
+    /// <summary>Benchmarks that run only when asked for by name (they take tens of seconds).</summary>
+    public static readonly IReadOnlyList<string> OptIn = ["G15", "G15F", "G16"];
+
+    private List<BenchResult> SyntheticExpansion(IReadOnlyList<BenchEngine> engines)
+    {
+        var results = new List<BenchResult>();
+        var engine = engines.FirstOrDefault(e => e.Name == "rocks");
+        if (engine is null)
+        {
+            _ctx.Err.WriteLine("G15/G16 not run: they need the rocks engine");
+            return results;
+        }
+
+        string dir = Path.Combine(engine.WorkDir, "g15");
+        Directory.CreateDirectory(dir);
+        if (_selected.Contains("G15F"))
+        {
+            using var input = ExpansionStore(engine, Path.Combine(dir, "fanout-input"));
+            var sync = input.StartSync(Records.SyncType.Full);
+            ExpansionGraph.FanOut(input, sync, users: 10_000, targets: 1_000);
+            results.Add(FullExpansion("G15F", "ExpandFanOut10M", engine, input, sync, Path.Combine(dir, "fanout-expanded"), keep: false).Result);
+        }
+
+        if (!_selected.Contains("G15") && !_selected.Contains("G16"))
+        {
+            return results;
+        }
+
+        using var baseInput = ExpansionStore(engine, Path.Combine(dir, "input"));
+        var baseSync = baseInput.StartSync(Records.SyncType.Full);
+        var graph = ExpansionGraph.Dense(baseInput, baseSync, users: 10_000, teams: 100, departments: 10, applications: 500);
+        var (full, expanded) = FullExpansion("G15", "ExpandDenseGraph", engine, baseInput, baseSync, Path.Combine(dir, "expanded"), keep: _selected.Contains("G16"));
+        if (_selected.Contains("G15"))
+        {
+            results.Add(full);
+        }
+
+        if (expanded is null)
+        {
+            return results;
+        }
+
+        // The incremental update is applied in place with NoSync durability: the store has no batched
+        // delete, so under Sync every revoked derived grant would be a separate fsync'd write.
+        expanded.Dispose();
+        using (var inPlace = RocksStore.Open(Path.Combine(dir, "expanded"), new RocksStoreOptions { Durability = RocksDurability.NoSync }))
+        {
+            // The newer sync: 1 % of the memberships changed, half revoked and half added (not timed).
+            using var nextInput = ExpansionStore(engine, Path.Combine(dir, "next"));
+            var nextSync = nextInput.StartSync(Records.SyncType.Full);
+            var changed = graph.CopyWithChanges(baseInput, baseSync, nextInput, nextSync, fraction: 0.01, seed: 16);
+
+            // Full re-expansion of the newer sync.
+            string fullPath = Path.Combine(dir, "reexpanded");
+            double fullMs;
+            long fullGrants;
+            using (var target = SyntheticTarget(fullPath))
+            {
+                var sw = Stopwatch.StartNew();
+                GrantExpander.ExpandInto(nextInput, nextSync, target, nextSync, new ExpansionOptions(), _ctx.Cancellation);
+                fullMs = sw.Elapsed.TotalMilliseconds;
+                fullGrants = target.Count(nextSync).Grants;
+            }
+
+            DeleteStore(fullPath);
+
+            // Incremental: G15's expansion brought up to the newer sync in place.
+            ResetPeakRss();
+            var isw = Stopwatch.StartNew();
+            var inc = GrantExpander.ExpandIncremental(inPlace, baseSync, nextInput, nextSync, changed, new ExpansionOptions(), _ctx.Cancellation);
+            isw.Stop();
+            long peak = PeakRss();
+            long incGrants = inPlace.Count(baseSync).Grants;
+            if (incGrants != fullGrants)
+            {
+                throw new InvalidOperationException($"G16: incremental expansion left {incGrants} grants, full re-expansion {fullGrants}");
+            }
+
+            var dsw = Stopwatch.StartNew();
+            int detected = GrantExpander.ChangedGrants(inPlace, baseSync, nextInput, nextSync, cancellationToken: _ctx.Cancellation).Count;
+            dsw.Stop();
+            if (detected != 0)
+            {
+                throw new InvalidOperationException($"G16: after the incremental expansion {detected} grants still differ from the newer sync");
+            }
+
+            var result = new BenchResult("G16", "IncrementalExpand1pct", engine.Name, changed.Count, isw.Elapsed.TotalMilliseconds, inc.EntitlementsRecomputed, peak);
+            results.Add(result);
+            _ctx.Out.WriteLine(result.Line());
+            _ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"G16 full re-expansion [{engine.Name}]: {fullMs:F0} ms; incremental {isw.Elapsed.TotalMilliseconds:F0} ms ({inc.EntitlementsRecomputed} entitlements recomputed, {inc.GrantsCreated} created, {inc.GrantsUpdated} updated, {inc.GrantsDeleted} deleted): {fullMs / Math.Max(isw.Elapsed.TotalMilliseconds, 1e-9):F1}x faster"));
+            _ctx.Err.WriteLine(string.Create(CultureInfo.InvariantCulture, $"bench: G16 check: ChangedGrants between the updated expansion and the newer sync finds {detected} changed grants (0 expected), scanning both in {dsw.Elapsed.TotalMilliseconds:F0} ms (the cost of finding the changes without a diff)"));
+        }
+
+        return results;
+    }
+
+    /// <summary>
+    /// The store a synthetic expansion (5M–10M grants) is written to: loaded in chunks of 250,000 grants /
+    /// 64 MiB, spilled as sorted runs — the bulk loader's default chunk (1M grants / 192 MiB) alone would
+    /// take most of G15's 500 MiB peak-RSS budget.
+    /// </summary>
+    private static RocksStore SyntheticTarget(string path) =>
+        RocksStore.Open(path, new RocksStoreOptions { Durability = RocksDurability.Sync, BulkChunkRecords = 250_000, BulkChunkBytes = 64L << 20 });
+
+    /// <summary>Expands a synthetic input into a fresh store, timed, with progress lines every 10 % of destinations.</summary>
+    private (BenchResult Result, IC1zStore? Expanded) FullExpansion(string bench, string name, BenchEngine engine, IC1zStore input, Keys.SyncId sync, string path, bool keep)
+    {
+        long inputGrants = input.Count(sync).Grants;
+        int lastDecile = -1;
+        var clock = Stopwatch.StartNew();
+        var progress = new ExpansionProgressLines(p =>
+        {
+            int decile = p.DestinationsDone * 10 / Math.Max(1, p.DestinationsTotal);
+            if (decile != lastDecile)
+            {
+                lastDecile = decile;
+                _ctx.Err.WriteLine(string.Create(CultureInfo.InvariantCulture, $"bench: {bench} {p.DestinationsDone}/{p.DestinationsTotal} destination entitlements, {p.GrantsWritten} grants written, {clock.ElapsedMilliseconds} ms"));
+            }
+        });
+        var target = SyntheticTarget(path);
+        BenchResult result;
+        try
+        {
+            ResetPeakRss();
+            clock.Restart();
+            var r = GrantExpander.ExpandInto(input, sync, target, sync, new ExpansionOptions { Progress = progress }, _ctx.Cancellation);
+            clock.Stop();
+            long peak = PeakRss();
+            long rows = target.Count(sync).Grants;
+            long derived = rows - inputGrants;
+            result = new BenchResult(bench, name, engine.Name, derived, clock.Elapsed.TotalMilliseconds, rows, peak);
+            _ctx.Out.WriteLine(result.Line());
+            _ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{bench} derived grants [{engine.Name}]: {derived} from {inputGrants} ({r.Edges} edges, {r.EntitlementsRecomputed} destinations) in {clock.Elapsed.TotalMilliseconds:F0} ms: {derived / Math.Max(clock.Elapsed.TotalSeconds, 1e-9):F0} derived grants/s, peak RSS {peak / (1024 * 1024)} MiB"));
+            if (keep)
+            {
+                return (result, target);
+            }
+        }
+        catch
+        {
+            target.Dispose();
+            throw;
+        }
+
+        target.Dispose();
+        DeleteStore(path);
+        return (result, null);
+    }
+}
+
+/// <summary>Progress handler run on the reporting thread.</summary>
+/// <param name="handler">The handler.</param>
+internal sealed class ExpansionProgressLines(Action<ExpansionProgress> handler) : IProgress<ExpansionProgress>
+{
+    /// <inheritdoc/>
+    public void Report(ExpansionProgress value) => handler(value);
+}

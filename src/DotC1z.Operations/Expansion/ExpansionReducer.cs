@@ -1,0 +1,283 @@
+using System.Buffers;
+using DotC1z.Records;
+
+namespace DotC1z.Operations;
+
+/// <summary>Principals seen by one expansion, interned to dense ints so sets of holders are int arrays.</summary>
+internal sealed class PrincipalTable
+{
+    private readonly Dictionary<(string, string), int> _ids = [];
+    private readonly Dictionary<string, int> _typeIds = new(StringComparer.Ordinal);
+    private readonly List<(string Type, string Id)> _keys = [];
+    private readonly List<int> _typeOf = [];
+    private readonly List<PrincipalRef?> _refs = [];
+
+    public int Count => _keys.Count;
+
+    public int TypeCount => _typeIds.Count;
+
+    public static (string Type, string Id) KeyOf(GrantRecord g) => (g.Principal?.ResourceTypeId ?? string.Empty, g.Principal?.ResourceId ?? string.Empty);
+
+    public int Intern((string Type, string Id) key)
+    {
+        if (!_ids.TryGetValue(key, out int id))
+        {
+            id = _keys.Count;
+            _ids[key] = id;
+            _keys.Add(key);
+            if (!_typeIds.TryGetValue(key.Type, out int t))
+            {
+                _typeIds[key.Type] = t = _typeIds.Count;
+            }
+
+            _typeOf.Add(t);
+            _refs.Add(null);
+        }
+
+        return id;
+    }
+
+    /// <summary>
+    /// One shared principal reference per principal for the derived grants (millions of them share
+    /// a few thousand principals). Derived records are only encoded, never mutated, after they are built.
+    /// </summary>
+    public PrincipalRef Ref(int id) => _refs[id] ??= new PrincipalRef { ResourceTypeId = _keys[id].Type, ResourceId = _keys[id].Id };
+
+    public int Find((string Type, string Id) key) => _ids.TryGetValue(key, out int id) ? id : -1;
+
+    public (string Type, string Id) Key(int id) => _keys[id];
+
+    public int TypeOf(int id) => _typeOf[id];
+
+    public int TypeId(string type) => _typeIds.TryGetValue(type, out int t) ? t : -1;
+}
+
+/// <summary>
+/// The contributions one destination entitlement receives: for each principal (ascending intern id),
+/// the propagating incoming edges that carry it, in application order, with the <c>is_direct</c> to
+/// record. Entries are <c>edge index &lt;&lt; 1 | recorded</c>.
+/// </summary>
+internal sealed class Destination(string target, List<ExpansionPlan.Edge> edges, int[] principals, int[] starts, int[] entries, int count)
+{
+    private GrantSourceRecord?[]? _sources;
+
+    /// <summary>The source entry an edge writes on derived grants (shared by them: they are encoded, never mutated).</summary>
+    /// <param name="entry">An entry of <see cref="Entries"/>.</param>
+    public GrantSourceRecord SharedSource(int entry)
+    {
+        _sources ??= new GrantSourceRecord?[Edges.Count * 2];
+        return _sources[entry] ??= new GrantSourceRecord { EntitlementId = Edges[entry >> 1].Source, IsDirect = (entry & 1) != 0 };
+    }
+
+    public string Target { get; } = target;
+
+    public List<ExpansionPlan.Edge> Edges { get; } = edges;
+
+    public int[] Principals { get; } = principals;
+
+    public int[] Starts { get; } = starts;
+
+    public int[] Entries { get; } = entries;
+
+    public int Count { get; } = count;
+
+    /// <summary>Index of a principal in <see cref="Principals"/>, or negative.</summary>
+    public int IndexOf(int principal) => principal < 0 ? -1 : Array.BinarySearch(Principals, 0, Count, principal);
+}
+
+/// <summary>
+/// The reduce: the final holder set of every entitlement that feeds an edge, computed once from its
+/// original grants and its sources' final sets, destination after destination in topological order.
+/// A holder is <c>principal &lt;&lt; 1 | direct</c>, where direct means one of the principal's grants on
+/// that entitlement has no sources or lists the entitlement itself — a property of the original
+/// grants alone, since expansion only adds sources naming other entitlements (edges inside a
+/// component, self-loops included, are dropped). A source's set is freed after its last edge.
+/// </summary>
+internal sealed class ExpansionReducer(ExpansionPlan plan, PrincipalTable principals, bool legacyIsDirectFalse)
+{
+    private readonly Dictionary<string, int[]> _holders = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int[]> _originals = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _remainingUses = new(StringComparer.Ordinal);
+
+    /// <summary>Holders currently held in memory (for the budget report).</summary>
+    public long HeldHolders { get; private set; }
+
+    /// <summary>Records the original grants of a source entitlement (before anything is written).</summary>
+    public void LoadOriginals(string entitlement, IEnumerable<GrantRecord> grants)
+    {
+        var list = new List<int>();
+        foreach (var g in grants)
+        {
+            if (g.Principal is null)
+            {
+                continue;
+            }
+
+            bool direct = g.Sources.Count == 0 || g.Sources.ContainsKey(entitlement);
+            list.Add((principals.Intern(PrincipalTable.KeyOf(g)) << 1) | (direct ? 1 : 0));
+        }
+
+        var sorted = Normalize(list);
+        _originals[entitlement] = sorted;
+        HeldHolders += sorted.Length;
+        if (plan.Outgoing.TryGetValue(entitlement, out var outs))
+        {
+            _remainingUses[entitlement] = outs.Count;
+        }
+
+        if (!plan.Incoming.ContainsKey(entitlement))
+        {
+            _holders[entitlement] = sorted;
+            _originals.Remove(entitlement);
+        }
+    }
+
+    /// <summary>Sorts holders by principal and merges duplicates (direct if any grant is).</summary>
+    private static int[] Normalize(List<int> list)
+    {
+        if (list.Count == 0)
+        {
+            return [];
+        }
+
+        list.Sort();
+        int n = 0;
+        var span = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list);
+        for (int i = 0; i < span.Length; i++)
+        {
+            if (n > 0 && (span[n - 1] >> 1) == (span[i] >> 1))
+            {
+                span[n - 1] |= span[i] & 1;
+            }
+            else
+            {
+                span[n++] = span[i];
+            }
+        }
+
+        return span[..n].ToArray();
+    }
+
+    /// <summary>Computes one destination (all its sources must be final) and, if it feeds edges itself, its final holder set.</summary>
+    public Destination Reduce(string target)
+    {
+        var edges = plan.Incoming[target];
+        int typeCount = principals.TypeCount;
+        var filters = new bool[edges.Count][];
+        long total = 0;
+        for (int j = 0; j < edges.Count; j++)
+        {
+            var filter = edges[j].Filter;
+            if (filter is not null)
+            {
+                filters[j] = new bool[typeCount];
+                foreach (string t in filter)
+                {
+                    int ti = principals.TypeId(t);
+                    if (ti >= 0)
+                    {
+                        filters[j][ti] = true;
+                    }
+                }
+            }
+
+            total += _holders[edges[j].Source].Length;
+        }
+
+        // (principal << 32 | edge << 1 | recorded): sorting groups each principal's edges in application order.
+        long[] buffer = ArrayPool<long>.Shared.Rent((int)Math.Max(1, total));
+        int count = 0;
+        try
+        {
+            for (int j = 0; j < edges.Count; j++)
+            {
+                var edge = edges[j];
+                var filter = filters[j];
+                foreach (int h in _holders[edge.Source])
+                {
+                    int p = h >> 1;
+                    bool direct = (h & 1) != 0;
+                    if ((edge.Shallow && !direct) || (filter is not null && !filter[principals.TypeOf(p)]))
+                    {
+                        continue;
+                    }
+
+                    int recorded = direct && !legacyIsDirectFalse ? 1 : 0;
+                    buffer[count++] = ((long)p << 32) | (uint)((j << 1) | recorded);
+                }
+            }
+
+            // A single edge yields its source's order, already ascending by principal.
+            if (edges.Count > 1)
+            {
+                Array.Sort(buffer, 0, count);
+            }
+
+            var ps = new List<int>();
+            var starts = new List<int>();
+            var entries = new int[count];
+            for (int i = 0; i < count; i++)
+            {
+                int p = (int)(buffer[i] >> 32);
+                if (ps.Count == 0 || ps[^1] != p)
+                {
+                    ps.Add(p);
+                    starts.Add(i);
+                }
+
+                entries[i] = (int)(uint)buffer[i];
+            }
+
+            starts.Add(count);
+            var result = new Destination(target, edges, [.. ps], [.. starts], entries, ps.Count);
+            Finish(target, result);
+            return result;
+        }
+        finally
+        {
+            ArrayPool<long>.Shared.Return(buffer);
+        }
+    }
+
+    private void Finish(string target, Destination d)
+    {
+        foreach (var e in d.Edges)
+        {
+            if (--_remainingUses[e.Source] == 0 && _holders.Remove(e.Source, out var freed))
+            {
+                HeldHolders -= freed.Length;
+            }
+        }
+
+        if (!plan.Outgoing.ContainsKey(target))
+        {
+            return;
+        }
+
+        // Final set: originals (with their direct bit) merged with derived holders (not direct).
+        _originals.Remove(target, out var orig);
+        orig ??= [];
+        var merged = new int[orig.Length + d.Count];
+        int a = 0, b = 0, n = 0;
+        while (a < orig.Length || b < d.Count)
+        {
+            if (b == d.Count || (a < orig.Length && (orig[a] >> 1) <= d.Principals[b]))
+            {
+                if (b < d.Count && (orig[a] >> 1) == d.Principals[b])
+                {
+                    b++;
+                }
+
+                merged[n++] = orig[a++];
+            }
+            else
+            {
+                merged[n++] = d.Principals[b++] << 1;
+            }
+        }
+
+        var final = n == merged.Length ? merged : merged[..n];
+        HeldHolders += final.Length - orig.Length;
+        _holders[target] = final;
+    }
+}

@@ -1,0 +1,513 @@
+using DotC1z.Errors;
+using DotC1z.Keys;
+using DotC1z.Records;
+using DotC1z.Storage;
+using Google.Protobuf.WellKnownTypes;
+
+namespace DotC1z.Operations;
+
+public static partial class GrantExpander
+{
+    /// <summary>
+    /// Brings an expanded sync up to date with a newer unexpanded sync, recomputing only what the
+    /// changes reach: afterwards the grants of <paramref name="expandedSync"/> are exactly those
+    /// <see cref="Expand"/> would produce from <paramref name="nextSync"/> (sources included; the
+    /// <c>discovered_at</c> of derived grants that did not change is kept). Work is proportional to
+    /// the (entitlement, principal) pairs whose holding or sources change, plus whole entitlements
+    /// whose incoming edges change (added, removed or narrowed edges, new or broken cycles, a moved
+    /// depth limit): additions and revocations alike, no fallback to a full expansion.
+    /// </summary>
+    /// <param name="expanded">The store holding the full expansion of an earlier sync (written in place).</param>
+    /// <param name="expandedSync">That expanded sync.</param>
+    /// <param name="next">The store holding the newer, unexpanded sync (read only; may be <paramref name="expanded"/>).</param>
+    /// <param name="nextSync">The newer sync.</param>
+    /// <param name="changedGrantIds">
+    /// External ids of every grant added, removed or modified between the earlier sync's input and
+    /// <paramref name="nextSync"/> (a superset is fine; <see cref="ChangedGrants"/> computes one).
+    /// Other records (entitlements, resources) are not copied: only grants are brought up to date.
+    /// </param>
+    /// <param name="options">The options the earlier expansion used (depth limit, <c>is_direct</c> rule).</param>
+    /// <param name="cancellationToken">Stops before anything is written.</param>
+    /// <returns>What was done; <see cref="ExpansionResult.EntitlementsRecomputed"/> counts the entitlements touched.</returns>
+    /// <remarks>
+    /// An expanded sync no longer shows which grants were flagged <c>needs_expansion</c>, so the earlier
+    /// graph is rebuilt on the assumption baton's syncer makes true: a grant was flagged exactly when it
+    /// carries an expandable annotation naming at least one entitlement. Grants outside
+    /// <paramref name="changedGrantIds"/> declare the same edges in both syncs.
+    /// </remarks>
+    /// <exception cref="C1zReadOnlyException">The expanded store is read-only.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled (nothing written).</exception>
+    public static ExpansionResult ExpandIncremental(IC1zStore expanded, SyncId expandedSync, IC1zReader next, SyncId nextSync, IReadOnlyCollection<string> changedGrantIds, ExpansionOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(expanded);
+        ArgumentNullException.ThrowIfNull(next);
+        ArgumentNullException.ThrowIfNull(changedGrantIds);
+        options ??= new ExpansionOptions();
+        if (expanded.IsReadOnly)
+        {
+            throw new C1zReadOnlyException();
+        }
+
+        return new Incremental(expanded, expandedSync, next, nextSync, changedGrantIds, options, cancellationToken).Run();
+    }
+
+    /// <summary>
+    /// The grants that differ between an expanded sync and a newer unexpanded one, for
+    /// <see cref="ExpandIncremental"/>: one scan of each. A grant of the expanded sync that only
+    /// expansion wrote (marked <c>GrantImmutable</c>, id <c>T:type:id</c>, absent from the newer sync)
+    /// is skipped; a grant present in both counts as unchanged when it is equal apart from
+    /// <c>needs_expansion</c> and the sources expansion adds: either both carry the same sources, or
+    /// the newer one has none and the expanded one has what §5.2 writes on a grant without sources —
+    /// its own entitlement with the rule's <c>is_direct</c>, plus at least one other source. (A grant
+    /// whose original sources had exactly that shape and that lost them is the one change this
+    /// cannot see.)
+    /// </summary>
+    /// <param name="expanded">The store of the expanded sync.</param>
+    /// <param name="expandedSync">The expanded sync.</param>
+    /// <param name="next">The store of the newer sync.</param>
+    /// <param name="nextSync">The newer, unexpanded sync.</param>
+    /// <param name="options">The options of the earlier expansion (its <c>is_direct</c> rule).</param>
+    /// <param name="cancellationToken">Stops the scans.</param>
+    /// <returns>External ids added, removed or modified.</returns>
+    /// <exception cref="OperationCanceledException">Cancelled.</exception>
+    public static IReadOnlyCollection<string> ChangedGrants(IC1zReader expanded, SyncId expandedSync, IC1zReader next, SyncId nextSync, ExpansionOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(expanded);
+        ArgumentNullException.ThrowIfNull(next);
+        bool selfDirect = !(options ?? new ExpansionOptions()).LegacyIsDirectFalse;
+        var pending = new Dictionary<string, GrantRecord>(StringComparer.Ordinal);
+        foreach (var g in next.Grants(nextSync))
+        {
+            pending[g.ExternalId] = g;
+        }
+
+        var changed = new List<string>();
+        long n = 0;
+        foreach (var old in expanded.Grants(expandedSync))
+        {
+            if (++n % 65536 == 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+
+            if (!pending.Remove(old.ExternalId, out var current))
+            {
+                if (!IsDerived(old))
+                {
+                    changed.Add(old.ExternalId);
+                }
+
+                continue;
+            }
+
+            if (!SameOriginal(old, current, selfDirect))
+            {
+                changed.Add(old.ExternalId);
+            }
+        }
+
+        changed.AddRange(pending.Keys);
+        return changed;
+    }
+
+    private static bool IsDerived(GrantRecord g) =>
+        g.Annotations.Any(a => a.TypeUrl == GrantImmutableTypeUrl)
+        && g.ExternalId == $"{g.Entitlement?.EntitlementId}:{g.Principal?.ResourceTypeId}:{g.Principal?.ResourceId}";
+
+    /// <summary>Whether an expanded grant is what expansion makes of <paramref name="current"/> (ignoring flags and added sources).</summary>
+    private static bool SameOriginal(GrantRecord old, GrantRecord current, bool selfDirect)
+    {
+        // Declaring an edge is part of the input: an expanded grant declared one if it carries a
+        // usable annotation (its flag was cleared), the newer grant only if it is also flagged.
+        if (Declares(old) != (current.NeedsExpansion && Declares(current)))
+        {
+            return false;
+        }
+
+        var a = old.Clone();
+        var b = current.Clone();
+        a.NeedsExpansion = b.NeedsExpansion = false;
+        a.SyncId = b.SyncId = string.Empty;
+        if (b.Sources.Count == 0 && a.Sources.Count >= 2 && a.Sources.TryGetValue(a.Entitlement?.EntitlementId ?? string.Empty, out var self) && self.IsDirect == selfDirect)
+        {
+            a.Sources.Clear();
+        }
+
+        return a.Equals(b);
+    }
+
+    private static bool Declares(GrantRecord g) => g.Expansion is not null && g.Expansion.EntitlementIds.Any(id => !string.IsNullOrWhiteSpace(id));
+
+    /// <summary>Whether a principal holds an entitlement in a set of records, and directly.</summary>
+    private readonly record struct Holding(bool Holds, bool Direct)
+    {
+        public static Holding Of(string entitlement, List<GrantRecord>? records)
+        {
+            bool holds = false, direct = false;
+            foreach (var r in records ?? [])
+            {
+                if (r.Principal is null)
+                {
+                    continue;
+                }
+
+                holds = true;
+                direct |= r.Sources.Count == 0 || r.Sources.ContainsKey(entitlement);
+            }
+
+            return new Holding(holds, direct);
+        }
+    }
+
+    /// <summary>Grants of one store's sync, loaded per principal (pairs) or per entitlement (whole recomputes).</summary>
+    private sealed class GrantIndex(IC1zReader reader, SyncId sync)
+    {
+        private readonly Dictionary<(string, string), Dictionary<string, List<GrantRecord>>> _byPrincipal = [];
+        private readonly Dictionary<string, Dictionary<(string, string), List<GrantRecord>>> _byEntitlement = new(StringComparer.Ordinal);
+
+        public List<GrantRecord>? Records(string entitlement, (string Type, string Id) principal)
+        {
+            if (_byEntitlement.TryGetValue(entitlement, out var e))
+            {
+                return e.GetValueOrDefault(principal);
+            }
+
+            if (!_byPrincipal.TryGetValue(principal, out var p))
+            {
+                _byPrincipal[principal] = p = Load(principal);
+            }
+
+            return p.GetValueOrDefault(entitlement);
+        }
+
+        /// <summary>
+        /// Loads the grants of many principals on all cores: pair recomputes only ever touch the
+        /// principals of the changed grants (changes travel per principal), so they are known up front,
+        /// and reading them from the expanded store is most of an incremental update.
+        /// </summary>
+        public void Prefetch(IEnumerable<(string, string)> principals, CancellationToken cancellationToken)
+        {
+            var todo = principals.Distinct().Where(p => !_byPrincipal.ContainsKey(p)).ToArray();
+            var loaded = new Dictionary<string, List<GrantRecord>>[todo.Length];
+            Parallel.For(0, todo.Length, new ParallelOptions { CancellationToken = cancellationToken }, i => loaded[i] = Load(todo[i]));
+            for (int i = 0; i < todo.Length; i++)
+            {
+                _byPrincipal[todo[i]] = loaded[i];
+            }
+        }
+
+        private Dictionary<string, List<GrantRecord>> Load((string Type, string Id) principal)
+        {
+            var p = new Dictionary<string, List<GrantRecord>>(StringComparer.Ordinal);
+            foreach (var g in reader.GrantsByPrincipal(sync, principal.Type, principal.Id))
+            {
+                Add(p, g.Entitlement?.EntitlementId ?? string.Empty, g);
+            }
+
+            return p;
+        }
+
+        /// <summary>Loads a whole entitlement (its principals become known without a query each).</summary>
+        public IEnumerable<(string, string)> Principals(string entitlement)
+        {
+            if (!_byEntitlement.TryGetValue(entitlement, out var e))
+            {
+                e = [];
+                foreach (var g in reader.GrantsByEntitlement(sync, entitlement))
+                {
+                    Add(e, PrincipalTable.KeyOf(g), g);
+                }
+
+                _byEntitlement[entitlement] = e;
+            }
+
+            return e.Keys;
+        }
+
+        private static void Add<TKey>(Dictionary<TKey, List<GrantRecord>> map, TKey key, GrantRecord g)
+            where TKey : notnull
+        {
+            if (!map.TryGetValue(key, out var list))
+            {
+                map[key] = list = [];
+            }
+
+            list.Add(g);
+        }
+    }
+
+    private sealed class Incremental(IC1zStore expanded, SyncId expandedSync, IC1zReader next, SyncId nextSync, IReadOnlyCollection<string> changedIds, ExpansionOptions options, CancellationToken cancellationToken)
+    {
+        private readonly GrantIndex _old = new(expanded, expandedSync);
+        private readonly GrantIndex _new = new(next, nextSync);
+        private readonly Dictionary<(string Ent, (string, string) Principal), Holding> _recomputed = [];
+        private readonly Dictionary<string, HashSet<(string, string)>> _dirty = new(StringComparer.Ordinal);
+        private readonly HashSet<string> _whole = new(StringComparer.Ordinal);
+        private readonly SortedSet<(int Depth, string Id)> _work = new(Comparer<(int Depth, string Id)>.Create((a, b) => a.Depth != b.Depth ? a.Depth.CompareTo(b.Depth) : string.CompareOrdinal(a.Id, b.Id)));
+        private readonly Dictionary<string, GrantRecord> _puts = new(StringComparer.Ordinal);
+        private readonly HashSet<string> _deletes = new(StringComparer.Ordinal);
+        private readonly HashSet<string> _stored = new(StringComparer.Ordinal);
+        private readonly Timestamp _now = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow);
+        private readonly Any _immutable = new() { TypeUrl = GrantImmutableTypeUrl };
+        private ExpansionPlan _plan = null!;
+
+        public ExpansionResult Run()
+        {
+            // The newer graph, and the earlier one rebuilt from the same declarations except for the changed grants.
+            var changed = changedIds as IReadOnlySet<string> ?? new HashSet<string>(changedIds, StringComparer.Ordinal);
+            _plan = ExpansionPlan.Build(next.GrantsNeedingExpansion(nextSync), id => next.TryGetEntitlement(nextSync, id, out _), options.MaxDepth);
+            var oldDeclaring = next.GrantsNeedingExpansion(nextSync).Where(g => !changed.Contains(g.ExternalId)).ToList();
+            var oldVersions = new List<GrantRecord>();
+            foreach (string id in changed)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                if (expanded.TryGetGrant(expandedSync, id, out var old))
+                {
+                    oldVersions.Add(old);
+                    if (Declares(old))
+                    {
+                        oldDeclaring.Add(old);
+                    }
+
+                    MarkDirty(old.Entitlement?.EntitlementId ?? string.Empty, PrincipalTable.KeyOf(old));
+                }
+
+                if (next.TryGetGrant(nextSync, id, out var current))
+                {
+                    MarkDirty(current.Entitlement?.EntitlementId ?? string.Empty, PrincipalTable.KeyOf(current));
+                }
+            }
+
+            var oldPlan = ExpansionPlan.Build(oldDeclaring, id => expanded.TryGetEntitlement(expandedSync, id, out _), options.MaxDepth);
+
+            // Entitlements whose propagating edges differ (or whose derived grants point elsewhere) are recomputed whole.
+            foreach (string t in oldPlan.Incoming.Keys.Union(_plan.Incoming.Keys, StringComparer.Ordinal))
+            {
+                var was = oldPlan.Incoming.GetValueOrDefault(t) ?? [];
+                var now = _plan.Incoming.GetValueOrDefault(t) ?? [];
+                bool same = was.Count == now.Count && was.All(e => now.Any(e.SameAs));
+                if (same && now.Count > 0)
+                {
+                    next.TryGetEntitlement(nextSync, t, out var a);
+                    expanded.TryGetEntitlement(expandedSync, t, out var b);
+                    same = Equals(a?.Resource, b?.Resource);
+                }
+
+                if (!same)
+                {
+                    _whole.Add(t);
+                    Enqueue(t);
+                }
+            }
+
+            var seeds = _dirty.Values.SelectMany(d => d).ToList();
+            _old.Prefetch(seeds, cancellationToken);
+            _new.Prefetch(seeds, cancellationToken);
+            int recomputed = 0;
+            while (_work.Count > 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var item = _work.Min;
+                _work.Remove(item);
+                recomputed++;
+                Recompute(item.Id);
+            }
+
+            return Apply(recomputed);
+        }
+
+        private void MarkDirty(string entitlement, (string, string) principal)
+        {
+            if (!_dirty.TryGetValue(entitlement, out var set))
+            {
+                _dirty[entitlement] = set = [];
+            }
+
+            set.Add(principal);
+            Enqueue(entitlement);
+        }
+
+        // Entitlements outside the newer graph have no edges out, so they go first.
+        private void Enqueue(string entitlement) => _work.Add((_plan.NodeDepth.GetValueOrDefault(entitlement, -1), entitlement));
+
+        private Holding NewHolding(string entitlement, (string, string) principal) =>
+            _recomputed.TryGetValue((entitlement, principal), out var h) ? h : Holding.Of(entitlement, _old.Records(entitlement, principal));
+
+        private void Recompute(string t)
+        {
+            var incoming = _plan.Incoming.GetValueOrDefault(t) ?? [];
+            IEnumerable<(string, string)> principals;
+            if (_whole.Contains(t))
+            {
+                // Everyone who held it, holds it originally now, or holds a source now.
+                var all = new HashSet<(string, string)>(_old.Principals(t));
+                all.UnionWith(_new.Principals(t));
+                foreach (var e in incoming)
+                {
+                    all.UnionWith(_old.Principals(e.Source));
+                    all.UnionWith(_recomputed.Keys.Where(k => k.Ent == e.Source).Select(k => k.Principal));
+                }
+
+                all.UnionWith(_dirty.GetValueOrDefault(t) ?? []);
+                principals = all;
+            }
+            else
+            {
+                principals = _dirty[t];
+            }
+
+            EntitlementRef? entRef = null;
+            foreach (var p in principals.ToList())
+            {
+                var oldRecords = _old.Records(t, p) ?? [];
+                var was = Holding.Of(t, oldRecords);
+                var records = Final(t, p, incoming, ref entRef);
+                var now = Holding.Of(t, records);
+                Diff(oldRecords, records);
+                _recomputed[(t, p)] = now;
+                if (now != was && _plan.Outgoing.TryGetValue(t, out var outs))
+                {
+                    foreach (var e in outs)
+                    {
+                        MarkDirty(e.Target, p);
+                    }
+                }
+            }
+        }
+
+        /// <summary>The records a full expansion gives one (entitlement, principal): §5.2 applied to the newer originals.</summary>
+        private List<GrantRecord> Final(string t, (string Type, string Id) p, List<ExpansionPlan.Edge> incoming, ref EntitlementRef? entRef)
+        {
+            var records = (_new.Records(t, p) ?? []).Select(g => g.Clone()).ToList();
+            var sources = new List<(string Source, bool Recorded)>();
+            foreach (var e in incoming)
+            {
+                var h = NewHolding(e.Source, p);
+                if (!h.Holds || (e.Shallow && !h.Direct) || (e.Filter is not null && !e.Filter.Contains(p.Type)))
+                {
+                    continue;
+                }
+
+                sources.Add((e.Source, h.Direct && !options.LegacyIsDirectFalse));
+            }
+
+            foreach (var r in records)
+            {
+                r.NeedsExpansion = false;
+                r.SyncId = string.Empty;
+            }
+
+            // The first grant of the principal (index order: by external id) receives the sources.
+            var first = records.Where(r => r.Principal is not null || p == (string.Empty, string.Empty)).OrderBy(r => r.ExternalId, StringComparer.Ordinal).FirstOrDefault();
+            if (sources.Count == 0)
+            {
+                return records;
+            }
+
+            if (first is not null)
+            {
+                if (first.Sources.Count == 0)
+                {
+                    first.Sources[t] = new GrantSourceRecord { EntitlementId = t, IsDirect = !options.LegacyIsDirectFalse };
+                }
+
+                foreach (var (s, recorded) in sources)
+                {
+                    if (!first.Sources.TryGetValue(s, out var existing))
+                    {
+                        first.Sources[s] = new GrantSourceRecord { EntitlementId = s, IsDirect = recorded };
+                    }
+                    else if (recorded && !existing.IsDirect)
+                    {
+                        existing.IsDirect = true;
+                    }
+                }
+
+                return records;
+            }
+
+            if (entRef is null)
+            {
+                if (!next.TryGetEntitlement(nextSync, t, out var ent))
+                {
+                    throw new C1zCorruptionException($"entitlement {t} has edges but no record");
+                }
+
+                entRef = new EntitlementRef { EntitlementId = t, ResourceTypeId = ent.Resource?.ResourceTypeId ?? string.Empty, ResourceId = ent.Resource?.ResourceId ?? string.Empty };
+            }
+
+            var derived = new GrantRecord
+            {
+                ExternalId = $"{t}:{p.Type}:{p.Id}",
+                Entitlement = entRef,
+                Principal = new PrincipalRef { ResourceTypeId = p.Type, ResourceId = p.Id },
+                DiscoveredAt = _now,
+            };
+            derived.Annotations.Add(_immutable);
+            foreach (var (s, recorded) in sources)
+            {
+                derived.Sources[s] = new GrantSourceRecord { EntitlementId = s, IsDirect = recorded };
+            }
+
+            records.Add(derived);
+            return records;
+        }
+
+        private void Diff(List<GrantRecord> oldRecords, List<GrantRecord> records)
+        {
+            var before = oldRecords.ToDictionary(r => r.ExternalId, StringComparer.Ordinal);
+            _stored.UnionWith(before.Keys);
+            foreach (var r in records)
+            {
+                if (before.Remove(r.ExternalId, out var old))
+                {
+                    var o = old.Clone();
+                    o.SyncId = string.Empty;
+                    if (IsDerived(r))
+                    {
+                        // An unchanged derived grant keeps the time it was first derived.
+                        r.DiscoveredAt = o.DiscoveredAt;
+                    }
+
+                    if (o.Equals(r))
+                    {
+                        continue;
+                    }
+                }
+
+                _puts[r.ExternalId] = r;
+            }
+
+            _deletes.UnionWith(before.Keys);
+        }
+
+        private ExpansionResult Apply(int recomputed)
+        {
+            long deleted = 0, created = 0, updated = 0;
+            foreach (string id in _deletes.Where(id => !_puts.ContainsKey(id)))
+            {
+                deleted += expanded.DeleteGrant(expandedSync, id) ? 1 : 0;
+            }
+
+            foreach (var chunk in _puts.Values.Chunk(Math.Max(1, options.BatchSize)))
+            {
+                foreach (var g in chunk)
+                {
+                    // A put over a stored id rewrites it (a grant that moved between pairs included).
+                    if (_stored.Contains(g.ExternalId))
+                    {
+                        updated++;
+                    }
+                    else
+                    {
+                        created++;
+                    }
+                }
+
+                expanded.PutGrants(expandedSync, chunk);
+            }
+
+            return new ExpansionResult(_plan.LiveEdges, _plan.Nodes.Count, created, updated, _plan.SkippedEdges, _plan.DepthReached) { EntitlementsRecomputed = recomputed, GrantsDeleted = deleted };
+        }
+    }
+}
