@@ -200,6 +200,81 @@ public sealed class RocksStoreTests : IDisposable
     }
 
     [Fact]
+    public void Batched_grant_reads_answer_like_point_reads_across_batches_misses_duplicates_and_large_values()
+    {
+        using var store = Open();
+        var s = store.StartSync(SyncType.Full);
+        var grants = Enumerable.Range(0, 300).Select(i => Grant($"g{i:D4}", $"e{i % 5}", "user", $"u{i % 7}", i % 4 == 0)).ToList();
+        // A value larger than the point read's stack buffer takes its second-read path.
+        grants.Add(Grant("big", new string('e', 3000), "user", new string('u', 2000)));
+        store.PutGrants(s, grants);
+
+        // 333 ids: more than two native batches, every fourth id missing, some repeated.
+        string[] ids = [.. Enumerable.Range(0, 333).Select(i => i % 4 == 3 ? $"missing{i}" : $"g{i * 7 % 300:D4}"), "big", "g0000", "g0000"];
+        var got = new GrantRecord?[ids.Length];
+        int found = store.TryGetGrants(s, ids, got);
+
+        Assert.Equal(ids.Count(id => !id.StartsWith("missing", StringComparison.Ordinal)), found);
+        for (int i = 0; i < ids.Length; i++)
+        {
+            Assert.Equal(store.TryGetGrant(s, ids[i], out var one), got[i] is not null);
+            Assert.Equal(one, got[i]);
+            if (got[i] is { } g)
+            {
+                Assert.Equal(s.ToString(), g.SyncId);
+            }
+        }
+
+        Assert.Equal(5000, got[333]!.Entitlement.EntitlementId.Length + got[333]!.Principal.ResourceId.Length);
+        Assert.Throws<ArgumentOutOfRangeException>(() => store.TryGetGrants(s, ids, new GrantRecord?[ids.Length - 1]));
+        Assert.Throws<ArgumentNullException>(() => store.TryGetGrants(s, ["g0001", null!], new GrantRecord?[2]));
+        Assert.Equal(0, store.TryGetGrants(s, [], []));
+    }
+
+    [Fact]
+    public void A_scan_started_before_a_write_returns_the_old_snapshot()
+    {
+        using var store = Open();
+        var s = store.StartSync(SyncType.Full);
+        store.PutGrants(s, [.. Enumerable.Range(0, 100).Select(i => Grant($"g{i:D3}", "e", "user", $"u{i:D3}"))]);
+
+        // Each listing is started (its first row read) before the writes: the snapshot is taken then.
+        using var full = store.Grants(s).GetEnumerator();
+        using var byEntitlement = store.GrantsByEntitlement(s, "e").GetEnumerator();
+        using var byPrincipal = store.GrantsByPrincipal(s, "user", "u050").GetEnumerator();
+        Assert.True(full.MoveNext());
+        Assert.True(byEntitlement.MoveNext());
+        Assert.True(byPrincipal.MoveNext());
+
+        store.PutGrants(s, [Grant("g050", "changed", "user", "u050"), Grant("g999", "e", "user", "u999")]);
+        store.DeleteGrant(s, "g010");
+        store.Flush();
+
+        var rest = new List<GrantRecord> { full.Current };
+        while (full.MoveNext())
+        {
+            rest.Add(full.Current);
+        }
+
+        Assert.Equal([.. Enumerable.Range(0, 100).Select(i => $"g{i:D3}")], rest.Select(g => g.ExternalId));
+        Assert.Equal("e", rest[50].Entitlement.EntitlementId);
+
+        var byEnt = new List<string> { byEntitlement.Current.ExternalId };
+        while (byEntitlement.MoveNext())
+        {
+            byEnt.Add(byEntitlement.Current.ExternalId);
+        }
+
+        Assert.Equal([.. Enumerable.Range(0, 100).Select(i => $"g{i:D3}")], byEnt);
+        Assert.Equal("e", byPrincipal.Current.Entitlement.EntitlementId);
+        Assert.False(byPrincipal.MoveNext());
+
+        // A scan started after the writes sees them.
+        Assert.Equal(100, store.Grants(s).Count());
+        Assert.Equal("changed", store.GrantsByPrincipal(s, "user", "u050").Single().Entitlement.EntitlementId);
+    }
+
+    [Fact]
     public async Task Long_scans_see_one_snapshot_while_another_thread_writes()
     {
         using var store = Open();

@@ -79,6 +79,32 @@ public interface IC1zReader
     /// <exception cref="Errors.C1zCorruptionException">The stored value does not decode.</exception>
     bool TryGetGrant(SyncId syncId, string externalId, [NotNullWhen(true)] out GrantRecord? record);
 
+    /// <summary>
+    /// Reads many grants at once: <paramref name="records"/>[i] receives the grant whose id is
+    /// <paramref name="externalIds"/>[i], or null when there is none. An engine may answer the whole
+    /// batch in one native call (RocksDB's batched MultiGet, which also reads every id at one point in
+    /// time); this default reads the ids one by one.
+    /// </summary>
+    /// <param name="syncId">The sync.</param>
+    /// <param name="externalIds">The ids (duplicates allowed).</param>
+    /// <param name="records">Receives one entry per id; at least as long as <paramref name="externalIds"/>.</param>
+    /// <returns>How many ids were found.</returns>
+    /// <exception cref="ArgumentException"><paramref name="records"/> is shorter than <paramref name="externalIds"/>.</exception>
+    /// <exception cref="ArgumentNullException">An id is null.</exception>
+    /// <exception cref="Errors.C1zCorruptionException">A stored value does not decode.</exception>
+    int TryGetGrants(SyncId syncId, ReadOnlySpan<string> externalIds, Span<GrantRecord?> records)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(records.Length, externalIds.Length, nameof(records));
+        int found = 0;
+        for (int i = 0; i < externalIds.Length; i++)
+        {
+            ArgumentNullException.ThrowIfNull(externalIds[i], nameof(externalIds));
+            found += TryGetGrant(syncId, externalIds[i], out records[i]) ? 1 : 0;
+        }
+
+        return found;
+    }
+
     /// <summary>Reads one asset.</summary>
     /// <param name="syncId">The sync.</param>
     /// <param name="externalId">Its id.</param>
