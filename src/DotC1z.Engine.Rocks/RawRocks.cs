@@ -170,6 +170,21 @@ internal static unsafe partial class RawRocks
     [LibraryImport(Library, EntryPoint = "rocksdb_filterpolicy_create_bloom_full")]
     public static partial IntPtr FilterPolicyCreateBloomFull(double bitsPerKey);
 
+    [LibraryImport(Library, EntryPoint = "rocksdb_block_based_options_set_data_block_index_type")]
+    public static partial void BlockBasedOptionsSetDataBlockIndexType(IntPtr tableOptions, int type);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_block_based_options_set_data_block_hash_ratio")]
+    public static partial void BlockBasedOptionsSetDataBlockHashRatio(IntPtr tableOptions, double ratio);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_block_based_options_set_optimize_filters_for_memory")]
+    public static partial void BlockBasedOptionsSetOptimizeFiltersForMemory(IntPtr tableOptions, byte value);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_block_based_options_set_whole_key_filtering")]
+    public static partial void BlockBasedOptionsSetWholeKeyFiltering(IntPtr tableOptions, byte value);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_cache_create_hyper_clock")]
+    public static partial IntPtr CacheCreateHyperClock(nuint capacity, nuint estimatedEntryCharge);
+
     [LibraryImport(Library, EntryPoint = "rocksdb_cache_create_lru")]
     public static partial IntPtr CacheCreateLru(nuint capacity);
 

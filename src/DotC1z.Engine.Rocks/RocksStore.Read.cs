@@ -359,12 +359,16 @@ public sealed partial class RocksStore
         }
 
         /// <summary>Scans keys under <paramref name="prefix"/> starting at <paramref name="start"/> (which sorts at or after the prefix).</summary>
-        public Scan(RocksStore store, byte[] prefix, byte[] start)
+        /// <param name="store">The store (leased for the scan's life).</param>
+        /// <param name="prefix">The range.</param>
+        /// <param name="start">Where to start.</param>
+        /// <param name="fillCache">Keep the blocks read in the block cache (false for whole-keyspace scans).</param>
+        public Scan(RocksStore store, byte[] prefix, byte[] start, bool fillCache = true)
         {
             ObjectDisposedException.ThrowIf(!store.TryLease(), store);
             _store = store;
             _snapshot = RawRocks.CreateSnapshot(store._db.Handle);
-            _iterator = new BoundedIterator(store._db.Handle, prefix, KeyRange.UpperBound(prefix), _snapshot);
+            _iterator = new BoundedIterator(store._db.Handle, prefix, KeyRange.UpperBound(prefix), _snapshot, fillCache: fillCache);
             _iterator.Seek(start);
         }
 
@@ -398,6 +402,36 @@ public sealed partial class RocksStore
             try
             {
                 return _store._db.Get(key, _iterator.ReadOptions);
+            }
+            catch (RocksNativeException ex)
+            {
+                throw RocksErrors.Map(ex, _store.Directory, "get");
+            }
+        }
+
+        /// <summary>
+        /// A point read on this scan's snapshot into <paramref name="buffer"/> (rented from the shared pool and
+        /// grown as needed; the caller returns it); returns the value's length. The key must exist: an index
+        /// entry whose record is missing is corruption.
+        /// </summary>
+        public int GetInto(ReadOnlySpan<byte> key, ref byte[]? buffer)
+        {
+            try
+            {
+                buffer ??= ArrayPool<byte>.Shared.Rent(StackValueBytes);
+                int length;
+                while ((length = _store._db.GetInto(key, _iterator.ReadOptions, buffer)) > buffer.Length)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = ArrayPool<byte>.Shared.Rent(length);
+                }
+
+                if (length < 0)
+                {
+                    throw new Errors.C1zCorruptionException($"index entry without a primary record in {_store.Directory}", _store.Directory);
+                }
+
+                return length;
             }
             catch (RocksNativeException ex)
             {
