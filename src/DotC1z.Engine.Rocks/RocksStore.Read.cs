@@ -290,11 +290,12 @@ public sealed partial class RocksStore
     private IEnumerable<T> IterateRecords<T>(SyncId sync, RecordOps<T> ops, byte[] prefix, byte[] start)
         where T : class, IMessage<T>, new()
     {
-        string syncText = sync.ToString();
+        string syncText = SyncText(sync);
+        var strings = ops.NewScanTable();
         using var scan = new Scan(this, prefix, start);
         while (scan.MoveNext())
         {
-            yield return ops.DecodeValue(scan.Value, syncText);
+            yield return ops.DecodeValue(scan.Value, syncText, strings);
         }
     }
 
@@ -308,13 +309,14 @@ public sealed partial class RocksStore
     private IEnumerable<T> IterateIndex<T>(SyncId sync, RecordOps<T> ops, byte[] prefix, byte[] start, bool covering)
         where T : class, IMessage<T>, new()
     {
-        string syncText = sync.ToString();
+        string syncText = SyncText(sync);
+        var strings = ops.NewScanTable();
         using var scan = new Scan(this, prefix, start);
         while (scan.MoveNext())
         {
             if (covering)
             {
-                yield return ops.DecodeValue(scan.Value, syncText);
+                yield return ops.DecodeValue(scan.Value, syncText, strings);
                 continue;
             }
 
@@ -325,7 +327,7 @@ public sealed partial class RocksStore
                 throw new Errors.C1zCorruptionException($"index entry without a primary record in {Directory}", Directory);
             }
 
-            yield return ops.DecodeValue(value, syncText);
+            yield return ops.DecodeValue(value, syncText, strings);
         }
     }
 
