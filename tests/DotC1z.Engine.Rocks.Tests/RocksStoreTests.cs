@@ -200,6 +200,37 @@ public sealed class RocksStoreTests : IDisposable
     }
 
     [Fact]
+    public void Consistency_walk_names_faults_that_keep_every_index_count_unchanged()
+    {
+        using var store = Open();
+        var s = store.StartSync(SyncType.Full);
+        store.PutGrants(s, [.. Enumerable.Range(0, 50).Select(i => Grant($"g{i:D2}", $"e{i % 3}", "user", $"u{i % 4}"))]);
+        Assert.True(store.VerifyConsistency().IsConsistent);
+        var a = store.Grants(s).First(g => g.ExternalId == "g01");
+        var b = store.Grants(s).First(g => g.ExternalId == "g02");
+        byte[] KeyOf(GrantRecord g) => Keyspace.IndexKey(Keyspace.IdxGrantByPrincipal, s, false, g.Principal.ResourceTypeId, g.Principal.ResourceId, g.ExternalId);
+        byte[] ValueOf(GrantRecord g) => store.ScanRaw(KeyOf(g)).Single().Value;
+
+        // Two covering entries with their values swapped: same keys, same values, wrong pairs.
+        byte[] va = ValueOf(a), vb = ValueOf(b);
+        store.RawWrite(KeyOf(a), vb);
+        store.RawWrite(KeyOf(b), va);
+        var swapped = store.VerifyConsistency();
+        Assert.Equal(2, swapped.Problems.Count(p => p.Contains("stale value", StringComparison.Ordinal)));
+        store.RawWrite(KeyOf(a), va);
+        store.RawWrite(KeyOf(b), vb);
+        Assert.True(store.VerifyConsistency().IsConsistent);
+
+        // One entry moved to a key no record produces: the count stays, the walk names both ends.
+        store.RawWrite(KeyOf(a), null);
+        store.RawWrite(Keyspace.IndexKey(Keyspace.IdxGrantByPrincipal, s, false, "user", "nobody", "g01"), va);
+        var moved = store.VerifyConsistency();
+        Assert.Contains(moved.Problems, p => p.Contains("missing", StringComparison.Ordinal));
+        Assert.Contains(moved.Problems, p => p.Contains("orphan", StringComparison.Ordinal));
+        Assert.Equal(moved.Records * 3, moved.IndexEntries); // by entitlement, by principal, by entitlement resource: counts unchanged
+    }
+
+    [Fact]
     public void Batched_grant_reads_answer_like_point_reads_across_batches_misses_duplicates_and_large_values()
     {
         using var store = Open();
