@@ -37,7 +37,7 @@ public sealed record BenchResult(string Bench, string Name, string Engine, long 
 public sealed partial class BenchRunner
 {
     /// <summary>Every benchmark id, in order.</summary>
-    public static readonly IReadOnlyList<string> All = ["G1", "G2", "G3", "G4", "G5", "G6", "G7", "G8", "G9", "G10", "G11", "G12", "G14"];
+    public static readonly IReadOnlyList<string> All = ["G1", "G2", "G2b", "G3", "G4", "G5", "G6", "G7", "G8", "G9", "G10", "G11", "G12", "G14"];
 
     private const int G10Stores = 16;
     private readonly BenchOutput _ctx;
@@ -83,6 +83,7 @@ public sealed partial class BenchRunner
                 {
                     "G1" => G1(engine, syncs),
                     "G2" when _selected.Contains(bench) => Timed("G2", "Get-by-PK", engine, (rng, i) => engine.Store.TryGetGrant(syncs[engine], ids[rng.Next(ids.Count)], out _) ? 1 : 0, seed: 1),
+                    "G2b" when _selected.Contains(bench) => G2b(engine, syncs[engine], ids),
                     "G3" when _selected.Contains(bench) => Timed("G3", "ListByEntitlement", engine, (rng, _) => engine.Store.GrantsByEntitlement(syncs[engine], entitlements[rng.Next(entitlements.Count)]).LongCount(), seed: 2),
                     "G4" when _selected.Contains(bench) => Timed("G4", "ListByPrincipal", engine, (rng, _) =>
                     {

@@ -32,8 +32,14 @@ public static class Program
             context.Cancel = true;
             cts.Cancel();
         });
-        return CliApp.Run(args, Console.Out, Console.Error, cts.Token, interactive: !Console.IsErrorRedirected, outputWidth: TerminalWidth());
+        // Console.Out writes through a 256-character buffer: a listing's 64 KiB flushes became hundreds of
+        // write(2) calls each, most of a million-row JSON listing's time. This writer still flushes after
+        // every write (so output appears as before), in one call for up to 64 KiB.
+        using var stdout = new StreamWriter(Console.OpenStandardOutput(), new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false), StdoutBufferChars, leaveOpen: false) { AutoFlush = true };
+        return CliApp.Run(args, TextWriter.Synchronized(stdout), Console.Error, cts.Token, interactive: !Console.IsErrorRedirected, outputWidth: TerminalWidth());
     }
+
+    private const int StdoutBufferChars = 64 * 1024;
 
     /// <summary>The terminal's width when stdout is a terminal, else null (tables are not truncated).</summary>
     private static int? TerminalWidth()

@@ -103,6 +103,20 @@ internal static class Keyspace
         return w.Written.ToArray();
     }
 
+    /// <summary>Writes <c>header 00 T(e1) 00 T(e2) …</c> into a caller buffer of at least <see cref="MaxKeyLength"/> bytes; returns its length.</summary>
+    public static int WriteRecordKey(Span<byte> destination, byte kind, SyncId sync, scoped ReadOnlySpan<string> ids)
+    {
+        var w = new TupleWriter(destination);
+        RecordHeader(ref w, kind, sync);
+        foreach (string id in ids)
+        {
+            w.Separator();
+            w.String(id);
+        }
+
+        return w.Length;
+    }
+
     /// <summary>Builds an index key (full key or, with <paramref name="trailingSeparator"/>, a by-value scan prefix).</summary>
     public static byte[] IndexKey(byte index, SyncId sync, bool trailingSeparator, params ReadOnlySpan<string> elements)
     {

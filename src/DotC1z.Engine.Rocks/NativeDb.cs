@@ -28,7 +28,15 @@ internal sealed unsafe class NativeDb : IDisposable
 {
     private IntPtr _handle;
 
-    private NativeDb(IntPtr handle) => _handle = handle;
+    // The default column family's wrapper, which the batched MultiGet needs; created once with the
+    // database and destroyed before it (creating one per call would be a malloc per batch).
+    private IntPtr _defaultFamily;
+
+    private NativeDb(IntPtr handle)
+    {
+        _handle = handle;
+        _defaultFamily = RawRocks.GetDefaultColumnFamilyHandle(handle);
+    }
 
     public IntPtr Handle => _handle;
 
@@ -69,6 +77,35 @@ internal sealed unsafe class NativeDb : IDisposable
             RawRocks.Free((IntPtr)value);
         }
     }
+
+    /// <summary>
+    /// Copies the value under <paramref name="key"/> into <paramref name="destination"/> when it fits.
+    /// </summary>
+    /// <returns>-1 when there is no value; otherwise the value's length, which is larger than the
+    /// destination (nothing copied) when it does not fit.</returns>
+    public int GetInto(ReadOnlySpan<byte> key, IntPtr readOptions, Span<byte> destination)
+    {
+        IntPtr error = IntPtr.Zero;
+        nuint length = 0;
+        byte found = 0;
+        fixed (byte* k = key)
+        fixed (byte* d = destination)
+        {
+            RawRocks.GetIntoBuffer(_handle, readOptions, k, (nuint)key.Length, d, (nuint)destination.Length, &length, &found, &error);
+        }
+
+        RawRocks.ThrowIfError(error);
+        return found == 0 ? -1 : checked((int)length);
+    }
+
+    /// <summary>
+    /// One batched MultiGet of <paramref name="count"/> keys, all read at one sequence number. The
+    /// caller owns what comes back: each non-null <paramref name="values"/>[i] is destroyed with
+    /// <see cref="RawRocks.PinnableSliceDestroy"/>, each non-null <paramref name="errors"/>[i] taken with
+    /// <see cref="RawRocks.TakeError"/>.
+    /// </summary>
+    public void MultiGet(IntPtr readOptions, int count, byte** keys, nuint* keyLengths, IntPtr* values, IntPtr* errors) =>
+        RawRocks.BatchedMultiGetCf(_handle, readOptions, _defaultFamily, (nuint)count, keys, keyLengths, values, errors, 0);
 
     /// <summary>Applies a batch atomically.</summary>
     public void Write(NativeWriteBatch batch, IntPtr writeOptions)
@@ -156,6 +193,8 @@ internal sealed unsafe class NativeDb : IDisposable
     {
         if (_handle != IntPtr.Zero)
         {
+            RawRocks.ColumnFamilyHandleDestroy(_defaultFamily);
+            _defaultFamily = IntPtr.Zero;
             RawRocks.Close(_handle);
             _handle = IntPtr.Zero;
         }

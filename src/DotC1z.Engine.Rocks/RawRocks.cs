@@ -170,6 +170,21 @@ internal static unsafe partial class RawRocks
     [LibraryImport(Library, EntryPoint = "rocksdb_filterpolicy_create_bloom_full")]
     public static partial IntPtr FilterPolicyCreateBloomFull(double bitsPerKey);
 
+    [LibraryImport(Library, EntryPoint = "rocksdb_block_based_options_set_data_block_index_type")]
+    public static partial void BlockBasedOptionsSetDataBlockIndexType(IntPtr tableOptions, int type);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_block_based_options_set_data_block_hash_ratio")]
+    public static partial void BlockBasedOptionsSetDataBlockHashRatio(IntPtr tableOptions, double ratio);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_block_based_options_set_optimize_filters_for_memory")]
+    public static partial void BlockBasedOptionsSetOptimizeFiltersForMemory(IntPtr tableOptions, byte value);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_block_based_options_set_whole_key_filtering")]
+    public static partial void BlockBasedOptionsSetWholeKeyFiltering(IntPtr tableOptions, byte value);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_cache_create_hyper_clock")]
+    public static partial IntPtr CacheCreateHyperClock(nuint capacity, nuint estimatedEntryCharge);
+
     [LibraryImport(Library, EntryPoint = "rocksdb_cache_create_lru")]
     public static partial IntPtr CacheCreateLru(nuint capacity);
 
@@ -212,6 +227,31 @@ internal static unsafe partial class RawRocks
     // Returns a malloc'd copy of the value (released with rocksdb_free), or null when the key is absent.
     [LibraryImport(Library, EntryPoint = "rocksdb_get")]
     public static partial byte* Get(IntPtr db, IntPtr readOptions, byte* key, nuint keyLength, nuint* valueLength, IntPtr* error);
+
+    // One Get copied into the caller's buffer inside the library (a stack PinnableSlice there): no
+    // malloc'd value, no rocksdb_free. Returns 1 only when the value was copied; *found and *valueLength
+    // report the value even when the buffer was too small (the caller retries with a larger one).
+    [LibraryImport(Library, EntryPoint = "rocksdb_get_into_buffer")]
+    public static partial byte GetIntoBuffer(IntPtr db, IntPtr readOptions, byte* key, nuint keyLength, byte* buffer, nuint bufferSize, nuint* valueLength, byte* found, IntPtr* error);
+
+    // MultiGet over one column family: every key read at one sequence number, block and filter
+    // lookups batched across the keys. values[i] is a rocksdb_pinnableslice_t the caller destroys (null
+    // when absent), errors[i] a string the caller frees. sortedInput is a C bool (one byte).
+    [LibraryImport(Library, EntryPoint = "rocksdb_batched_multi_get_cf")]
+    public static partial void BatchedMultiGetCf(IntPtr db, IntPtr readOptions, IntPtr columnFamily, nuint count, byte** keys, nuint* keyLengths, IntPtr* values, IntPtr* errors, byte sortedInput);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_pinnableslice_value")]
+    public static partial byte* PinnableSliceValue(IntPtr slice, nuint* length);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_pinnableslice_destroy")]
+    public static partial void PinnableSliceDestroy(IntPtr slice);
+
+    // A wrapper object around the database's default column family (the wrapper is ours to destroy; the family is not).
+    [LibraryImport(Library, EntryPoint = "rocksdb_get_default_column_family_handle")]
+    public static partial IntPtr GetDefaultColumnFamilyHandle(IntPtr db);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_column_family_handle_destroy")]
+    public static partial void ColumnFamilyHandleDestroy(IntPtr handle);
 
     [LibraryImport(Library, EntryPoint = "rocksdb_create_snapshot")]
     public static partial IntPtr CreateSnapshot(IntPtr db);

@@ -45,6 +45,17 @@ internal sealed class RecordOps<T>
         SetSyncId(record, syncText);
         return record;
     }
+
+    /// <summary>Decodes like <see cref="DecodeValue(ReadOnlySpan{byte}, string)"/>; grants share repeated ids through a scan's <paramref name="strings"/>.</summary>
+    public T DecodeValue(ReadOnlySpan<byte> value, string syncText, Utf8StringTable? strings)
+    {
+        var record = strings is not null && Codec is GrantRecordCodec grants ? (T)(object)grants.Decode(value, strings) : Codec.Decode(value);
+        SetSyncId(record, syncText);
+        return record;
+    }
+
+    /// <summary>A string table for one scan of this kind, or null for kinds whose decoder does not use one.</summary>
+    public Utf8StringTable? NewScanTable() => Kind == RecordKind.Grant ? new Utf8StringTable() : null;
 }
 
 /// <summary>The five record kinds' definitions.</summary>

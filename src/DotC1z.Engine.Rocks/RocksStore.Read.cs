@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using DotC1z.Keys;
 using DotC1z.Records;
 using DotC1z.Storage;
@@ -28,7 +30,30 @@ public sealed partial class RocksStore
     public bool TryGetAsset(SyncId syncId, string externalId, [NotNullWhen(true)] out AssetRecord? record) =>
         TryGet(syncId, RecordOps.Asset, out record, externalId);
 
-    private bool TryGet<T>(SyncId syncId, RecordOps<T> ops, [NotNullWhen(true)] out T? record, params string[] ids)
+    /// <inheritdoc/>
+    public int TryGetGrants(SyncId syncId, ReadOnlySpan<string> externalIds, Span<GrantRecord?> records)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(records.Length, externalIds.Length, nameof(records));
+        ThrowIfDisposed();
+        int found = 0;
+        for (int start = 0; start < externalIds.Length; start += MultiGetBatch)
+        {
+            int count = Math.Min(MultiGetBatch, externalIds.Length - start);
+            found += MultiGet(syncId, RecordOps.Grant, externalIds.Slice(start, count), records.Slice(start, count));
+        }
+
+        return found;
+    }
+
+    // Keys per native MultiGet call: large enough that RocksDB batches its filter and block lookups
+    // (it works in groups of 32), small enough that the per-batch arrays live on the stack.
+    private const int MultiGetBatch = 128;
+
+    // Values up to this size are read into a stack buffer; a larger one is read again into a rented array.
+    private const int StackValueBytes = 1024;
+
+    [SkipLocalsInit]
+    private bool TryGet<T>(SyncId syncId, RecordOps<T> ops, [NotNullWhen(true)] out T? record, params ReadOnlySpan<string> ids)
         where T : class, IMessage<T>, new()
     {
         ThrowIfDisposed();
@@ -37,10 +62,164 @@ public sealed partial class RocksStore
             ArgumentNullException.ThrowIfNull(id);
         }
 
-        byte[] key = Keyspace.RecordKey((byte)ops.Kind, syncId, ids);
-        byte[]? value = Get(key, "get");
-        record = value is null ? null : ops.DecodeValue(value, syncId.ToString());
-        return record is not null;
+        // The key is built on the stack and the value copied once, inside the library, into a stack
+        // buffer, then parsed from there: no key or value array, no closure, no malloc'd value.
+        int max = Keyspace.MaxKeyLength(Keyspace.RecordHeaderLength, ids);
+        byte[]? rentedKey = null;
+        Span<byte> key = max <= Keyspace.StackKeyLimit ? stackalloc byte[Keyspace.StackKeyLimit] : (rentedKey = ArrayPool<byte>.Shared.Rent(max));
+        Span<byte> value = stackalloc byte[StackValueBytes];
+        byte[]? rentedValue = null;
+        ObjectDisposedException.ThrowIf(!TryLease(), this);
+        try
+        {
+            key = key[..Keyspace.WriteRecordKey(key, (byte)ops.Kind, syncId, ids)];
+            int length = _db.GetInto(key, _nativeOptions.DefaultRead, value);
+            while (length > value.Length)
+            {
+                // Too large for the buffer: read again into one that fits (the value may change in between, hence the loop).
+                if (rentedValue is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(rentedValue);
+                }
+
+                rentedValue = ArrayPool<byte>.Shared.Rent(length);
+                value = rentedValue;
+                length = _db.GetInto(key, _nativeOptions.DefaultRead, value);
+            }
+
+            record = length < 0 ? null : ops.DecodeValue(value[..length], SyncText(syncId));
+            return record is not null;
+        }
+        catch (RocksNativeException ex)
+        {
+            throw RocksErrors.Map(ex, Directory, "get");
+        }
+        finally
+        {
+            ReleaseLease();
+            if (rentedKey is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rentedKey);
+            }
+
+            if (rentedValue is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rentedValue);
+            }
+        }
+    }
+
+    /// <summary>One native MultiGet of at most <see cref="MultiGetBatch"/> single-id records; values are parsed straight from RocksDB's pinned blocks.</summary>
+    [SkipLocalsInit]
+    private unsafe int MultiGet<T>(SyncId syncId, RecordOps<T> ops, ReadOnlySpan<string> ids, Span<T?> records)
+        where T : class, IMessage<T>, new()
+    {
+        int total = 0;
+        foreach (string id in ids)
+        {
+            ArgumentNullException.ThrowIfNull(id, nameof(ids));
+            total += Keyspace.MaxKeyLength(Keyspace.RecordHeaderLength, id);
+        }
+
+        int count = ids.Length;
+        byte[] keyBytes = ArrayPool<byte>.Shared.Rent(total);
+        byte** keys = stackalloc byte*[MultiGetBatch];
+        nuint* lengths = stackalloc nuint[MultiGetBatch];
+        IntPtr* values = stackalloc IntPtr[MultiGetBatch];
+        IntPtr* errors = stackalloc IntPtr[MultiGetBatch];
+        new Span<IntPtr>(values, count).Clear();
+        new Span<IntPtr>(errors, count).Clear();
+        int found = 0;
+        ObjectDisposedException.ThrowIf(!TryLease(), this);
+        try
+        {
+            fixed (byte* arena = keyBytes)
+            {
+                int at = 0;
+                for (int i = 0; i < count; i++)
+                {
+                    int length = Keyspace.WriteRecordKey(keyBytes.AsSpan(at), (byte)ops.Kind, syncId, [ids[i]]);
+                    keys[i] = arena + at;
+                    lengths[i] = (nuint)length;
+                    at += length;
+                }
+
+                _db.MultiGet(_nativeOptions.DefaultRead, count, keys, lengths, values, errors);
+            }
+
+            string? failure = null;
+            for (int i = 0; i < count; i++)
+            {
+                string? error = RawRocks.TakeError(errors[i]);
+                errors[i] = IntPtr.Zero;
+                failure ??= error;
+            }
+
+            if (failure is not null)
+            {
+                throw RocksErrors.Map(new RocksNativeException(failure), Directory, "get");
+            }
+
+            string syncText = SyncText(syncId);
+            for (int i = 0; i < count; i++)
+            {
+                if (values[i] == IntPtr.Zero)
+                {
+                    records[i] = null;
+                    continue;
+                }
+
+                nuint length;
+                byte* p = RawRocks.PinnableSliceValue(values[i], &length);
+                records[i] = ops.DecodeValue(new ReadOnlySpan<byte>(p, checked((int)length)), syncText);
+                found++;
+            }
+
+            return found;
+        }
+        finally
+        {
+            // Every slice pins a block in the cache until destroyed, and every error string is ours:
+            // released on every path, a failed decode included.
+            for (int i = 0; i < count; i++)
+            {
+                if (values[i] != IntPtr.Zero)
+                {
+                    RawRocks.PinnableSliceDestroy(values[i]);
+                }
+
+                if (errors[i] != IntPtr.Zero)
+                {
+                    RawRocks.Free(errors[i]);
+                }
+            }
+
+            ReleaseLease();
+            ArrayPool<byte>.Shared.Return(keyBytes);
+        }
+    }
+
+    // The sync id's text, which every returned record carries: formatted once per sync, not per read.
+    private sealed class SyncTextCache(SyncId id, string text)
+    {
+        public SyncId Id { get; } = id;
+
+        public string Text { get; } = text;
+    }
+
+    private SyncTextCache? _syncText;
+
+    private string SyncText(SyncId sync)
+    {
+        var cached = Volatile.Read(ref _syncText);
+        if (cached is not null && cached.Id == sync)
+        {
+            return cached.Text;
+        }
+
+        cached = new SyncTextCache(sync, sync.ToString());
+        Volatile.Write(ref _syncText, cached);
+        return cached.Text;
     }
 
     /// <inheritdoc/>
@@ -111,11 +290,12 @@ public sealed partial class RocksStore
     private IEnumerable<T> IterateRecords<T>(SyncId sync, RecordOps<T> ops, byte[] prefix, byte[] start)
         where T : class, IMessage<T>, new()
     {
-        string syncText = sync.ToString();
+        string syncText = SyncText(sync);
+        var strings = ops.NewScanTable();
         using var scan = new Scan(this, prefix, start);
         while (scan.MoveNext())
         {
-            yield return ops.DecodeValue(scan.Value, syncText);
+            yield return ops.DecodeValue(scan.Value, syncText, strings);
         }
     }
 
@@ -129,13 +309,14 @@ public sealed partial class RocksStore
     private IEnumerable<T> IterateIndex<T>(SyncId sync, RecordOps<T> ops, byte[] prefix, byte[] start, bool covering)
         where T : class, IMessage<T>, new()
     {
-        string syncText = sync.ToString();
+        string syncText = SyncText(sync);
+        var strings = ops.NewScanTable();
         using var scan = new Scan(this, prefix, start);
         while (scan.MoveNext())
         {
             if (covering)
             {
-                yield return ops.DecodeValue(scan.Value, syncText);
+                yield return ops.DecodeValue(scan.Value, syncText, strings);
                 continue;
             }
 
@@ -146,7 +327,7 @@ public sealed partial class RocksStore
                 throw new Errors.C1zCorruptionException($"index entry without a primary record in {Directory}", Directory);
             }
 
-            yield return ops.DecodeValue(value, syncText);
+            yield return ops.DecodeValue(value, syncText, strings);
         }
     }
 
@@ -180,12 +361,16 @@ public sealed partial class RocksStore
         }
 
         /// <summary>Scans keys under <paramref name="prefix"/> starting at <paramref name="start"/> (which sorts at or after the prefix).</summary>
-        public Scan(RocksStore store, byte[] prefix, byte[] start)
+        /// <param name="store">The store (leased for the scan's life).</param>
+        /// <param name="prefix">The range.</param>
+        /// <param name="start">Where to start.</param>
+        /// <param name="fillCache">Keep the blocks read in the block cache (false for whole-keyspace scans).</param>
+        public Scan(RocksStore store, byte[] prefix, byte[] start, bool fillCache = true)
         {
             ObjectDisposedException.ThrowIf(!store.TryLease(), store);
             _store = store;
             _snapshot = RawRocks.CreateSnapshot(store._db.Handle);
-            _iterator = new BoundedIterator(store._db.Handle, prefix, KeyRange.UpperBound(prefix), _snapshot);
+            _iterator = new BoundedIterator(store._db.Handle, prefix, KeyRange.UpperBound(prefix), _snapshot, fillCache: fillCache);
             _iterator.Seek(start);
         }
 
@@ -219,6 +404,36 @@ public sealed partial class RocksStore
             try
             {
                 return _store._db.Get(key, _iterator.ReadOptions);
+            }
+            catch (RocksNativeException ex)
+            {
+                throw RocksErrors.Map(ex, _store.Directory, "get");
+            }
+        }
+
+        /// <summary>
+        /// A point read on this scan's snapshot into <paramref name="buffer"/> (rented from the shared pool and
+        /// grown as needed; the caller returns it); returns the value's length. The key must exist: an index
+        /// entry whose record is missing is corruption.
+        /// </summary>
+        public int GetInto(ReadOnlySpan<byte> key, ref byte[]? buffer)
+        {
+            try
+            {
+                buffer ??= ArrayPool<byte>.Shared.Rent(StackValueBytes);
+                int length;
+                while ((length = _store._db.GetInto(key, _iterator.ReadOptions, buffer)) > buffer.Length)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = ArrayPool<byte>.Shared.Rent(length);
+                }
+
+                if (length < 0)
+                {
+                    throw new Errors.C1zCorruptionException($"index entry without a primary record in {_store.Directory}", _store.Directory);
+                }
+
+                return length;
             }
             catch (RocksNativeException ex)
             {

@@ -1,3 +1,4 @@
+using System.IO.Hashing;
 using DotC1z.Keys;
 using DotC1z.Storage;
 using Google.Protobuf;
@@ -47,13 +48,21 @@ public sealed partial class RocksStore
             }
         }
 
-        // Syncs that have keys but no run record, and keys of unknown shape.
-        foreach (var (key, _) in ScanRaw([]))
+        // Syncs that have keys but no run record, and keys of unknown shape: spans over the iterator's
+        // buffers (copying every key and value of the store was most of this walk's garbage).
+        using var all = new Scan(this, [], [], fillCache: false);
+        long walked = 0;
+        while (all.MoveNext())
         {
-            cancellationToken.ThrowIfCancellationRequested();
+            var key = all.Key;
+            if ((++walked & 0xFFFF) == 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+
             if (key.Length < 2 || key[0] != Keyspace.Version)
             {
-                Report(problems, $"key with unknown version: {Convert.ToHexString(key.AsSpan(0, Math.Min(key.Length, 24)))}");
+                Report(problems, $"key with unknown version: {Convert.ToHexString(key[..Math.Min(key.Length, 24)])}");
                 continue;
             }
 
@@ -65,12 +74,14 @@ public sealed partial class RocksStore
 
             if (key[1] is < 1 or > Keyspace.Index || (key[1] == Keyspace.Index && key.Length > 2 && Array.IndexOf(Keyspace.AllIndexIds, key[2]) < 0) || key.Length < header + SyncId.ByteLength)
             {
-                Report(problems, $"key of unknown shape: {Convert.ToHexString(key.AsSpan(0, Math.Min(key.Length, 24)))}");
+                Report(problems, $"key of unknown shape: {Convert.ToHexString(key[..Math.Min(key.Length, 24)])}");
                 continue;
             }
 
-            syncs.Add(SyncId.FromBytes(key.AsSpan(header, SyncId.ByteLength)));
+            syncs.Add(SyncId.FromBytes(key.Slice(header, SyncId.ByteLength)));
         }
+
+        all.Dispose();
 
         foreach (var sync in syncs)
         {
@@ -107,13 +118,32 @@ public sealed partial class RocksStore
     private long VerifyKind<T>(SyncId sync, RecordOps<T> ops, List<string> problems, ref long entries, CancellationToken ct)
         where T : class, IMessage<T>, new()
     {
+        // One pass over the primary records decodes each once, checks its key, and folds every index
+        // entry it should have into a per-index digest (a sum of 128-bit hashes of key and value, so
+        // order does not matter) and count. One pass over each index keyspace folds what is there the
+        // same way. Equal digests and counts: that index holds exactly the expected entries. Only an
+        // index whose digest differs is walked again, the exact way (expected entries sorted and merged
+        // with the index), to name each missing, orphan or stale entry. Before, every index re-read and
+        // re-decoded the whole primary keyspace and sorted a million keys even on a consistent store.
+        byte[] indexIds = ops.Indexes is null ? [] : ops.Kind switch
+        {
+            RecordKind.Resource => [Keyspace.IdxResourceByParent],
+            RecordKind.Entitlement => [Keyspace.IdxEntitlementByResource],
+            _ => Keyspace.GrantIndexIds,
+        };
+        var expectedDigest = new UInt128[indexIds.Length];
+        var expectedCount = new long[indexIds.Length];
         long count = 0;
         byte[] prefix = Keyspace.RecordSyncPrefix((byte)ops.Kind, sync);
-        using (var scan = new Scan(this, prefix))
+        using (var scan = new Scan(this, prefix, prefix, fillCache: false))
         {
             while (scan.MoveNext())
             {
-                count++;
+                if ((++count & 0x3FFF) == 0)
+                {
+                    ct.ThrowIfCancellationRequested();
+                }
+
                 if (!ops.Codec.TryDecode(scan.Value, out var message))
                 {
                     Report(problems, $"sync {sync}: {ops.Kind} value under key {Convert.ToHexString(scan.Key)} does not decode");
@@ -125,83 +155,116 @@ public sealed partial class RocksStore
                 {
                     Report(problems, $"sync {sync}: {ops.Kind} stored under key {Convert.ToHexString(scan.Key)} but its identity gives another key");
                 }
+
+                if (ops.Indexes is null)
+                {
+                    continue;
+                }
+
+                UInt128 valueHash = XxHash128.HashToUInt128(scan.Value);
+                UInt128 keyHash = XxHash128.HashToUInt128(scan.Key);
+                foreach (var entry in ops.Indexes(sync, record))
+                {
+                    int slot = Array.IndexOf(indexIds, entry.Key[2]);
+                    if (slot >= 0)
+                    {
+                        expectedDigest[slot] += EntryDigest(entry.Key, entry.Covering ? valueHash : keyHash);
+                        expectedCount[slot]++;
+                    }
+                }
             }
         }
 
-        if (ops.Indexes is null)
-        {
-            return count;
-        }
-
-        // One pass per index id keeps memory to one index's expected entries at a time.
-        var indexIds = ops.Kind switch
-        {
-            RecordKind.Resource => new[] { Keyspace.IdxResourceByParent },
-            RecordKind.Entitlement => [Keyspace.IdxEntitlementByResource],
-            _ => Keyspace.GrantIndexIds,
-        };
-        foreach (byte indexId in indexIds)
+        for (int slot = 0; slot < indexIds.Length; slot++)
         {
             ct.ThrowIfCancellationRequested();
-            var expected = new List<(byte[] Key, ulong ValueHash)>();
-            using (var scan = new Scan(this, prefix))
+            UInt128 digest = 0;
+            long n = 0;
+            using (var scan = new Scan(this, Keyspace.IndexSyncPrefix(indexIds[slot], sync), Keyspace.IndexSyncPrefix(indexIds[slot], sync), fillCache: false))
             {
                 while (scan.MoveNext())
                 {
-                    if (!ops.Codec.TryDecode(scan.Value, out var message))
-                    {
-                        continue; // already reported
-                    }
-
-                    ulong valueHash = Fnv1a64(scan.Value);
-                    ulong keyHash = Fnv1a64(scan.Key);
-                    foreach (var entry in ops.Indexes(sync, (T)message))
-                    {
-                        if (entry.Key[2] == indexId)
-                        {
-                            expected.Add((entry.Key, entry.Covering ? valueHash : keyHash));
-                        }
-                    }
+                    n++;
+                    digest += EntryDigest(scan.Key, XxHash128.HashToUInt128(scan.Value));
                 }
             }
 
-            expected.Sort(static (a, b) => a.Key.AsSpan().SequenceCompareTo(b.Key));
-            int i = 0;
-            using (var scan = new Scan(this, Keyspace.IndexSyncPrefix(indexId, sync)))
+            entries += n;
+            if (digest != expectedDigest[slot] || n != expectedCount[slot])
             {
-                while (scan.MoveNext())
-                {
-                    entries++;
-                    var key = scan.Key;
-                    while (i < expected.Count && expected[i].Key.AsSpan().SequenceCompareTo(key) < 0)
-                    {
-                        Report(problems, $"sync {sync}: index {indexId:X2} entry missing for a live {ops.Kind}: {Convert.ToHexString(expected[i].Key)}");
-                        i++;
-                    }
-
-                    if (i < expected.Count && expected[i].Key.AsSpan().SequenceEqual(key))
-                    {
-                        if (expected[i].ValueHash != Fnv1a64(scan.Value))
-                        {
-                            Report(problems, $"sync {sync}: index {indexId:X2} entry {Convert.ToHexString(key)} has a stale value");
-                        }
-
-                        i++;
-                    }
-                    else
-                    {
-                        Report(problems, $"sync {sync}: orphan index {indexId:X2} entry {Convert.ToHexString(key)} (no live record produces it)");
-                    }
-                }
-            }
-
-            for (; i < expected.Count; i++)
-            {
-                Report(problems, $"sync {sync}: index {indexId:X2} entry missing for a live {ops.Kind}: {Convert.ToHexString(expected[i].Key)}");
+                VerifyIndexExactly(sync, ops, indexIds[slot], problems, ct);
             }
         }
 
         return count;
+    }
+
+    // One index entry's contribution to a digest: its key hashed with its value's hash as the seed, so
+    // the pair counts, not each part (two entries that swapped values change the sum).
+    private static UInt128 EntryDigest(ReadOnlySpan<byte> key, UInt128 valueHash) =>
+        XxHash128.HashToUInt128(key, (long)((ulong)valueHash ^ (ulong)(valueHash >> 64)));
+
+    /// <summary>The exact check of one index: every expected entry, sorted, merged with the index keyspace; names each difference.</summary>
+    private void VerifyIndexExactly<T>(SyncId sync, RecordOps<T> ops, byte indexId, List<string> problems, CancellationToken ct)
+        where T : class, IMessage<T>, new()
+    {
+        byte[] prefix = Keyspace.RecordSyncPrefix((byte)ops.Kind, sync);
+        var expected = new List<(byte[] Key, ulong ValueHash)>();
+        using (var scan = new Scan(this, prefix, prefix, fillCache: false))
+        {
+            while (scan.MoveNext())
+            {
+                if (!ops.Codec.TryDecode(scan.Value, out var message))
+                {
+                    continue; // already reported
+                }
+
+                ulong valueHash = Fnv1a64(scan.Value);
+                ulong keyHash = Fnv1a64(scan.Key);
+                foreach (var entry in ops.Indexes!(sync, (T)message))
+                {
+                    if (entry.Key[2] == indexId)
+                    {
+                        expected.Add((entry.Key, entry.Covering ? valueHash : keyHash));
+                    }
+                }
+            }
+        }
+
+        ct.ThrowIfCancellationRequested();
+        expected.Sort(static (a, b) => a.Key.AsSpan().SequenceCompareTo(b.Key));
+        int i = 0;
+        using (var scan = new Scan(this, Keyspace.IndexSyncPrefix(indexId, sync), Keyspace.IndexSyncPrefix(indexId, sync), fillCache: false))
+        {
+            while (scan.MoveNext())
+            {
+                var key = scan.Key;
+                while (i < expected.Count && expected[i].Key.AsSpan().SequenceCompareTo(key) < 0)
+                {
+                    Report(problems, $"sync {sync}: index {indexId:X2} entry missing for a live {ops.Kind}: {Convert.ToHexString(expected[i].Key)}");
+                    i++;
+                }
+
+                if (i < expected.Count && expected[i].Key.AsSpan().SequenceEqual(key))
+                {
+                    if (expected[i].ValueHash != Fnv1a64(scan.Value))
+                    {
+                        Report(problems, $"sync {sync}: index {indexId:X2} entry {Convert.ToHexString(key)} has a stale value");
+                    }
+
+                    i++;
+                }
+                else
+                {
+                    Report(problems, $"sync {sync}: orphan index {indexId:X2} entry {Convert.ToHexString(key)} (no live record produces it)");
+                }
+            }
+        }
+
+        for (; i < expected.Count; i++)
+        {
+            Report(problems, $"sync {sync}: index {indexId:X2} entry missing for a live {ops.Kind}: {Convert.ToHexString(expected[i].Key)}");
+        }
     }
 
     /// <summary>Test seam: writes or deletes one raw key, bypassing index maintenance (to plant inconsistencies).</summary>

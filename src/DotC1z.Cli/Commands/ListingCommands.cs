@@ -42,7 +42,7 @@ internal static class Views
             g.ExternalId, g.Entitlement?.EntitlementId ?? string.Empty, g.Entitlement?.ResourceTypeId ?? string.Empty, g.Entitlement?.ResourceId ?? string.Empty,
             g.Principal?.ResourceTypeId ?? string.Empty, g.Principal?.ResourceId ?? string.Empty,
         ],
-        RecordJson.Format);
+        GrantJson.Format);
 }
 
 /// <summary><c>c1z resource-types</c>.</summary>

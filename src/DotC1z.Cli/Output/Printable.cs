@@ -152,7 +152,15 @@ public static class Printable
 
     private static int FirstToEscape(string text, int start)
     {
-        for (int i = start; i < text.Length; i++)
+        // Printable ASCII never needs escaping: a vectorised search skips to the first other character
+        // (most lines have none), and only from there is each character classified.
+        int other = text.AsSpan(start).IndexOfAnyExceptInRange('\u0020', '\u007e');
+        if (other < 0)
+        {
+            return -1;
+        }
+
+        for (int i = start + other; i < text.Length; i++)
         {
             char c = text[i];
             if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))

@@ -86,7 +86,12 @@ internal sealed class RowOutput
     {
         if (_buffer.Length > 0)
         {
-            _ctx.Out.Write(_buffer.ToString());
+            // Chunk by chunk: a 64 KiB ToString per flush was a large-object-heap string each time.
+            foreach (var chunk in _buffer.GetChunks())
+            {
+                _ctx.Out.Write(chunk.Span);
+            }
+
             _buffer.Clear();
         }
 

@@ -85,6 +85,22 @@ public class DirectCodec<T> : IRecordCodec<T>
     /// <inheritdoc/>
     IMessage IRecordCodec.Decode(ReadOnlySpan<byte> value) => Decode(value);
 
+    /// <summary>Parses with the generated parser only (for a subclass whose own fast parse declined).</summary>
+    /// <param name="value">The encoding.</param>
+    /// <returns>The message.</returns>
+    /// <exception cref="C1zCorruptionException">The bytes do not decode.</exception>
+    protected T ParseGenerated(ReadOnlySpan<byte> value)
+    {
+        try
+        {
+            return Parser.ParseFrom(value);
+        }
+        catch (InvalidProtocolBufferException ex)
+        {
+            throw new C1zCorruptionException($"stored {MessageName} value does not decode: {ex.Message}", inner: ex);
+        }
+    }
+
     /// <inheritdoc/>
     public bool TryDecode(ReadOnlySpan<byte> value, [NotNullWhen(true)] out IMessage? message)
     {
@@ -247,7 +263,20 @@ public sealed class GrantRecordCodec : DirectCodec<GrantRecord>
     /// </summary>
     /// <param name="value">The encoding.</param>
     /// <returns>An equal message to the generated parser's, or null.</returns>
-    protected override GrantRecord? ParseCommonShape(ReadOnlySpan<byte> value)
+    protected override GrantRecord? ParseCommonShape(ReadOnlySpan<byte> value) => ParseCommon(value, null);
+
+    /// <summary>
+    /// Decodes a stored grant like <see cref="DirectCodec{T}.Decode(ReadOnlySpan{byte})"/>, taking the reference ids
+    /// (entitlement and principal) from <paramref name="strings"/>: a scan passes one table, so ids that
+    /// repeat from row to row are decoded and allocated once.
+    /// </summary>
+    /// <param name="value">The encoding.</param>
+    /// <param name="strings">The scan's string table, or null.</param>
+    /// <returns>The grant.</returns>
+    /// <exception cref="C1zCorruptionException">The bytes do not decode.</exception>
+    public GrantRecord Decode(ReadOnlySpan<byte> value, Utf8StringTable? strings) => ParseCommon(value, strings) ?? ParseGenerated(value);
+
+    private static GrantRecord? ParseCommon(ReadOnlySpan<byte> value, Utf8StringTable? strings)
     {
         var g = new GrantRecord();
         int seen = 0;
@@ -270,11 +299,14 @@ public sealed class GrantRecordCodec : DirectCodec<GrantRecord>
                 case TagExternalId when TryTakeString(ref value, out string? id):
                     g.ExternalId = id;
                     break;
-                case TagEntitlement when TryTakeLengthDelimited(ref value, out var body) && TryParseEntitlement(body, out var ent):
+                case TagEntitlement when TryTakeLengthDelimited(ref value, out var body) && TryParseEntitlement(body, strings, out var ent):
                     g.Entitlement = ent;
                     break;
-                case TagPrincipal when TryTakeLengthDelimited(ref value, out var body) && TryParsePrincipal(body, out var principal):
+                case TagPrincipal when TryTakeLengthDelimited(ref value, out var body) && TryParsePrincipal(body, strings, out var principal):
                     g.Principal = principal;
+                    break;
+                case TagDiscoveredAt when TryTakeLengthDelimited(ref value, out var body) && TryParseTimestamp(body, out var discovered):
+                    g.DiscoveredAt = discovered;
                     break;
                 case TagNeedsExpansion when !value.IsEmpty && value[0] <= 1:
                     g.NeedsExpansion = value[0] == 1;
@@ -299,7 +331,57 @@ public sealed class GrantRecordCodec : DirectCodec<GrantRecord>
         public string? F3;
     }
 
-    private static bool TryParseStringFields(ReadOnlySpan<byte> body, int count, out StringFields fields)
+    // google.protobuf.Timestamp as EncodeCompact writes it: seconds (1) and nanos (2) as varints, each at most once.
+    private static bool TryParseTimestamp(ReadOnlySpan<byte> body, [NotNullWhen(true)] out Google.Protobuf.WellKnownTypes.Timestamp? timestamp)
+    {
+        timestamp = null;
+        long seconds = 0;
+        int nanos = 0;
+        int seen = 0;
+        while (!body.IsEmpty)
+        {
+            byte tag = body[0];
+            body = body[1..];
+            int bit = tag == 1 << 3 ? 1 : tag == 2 << 3 ? 2 : 0;
+            if (bit == 0 || (seen & bit) != 0 || !TryTakeVarint(ref body, out ulong v))
+            {
+                return false;
+            }
+
+            seen |= bit;
+            if (bit == 1)
+            {
+                seconds = (long)v;
+            }
+            else
+            {
+                // An int32 is written sign-extended to 64 bits; the generated parser keeps the low 32 bits.
+                nanos = (int)v;
+            }
+        }
+
+        timestamp = new Google.Protobuf.WellKnownTypes.Timestamp { Seconds = seconds, Nanos = nanos };
+        return true;
+    }
+
+    private static bool TryTakeVarint(ref ReadOnlySpan<byte> value, out ulong result)
+    {
+        result = 0;
+        for (int i = 0; i < 10 && i < value.Length; i++)
+        {
+            byte b = value[i];
+            result |= (ulong)(b & 0x7F) << (7 * i);
+            if (b < 0x80)
+            {
+                value = value[(i + 1)..];
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool TryParseStringFields(ReadOnlySpan<byte> body, int count, Utf8StringTable? strings, out StringFields fields)
     {
         fields = default;
         int seen = 0;
@@ -308,7 +390,7 @@ public sealed class GrantRecordCodec : DirectCodec<GrantRecord>
             byte tag = body[0];
             body = body[1..];
             int field = tag >> 3;
-            if ((tag & 7) != 2 || field < 1 || field > count || (seen & (1 << field)) != 0 || !TryTakeString(ref body, out string? text))
+            if ((tag & 7) != 2 || field < 1 || field > count || (seen & (1 << field)) != 0 || !TryTakeString(ref body, strings, out string? text))
             {
                 return false;
             }
@@ -331,23 +413,25 @@ public sealed class GrantRecordCodec : DirectCodec<GrantRecord>
         return true;
     }
 
-    private static bool TryParseEntitlement(ReadOnlySpan<byte> body, [NotNullWhen(true)] out EntitlementRef? reference)
+    private static bool TryParseEntitlement(ReadOnlySpan<byte> body, Utf8StringTable? strings, [NotNullWhen(true)] out EntitlementRef? reference)
     {
-        reference = TryParseStringFields(body, 3, out var f)
+        reference = TryParseStringFields(body, 3, strings, out var f)
             ? new EntitlementRef { ResourceTypeId = f.F1 ?? string.Empty, ResourceId = f.F2 ?? string.Empty, EntitlementId = f.F3 ?? string.Empty }
             : null;
         return reference is not null;
     }
 
-    private static bool TryParsePrincipal(ReadOnlySpan<byte> body, [NotNullWhen(true)] out PrincipalRef? reference)
+    private static bool TryParsePrincipal(ReadOnlySpan<byte> body, Utf8StringTable? strings, [NotNullWhen(true)] out PrincipalRef? reference)
     {
-        reference = TryParseStringFields(body, 2, out var f)
+        reference = TryParseStringFields(body, 2, strings, out var f)
             ? new PrincipalRef { ResourceTypeId = f.F1 ?? string.Empty, ResourceId = f.F2 ?? string.Empty }
             : null;
         return reference is not null;
     }
 
-    private static bool TryTakeString(ref ReadOnlySpan<byte> value, [NotNullWhen(true)] out string? text)
+    private static bool TryTakeString(ref ReadOnlySpan<byte> value, [NotNullWhen(true)] out string? text) => TryTakeString(ref value, null, out text);
+
+    private static bool TryTakeString(ref ReadOnlySpan<byte> value, Utf8StringTable? strings, [NotNullWhen(true)] out string? text)
     {
         if (!TryTakeLengthDelimited(ref value, out var bytes))
         {
@@ -358,6 +442,13 @@ public sealed class GrantRecordCodec : DirectCodec<GrantRecord>
         if (bytes.IsEmpty)
         {
             text = string.Empty;
+            return true;
+        }
+
+        // Ids are ASCII in practice: one validating pass and a widening copy, or a shared string from the scan's table.
+        text = strings is not null ? strings.TryGetAscii(bytes) : Utf8StringTable.AsciiString(bytes);
+        if (text is not null)
+        {
             return true;
         }
 

@@ -94,6 +94,13 @@ public abstract class ForwardingStore(IC1zStore inner) : IC1zStore
     public virtual bool TryGetGrant(SyncId syncId, string externalId, [NotNullWhen(true)] out GrantRecord? record) => Inner.TryGetGrant(syncId, externalId, out record);
 
     /// <inheritdoc/>
+    public virtual long VisitGrants<TVisitor>(SyncId syncId, RecordListing<GrantRecord> listing, ref TVisitor visitor)
+        where TVisitor : struct, Codecs.IGrantRowVisitor => Inner.VisitGrants(syncId, listing, ref visitor);
+
+    /// <inheritdoc/>
+    public virtual int TryGetGrants(SyncId syncId, ReadOnlySpan<string> externalIds, Span<GrantRecord?> records) => Inner.TryGetGrants(syncId, externalIds, records);
+
+    /// <inheritdoc/>
     public virtual bool TryGetAsset(SyncId syncId, string externalId, [NotNullWhen(true)] out AssetRecord? record) => Inner.TryGetAsset(syncId, externalId, out record);
 
     /// <inheritdoc/>

@@ -79,6 +79,32 @@ public interface IC1zReader
     /// <exception cref="Errors.C1zCorruptionException">The stored value does not decode.</exception>
     bool TryGetGrant(SyncId syncId, string externalId, [NotNullWhen(true)] out GrantRecord? record);
 
+    /// <summary>
+    /// Reads many grants at once: <paramref name="records"/>[i] receives the grant whose id is
+    /// <paramref name="externalIds"/>[i], or null when there is none. An engine may answer the whole
+    /// batch in one native call (RocksDB's batched MultiGet, which also reads every id at one point in
+    /// time); this default reads the ids one by one.
+    /// </summary>
+    /// <param name="syncId">The sync.</param>
+    /// <param name="externalIds">The ids (duplicates allowed).</param>
+    /// <param name="records">Receives one entry per id; at least as long as <paramref name="externalIds"/>.</param>
+    /// <returns>How many ids were found.</returns>
+    /// <exception cref="ArgumentException"><paramref name="records"/> is shorter than <paramref name="externalIds"/>.</exception>
+    /// <exception cref="ArgumentNullException">An id is null.</exception>
+    /// <exception cref="Errors.C1zCorruptionException">A stored value does not decode.</exception>
+    int TryGetGrants(SyncId syncId, ReadOnlySpan<string> externalIds, Span<GrantRecord?> records)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(records.Length, externalIds.Length, nameof(records));
+        int found = 0;
+        for (int i = 0; i < externalIds.Length; i++)
+        {
+            ArgumentNullException.ThrowIfNull(externalIds[i], nameof(externalIds));
+            found += TryGetGrant(syncId, externalIds[i], out records[i]) ? 1 : 0;
+        }
+
+        return found;
+    }
+
     /// <summary>Reads one asset.</summary>
     /// <param name="syncId">The sync.</param>
     /// <param name="externalId">Its id.</param>
@@ -175,6 +201,41 @@ public interface IC1zReader
     /// <exception cref="Errors.C1zArgumentException"><paramref name="after"/> has the wrong number of elements.</exception>
     IEnumerable<T> List<T>(SyncId syncId, RecordListing<T> listing, IReadOnlyList<string>? after = null)
         where T : class, Google.Protobuf.IMessage<T>, new();
+
+    /// <summary>
+    /// Hands every grant of <paramref name="listing"/> to <paramref name="visitor"/> as a <see cref="Codecs.GrantRow"/>
+    /// (UTF-8 spans of its ids), in the listing's order and on one snapshot, for callers that need the ids but
+    /// not the records (expansion, diff, export of ids). An engine that reads its stored encoding directly
+    /// allocates nothing per row; this default builds each record and encodes it again.
+    /// </summary>
+    /// <typeparam name="TVisitor">A struct visitor: called directly, never boxed.</typeparam>
+    /// <param name="syncId">The sync.</param>
+    /// <param name="listing">Which grants (any grant listing).</param>
+    /// <param name="visitor">The visitor; its state is updated in place.</param>
+    /// <returns>Rows visited (the row on which the visitor stopped included).</returns>
+    /// <exception cref="Errors.C1zCorruptionException">A stored value does not decode.</exception>
+    long VisitGrants<TVisitor>(SyncId syncId, RecordListing<GrantRecord> listing, ref TVisitor visitor)
+        where TVisitor : struct, Codecs.IGrantRowVisitor
+    {
+        ArgumentNullException.ThrowIfNull(listing);
+        long rows = 0;
+        foreach (var grant in List(syncId, listing))
+        {
+            byte[] encoded = Codecs.CodecRegistry.Grant.ToArray(grant);
+            if (!Codecs.GrantRow.TryParse(encoded, out var row))
+            {
+                throw new Errors.C1zCorruptionException($"grant {grant.ExternalId} does not re-encode as a grant");
+            }
+
+            rows++;
+            if (!visitor.Visit(in row))
+            {
+                break;
+            }
+        }
+
+        return rows;
+    }
 }
 
 /// <summary>Writing a store: puts, deletes, sync-run records and bulk loads (see <see cref="IC1zStore"/> for the semantics).</summary>
