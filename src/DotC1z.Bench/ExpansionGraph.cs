@@ -138,20 +138,7 @@ internal sealed class ExpansionGraph
         }
 
         using var loader = target.BeginBulkLoad(targetSync);
-        foreach (var r in source.ResourceTypes(sourceSync))
-        {
-            loader.Add(r);
-        }
-
-        foreach (var r in source.Resources(sourceSync))
-        {
-            loader.Add(r);
-        }
-
-        foreach (var r in source.Entitlements(sourceSync))
-        {
-            loader.Add(r);
-        }
+        StoreCopy.AddAllButGrants(source, sourceSync, loader);
 
         foreach (var g in source.Grants(sourceSync))
         {

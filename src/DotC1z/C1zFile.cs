@@ -72,12 +72,14 @@ public static class C1zFile
             CreatedByTool = options.CreatedBy,
         };
         var totals = new long[RecordKinds.All.Count];
+        int entitlementBudget = MaxEntitlementDigests;
         foreach (var run in store.ListSyncRuns())
         {
             bool valid = SyncId.TryParse(run.SyncId, out var id);
             var counts = valid ? store.Count(id) : default;
-            GrantDigestRoot? digest = valid ? Root(GrantDigest.Of(store, id)) : null;
-            manifest.SyncRuns.Add(new SyncRunSummary
+            var byEntitlement = valid ? GrantDigest.ByEntitlement(store, id) : null;
+            GrantDigestRoot? digest = byEntitlement is null ? null : Root(byEntitlement.Values.Aggregate(default(GrantDigest), static (a, b) => a.Combine(b)));
+            var summary = new SyncRunSummary
             {
                 GrantDigest = digest,
                 SyncId = run.SyncId,
@@ -90,7 +92,17 @@ public static class C1zFile
                 Entitlements = counts.Entitlements,
                 Grants = counts.Grants,
                 Assets = counts.Assets,
-            });
+            };
+            if (byEntitlement is not null && byEntitlement.Count <= entitlementBudget)
+            {
+                entitlementBudget -= byEntitlement.Count;
+                foreach (var (entitlement, d) in byEntitlement.OrderBy(p => p.Key, StringComparer.Ordinal))
+                {
+                    summary.EntitlementGrantDigests.Add(new EntitlementGrantDigest { EntitlementId = entitlement, Count = d.Count, XorDigest = Google.Protobuf.ByteString.CopyFrom(d.XorBytes()) });
+                }
+            }
+
+            manifest.SyncRuns.Add(summary);
             for (int i = 0; i < totals.Length; i++)
             {
                 totals[i] += RecordKinds.All[i].CountIn(counts);
@@ -110,6 +122,12 @@ public static class C1zFile
 
         return manifest;
     }
+
+    /// <summary>
+    /// Per-entitlement digests a manifest carries at most, over all syncs: each is a few fields, and a manifest's
+    /// field count is capped (docs/RELIABILITY.md) so a hostile header cannot cost unbounded parsing.
+    /// </summary>
+    internal const int MaxEntitlementDigests = 10_000;
 
     /// <summary>A digest as the manifest stores it.</summary>
     /// <param name="digest">The digest.</param>

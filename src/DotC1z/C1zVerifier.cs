@@ -83,10 +83,24 @@ public static class C1zVerifier
                 continue;
             }
 
-            var digest = computed[summary.SyncId] = GrantDigest.Of(store, sync, cancellationToken);
+            // One scan gives both the per-entitlement digests and, combined, the sync's root.
+            var byEntitlement = GrantDigest.ByEntitlement(store, sync, cancellationToken);
+            var digest = computed[summary.SyncId] = byEntitlement.Values.Aggregate(default(GrantDigest), static (a, b) => a.Combine(b));
             if (!Matches(summary.GrantDigest, digest))
             {
                 problems.Add($"sync {summary.SyncId}: its grants do not match the manifest's grant digest ({Describe(summary.GrantDigest)} in the manifest, {Describe(digest)} computed)");
+            }
+
+            if (summary.EntitlementGrantDigests.Count > 0)
+            {
+                var stored = summary.EntitlementGrantDigests.ToDictionary(e => e.EntitlementId, StringComparer.Ordinal);
+                var differing = byEntitlement.Keys.Union(stored.Keys, StringComparer.Ordinal)
+                    .Where(e => !stored.TryGetValue(e, out var s) || !byEntitlement.TryGetValue(e, out var c) || s.Count != c.Count || !s.XorDigest.Span.SequenceEqual(c.XorBytes()))
+                    .Order(StringComparer.Ordinal).ToList();
+                if (differing.Count > 0)
+                {
+                    problems.Add($"sync {summary.SyncId}: the grants of {differing.Count} entitlements do not match their digests in the manifest (first: {string.Join(", ", differing.Take(5))})");
+                }
             }
         }
 

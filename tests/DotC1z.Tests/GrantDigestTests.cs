@@ -82,6 +82,10 @@ public sealed class GrantDigestTests : IDisposable
         report = C1zVerifier.Verify(tampered);
         Assert.False(report.IsConsistent);
         Assert.Contains(report.Problems, p => p.Contains("grant digest", StringComparison.Ordinal));
+
+        // The per-entitlement digests name the entitlement whose grants changed.
+        Assert.Equal(2, summary.EntitlementGrantDigests.Count);
+        Assert.Contains(report.Problems, p => p.Contains("the grants of 1 entitlements do not match their digests in the manifest (first: group:eng:member)", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -204,15 +204,30 @@ public static class DiffCommand
         }
 
         string verdict = b.Digest is { } bd && a.Digest is { } ad
-            ? bd == ad ? "equal: the same grants (identity and sources)" : "differ: the grants changed"
+            ? bd == ad ? "equal: the same grants (identity and sources)" : "differ: the grants changed" + EntitlementsChanged(b, a)
             : "not carried by both files: compare with --format summary";
         ctx.Out.WriteLine("grant digests: " + verdict);
+    }
+
+    /// <summary>Where both manifests carry per-entitlement digests: in how many entitlements the grants differ.</summary>
+    private static string EntitlementsChanged(SnapshotCounts b, SnapshotCounts a)
+    {
+        if (b.Entitlements is not { Count: > 0 } x || a.Entitlements is not { Count: > 0 } y)
+        {
+            return string.Empty;
+        }
+
+        int changed = x.Keys.Union(y.Keys, StringComparer.Ordinal).Count(e => !x.TryGetValue(e, out var p) || !y.TryGetValue(e, out var q) || p != q);
+        return string.Create(CultureInfo.InvariantCulture, $" in {changed} of {x.Keys.Union(y.Keys, StringComparer.Ordinal).Count()} entitlements");
     }
 }
 
 /// <summary>A snapshot's latest sync, its counts and its grant digest, read without loading records where the file allows.</summary>
 internal sealed record SnapshotCounts(string Sync, RecordCounts Counts, GrantDigest? Digest, string Source)
 {
+    /// <summary>Per-entitlement digests from our manifest, when it carries them.</summary>
+    public IReadOnlyDictionary<string, GrantDigest>? Entitlements { get; init; }
+
     public static SnapshotCounts Read(string path)
     {
         if (File.Exists(path) && StoreOpener.IsC1z3File(path))
@@ -224,7 +239,13 @@ internal sealed record SnapshotCounts(string Sync, RecordCounts Counts, GrantDig
                 bool ours = manifest.Engine == C1zEnvelope.EngineName;
                 if (ours && summary.GrantDigest is not null)
                 {
-                    return new SnapshotCounts(summary.SyncId, new RecordCounts(summary.ResourceTypes, summary.Resources, summary.Entitlements, summary.Grants, summary.Assets), ToDigest(summary.GrantDigest), "manifest");
+                    return new SnapshotCounts(summary.SyncId, new RecordCounts(summary.ResourceTypes, summary.Resources, summary.Entitlements, summary.Grants, summary.Assets), ToDigest(summary.GrantDigest), "manifest")
+                    {
+                        Entitlements = summary.EntitlementGrantDigests.Count == 0 ? null : summary.EntitlementGrantDigests.ToDictionary(
+                            e => e.EntitlementId,
+                            e => ToDigest(new GrantDigestRoot { Count = e.Count, XorDigest = e.XorDigest, AbiVersion = GrantDigest.AbiVersion }) ?? default,
+                            StringComparer.Ordinal),
+                    };
                 }
 
                 if (!ours && summary.Stats is { } stats)

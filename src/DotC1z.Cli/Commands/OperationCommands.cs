@@ -141,25 +141,7 @@ public static class ExpandCommand
 
         using (var loader = target.Store.BeginBulkLoad(latest))
         {
-            foreach (var r in source.ResourceTypes(latest))
-            {
-                loader.Add(r);
-            }
-
-            foreach (var r in source.Resources(latest))
-            {
-                loader.Add(r);
-            }
-
-            foreach (var r in source.Entitlements(latest))
-            {
-                loader.Add(r);
-            }
-
-            foreach (var r in source.Assets(latest))
-            {
-                loader.Add(r);
-            }
+            StoreCopy.AddAllButGrants(source, latest, loader, ctx.Cancellation);
 
             foreach (var g in earlier.Grants(baseSync))
             {

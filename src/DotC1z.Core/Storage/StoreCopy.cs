@@ -45,8 +45,29 @@ public static class StoreCopy
         return counts;
     }
 
+    /// <summary>
+    /// Adds every record of <paramref name="sync"/> except its grants to <paramref name="loader"/> (the caller writes
+    /// the grants itself, e.g. an expansion that rewrites them), kind by kind; does not complete the load.
+    /// </summary>
+    /// <param name="source">Store to read.</param>
+    /// <param name="sync">Sync to copy.</param>
+    /// <param name="loader">The target's bulk loader.</param>
+    /// <param name="cancellationToken">Stops the copy between records.</param>
+    public static void AddAllButGrants(IC1zReader source, SyncId sync, IBulkLoader loader, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(loader);
+        var copier = new KindCopier(source, sync, loader, cancellationToken) { SkipGrants = true };
+        foreach (var kind in RecordKinds.All)
+        {
+            kind.Accept(copier);
+        }
+    }
+
     private sealed class KindCopier(IC1zReader source, SyncId sync, IBulkLoader loader, CancellationToken ct) : IRecordKindVisitor
     {
+        public bool SkipGrants { get; init; }
+
         private int _kind;
 
         public long[] Counts { get; } = new long[5];
@@ -55,6 +76,12 @@ public static class StoreCopy
             where T : class, Google.Protobuf.IMessage<T>, new()
         {
             long n = 0;
+            if (SkipGrants && kind.Kind == RecordKind.Grant)
+            {
+                Counts[_kind++] = 0;
+                return;
+            }
+
             foreach (var record in kind.Scan(source, sync))
             {
                 kind.Add(loader, record);

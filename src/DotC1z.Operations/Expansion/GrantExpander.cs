@@ -169,25 +169,7 @@ public static partial class GrantExpander
             // Everything but the destinations' grants is copied while the reduce runs on the other thread.
             void CopyRest()
             {
-                foreach (var r in source.ResourceTypes(sync))
-                {
-                    loader.Add(r);
-                }
-
-                foreach (var r in source.Resources(sync))
-                {
-                    loader.Add(r);
-                }
-
-                foreach (var r in source.Entitlements(sync))
-                {
-                    loader.Add(r);
-                }
-
-                foreach (var r in source.Assets(sync))
-                {
-                    loader.Add(r);
-                }
+                StoreCopy.AddAllButGrants(source, sync, loader, cancellationToken);
 
                 cancellationToken.ThrowIfCancellationRequested();
                 long n = 0;
