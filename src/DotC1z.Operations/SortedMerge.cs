@@ -1,3 +1,4 @@
+using DotC1z.Storage;
 
 namespace DotC1z.Operations;
 
@@ -123,6 +124,96 @@ internal sealed class MultiMerge<T> : IDisposable
         foreach (var input in _inputs)
         {
             input?.Dispose();
+        }
+    }
+}
+
+/// <summary>
+/// Reads a record stream ahead on a worker thread in batches, so decoding one input overlaps the merge, the other
+/// input and the target's encoding. Memory: at most <see cref="Depth"/> batches of <see cref="Batch"/> records in
+/// flight. A source failure surfaces on the consumer's thread; ending the enumeration stops and awaits the worker.
+/// </summary>
+internal static class Prefetch
+{
+    private const int Batch = 1024;
+    private const int Depth = 4;
+
+    /// <summary>The records of <paramref name="source"/> read ahead when its store allows scans on other threads and there is a core to spare.</summary>
+    public static IEnumerable<T> Scan<T>(RecordKindInfo<T> kind, SyncSource source, CancellationToken ct)
+        where T : class, Google.Protobuf.IMessage<T>, new()
+    {
+        var scan = kind.Scan(source.Store, source.Sync);
+        return source.Store.SupportsConcurrentScans && Environment.ProcessorCount > 1 ? Ahead(scan, ct) : scan;
+    }
+
+    private static IEnumerable<T> Ahead<T>(IEnumerable<T> source, CancellationToken ct)
+    {
+        using var queue = new System.Collections.Concurrent.BlockingCollection<T[]>(Depth);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        Exception? failure = null;
+        var worker = Task.Factory.StartNew(
+            () =>
+            {
+                try
+                {
+                    var batch = new List<T>(Batch);
+                    foreach (var item in source)
+                    {
+                        batch.Add(item);
+                        if (batch.Count == Batch)
+                        {
+                            queue.Add([.. batch], stop.Token);
+                            batch.Clear();
+                        }
+                    }
+
+                    if (batch.Count > 0)
+                    {
+                        queue.Add([.. batch], stop.Token);
+                    }
+                }
+                catch (OperationCanceledException) when (stop.IsCancellationRequested)
+                {
+                    // The consumer stopped early, or the operation was cancelled: the consumer reports it.
+                }
+                catch (Exception ex)
+                {
+                    failure = ex;
+                }
+                finally
+                {
+                    queue.CompleteAdding();
+                }
+            },
+            CancellationToken.None,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default);
+        try
+        {
+            foreach (var batch in queue.GetConsumingEnumerable(ct))
+            {
+                foreach (var item in batch)
+                {
+                    yield return item;
+                }
+            }
+
+            if (failure is not null)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+            }
+        }
+        finally
+        {
+            stop.Cancel();
+
+            // Drain so a worker blocked on a full queue sees the cancellation, then wait for it: the source (and the
+            // store it reads) must not be in use once the consumer is done.
+            while (queue.TryTake(out _))
+            {
+            }
+
+            worker.Wait(CancellationToken.None);
         }
     }
 }

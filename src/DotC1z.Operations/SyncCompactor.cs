@@ -218,7 +218,7 @@ public static class SyncCompactor
         public void Visit<T>(RecordKindInfo<T> kind)
             where T : class, IMessage<T>, new()
         {
-            var scans = inputs.Select(i => kind.Scan(i.Store, i.Sync)).ToList();
+            var scans = inputs.Select(i => Prefetch.Scan(kind, i, ct)).ToList();
             using var merge = new MultiMerge<T>(scans, kind.IdentityOrder);
             long n = 0;
             long seen = 0;

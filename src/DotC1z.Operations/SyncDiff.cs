@@ -181,7 +181,7 @@ public static class SyncDiff
             long deleted = 0;
             long modified = 0;
             var fields = new SortedDictionary<string, long>(StringComparer.Ordinal);
-            foreach (var (side, b, a) in SortedMerge.Join(kind.Scan(baseSource.Store, baseSource.Sync), kind.Scan(applied.Store, applied.Sync), kind.IdentityOrder))
+            foreach (var (side, b, a) in SortedMerge.Join(Prefetch.Scan(kind, baseSource, ct), Prefetch.Scan(kind, applied, ct), kind.IdentityOrder))
             {
                 switch (side)
                 {

@@ -18,6 +18,9 @@ public abstract class ForwardingStore(IC1zStore inner) : IC1zStore
     public string EngineName => Inner.EngineName;
 
     /// <inheritdoc/>
+    public bool SupportsConcurrentScans => Inner.SupportsConcurrentScans;
+
+    /// <inheritdoc/>
     public bool IsReadOnly => Inner.IsReadOnly;
 
     /// <inheritdoc/>

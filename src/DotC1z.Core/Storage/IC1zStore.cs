@@ -36,6 +36,12 @@ public interface IC1zReader
     /// <summary>Engine name ("rocks", "sqlite", "memory").</summary>
     string EngineName { get; }
 
+    /// <summary>
+    /// Whether scans of this store may run on other threads while the caller reads or scans it too (RocksDB: yes;
+    /// a SQLite connection: no). Streaming operations then read their inputs ahead on a worker thread per input.
+    /// </summary>
+    bool SupportsConcurrentScans => false;
+
     /// <summary>Reads one sync run.</summary>
     /// <param name="syncId">The sync.</param>
     /// <param name="record">The record when found.</param>
