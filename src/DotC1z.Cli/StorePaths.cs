@@ -21,7 +21,7 @@ public static class StorePaths
     /// <summary>Opens an input that a command streams whole (diff, compact): read-only, with a small block cache.</summary>
     /// <param name="path">The path.</param>
     /// <returns>The store.</returns>
-    public static IC1zStore OpenStreamed(string path) => StoreOpener.OpenWithKind(path, new C1zOpenOptions { ReadOnly = true, BlockCacheBytes = 8L << 20 }).Store;
+    public static IC1zStore OpenStreamed(string path) => StoreOpener.OpenWithKind(path, new C1zOpenOptions { ReadOnly = true, BlockCacheBytes = StreamedBlockCacheBytes }).Store;
 
     /// <summary>Whether an output path names a C1Z3 file rather than a store directory.</summary>
     /// <param name="path">The output path.</param>
@@ -62,7 +62,10 @@ public static class StorePaths
     /// <param name="force">Whether an existing output may be replaced at commit.</param>
     /// <returns>The output store.</returns>
     public static OutputStore CreateStreamedOutput(string path, bool force) =>
-        C1zOutput.CreateOutput(path, force, RocksDurability.NoSync, bulkChunkBytes: 48L << 20, blockCacheBytes: 8L << 20);
+        C1zOutput.CreateOutput(path, force, RocksDurability.NoSync, bulkChunkBytes: 48L << 20, blockCacheBytes: StreamedBlockCacheBytes);
+
+    // Whole-snapshot streams read each block once: a cache only has to hold the blocks in flight.
+    private const long StreamedBlockCacheBytes = 8L << 20;
 
 
     private static void Refusal(Action check)

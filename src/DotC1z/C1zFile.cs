@@ -78,7 +78,7 @@ public static class C1zFile
             bool valid = SyncId.TryParse(run.SyncId, out var id);
             var counts = valid ? store.Count(id) : default;
             var byEntitlement = valid ? GrantDigest.ByEntitlement(store, id) : null;
-            GrantDigestRoot? digest = byEntitlement is null ? null : Root(byEntitlement.Values.Aggregate(default(GrantDigest), static (a, b) => a.Combine(b)));
+            GrantDigestRoot? digest = byEntitlement is null ? null : ManifestDigests.ToRoot(GrantDigest.Combine(byEntitlement.Values));
             var summary = new SyncRunSummary
             {
                 GrantDigest = digest,
@@ -98,7 +98,7 @@ public static class C1zFile
                 entitlementBudget -= byEntitlement.Count;
                 foreach (var (entitlement, d) in byEntitlement.OrderBy(p => p.Key, StringComparer.Ordinal))
                 {
-                    summary.EntitlementGrantDigests.Add(new EntitlementGrantDigest { EntitlementId = entitlement, Count = d.Count, XorDigest = Google.Protobuf.ByteString.CopyFrom(d.XorBytes()) });
+                    summary.EntitlementGrantDigests.Add(ManifestDigests.ToEntry(entitlement, d));
                 }
             }
 
@@ -128,12 +128,6 @@ public static class C1zFile
     /// field count is capped (docs/RELIABILITY.md) so a hostile header cannot cost unbounded parsing.
     /// </summary>
     internal const int MaxEntitlementDigests = 10_000;
-
-    /// <summary>A digest as the manifest stores it.</summary>
-    /// <param name="digest">The digest.</param>
-    /// <returns>The manifest message.</returns>
-    internal static GrantDigestRoot Root(GrantDigest digest) =>
-        new() { XorDigest = Google.Protobuf.ByteString.CopyFrom(digest.XorBytes()), Count = digest.Count, AbiVersion = GrantDigest.AbiVersion };
 
     /// <summary>
     /// Opens a C1Z3 file: header and manifest checked under caps, payload streamed through the

@@ -85,7 +85,7 @@ public static class C1zVerifier
 
             // One scan gives both the per-entitlement digests and, combined, the sync's root.
             var byEntitlement = GrantDigest.ByEntitlement(store, sync, cancellationToken);
-            var digest = computed[summary.SyncId] = byEntitlement.Values.Aggregate(default(GrantDigest), static (a, b) => a.Combine(b));
+            var digest = computed[summary.SyncId] = GrantDigest.Combine(byEntitlement.Values);
             if (!Matches(summary.GrantDigest, digest))
             {
                 problems.Add($"sync {summary.SyncId}: its grants do not match the manifest's grant digest ({Describe(summary.GrantDigest)} in the manifest, {Describe(digest)} computed)");
@@ -95,7 +95,7 @@ public static class C1zVerifier
             {
                 var stored = summary.EntitlementGrantDigests.ToDictionary(e => e.EntitlementId, StringComparer.Ordinal);
                 var differing = byEntitlement.Keys.Union(stored.Keys, StringComparer.Ordinal)
-                    .Where(e => !stored.TryGetValue(e, out var s) || !byEntitlement.TryGetValue(e, out var c) || s.Count != c.Count || !s.XorDigest.Span.SequenceEqual(c.XorBytes()))
+                    .Where(e => !stored.TryGetValue(e, out var s) || !byEntitlement.TryGetValue(e, out var c) || !ManifestDigests.TryRead(s, out var d) || d != c)
                     .Order(StringComparer.Ordinal).ToList();
                 if (differing.Count > 0)
                 {
@@ -116,8 +116,9 @@ public static class C1zVerifier
         return problems;
     }
 
+    // A root of another ABI version cannot be compared (it is not wrong); a malformed one of ours is a mismatch.
     private static bool Matches(Format.Manifest.GrantDigestRoot stored, GrantDigest computed) =>
-        stored.AbiVersion != GrantDigest.AbiVersion || (stored.Count == computed.Count && stored.XorDigest.Span.SequenceEqual(computed.XorBytes()));
+        stored.AbiVersion != GrantDigest.AbiVersion || (ManifestDigests.TryRead(stored, out var digest) && digest == computed);
 
     private static string Describe(Format.Manifest.GrantDigestRoot root) =>
         string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{root.Count} grants, {Convert.ToHexStringLower(root.XorDigest.Span)}");

@@ -106,15 +106,7 @@ public sealed class CompactGrantEncodingProperties
         });
         mutated.Sample(bytes =>
         {
-            GrantRecord? expected = null;
-            try
-            {
-                expected = GrantRecord.Parser.ParseFrom(bytes);
-            }
-            catch (InvalidProtocolBufferException)
-            {
-                // Then the codec must report corruption too.
-            }
+            var expected = GeneratedOrNull(bytes);
 
             if (expected is null)
             {
@@ -146,15 +138,7 @@ public sealed class CompactGrantEncodingProperties
         });
         mutated.Sample(bytes =>
         {
-            GrantRecord? expected = null;
-            try
-            {
-                expected = GrantRecord.Parser.ParseFrom(bytes);
-            }
-            catch (InvalidProtocolBufferException)
-            {
-                // Then the codec must report corruption too.
-            }
+            var expected = GeneratedOrNull(bytes);
 
             if (expected is null)
             {
@@ -172,5 +156,18 @@ public sealed class CompactGrantEncodingProperties
             Assert.Equal(expected.Principal?.ResourceId ?? "", System.Text.Encoding.UTF8.GetString(row.PrincipalResourceId));
             Assert.Equal(expected.NeedsExpansion, row.NeedsExpansion);
         }, iter: 5000);
+    }
+
+    /// <summary>What the generated parser makes of <paramref name="bytes"/>, or null where it rejects them (the codec must then report corruption too).</summary>
+    private static GrantRecord? GeneratedOrNull(byte[] bytes)
+    {
+        try
+        {
+            return GrantRecord.Parser.ParseFrom(bytes);
+        }
+        catch (InvalidProtocolBufferException)
+        {
+            return null;
+        }
     }
 }

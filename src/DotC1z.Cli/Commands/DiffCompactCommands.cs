@@ -243,7 +243,7 @@ internal sealed record SnapshotCounts(string Sync, RecordCounts Counts, GrantDig
                     {
                         Entitlements = summary.EntitlementGrantDigests.Count == 0 ? null : summary.EntitlementGrantDigests.ToDictionary(
                             e => e.EntitlementId,
-                            e => ToDigest(new GrantDigestRoot { Count = e.Count, XorDigest = e.XorDigest, AbiVersion = GrantDigest.AbiVersion }) ?? default,
+                            e => ManifestDigests.TryRead(e, out var d) ? d : default,
                             StringComparer.Ordinal),
                     };
                 }
@@ -261,10 +261,7 @@ internal sealed record SnapshotCounts(string Sync, RecordCounts Counts, GrantDig
         return new SnapshotCounts(sync.ToString(), store.Count(sync), null, "counted");
     }
 
-    private static GrantDigest? ToDigest(GrantDigestRoot root) =>
-        root.AbiVersion == GrantDigest.AbiVersion && root.XorDigest.Length == 8
-            ? new GrantDigest(root.Count, System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(root.XorDigest.Span))
-            : null;
+    private static GrantDigest? ToDigest(GrantDigestRoot root) => ManifestDigests.TryRead(root, out var digest) ? digest : null;
 
     /// <summary>The summary of the sync read commands use by default: the latest finished (by end time, then id), else the latest id.</summary>
     private static SyncRunSummary? Latest(IEnumerable<SyncRunSummary> summaries)

@@ -34,6 +34,21 @@ public readonly record struct GrantDigest(long Count, ulong Xor)
     /// <returns>The combined digest.</returns>
     public GrantDigest Combine(GrantDigest other) => new(Count + other.Count, Xor ^ other.Xor);
 
+    /// <summary>The digest of the union of disjoint grant sets, e.g. a sync's root from its per-entitlement digests.</summary>
+    /// <param name="parts">The parts' digests.</param>
+    /// <returns>The combined digest.</returns>
+    public static GrantDigest Combine(IEnumerable<GrantDigest> parts)
+    {
+        ArgumentNullException.ThrowIfNull(parts);
+        var all = default(GrantDigest);
+        foreach (var part in parts)
+        {
+            all = all.Combine(part);
+        }
+
+        return all;
+    }
+
     /// <summary>The XOR as the 8 big-endian bytes a manifest stores.</summary>
     /// <returns>8 bytes.</returns>
     public byte[] XorBytes()
@@ -140,7 +155,7 @@ public readonly record struct GrantDigest(long Count, ulong Xor)
         return digest;
     }
 
-    /// <summary>Per-entitlement digests of a sync (their <see cref="Combine"/> is <see cref="Of"/>), keyed by entitlement id.</summary>
+    /// <summary>Per-entitlement digests of a sync (their <see cref="Combine(IEnumerable{GrantDigest})"/> is <see cref="Of"/>), keyed by entitlement id.</summary>
     /// <param name="reader">The store.</param>
     /// <param name="sync">The sync.</param>
     /// <param name="cancellationToken">Stops the scan.</param>
