@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
+using DotC1z.Codecs;
 using DotC1z.Keys;
 using DotC1z.Records;
 using DotC1z.Storage;
@@ -85,21 +86,65 @@ internal sealed class GrantChunk : IDisposable
     /// <returns>The grant's escaped external id (valid until the chunk is cleared).</returns>
     public ReadOnlySpan<byte> Add(GrantRecord record, ReadOnlySpan<byte> value, long seq)
     {
-        _orders = null;
         string id = record.ExternalId;
-        int need = TupleCodec.MaxEncodedStringLength(id.Length) + value.Length;
+        Reserve(TupleCodec.MaxEncodedStringLength(id.Length) + value.Length);
+        if (TupleCodec.EncodeString(id, _arena.AsSpan(_used), out int idLength) != OperationStatus.Done)
+        {
+            throw new ArgumentException("grant external id cannot be encoded", nameof(record));
+        }
+
+        return Append(idLength, value, seq, new Row
+        {
+            Ent = Intern(record.Entitlement?.EntitlementId ?? string.Empty),
+            Prt = Intern(record.Principal?.ResourceTypeId ?? string.Empty),
+            Pid = Intern(record.Principal?.ResourceId ?? string.Empty),
+            Ert = Intern(record.Entitlement?.ResourceTypeId ?? string.Empty),
+            Erid = Intern(record.Entitlement?.ResourceId ?? string.Empty),
+            NeedsExpansion = record.NeedsExpansion,
+        });
+    }
+
+    /// <summary>
+    /// Adds one grant from its stored encoding and the row parsed from it (the byte-level road: no record);
+    /// the elements are interned exactly as <see cref="Add(GrantRecord, ReadOnlySpan{byte}, long)"/> would.
+    /// </summary>
+    /// <returns>The grant's escaped external id (valid until the chunk is cleared).</returns>
+    public ReadOnlySpan<byte> Add(in GrantRow row, ReadOnlySpan<byte> value, long seq)
+    {
+        Reserve(TupleCodec.MaxEncodedLength(row.ExternalId.Length) + value.Length);
+        if (TupleCodec.EncodeBytes(row.ExternalId, _arena.AsSpan(_used), out int idLength) != OperationStatus.Done)
+        {
+            throw new InvalidOperationException("grant id does not fit its reserved space");
+        }
+
+        return Append(idLength, value, seq, new Row
+        {
+            Ent = InternUtf8(row.EntitlementId, 0),
+            Prt = InternUtf8(row.PrincipalResourceTypeId, 1),
+            Pid = InternUtf8(row.PrincipalResourceId, 2),
+            Ert = InternUtf8(row.EntitlementResourceTypeId, 3),
+            Erid = InternUtf8(row.EntitlementResourceId, 4),
+            NeedsExpansion = row.NeedsExpansion,
+        });
+    }
+
+    /// <summary>The escaped id of the last grant added (valid until the chunk is cleared).</summary>
+    public ReadOnlySpan<byte> LastId => _count == 0 ? default : IdOf(ref RowAt(_count - 1));
+
+    private void Reserve(int need)
+    {
+        _orders = null;
         if (_used + need > _arena.Length)
         {
             _arena = ArrayPool<byte>.Shared.Rent(Math.Max(ArenaSegmentBytes, need));
             _arenas.Add(_arena);
             _used = 0;
         }
+    }
 
-        if (TupleCodec.EncodeString(id, _arena.AsSpan(_used), out int idLength) != OperationStatus.Done)
-        {
-            throw new ArgumentException("grant external id cannot be encoded", nameof(record));
-        }
-
+    // The id was just escaped at _used; the value goes after it, and the row takes both places.
+    private ReadOnlySpan<byte> Append(int idLength, ReadOnlySpan<byte> value, long seq, Row row)
+    {
         int idOffset = _used;
         _used += idLength;
         value.CopyTo(_arena.AsSpan(_used));
@@ -122,22 +167,13 @@ internal sealed class GrantChunk : IDisposable
             _rows.Add(GC.AllocateUninitializedArray<Row>(RowSegmentSize));
         }
 
-        RowAt(_count++) = new Row
-        {
-            Seg = seg,
-            Id = idOffset,
-            IdLength = idLength,
-            Value = valueOffset,
-            ValueLength = value.Length,
-            Ent = Intern(record.Entitlement?.EntitlementId ?? string.Empty),
-            Prt = Intern(record.Principal?.ResourceTypeId ?? string.Empty),
-            Pid = Intern(record.Principal?.ResourceId ?? string.Empty),
-            Ert = Intern(record.Entitlement?.ResourceTypeId ?? string.Empty),
-            Erid = Intern(record.Entitlement?.ResourceId ?? string.Empty),
-            NeedsExpansion = record.NeedsExpansion,
-            Seq = seq,
-        };
-
+        row.Seg = seg;
+        row.Id = idOffset;
+        row.IdLength = idLength;
+        row.Value = valueOffset;
+        row.ValueLength = value.Length;
+        row.Seq = seq;
+        RowAt(_count++) = row;
         return _arena.AsSpan(idOffset, idLength);
     }
 
@@ -160,6 +196,84 @@ internal sealed class GrantChunk : IDisposable
 
         recent = (s, InternText(s));
         return recent.Id;
+    }
+
+    // The byte-level road interns UTF-8 elements: consecutive grants usually repeat each element (ids
+    // sorted by entitlement or principal), so one remembered element per field answers most rows with a
+    // compare; the rest are found by their bytes in an open-addressing table (no transcoding), and only
+    // a new element allocates its string, interned with the record road's so both share ids.
+    private const int Utf8Fields = 5;
+    private int[] _utf8Slots = new int[1024];
+    private readonly List<(byte[] Bytes, uint Hash, int Id)> _utf8Entries = [];
+    private readonly byte[][] _lastUtf8 = [new byte[64], new byte[64], new byte[64], new byte[64], new byte[64]];
+    private readonly int[] _lastUtf8Length = [-1, -1, -1, -1, -1];
+    private readonly int[] _lastUtf8Id = new int[Utf8Fields];
+
+    private int InternUtf8(ReadOnlySpan<byte> utf8, int field)
+    {
+        int known = _lastUtf8Length[field];
+        if (known == utf8.Length && utf8.SequenceEqual(_lastUtf8[field].AsSpan(0, known)))
+        {
+            return _lastUtf8Id[field];
+        }
+
+        int id = LookupUtf8(utf8);
+        if (_lastUtf8[field].Length < utf8.Length)
+        {
+            _lastUtf8[field] = new byte[utf8.Length];
+        }
+
+        utf8.CopyTo(_lastUtf8[field]);
+        _lastUtf8Length[field] = utf8.Length;
+        _lastUtf8Id[field] = id;
+        return id;
+    }
+
+    private int LookupUtf8(ReadOnlySpan<byte> utf8)
+    {
+        uint hash = (uint)System.IO.Hashing.XxHash3.HashToUInt64(utf8);
+        int mask = _utf8Slots.Length - 1;
+        for (int slot = (int)hash & mask; ; slot = (slot + 1) & mask)
+        {
+            int entry = _utf8Slots[slot] - 1;
+            if (entry < 0)
+            {
+                // Invalid UTF-8 becomes U+FFFD, as protobuf's string decoding (and so the record road) makes it.
+                int id = InternText(System.Text.Encoding.UTF8.GetString(utf8));
+                _utf8Entries.Add((utf8.ToArray(), hash, id));
+                _utf8Slots[slot] = _utf8Entries.Count;
+                if (_utf8Entries.Count * 2 > _utf8Slots.Length)
+                {
+                    GrowUtf8Slots();
+                }
+
+                return id;
+            }
+
+            var (bytes, h, found) = _utf8Entries[entry];
+            if (h == hash && utf8.SequenceEqual(bytes))
+            {
+                return found;
+            }
+        }
+    }
+
+    private void GrowUtf8Slots()
+    {
+        var slots = new int[_utf8Slots.Length * 2];
+        int mask = slots.Length - 1;
+        for (int i = 0; i < _utf8Entries.Count; i++)
+        {
+            int slot = (int)_utf8Entries[i].Hash & mask;
+            while (slots[slot] != 0)
+            {
+                slot = (slot + 1) & mask;
+            }
+
+            slots[slot] = i + 1;
+        }
+
+        _utf8Slots = slots;
     }
 
     private int InternText(string s)
@@ -359,6 +473,9 @@ internal sealed class GrantChunk : IDisposable
         _intern.Clear();
         _strings.Clear();
         Array.Clear(_recent);
+        _lastUtf8Length.AsSpan().Fill(-1);
+        Array.Clear(_utf8Slots);
+        _utf8Entries.Clear();
         _orders = null;
         _encoded = null;
         _rank = null;

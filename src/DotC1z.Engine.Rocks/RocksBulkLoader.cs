@@ -52,6 +52,7 @@ internal sealed class RocksBulkLoader : IBulkLoader
     // primary is built from the chunk (or its spill runs) like any other keyspace.
     private PrimarySstStream? _primaryStream;
     private bool _primaryStreamStopped;
+    private byte[]? _streamFloor;
     private Task<string?>? _streamFinish;
 
     public RocksBulkLoader(RocksStore store, SyncId sync)
@@ -119,8 +120,55 @@ internal sealed class RocksBulkLoader : IBulkLoader
         }
 
         var value = _valueScratch.AsSpan(0, valueLength);
-        var id = _grants.Add(record, value, _seq++);
-        if (_grants.IdsStrictlyIncreasing)
+        Stream(_grants.Add(record, value, _seq++), value);
+    }
+
+    /// <inheritdoc/>
+    public bool AcceptsEncodedGrants => _fresh;
+
+    /// <inheritdoc/>
+    public void AddEncodedGrant(ReadOnlySpan<byte> value)
+    {
+        if (!_fresh)
+        {
+            throw new NotSupportedException("encoded grants go only into an empty sync");
+        }
+
+        ThrowIfClosed();
+
+        // The byte-level road (compaction between RocksDB stores): the stored bytes are kept as they are,
+        // and only the key elements are read out of them.
+        if (!GrantRow.TryParse(value, out var row) || !System.Text.Unicode.Utf8.IsValid(row.ExternalId))
+        {
+            throw new C1zCorruptionException($"an encoded grant does not decode (bulk load into {_store.Directory})", _store.Directory);
+        }
+
+        if (row.ExternalId.IsEmpty)
+        {
+            throw new C1zArgumentException("grant external_id is required");
+        }
+
+        if (_grants.Count >= _store.Options.BulkChunkRecords || _grants.Bytes >= _store.Options.BulkChunkBytes)
+        {
+            SpillGrants();
+        }
+
+        Stream(_grants.Add(in row, value, _seq++), value);
+    }
+
+    // The primary SST streams while ids keep increasing, across spilled chunks too (the floor is the
+    // last id of the chunk before); the first id out of order stops it for good.
+    private void Stream(ReadOnlySpan<byte> id, ReadOnlySpan<byte> value)
+    {
+        if (_primaryStreamStopped)
+        {
+            return;
+        }
+
+        bool increasing = _grants.Count == 1
+            ? _streamFloor is null || _streamFloor.AsSpan().SequenceCompareTo(id) < 0
+            : _grants.IdsStrictlyIncreasing;
+        if (increasing)
         {
             PrimaryStream()?.Append(id, value);
         }
@@ -250,13 +298,21 @@ internal sealed class RocksBulkLoader : IBulkLoader
 
     private void SpillGrantsCore()
     {
-        StopPrimaryStream();
+        // The primary keeps streaming into the next chunk while ids keep increasing past this chunk's
+        // last one. Its part of the chunk spills all the same: should a later id arrive out of order, the
+        // stream is dropped and the primary is merged from the runs like any other keyspace.
+        if (_primaryStream is not null)
+        {
+            _streamFloor = _grants.LastId.ToArray();
+        }
+
         System.IO.Directory.CreateDirectory(_workDir);
         _grants.Seal();
         var paths = new string?[GrantOutputs.Length];
         Parallel.For(0, GrantOutputs.Length, new ParallelOptions { MaxDegreeOfParallelism = LaneCount }, i =>
         {
             var (output, ks) = GrantOutputs[i];
+
             using var source = _grants.Source(output, _sync);
             // Names come from one counter: an output can be empty (no grant needs expansion) and is then not kept.
             string path = Path.Combine(_workDir, $"grants-{ks:D2}-{Interlocked.Increment(ref _spillFiles):D6}.kv");
@@ -346,7 +402,9 @@ internal sealed class RocksBulkLoader : IBulkLoader
         // all grants sit in the one in-memory chunk and its ids are distinct. Within a phase the
         // pieces are independent; two lanes take them largest first. A large keyspace fed only by
         // the chunk is cut into one SST per lane (disjoint key ranges), so the lanes end together.
-        bool grantIndexesFree = !_grants.HasDuplicateIds && _spills[KsGrant].Count == 0 && _runs[KsGrant].Count == 0;
+        // A primary that streamed to the end saw every id strictly increasing, across spilled chunks too.
+        bool grantIndexesFree = _primaryStream is not null
+            || (!_grants.HasDuplicateIds && _spills[KsGrant].Count == 0 && _runs[KsGrant].Count == 0);
         var first = new List<Piece>();
         var second = new List<Piece>();
         for (int ks = 0; ks < KsCount; ks++)

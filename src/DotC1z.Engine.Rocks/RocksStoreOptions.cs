@@ -34,8 +34,12 @@ public sealed record RocksStoreOptions
     /// <summary>Block cache capacity in bytes.</summary>
     public long BlockCacheBytes { get; init; } = 128L << 20;
 
-    /// <summary>Records per chunk that the bulk loader sorts in memory before spilling to disk (bounds its memory).</summary>
-    public int BulkChunkRecords { get; init; } = 1_000_000;
+    /// <summary>
+    /// Records per chunk that the bulk loader sorts in memory before spilling to disk. The byte budget
+    /// (<see cref="BulkChunkBytes"/>) usually decides first: a grant takes about 140 bytes in a chunk, so the
+    /// default budget holds about 1.4M grants and a load of that size is written without spilling.
+    /// </summary>
+    public int BulkChunkRecords { get; init; } = 4_000_000;
 
     /// <summary>Bytes of keys and values the bulk loader holds in memory before spilling to disk (bounds its memory).</summary>
     public long BulkChunkBytes { get; init; } = 192L << 20;

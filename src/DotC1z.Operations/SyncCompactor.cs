@@ -50,7 +50,14 @@ public sealed record CompactOptions
 /// <param name="ByDiscoveredAtOlderInput">Of those, how many kept an earlier input's record (it was discovered later).</param>
 /// <param name="ByInputOrder">Identities held by more than one input where a record lacked <c>discovered_at</c>, so the later input won.</param>
 /// <param name="Deleted">Identities removed by a deletions sync.</param>
-public sealed record CompactionResult(SyncId Output, SyncType Type, RecordCounts Counts, int InputsUsed, int InputsSkipped, long ByDiscoveredAt, long ByDiscoveredAtOlderInput, long ByInputOrder, long Deleted);
+public sealed record CompactionResult(SyncId Output, SyncType Type, RecordCounts Counts, int InputsUsed, int InputsSkipped, long ByDiscoveredAt, long ByDiscoveredAtOlderInput, long ByInputOrder, long Deleted)
+{
+    /// <summary>
+    /// Grants copied in their stored encoding, without being decoded (the byte-level road, taken when every input and
+    /// the target are RocksDB stores); 0 when the grants went through records.
+    /// </summary>
+    public long GrantsCopiedAsStored { get; init; }
+}
 
 /// <summary>
 /// Compaction of N syncs (oldest first) into one, for all five record kinds (docs/DESIGN.md §6): a full sync
@@ -195,7 +202,10 @@ public static class SyncCompactor
             EndedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow),
             SyncToken = syncToken,
         });
-        return new CompactionResult(output, outputType, RecordKindInfo.Counts(merger.Written), used.Count, skipped, merger.ByDiscoveredAt, merger.ByDiscoveredAtOlder, merger.ByInputOrder, merger.Deleted);
+        return new CompactionResult(output, outputType, RecordKindInfo.Counts(merger.Written), used.Count, skipped, merger.ByDiscoveredAt, merger.ByDiscoveredAtOlder, merger.ByInputOrder, merger.Deleted)
+        {
+            GrantsCopiedAsStored = merger.GrantsCopiedAsStored,
+        };
     }
 
     /// <summary>The fold of one identity across the inputs, per kind; counts what decided each conflict.</summary>
@@ -215,19 +225,28 @@ public static class SyncCompactor
 
         public long Deleted { get; private set; }
 
+        public long GrantsCopiedAsStored { get; private set; }
+
         public void Visit<T>(RecordKindInfo<T> kind)
             where T : class, IMessage<T>, new()
         {
+            if (typeof(T) == typeof(GrantRecord) && TryMergeEncodedGrants(out long written))
+            {
+                GrantsCopiedAsStored = written;
+                Written[_kind++] = written;
+                return;
+            }
+
             var scans = inputs.Select(i => Prefetch.Scan(kind, i, ct)).ToList();
             using var merge = new MultiMerge<T>(scans, kind.IdentityOrder);
             long n = 0;
             long seen = 0;
             while (merge.MoveNext())
             {
-                var winner = Fold(kind, merge.Group);
-                if (winner is not null)
+                int winner = Fold(new RecordGroup<T>(kind, merge.Group));
+                if (winner >= 0)
                 {
-                    kind.Add(Loader!, winner);
+                    kind.Add(Loader!, merge.Group[winner]!);
                     n++;
                 }
 
@@ -240,45 +259,129 @@ public static class SyncCompactor
             Written[_kind++] = n;
         }
 
-        private T? Fold<T>(RecordKindInfo<T> kind, T?[] group)
-            where T : class, IMessage<T>, new()
+        /// <summary>
+        /// The byte-level road for grants, taken when every input hands its grants out in their stored encoding and the
+        /// target's loader takes them so (RocksDB to RocksDB): the merge compares escaped ids, reads only
+        /// <c>discovered_at</c> where inputs collide, and copies each winner's bytes without decoding the record.
+        /// </summary>
+        private bool TryMergeEncodedGrants(out long written)
         {
-            T? current = null;
-            for (int i = 0; i < group.Length; i++)
+            written = 0;
+            if (Loader is not { AcceptsEncodedGrants: true } loader)
             {
-                var record = group[i];
-                if (record is null)
+                return false;
+            }
+
+            var cursors = new IEncodedGrantCursor[inputs.Count];
+            try
+            {
+                for (int i = 0; i < inputs.Count; i++)
+                {
+                    if (!inputs[i].Store.TryOpenEncodedGrants(inputs[i].Sync, out var cursor))
+                    {
+                        return false;
+                    }
+
+                    cursors[i] = cursor;
+                }
+
+                var live = new bool[cursors.Length];
+                var has = new bool[cursors.Length];
+                for (int i = 0; i < cursors.Length; i++)
+                {
+                    live[i] = cursors[i].MoveNext();
+                }
+
+                long seen = 0;
+                while (true)
+                {
+                    int min = -1;
+                    for (int i = 0; i < cursors.Length; i++)
+                    {
+                        if (live[i] && (min < 0 || cursors[i].Id.SequenceCompareTo(cursors[min].Id) < 0))
+                        {
+                            min = i;
+                        }
+                    }
+
+                    if (min < 0)
+                    {
+                        return true;
+                    }
+
+                    for (int i = 0; i < cursors.Length; i++)
+                    {
+                        has[i] = live[i] && (i == min || cursors[i].Id.SequenceEqual(cursors[min].Id));
+                    }
+
+                    int winner = Fold(new EncodedGroup(cursors, has));
+                    if (winner >= 0)
+                    {
+                        loader.AddEncodedGrant(cursors[winner].Value);
+                        written++;
+                    }
+
+                    for (int i = 0; i < cursors.Length; i++)
+                    {
+                        if (has[i])
+                        {
+                            live[i] = cursors[i].MoveNext();
+                        }
+                    }
+
+                    if ((++seen & 0x3FFF) == 0)
+                    {
+                        ct.ThrowIfCancellationRequested();
+                    }
+                }
+            }
+            finally
+            {
+                foreach (var cursor in cursors)
+                {
+                    cursor?.Dispose();
+                }
+            }
+        }
+
+        /// <summary>The fold of one identity: the input whose record survives, or -1 (absent or deleted).</summary>
+        private int Fold<TGroup>(TGroup group)
+            where TGroup : struct, IFoldGroup
+        {
+            int current = -1;
+            for (int i = 0; i < group.Count; i++)
+            {
+                if (!group.Has(i))
                 {
                     continue;
                 }
 
                 if (types[i] == SyncType.PartialDeletions)
                 {
-                    if (current is not null)
+                    if (current >= 0)
                     {
                         Deleted++;
                     }
 
-                    current = null;
+                    current = -1;
                     continue;
                 }
 
-                if (current is null)
+                if (current < 0)
                 {
-                    current = record;
+                    current = i;
                     continue;
                 }
 
-                var was = kind.DiscoveredAt(current);
-                var now = kind.DiscoveredAt(record);
-                if (was is not null && now is not null)
+                if (group.TryGetDiscoveredAt(current, out long wasSeconds, out int wasNanos)
+                    && group.TryGetDiscoveredAt(i, out long nowSeconds, out int nowNanos))
                 {
                     ByDiscoveredAt++;
 
                     // Ties go to the later input.
-                    if (now.CompareTo(was) >= 0)
+                    if ((nowSeconds, nowNanos).CompareTo((wasSeconds, wasNanos)) >= 0)
                     {
-                        current = record;
+                        current = i;
                     }
                     else
                     {
@@ -288,11 +391,49 @@ public static class SyncCompactor
                 else
                 {
                     ByInputOrder++;
-                    current = record;
+                    current = i;
                 }
             }
 
             return current;
         }
+    }
+
+    /// <summary>The records one identity has in each input, as the fold sees them.</summary>
+    private interface IFoldGroup
+    {
+        int Count { get; }
+
+        bool Has(int input);
+
+        bool TryGetDiscoveredAt(int input, out long seconds, out int nanos);
+    }
+
+    private readonly struct RecordGroup<T>(RecordKindInfo<T> kind, T?[] records) : IFoldGroup
+        where T : class, IMessage<T>, new()
+    {
+        public int Count => records.Length;
+
+        public bool Has(int input) => records[input] is not null;
+
+        public bool TryGetDiscoveredAt(int input, out long seconds, out int nanos)
+        {
+            var at = kind.DiscoveredAt(records[input]!);
+            seconds = at?.Seconds ?? 0;
+            nanos = at?.Nanos ?? 0;
+            return at is not null;
+        }
+    }
+
+    private readonly struct EncodedGroup(IEncodedGrantCursor[] cursors, bool[] has) : IFoldGroup
+    {
+        public int Count => cursors.Length;
+
+        public bool Has(int input) => has[input];
+
+        public bool TryGetDiscoveredAt(int input, out long seconds, out int nanos) =>
+            Codecs.GrantRow.TryReadDiscoveredAt(cursors[input].Value, out bool present, out seconds, out nanos)
+                ? present
+                : throw new C1zCorruptionException("a stored grant does not decode");
     }
 }

@@ -76,6 +76,17 @@ public sealed class DiffCompactCliTests : IDisposable
         Assert.Contains("(full)", stdout, StringComparison.Ordinal);
         Assert.Contains("conflicts:", stdout, StringComparison.Ordinal);
 
+        // A v1 input is read through SQLite, so its grants are decoded.
+        Assert.Matches(@"grants: 0 copied as stored \(byte-level\), [1-9]\d* decoded and re-encoded", stdout);
+
+        // The diff file alone (its additions, then its deletions) is all RocksDB: every grant goes byte-level.
+        (code, stdout, err) = CliRunner.Run("compact", "--out", _dir.Combine("changes-folded.c1z"), changes);
+        Assert.True(code == 0, err);
+        var grants = System.Text.RegularExpressions.Regex.Match(stdout, @" (\d+) grants, ");
+        var copied = System.Text.RegularExpressions.Regex.Match(stdout, @"grants: (\d+) copied as stored \(byte-level\), 0 decoded");
+        Assert.True(grants.Success && copied.Success, stdout);
+        Assert.Equal(grants.Groups[1].Value, copied.Groups[1].Value);
+
         using var expected = StoreOpener.Open(b, readOnly: true);
         using var actual = StoreOpener.Open(rebuilt, readOnly: true);
         var es = expected.LatestSync()!.Value;

@@ -60,6 +60,7 @@ public static class CompactCommand
                 ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"compacted sync {result.Output} ({TypeName(result.Type)}): {c.ResourceTypes} resource types, {c.Resources} resources, {c.Entitlements} entitlements, {c.Grants} grants, {c.Assets} assets in {sw.ElapsedMilliseconds} ms"));
                 string skipped = result.InputsSkipped > 0 ? string.Create(CultureInfo.InvariantCulture, $", {result.InputsSkipped} earlier syncs replaced by a later full sync") : string.Empty;
                 ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"inputs: {result.InputsUsed} syncs merged from {paths.Length} inputs{skipped}"));
+                ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"grants: {result.GrantsCopiedAsStored} copied as stored (byte-level), {c.Grants - result.GrantsCopiedAsStored} decoded and re-encoded"));
                 ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"conflicts: {result.ByDiscoveredAt} decided by discovered_at ({result.ByDiscoveredAtOlderInput} kept an earlier input's record), {result.ByInputOrder} by input order (a record without discovered_at); {result.Deleted} records deleted by deletions syncs"));
                 return 0;
             }

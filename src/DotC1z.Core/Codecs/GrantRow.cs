@@ -105,6 +105,57 @@ public readonly ref struct GrantRow
         return true;
     }
 
+    /// <summary>
+    /// Reads only the <c>discovered_at</c> of an encoded <c>GrantRecord</c> (protobuf's rules: a message field
+    /// seen twice merges, so each of seconds and nanos keeps its last value).
+    /// </summary>
+    /// <param name="value">The encoded grant.</param>
+    /// <param name="present">Whether the grant carries a discovery time.</param>
+    /// <param name="seconds">Its seconds (0 when absent).</param>
+    /// <param name="nanos">Its nanos (0 when absent).</param>
+    /// <returns>False when the bytes are not a well-formed protobuf message.</returns>
+    public static bool TryReadDiscoveredAt(ReadOnlySpan<byte> value, out bool present, out long seconds, out int nanos)
+    {
+        present = false;
+        seconds = 0;
+        nanos = 0;
+        int pos = 0;
+        while (pos < value.Length)
+        {
+            if (!TryField(value, ref pos, out uint field, out uint wireType, out _, out int start, out int length))
+            {
+                return false;
+            }
+
+            if (field != 5 || wireType != 2)
+            {
+                continue;
+            }
+
+            present = true;
+            var body = value.Slice(start, length);
+            int inner = 0;
+            while (inner < body.Length)
+            {
+                if (!TryField(body, ref inner, out uint f, out uint w, out ulong varint, out _, out _))
+                {
+                    return false;
+                }
+
+                if (w == 0 && f == 1)
+                {
+                    seconds = (long)varint;
+                }
+                else if (w == 0 && f == 2)
+                {
+                    nanos = (int)varint;
+                }
+            }
+        }
+
+        return true;
+    }
+
     // EntitlementRef (1 resource_type_id, 2 resource_id, 3 entitlement_id) or PrincipalRef (1, 2): strings, last wins.
     private static bool TryRef(ReadOnlySpan<byte> body, ref ReadOnlySpan<byte> first, ref ReadOnlySpan<byte> second, ref ReadOnlySpan<byte> third)
     {

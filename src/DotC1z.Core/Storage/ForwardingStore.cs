@@ -21,6 +21,9 @@ public abstract class ForwardingStore(IC1zStore inner) : IC1zStore
     public bool SupportsConcurrentScans => Inner.SupportsConcurrentScans;
 
     /// <inheritdoc/>
+    public bool TryOpenEncodedGrants(SyncId syncId, [NotNullWhen(true)] out IEncodedGrantCursor? cursor) => Inner.TryOpenEncodedGrants(syncId, out cursor);
+
+    /// <inheritdoc/>
     public bool IsReadOnly => Inner.IsReadOnly;
 
     /// <inheritdoc/>

@@ -42,6 +42,19 @@ public interface IC1zReader
     /// </summary>
     bool SupportsConcurrentScans => false;
 
+    /// <summary>
+    /// Opens a cursor over the grants of <paramref name="syncId"/> in their stored encoding, in id order, when
+    /// this store can hand them out without decoding them (RocksDB: yes; the default: no).
+    /// </summary>
+    /// <param name="syncId">The sync.</param>
+    /// <param name="cursor">The cursor (the caller disposes it), or null.</param>
+    /// <returns>Whether a cursor was opened.</returns>
+    bool TryOpenEncodedGrants(SyncId syncId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IEncodedGrantCursor? cursor)
+    {
+        cursor = null;
+        return false;
+    }
+
     /// <summary>Reads one sync run.</summary>
     /// <param name="syncId">The sync.</param>
     /// <param name="record">The record when found.</param>
@@ -394,6 +407,15 @@ public interface IBulkLoader : IDisposable
     /// <summary>Adds an asset.</summary>
     /// <param name="record">The record.</param>
     void Add(AssetRecord record);
+
+    /// <summary>Whether <see cref="AddEncodedGrant"/> is available on this load (RocksDB, into an empty sync).</summary>
+    bool AcceptsEncodedGrants => false;
+
+    /// <summary>Adds a grant in its stored encoding, as an <see cref="IEncodedGrantCursor"/> hands it out.</summary>
+    /// <param name="value">A protobuf <c>GrantRecord</c> without <c>sync_id</c>.</param>
+    /// <exception cref="NotSupportedException"><see cref="AcceptsEncodedGrants"/> is false.</exception>
+    /// <exception cref="Errors.C1zCorruptionException">The bytes are not a grant.</exception>
+    void AddEncodedGrant(ReadOnlySpan<byte> value) => throw new NotSupportedException("this bulk load takes records only");
 
     /// <summary>Makes every added record durable and visible, atomically.</summary>
     /// <param name="cancellationToken">Stops the load; nothing becomes visible then.</param>
