@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
+using DotC1z.Storage;
 
 namespace DotC1z.Engine.Rocks;
 
@@ -23,6 +24,9 @@ internal sealed class PrimarySstStream : IDisposable
     private readonly byte[] _recordHeader;
     private readonly SstOutput _output;
     private readonly Task _worker;
+
+    /// <summary>The digests of the grants written (complete once <see cref="Finish"/> returned).</summary>
+    public GrantDigestBuilder Digests { get; } = new();
     private byte[] _block = new byte[BlockBytes];
     private int _used;
     private Exception? _failure;
@@ -119,6 +123,7 @@ internal sealed class PrimarySstStream : IDisposable
             var value = entries.Slice(EntryHeader + idLength, valueLength);
             int keyLength = GrantChunk.BuildKey(ref key, _recordHeader, null, null, null, id);
             _output.Put(key.AsSpan(0, keyLength), value);
+            Digests.AddEncoded(value);
             entries = entries[(EntryHeader + idLength + valueLength)..];
         }
     }

@@ -419,6 +419,7 @@ internal sealed class RocksBulkLoader : IBulkLoader
         }
 
         var ssts = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var digests = new System.Collections.Concurrent.ConcurrentBag<GrantDigestBuilder>();
         // The streamed primary needs only its last blocks written: it finishes beside the pieces.
         var streamed = _streamFinish = _primaryStream is { } stream
             ? Task.Run(() => stream.Finish(cancellationToken), cancellationToken)
@@ -432,7 +433,7 @@ internal sealed class RocksBulkLoader : IBulkLoader
                 parallel,
                 piece =>
                 {
-                    if (BuildPiece(piece, dead, cancellationToken) is { } sst)
+                    if (BuildPiece(piece, dead, digests, cancellationToken) is { } sst)
                     {
                         ssts.Add(sst);
                     }
@@ -444,8 +445,15 @@ internal sealed class RocksBulkLoader : IBulkLoader
             ssts.Add(primary);
         }
 
+        // The grant digests were folded wherever the primary was written: the stream, or the pieces that built it.
+        var all = _primaryStream?.Digests ?? new GrantDigestBuilder();
+        foreach (var part in digests)
+        {
+            all.Merge(part);
+        }
+
         cancellationToken.ThrowIfCancellationRequested();
-        _store.Ingest(_sync, [.. ssts.Order(StringComparer.Ordinal)]);
+        _store.Ingest(_sync, [.. ssts.Order(StringComparer.Ordinal)], all.ByEntitlement);
         _completed = true;
     }
 
@@ -486,7 +494,7 @@ internal sealed class RocksBulkLoader : IBulkLoader
     }
 
     /// <summary>Sorts one keyspace's last arena, merges it with its spill runs and writes one SST (null when empty); a split keyspace's part reads only its slice of the grant chunk.</summary>
-    private string? BuildPiece(Piece piece, HashSet<long> dead, CancellationToken ct)
+    private string? BuildPiece(Piece piece, HashSet<long> dead, System.Collections.Concurrent.ConcurrentBag<GrantDigestBuilder> digests, CancellationToken ct)
     {
         int ks = piece.Keyspace;
         var sources = new List<IKvSource>();
@@ -514,7 +522,13 @@ internal sealed class RocksBulkLoader : IBulkLoader
             }
 
             using var sst = new SstOutput(Path.Combine(_workDir, $"ingest-{ks:D2}-{piece.Part:D2}.sst"), _store.Directory);
-            WriteSst(sst, sources, dead, isPrimary: ks <= KsAsset, ct);
+            GrantDigestBuilder? folded = null;
+            if (ks == KsGrant)
+            {
+                digests.Add(folded = new GrantDigestBuilder());
+            }
+
+            WriteSst(sst, sources, dead, isPrimary: ks <= KsAsset, folded, ct);
             return sst.Finish();
         }
         finally
@@ -527,8 +541,14 @@ internal sealed class RocksBulkLoader : IBulkLoader
     }
 
     /// <summary>Merges sorted sources into one SST; among equal keys the highest sequence wins.</summary>
+    /// <param name="sst">The output.</param>
+    /// <param name="sources">The sorted sources.</param>
+    /// <param name="dead">Sequences of replaced records.</param>
+    /// <param name="isPrimary">Whether this is a primary keyspace.</param>
+    /// <param name="digests">For the grant primary: folds every grant written.</param>
+    /// <param name="ct">Cancellation.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WriteSst(SstOutput sst, List<IKvSource> sources, HashSet<long> dead, bool isPrimary, CancellationToken ct)
+    private static void WriteSst(SstOutput sst, List<IKvSource> sources, HashSet<long> dead, bool isPrimary, GrantDigestBuilder? digests, CancellationToken ct)
     {
         // One source (the common case: everything fit in one chunk) streams straight through.
         var merged = sources.Count == 1 ? sources[0] : new MergeSource(sources);
@@ -545,6 +565,7 @@ internal sealed class RocksBulkLoader : IBulkLoader
                 }
 
                 sst.Put(merged.Key, merged.Value);
+                digests?.AddEncoded(merged.Value);
                 if ((sst.Count & 0xFFFF) == 0)
                 {
                     ct.ThrowIfCancellationRequested();
@@ -587,6 +608,7 @@ internal sealed class RocksBulkLoader : IBulkLoader
                     if (pendingKeyLength >= 0)
                     {
                         sst.Put(pendingKey.AsSpan(0, pendingKeyLength), pendingValue.AsSpan(0, pendingValueLength));
+                        digests?.AddEncoded(pendingValue.AsSpan(0, pendingValueLength));
                         if ((sst.Count & 0xFFFF) == 0)
                         {
                             ct.ThrowIfCancellationRequested();
@@ -602,6 +624,7 @@ internal sealed class RocksBulkLoader : IBulkLoader
             if (pendingKeyLength >= 0)
             {
                 sst.Put(pendingKey.AsSpan(0, pendingKeyLength), pendingValue.AsSpan(0, pendingValueLength));
+                digests?.AddEncoded(pendingValue.AsSpan(0, pendingValueLength));
             }
         }
         finally

@@ -50,7 +50,7 @@ public sealed partial class RocksStore
     {
         using var batch = new NativeWriteBatch();
         batch.Put(Keyspace.SyncRunKey(id), CodecRegistry.SyncRun.ToArray(record));
-        Commit(batch);
+        Commit(batch, recordsUnchanged: true);
     }
 
     /// <inheritdoc/>

@@ -158,7 +158,10 @@ public sealed partial class RocksStore
     /// Ingests the SST files of a fresh-sync bulk load in one call, so all keyspaces appear at once.
     /// The sync must still be empty: a write that raced the load would otherwise leave its index entries inconsistent.
     /// </summary>
-    internal void Ingest(SyncId syncId, List<string> ssts)
+    /// <param name="syncId">The sync.</param>
+    /// <param name="ssts">The files.</param>
+    /// <param name="digests">The grant digests the loader folded while writing them (the sync's whole grant set).</param>
+    internal void Ingest(SyncId syncId, List<string> ssts, IReadOnlyDictionary<string, GrantDigest> digests)
     {
         ThrowIfNotWritable();
         lock (_writeLock)
@@ -168,13 +171,14 @@ public sealed partial class RocksStore
                 throw new C1zArgumentException($"sync {syncId} received writes while a bulk load into it was running; the load was discarded", Directory);
             }
 
-            if (ssts.Count == 0)
+            ForgetGrantDigests();
+            if (ssts.Count > 0)
             {
-                return;
+                Guard(() => _db.IngestExternalFiles(ssts), "ingest");
+                _modified = true;
             }
 
-            Guard(() => _db.IngestExternalFiles(ssts), "ingest");
-            _modified = true;
+            _grantDigests[syncId] = digests;
         }
     }
 

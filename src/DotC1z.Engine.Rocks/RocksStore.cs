@@ -310,8 +310,15 @@ public sealed partial class RocksStore : IC1zStore
         }
     }
 
-    private void Commit(NativeWriteBatch batch)
+    /// <param name="batch">The batch.</param>
+    /// <param name="recordsUnchanged">True only for sync-run writes, which leave the records (and their digests) as they are.</param>
+    private void Commit(NativeWriteBatch batch, bool recordsUnchanged = false)
     {
+        if (!recordsUnchanged)
+        {
+            ForgetGrantDigests();
+        }
+
         Guard(() => _db.Write(batch, _nativeOptions.Write), "write");
         _modified = true;
     }

@@ -77,7 +77,8 @@ public static class C1zFile
         {
             bool valid = SyncId.TryParse(run.SyncId, out var id);
             var counts = valid ? store.Count(id) : default;
-            var byEntitlement = valid ? GrantDigest.ByEntitlement(store, id) : null;
+            // A sync bulk-loaded by this store instance (compaction, expansion, import, fixtures) brings its digests along.
+            var byEntitlement = !valid ? null : store.TryGetGrantDigests(id, out var folded) ? folded : GrantDigest.ByEntitlement(store, id);
             GrantDigestRoot? digest = byEntitlement is null ? null : ManifestDigests.ToRoot(GrantDigest.Combine(byEntitlement.Values));
             var summary = new SyncRunSummary
             {

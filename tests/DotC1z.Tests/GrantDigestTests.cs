@@ -88,6 +88,88 @@ public sealed class GrantDigestTests : IDisposable
         Assert.Contains(report.Problems, p => p.Contains("the grants of 1 entitlements do not match their digests in the manifest (first: group:eng:member)", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData(1, 1_000_000, false)]
+    [InlineData(2, 7, false)]
+    [InlineData(3, 7, true)]
+    [InlineData(4, 1_000_000, true)]
+    public void The_bulk_loader_folds_the_digests_a_scan_of_the_records_computes(int seedOffset, int chunkRecords, bool shuffled)
+    {
+        // Strings with NUL, escapes, multi-byte and surrogate-pair characters; sources in random order; duplicate
+        // ids (the later grant wins) — loaded in id order (the primary streams) or shuffled (it is merged).
+        int seed = Seeds.Get(1616 + seedOffset);
+        var rng = new Random(seed);
+        string[] alphabet = ["a", "b", ":", "\0", "\u0001", "é", "\U0001F600"];
+        string Text(int max)
+        {
+            var sb = new System.Text.StringBuilder();
+            for (int i = rng.Next(max + 1); i > 0; i--)
+            {
+                sb.Append(System.Text.RegularExpressions.Regex.Unescape(alphabet[rng.Next(alphabet.Length)]));
+            }
+
+            return sb.ToString();
+        }
+
+        var grants = Enumerable.Range(0, 300).Select(_ =>
+        {
+            string rt = Text(2), rid = Text(2);
+            var g = new GrantRecord
+            {
+                ExternalId = "g" + Text(3),
+                Entitlement = new EntitlementRef { ResourceTypeId = rt, ResourceId = rid, EntitlementId = rng.Next(2) == 0 ? $"{rt}:{rid}:{Text(2)}" : Text(3) },
+                Principal = new PrincipalRef { ResourceTypeId = Text(1), ResourceId = Text(3) },
+                NeedsExpansion = rng.Next(5) == 0,
+            };
+            for (int i = rng.Next(4); i > 0; i--)
+            {
+                g.Sources[Text(3)] = new GrantSourceRecord();
+            }
+
+            return g;
+        }).ToList();
+        if (!shuffled)
+        {
+            grants = [.. grants.OrderBy(g => g.ExternalId, Keys.Utf8Ordinal.Instance)];
+        }
+
+        using var store = RocksStore.Open(_dir.Combine($"fold{seedOffset}"), new RocksStoreOptions { Durability = RocksDurability.NoSync, BulkChunkRecords = chunkRecords });
+        var sync = store.StartSync(SyncType.Full);
+        using (var loader = store.BeginBulkLoad(sync))
+        {
+            grants.ForEach(loader.Add);
+            loader.Complete();
+        }
+
+        var fromRecords = new GrantDigestBuilder();
+        foreach (var g in store.Grants(sync))
+        {
+            fromRecords.Add(g);
+        }
+
+        Assert.True(store.TryGetGrantDigests(sync, out var folded), $"seed={seed}: the load folded no digests");
+        Assert.True(fromRecords.ByEntitlement.OrderBy(p => p.Key, StringComparer.Ordinal).SequenceEqual(folded.OrderBy(p => p.Key, StringComparer.Ordinal)), $"seed={seed}: folded digests differ from the records'");
+
+        // Each stored value hashes as its record does; the scan over stored bytes agrees too.
+        Assert.True(store.TryOpenEncodedGrants(sync, out var cursor));
+        using (cursor)
+        {
+            while (cursor.MoveNext())
+            {
+                Assert.True(GrantDigest.TryContentHash(cursor.Value, out ulong hash), $"seed={seed}");
+                Assert.Equal(GrantDigest.ContentHash(Codecs.CodecRegistry.Grant.Decode(cursor.Value)), hash);
+            }
+        }
+
+        Assert.True(GrantDigest.ByEntitlement(store, sync).OrderBy(p => p.Key, StringComparer.Ordinal).SequenceEqual(folded.OrderBy(p => p.Key, StringComparer.Ordinal)), $"seed={seed}");
+
+        // A sync-run write keeps them; any record write forgets them.
+        store.EndSync(sync);
+        Assert.True(store.TryGetGrantDigests(sync, out _), $"seed={seed}");
+        store.PutGrants(sync, [grants[0]]);
+        Assert.False(store.TryGetGrantDigests(sync, out _), $"seed={seed}");
+    }
+
     [Fact]
     public void Digests_of_the_same_grants_agree_across_file_kinds()
     {

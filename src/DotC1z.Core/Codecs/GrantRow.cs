@@ -191,7 +191,7 @@ public readonly ref struct GrantRow
 
     // One field at pos: its number, wire type, and its varint (wire type 0) or the offset and length of
     // its bytes (wire type 2); fixed-width values are skipped. Offsets, not spans, keep the caller's span the only source.
-    private static bool TryField(ReadOnlySpan<byte> value, ref int pos, out uint field, out uint wireType, out ulong varint, out int start, out int length)
+    internal static bool TryField(ReadOnlySpan<byte> value, ref int pos, out uint field, out uint wireType, out ulong varint, out int start, out int length)
     {
         varint = 0;
         start = 0;

@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.IO.Hashing;
 using DotC1z.Keys;
 using DotC1z.Records;
+using Google.Protobuf;
 
 namespace DotC1z.Storage;
 
@@ -134,6 +135,160 @@ public readonly record struct GrantDigest(long Count, ulong Xor)
         }
     }
 
+    /// <summary>
+    /// <see cref="ContentHash(GrantRecord)"/> of a grant in its stored encoding (a protobuf <c>GrantRecord</c>), read
+    /// straight from the bytes: equal to the record's hash whenever the strings are valid UTF-8.
+    /// </summary>
+    /// <param name="value">The encoded grant.</param>
+    /// <param name="hash">The hash.</param>
+    /// <returns>False when the bytes are not a well-formed grant or hold invalid UTF-8 (decode the record instead).</returns>
+    public static bool TryContentHash(ReadOnlySpan<byte> value, out ulong hash) => TryContentHash(value, out hash, out _);
+
+    /// <summary>As <see cref="TryContentHash(ReadOnlySpan{byte}, out ulong)"/>, also giving the entitlement id (UTF-8, over <paramref name="value"/>).</summary>
+    internal static bool TryContentHash(ReadOnlySpan<byte> value, out ulong hash, out ReadOnlySpan<byte> entitlementId)
+    {
+        hash = 0;
+        entitlementId = default;
+        if (!Codecs.GrantRow.TryParse(value, out var row))
+        {
+            return false;
+        }
+
+        entitlementId = row.EntitlementId;
+
+        ReadOnlySpan<byte> rt = row.EntitlementResourceTypeId, rid = row.EntitlementResourceId, id = row.EntitlementId;
+        ReadOnlySpan<byte> prt = row.PrincipalResourceTypeId, pid = row.PrincipalResourceId;
+        if (!System.Text.Unicode.Utf8.IsValid(rt) || !System.Text.Unicode.Utf8.IsValid(rid) || !System.Text.Unicode.Utf8.IsValid(id)
+            || !System.Text.Unicode.Utf8.IsValid(prt) || !System.Text.Unicode.Utf8.IsValid(pid))
+        {
+            return false;
+        }
+
+        // The sources map's keys (field 9 entries, key = field 1), as offsets into value; most grants have none or a few.
+        Span<(int Start, int Length)> keys = stackalloc (int, int)[MaxStackSources];
+        int sources = 0;
+        (int Start, int Length)[]? more = null;
+        int pos = 0;
+        while (pos < value.Length)
+        {
+            if (!Codecs.GrantRow.TryField(value, ref pos, out uint field, out uint wireType, out _, out int start, out int length))
+            {
+                return false;
+            }
+
+            if (field != 9 || wireType != 2)
+            {
+                continue;
+            }
+
+            (int Start, int Length) key = (start, 0);
+            var entry = value.Slice(start, length);
+            int inner = 0;
+            while (inner < entry.Length)
+            {
+                if (!Codecs.GrantRow.TryField(entry, ref inner, out uint f, out uint w, out _, out int keyStart, out int keyLength))
+                {
+                    return false;
+                }
+
+                if (f == 1 && w == 2)
+                {
+                    key = (start + keyStart, keyLength);
+                }
+            }
+
+            if (!System.Text.Unicode.Utf8.IsValid(value.Slice(key.Start, key.Length)))
+            {
+                return false;
+            }
+
+            if (sources == keys.Length)
+            {
+                more = new (int, int)[keys.Length * 2];
+                keys.CopyTo(more);
+                keys = more;
+            }
+
+            keys[sources++] = key;
+        }
+
+        // Map keys in UTF-8 byte order, each once (a repeated key is one map entry: the last wins, the key is the same).
+        var sorted = keys[..sources];
+        for (int i = 1; i < sorted.Length; i++)
+        {
+            var k = sorted[i];
+            int j = i - 1;
+            while (j >= 0 && value.Slice(sorted[j].Start, sorted[j].Length).SequenceCompareTo(value.Slice(k.Start, k.Length)) > 0)
+            {
+                sorted[j + 1] = sorted[j];
+                j--;
+            }
+
+            sorted[j + 1] = k;
+        }
+
+        bool structured = id.Length >= rt.Length + rid.Length + 2
+            && id.StartsWith(rt)
+            && id[rt.Length] == (byte)':'
+            && id.Slice(rt.Length + 1, rid.Length).SequenceEqual(rid)
+            && id[rt.Length + 1 + rid.Length] == (byte)':';
+        var tail = structured ? id[(rt.Length + rid.Length + 2)..] : id;
+        int bound = TupleCodec.MaxEncodedLength(rt.Length + rid.Length + tail.Length + prt.Length + pid.Length) + 8;
+        foreach (var k in sorted)
+        {
+            bound += TupleCodec.MaxEncodedLength(k.Length) + 1;
+        }
+
+        byte[]? rented = null;
+        Span<byte> buffer = bound <= StackBufferBytes ? stackalloc byte[StackBufferBytes] : (rented = ArrayPool<byte>.Shared.Rent(bound));
+        try
+        {
+            int n = 0;
+            n += Escaped(rt, buffer[n..]);
+            buffer[n++] = TupleCodec.Separator;
+            n += Escaped(rid, buffer[n..]);
+            buffer[n++] = TupleCodec.Separator;
+            buffer[n++] = structured ? (byte)'1' : (byte)'0';
+            buffer[n++] = TupleCodec.Separator;
+            n += Escaped(tail, buffer[n..]);
+            buffer[n++] = TupleCodec.Separator;
+            n += Escaped(prt, buffer[n..]);
+            buffer[n++] = TupleCodec.Separator;
+            n += Escaped(pid, buffer[n..]);
+            for (int i = 0; i < sorted.Length; i++)
+            {
+                var k = value.Slice(sorted[i].Start, sorted[i].Length);
+                if (i > 0 && k.SequenceEqual(value.Slice(sorted[i - 1].Start, sorted[i - 1].Length)))
+                {
+                    continue;
+                }
+
+                buffer[n++] = TupleCodec.Separator;
+                n += Escaped(k, buffer[n..]);
+            }
+
+            hash = XxHash64.HashToUInt64(buffer[..n]);
+            return true;
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    // Sources of one grant kept on the stack before the list moves to the heap.
+    private const int MaxStackSources = 16;
+
+    private static int Escaped(ReadOnlySpan<byte> utf8, Span<byte> destination)
+    {
+        // The bound computed above makes DestinationTooSmall impossible.
+        _ = TupleCodec.EncodeBytes(utf8, destination, out int written);
+        return written;
+    }
+
     /// <summary>The digest of every grant of a sync.</summary>
     /// <param name="reader">The store.</param>
     /// <param name="sync">The sync.</param>
@@ -163,19 +318,36 @@ public readonly record struct GrantDigest(long Count, ulong Xor)
     public static IReadOnlyDictionary<string, GrantDigest> ByEntitlement(IC1zReader reader, SyncId sync, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        var digests = new Dictionary<string, GrantDigest>(StringComparer.Ordinal);
+        var builder = new GrantDigestBuilder();
         long n = 0;
+        if (reader.TryOpenEncodedGrants(sync, out var cursor))
+        {
+            // Stores that hand out stored bytes are hashed from them: no record is decoded.
+            using (cursor)
+            {
+                while (cursor.MoveNext())
+                {
+                    builder.AddEncoded(cursor.Value);
+                    if ((++n & 0xFFFF) == 0)
+                    {
+                        cancellationToken.ThrowIfCancellationRequested();
+                    }
+                }
+            }
+
+            return builder.ByEntitlement;
+        }
+
         foreach (var grant in reader.Grants(sync))
         {
-            string key = grant.Entitlement?.EntitlementId ?? string.Empty;
-            digests[key] = digests.GetValueOrDefault(key).Add(grant);
+            builder.Add(grant);
             if ((++n & 0xFFFF) == 0)
             {
                 cancellationToken.ThrowIfCancellationRequested();
             }
         }
 
-        return digests;
+        return builder.ByEntitlement;
     }
 
     private static int Element(ReadOnlySpan<char> value, Span<byte> destination)
@@ -183,5 +355,87 @@ public readonly record struct GrantDigest(long Count, ulong Xor)
         // The bound computed above makes DestinationTooSmall impossible.
         _ = TupleCodec.EncodeString(value, destination, out int written);
         return written;
+    }
+}
+
+/// <summary>
+/// Folds grants into per-entitlement digests as they go by — from records, or from their stored bytes, which
+/// writers see anyway (the RocksDB bulk loader folds every grant it writes, so a save needs no scan). Not
+/// thread-safe: one builder per thread, joined with <see cref="Merge"/>.
+/// </summary>
+public sealed class GrantDigestBuilder
+{
+    private readonly Dictionary<string, GrantDigest> _byEntitlement = new(StringComparer.Ordinal);
+
+    // Grants come grouped by entitlement more often than not: the last entitlement's bytes and key answer
+    // most lookups with one compare.
+    private byte[] _lastEntitlement = new byte[64];
+    private int _lastEntitlementLength = -1;
+    private string _lastKey = string.Empty;
+
+    /// <summary>Per-entitlement digests so far, keyed by entitlement id.</summary>
+    public IReadOnlyDictionary<string, GrantDigest> ByEntitlement => _byEntitlement;
+
+    /// <summary>Folds in one grant.</summary>
+    /// <param name="grant">The grant.</param>
+    public void Add(GrantRecord grant)
+    {
+        ArgumentNullException.ThrowIfNull(grant);
+        Fold(grant.Entitlement?.EntitlementId ?? string.Empty, GrantDigest.ContentHash(grant));
+    }
+
+    /// <summary>Folds in one grant in its stored encoding.</summary>
+    /// <param name="value">A protobuf <c>GrantRecord</c>.</param>
+    /// <exception cref="Errors.C1zCorruptionException">The bytes are not a grant.</exception>
+    public void AddEncoded(ReadOnlySpan<byte> value)
+    {
+        if (!GrantDigest.TryContentHash(value, out ulong hash, out var entitlement))
+        {
+            // Invalid UTF-8 hashes as the record it decodes to (U+FFFD replacements); malformed bytes fail there.
+            GrantRecord grant;
+            try
+            {
+                grant = Codecs.CodecRegistry.Grant.Decode(value);
+            }
+            catch (Exception ex) when (ex is InvalidProtocolBufferException or Errors.C1zException)
+            {
+                throw new Errors.C1zCorruptionException("a stored grant does not decode: " + ex.Message, null, ex);
+            }
+
+            Add(grant);
+            return;
+        }
+
+        if (_lastEntitlementLength != entitlement.Length || !entitlement.SequenceEqual(_lastEntitlement.AsSpan(0, _lastEntitlementLength)))
+        {
+            _lastKey = System.Text.Encoding.UTF8.GetString(entitlement);
+            if (_lastEntitlement.Length < entitlement.Length)
+            {
+                _lastEntitlement = new byte[entitlement.Length];
+            }
+
+            entitlement.CopyTo(_lastEntitlement);
+            _lastEntitlementLength = entitlement.Length;
+        }
+
+        Fold(_lastKey, hash);
+    }
+
+    /// <summary>Folds in another builder's grants (disjoint from this one's).</summary>
+    /// <param name="other">The other builder.</param>
+    public void Merge(GrantDigestBuilder other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        foreach (var (key, digest) in other._byEntitlement)
+        {
+            ref var slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_byEntitlement, key, out _);
+            slot = slot.Combine(digest);
+        }
+    }
+
+    private void Fold(string entitlement, ulong hash)
+    {
+        ref var slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_byEntitlement, entitlement, out _);
+        slot = new GrantDigest(slot.Count + 1, slot.Xor ^ hash);
     }
 }
