@@ -163,6 +163,9 @@ internal static unsafe partial class RawRocks
     [LibraryImport(Library, EntryPoint = "rocksdb_block_based_options_set_cache_index_and_filter_blocks")]
     public static partial void BlockBasedOptionsSetCacheIndexAndFilterBlocks(IntPtr tableOptions, byte value);
 
+    [LibraryImport(Library, EntryPoint = "rocksdb_block_based_options_set_cache_index_and_filter_blocks_with_high_priority")]
+    public static partial void BlockBasedOptionsSetCacheIndexAndFilterBlocksWithHighPriority(IntPtr tableOptions, byte value);
+
     [LibraryImport(Library, EntryPoint = "rocksdb_block_based_options_set_pin_l0_filter_and_index_blocks_in_cache")]
     public static partial void BlockBasedOptionsSetPinL0FilterAndIndexBlocksInCache(IntPtr tableOptions, byte value);
 
