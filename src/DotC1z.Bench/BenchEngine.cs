@@ -75,6 +75,10 @@ public abstract class BenchEngine : IDisposable
     /// <returns>Grants read.</returns>
     public abstract long SaveOpenRead(SyncId sync);
 
+    /// <summary>Saves the main store as the engine's file: C1Z3 for rocks, a v1 file (zstd of the database) for SQLite.</summary>
+    /// <param name="file">The file to write (replaced when it exists).</param>
+    public abstract void SaveFile(string file);
+
     /// <summary>G10: makes <paramref name="count"/> independent copies of the main store (not timed).</summary>
     /// <param name="count">How many.</param>
     /// <returns>Their paths.</returns>
@@ -147,7 +151,7 @@ public sealed class RocksBenchEngine(string workDir) : BenchEngine(workDir)
     public override long SaveOpenRead(SyncId sync)
     {
         string file = Path.Combine(WorkDir, "roundtrip.c1z");
-        C1zFile.Save((RocksStore)Store, file);
+        SaveFile(file);
         long rows = 0;
         using (var opened = C1zFile.Open(file, new C1zOpenOptions { ReadOnly = true, TempDirectory = WorkDir }))
         {
@@ -157,6 +161,9 @@ public sealed class RocksBenchEngine(string workDir) : BenchEngine(workDir)
         File.Delete(file);
         return rows;
     }
+
+    /// <inheritdoc/>
+    public override void SaveFile(string file) => C1zFile.Save((RocksStore)Store, file);
 
     /// <inheritdoc/>
     public override IReadOnlyList<string> MakeCopies(int count)
@@ -173,7 +180,7 @@ public sealed class RocksBenchEngine(string workDir) : BenchEngine(workDir)
     }
 
     /// <inheritdoc/>
-    public override IC1zStore OpenCopy(string path) => RocksStore.Open(path, new RocksStoreOptions { ReadOnly = true, BlockCacheBytes = 8 << 20 });
+    public override IC1zStore OpenCopy(string path) => RocksStore.Open(path, new RocksStoreOptions { ReadOnly = true });
 }
 
 /// <summary>The SQLite engine over baton's v1 schema, saved as a v1 file (zstd of the database).</summary>
@@ -227,7 +234,7 @@ public sealed class SqliteBenchEngine(string workDir) : BenchEngine(workDir)
     public override long SaveOpenRead(SyncId sync)
     {
         string file = Path.Combine(WorkDir, "roundtrip-v1.c1z");
-        V1Export.Export(Store, file, new V1ExportOptions { Overwrite = true });
+        SaveFile(file);
         long rows;
         using (var opened = V1File.OpenReadOnly(file, new V1ReadOptions { TempDirectory = WorkDir }))
         {
@@ -237,6 +244,9 @@ public sealed class SqliteBenchEngine(string workDir) : BenchEngine(workDir)
         File.Delete(file);
         return rows;
     }
+
+    /// <inheritdoc/>
+    public override void SaveFile(string file) => V1Export.Export(Store, file, new V1ExportOptions { Overwrite = true });
 
     /// <inheritdoc/>
     public override IReadOnlyList<string> MakeCopies(int count)

@@ -324,6 +324,9 @@ internal sealed unsafe class BoundedIterator : IDisposable
 
     public void SeekToFirst() => RawRocks.IterSeekToFirst(_iterator);
 
+    /// <summary>Moves to the last key below the upper bound.</summary>
+    public void SeekToLast() => RawRocks.IterSeekToLast(_iterator);
+
     public void Seek(ReadOnlySpan<byte> key)
     {
         fixed (byte* k = key)

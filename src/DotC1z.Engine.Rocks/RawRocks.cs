@@ -133,6 +133,9 @@ internal static unsafe partial class RawRocks
     [LibraryImport(Library, EntryPoint = "rocksdb_iter_seek_to_first")]
     public static partial void IterSeekToFirst(IntPtr iterator);
 
+    [LibraryImport(Library, EntryPoint = "rocksdb_iter_seek_to_last")]
+    public static partial void IterSeekToLast(IntPtr iterator);
+
     [LibraryImport(Library, EntryPoint = "rocksdb_iter_get_error")]
     public static partial void IterGetError(IntPtr iterator, IntPtr* error);
 
@@ -159,6 +162,9 @@ internal static unsafe partial class RawRocks
 
     [LibraryImport(Library, EntryPoint = "rocksdb_block_based_options_set_cache_index_and_filter_blocks")]
     public static partial void BlockBasedOptionsSetCacheIndexAndFilterBlocks(IntPtr tableOptions, byte value);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_block_based_options_set_cache_index_and_filter_blocks_with_high_priority")]
+    public static partial void BlockBasedOptionsSetCacheIndexAndFilterBlocksWithHighPriority(IntPtr tableOptions, byte value);
 
     [LibraryImport(Library, EntryPoint = "rocksdb_block_based_options_set_pin_l0_filter_and_index_blocks_in_cache")]
     public static partial void BlockBasedOptionsSetPinL0FilterAndIndexBlocksInCache(IntPtr tableOptions, byte value);
@@ -190,6 +196,63 @@ internal static unsafe partial class RawRocks
 
     [LibraryImport(Library, EntryPoint = "rocksdb_cache_destroy")]
     public static partial void CacheDestroy(IntPtr cache);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_cache_set_capacity")]
+    public static partial void CacheSetCapacity(IntPtr cache, nuint capacity);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_cache_get_capacity")]
+    public static partial nuint CacheGetCapacity(IntPtr cache);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_cache_get_usage")]
+    public static partial nuint CacheGetUsage(IntPtr cache);
+
+    // Memtable memory of every store that uses the manager, charged to the cache as dummy entries
+    // (allowStall is a C bool: one byte). The options keep a shared_ptr: the manager may be destroyed
+    // once set on every options object that needs it.
+    [LibraryImport(Library, EntryPoint = "rocksdb_write_buffer_manager_create_with_cache")]
+    public static partial IntPtr WriteBufferManagerCreateWithCache(nuint bufferSize, IntPtr cache, byte allowStall);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_write_buffer_manager_memory_usage")]
+    public static partial nuint WriteBufferManagerMemoryUsage(IntPtr manager);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_options_set_write_buffer_manager")]
+    public static partial void OptionsSetWriteBufferManager(IntPtr options, IntPtr manager);
+
+    // A logger calling back into us; the options keep a shared_ptr to it.
+    [LibraryImport(Library, EntryPoint = "rocksdb_logger_create_callback_logger")]
+    public static partial IntPtr LoggerCreateCallbackLogger(int logLevel, delegate* unmanaged<IntPtr, uint, byte*, nuint, void> callback, IntPtr state);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_options_set_info_log")]
+    public static partial void OptionsSetInfoLog(IntPtr options, IntPtr logger);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_options_set_info_log_level")]
+    public static partial void OptionsSetInfoLogLevel(IntPtr options, int level);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_options_set_skip_stats_update_on_db_open")]
+    public static partial void OptionsSetSkipStatsUpdateOnDbOpen(IntPtr options, byte value);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_options_set_max_file_opening_threads")]
+    public static partial void OptionsSetMaxFileOpeningThreads(IntPtr options, int value);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_options_set_stats_dump_period_sec")]
+    public static partial void OptionsSetStatsDumpPeriodSec(IntPtr options, uint value);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_options_set_stats_persist_period_sec")]
+    public static partial void OptionsSetStatsPersistPeriodSec(IntPtr options, uint value);
+
+    // The live SST files with their key ranges (one entry per file; the smallest/largest keys are user keys).
+    [LibraryImport(Library, EntryPoint = "rocksdb_livefiles_smallestkey")]
+    public static partial byte* LiveFilesSmallestKey(IntPtr files, int index, nuint* length);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_livefiles_largestkey")]
+    public static partial byte* LiveFilesLargestKey(IntPtr files, int index, nuint* length);
+
+    // Bytes the SST files hold in each [start, limit) range (index-block estimates, memtables not counted).
+    [LibraryImport(Library, EntryPoint = "rocksdb_approximate_sizes")]
+    public static partial void ApproximateSizes(IntPtr db, int count, byte** starts, nuint* startLengths, byte** limits, nuint* limitLengths, ulong* sizes, IntPtr* error);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_livefiles_entries")]
+    public static partial ulong LiveFilesEntries(IntPtr files, int index);
 
     [LibraryImport(Library, EntryPoint = "rocksdb_open", StringMarshalling = StringMarshalling.Utf8)]
     public static partial IntPtr Open(IntPtr options, string name, IntPtr* error);

@@ -351,6 +351,7 @@ public sealed partial class RocksStore
     {
         private readonly RocksStore _store;
         private readonly IntPtr _snapshot;
+        private readonly bool _ownsSnapshot;
         private readonly BoundedIterator _iterator;
         private bool _started;
         private bool _disposed;
@@ -370,8 +371,24 @@ public sealed partial class RocksStore
             ObjectDisposedException.ThrowIf(!store.TryLease(), store);
             _store = store;
             _snapshot = RawRocks.CreateSnapshot(store._db.Handle);
+            _ownsSnapshot = true;
             _iterator = new BoundedIterator(store._db.Handle, prefix, KeyRange.UpperBound(prefix), _snapshot, fillCache: fillCache);
             _iterator.Seek(start);
+        }
+
+        /// <summary>Scans <c>[lower, upper)</c> on a snapshot the caller owns and keeps alive for the scan's life (one part of a partitioned scan).</summary>
+        /// <param name="store">The store (leased for the scan's life).</param>
+        /// <param name="lower">Inclusive lower bound.</param>
+        /// <param name="upper">Exclusive upper bound, or null for none.</param>
+        /// <param name="snapshot">The shared snapshot.</param>
+        /// <param name="fillCache">Keep the blocks read in the block cache.</param>
+        public Scan(RocksStore store, byte[] lower, byte[]? upper, IntPtr snapshot, bool fillCache)
+        {
+            ObjectDisposedException.ThrowIf(!store.TryLease(), store);
+            _store = store;
+            _snapshot = snapshot;
+            _iterator = new BoundedIterator(store._db.Handle, lower, upper, _snapshot, fillCache: fillCache);
+            _iterator.Seek(lower);
         }
 
         // Spans over RocksDB's buffers, valid until the next move (raw calls: no copy, no garbage).
@@ -450,7 +467,11 @@ public sealed partial class RocksStore
 
             _disposed = true;
             _iterator.Dispose();
-            RawRocks.ReleaseSnapshot(_store._db.Handle, _snapshot);
+            if (_ownsSnapshot)
+            {
+                RawRocks.ReleaseSnapshot(_store._db.Handle, _snapshot);
+            }
+
             _store.ReleaseLease();
         }
     }

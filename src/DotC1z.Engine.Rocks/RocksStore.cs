@@ -104,14 +104,21 @@ public sealed partial class RocksStore : IC1zStore
         }
     }
 
-    /// <summary>The native options of an open store: database, table, read and write options and the block cache, one owner.</summary>
+    /// <summary>
+    /// The native options of an open store: database, table, read and write options, one owner. The block cache is
+    /// the process's shared one (<see cref="RocksSharedMemory"/>) unless the store asked for a private one, which it
+    /// then owns too.
+    /// </summary>
     private sealed class NativeOptions : IDisposable
     {
-        private NativeOptions(IntPtr options, IntPtr table, IntPtr cache)
+        private readonly bool _ownsCache;
+
+        private NativeOptions(IntPtr options, IntPtr table, IntPtr cache, bool ownsCache)
         {
             Options = options;
             Table = table;
             Cache = cache;
+            _ownsCache = ownsCache;
             DefaultRead = RawRocks.ReadOptionsCreate();
             Write = RawRocks.WriteOptionsCreate();
         }
@@ -130,14 +137,26 @@ public sealed partial class RocksStore : IC1zStore
 
         public static NativeOptions Create(RocksStoreOptions options)
         {
-            var native = new NativeOptions(RawRocks.OptionsCreate(), RawRocks.BlockBasedOptionsCreate(), RawRocks.CacheCreateLru((nuint)Math.Max(8L << 20, options.BlockCacheBytes)));
+            var native = options.BlockCacheBytes is long bytes
+                ? new NativeOptions(RawRocks.OptionsCreate(), RawRocks.BlockBasedOptionsCreate(), RawRocks.CacheCreateLru((nuint)Math.Max(RocksSharedMemory.MinimumCacheBytes, bytes)), ownsCache: true)
+                : new NativeOptions(RawRocks.OptionsCreate(), RawRocks.BlockBasedOptionsCreate(), RocksSharedMemory.Cache, ownsCache: false);
             IntPtr table = native.Table;
             RawRocks.BlockBasedOptionsSetBlockCache(table, native.Cache);
             RawRocks.BlockBasedOptionsSetBlockSize(table, RawRocks.BlockBytes);
-            // Index and filter blocks stay in the table readers, not in the block cache: in the cache
-            // they were evicted by data blocks once a store outgrew it, and every read-before-write
-            // point lookup then re-read them (measured: a 1M-grant expansion fell from ~90k to 5k grants/s).
-            RawRocks.BlockBasedOptionsSetCacheIndexAndFilterBlocks(table, 0);
+            // A writable store keeps its index and filter blocks in the table readers, not in the block
+            // cache: in the cache they were evicted by data blocks once a store outgrew it, and every
+            // read-before-write point lookup then re-read them (measured: a 1M-grant expansion fell from
+            // ~90k to 5k grants/s). A read-only store on the shared cache loads them lazily into it, at high
+            // priority: an open then reads each table's footer only, not every filter and index block of the
+            // file (at 1M grants ~5 MiB read and checksummed per open: 6.6 -> 0.65 ms, docs/PERFORMANCE.md),
+            // and copies of one file (checkpoints share the table files) share one cached copy of them.
+            bool lazyMetadata = options.ReadOnly && options.BlockCacheBytes is null;
+            RawRocks.BlockBasedOptionsSetCacheIndexAndFilterBlocks(table, lazyMetadata ? (byte)1 : (byte)0);
+            if (lazyMetadata)
+            {
+                RawRocks.BlockBasedOptionsSetCacheIndexAndFilterBlocksWithHighPriority(table, 1);
+            }
+
             RawRocks.BlockBasedOptionsSetPinL0FilterAndIndexBlocksInCache(table, 1);
             RawRocks.BlockBasedOptionsSetFilterPolicy(table, RawRocks.FilterPolicyCreateBloomFull(10));
 
@@ -146,9 +165,21 @@ public sealed partial class RocksStore : IC1zStore
             RawRocks.OptionsSetParanoidChecks(db, options.ParanoidChecks ? (byte)1 : (byte)0);
             RawRocks.OptionsSetMaxOpenFiles(db, 512);
             RawRocks.OptionsSetWriteBufferSize(db, 64 << 20);
+            // Every store's memtables count against the shared budget: many open writable stores no
+            // longer hold 64 MiB each on top of their caches.
+            RawRocks.OptionsSetWriteBufferManager(db, RocksSharedMemory.WriteBufferManager);
             RawRocks.OptionsSetCompression(db, RawRocks.Lz4Compression);
             RawRocks.OptionsIncreaseParallelism(db, 2);
             RawRocks.OptionsSetBlockBasedTableFactory(db, table);
+            // Opens do the least: no LOG file (created, rotated and filled with the options dump on
+            // every open), no table-property reads for compaction statistics, no stats threads, and
+            // the table files opened on this thread (a store holds a handful of SSTs; the default 16
+            // opener threads cost more to start than they save).
+            RawRocks.OptionsSetInfoLog(db, RocksSharedMemory.NullLogger);
+            RawRocks.OptionsSetSkipStatsUpdateOnDbOpen(db, 1);
+            RawRocks.OptionsSetMaxFileOpeningThreads(db, 1);
+            RawRocks.OptionsSetStatsDumpPeriodSec(db, 0);
+            RawRocks.OptionsSetStatsPersistPeriodSec(db, 0);
             if (options.ParanoidChecks)
             {
                 RawRocks.OptionsSetWalRecoveryMode(db, RawRocks.WalAbsoluteConsistency);
@@ -162,7 +193,11 @@ public sealed partial class RocksStore : IC1zStore
         {
             RawRocks.OptionsDestroy(Options);
             RawRocks.BlockBasedOptionsDestroy(Table);
-            RawRocks.CacheDestroy(Cache);
+            if (_ownsCache)
+            {
+                RawRocks.CacheDestroy(Cache);
+            }
+
             RawRocks.ReadOptionsDestroy(DefaultRead);
             RawRocks.WriteOptionsDestroy(Write);
         }

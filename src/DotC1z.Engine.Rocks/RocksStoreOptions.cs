@@ -31,8 +31,12 @@ public sealed record RocksStoreOptions
     /// </summary>
     public bool ParanoidChecks { get; init; }
 
-    /// <summary>Block cache capacity in bytes.</summary>
-    public long BlockCacheBytes { get; init; } = 128L << 20;
+    /// <summary>
+    /// A private block cache of this many bytes (at least 8 MiB) for this store; null (the default) shares the
+    /// process's one cache, whose budget is <see cref="RocksSharedMemory.CacheBytes"/>. Memtables are charged to
+    /// the shared budget either way.
+    /// </summary>
+    public long? BlockCacheBytes { get; init; }
 
     /// <summary>
     /// Records per chunk that the bulk loader sorts in memory before spilling to disk. The byte budget
@@ -42,5 +46,5 @@ public sealed record RocksStoreOptions
     public int BulkChunkRecords { get; init; } = 4_000_000;
 
     /// <summary>Bytes of keys and values the bulk loader holds in memory before spilling to disk (bounds its memory).</summary>
-    public long BulkChunkBytes { get; init; } = 192L << 20;
+    public long BulkChunkBytes { get; init; } = 64L << 20;
 }

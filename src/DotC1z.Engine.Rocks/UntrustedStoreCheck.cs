@@ -26,6 +26,9 @@ internal static unsafe class UntrustedStoreCheck
             RawRocks.OptionsSetWalRecoveryMode(options, RawRocks.WalAbsoluteConsistency);
             RawRocks.OptionsSetAllowMmapReads(options, 0);
             RawRocks.OptionsSetMaxOpenFiles(options, MaxOpenFiles);
+            // The check writes nothing into the directory it judges: no LOG file, no statistics pass.
+            RawRocks.OptionsSetInfoLog(options, RocksSharedMemory.NullLogger);
+            RawRocks.OptionsSetSkipStatsUpdateOnDbOpen(options, 1);
 
             // Every block is read once: a cache would only churn.
             RawRocks.BlockBasedOptionsSetNoBlockCache(table, 1);

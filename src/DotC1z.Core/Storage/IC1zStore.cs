@@ -31,7 +31,7 @@ public interface IC1zStore : IC1zReader, IC1zWriter, ISyncLifecycle, IDisposable
 }
 
 /// <summary>Reading a store: sync runs, point reads, scans, resumable listings and counts (see <see cref="IC1zStore"/> for the semantics).</summary>
-public interface IC1zReader
+public partial interface IC1zReader
 {
     /// <summary>Engine name ("rocks", "sqlite", "memory").</summary>
     string EngineName { get; }

@@ -1,0 +1,190 @@
+using System.Buffers.Binary;
+using DotC1z.Keys;
+using DotC1z.Records;
+using DotC1z.Storage;
+
+namespace DotC1z.Engine.Rocks;
+
+/// <summary>Partitioned grant scans: split points from the SST files' size estimates, one iterator per part, one snapshot.</summary>
+public sealed partial class RocksStore
+{
+    // Bisection steps per split point: the search runs over a 64-bit number, so 64 steps reach a single key position.
+    private const int SplitSteps = 64;
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// Split points come from RocksDB's size estimates (the SST index blocks): each part holds about the same number
+    /// of bytes of the sync's grants. Grants still in a memtable are not estimated; a sync held only there is one part.
+    /// </remarks>
+    public GrantPartitions PartitionGrants(SyncId syncId, int parts)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(parts, 1);
+        ThrowIfDisposed();
+        byte[] prefix = Keyspace.RecordSyncPrefix((byte)RecordKind.Grant, syncId);
+        byte[] upper = KeyRange.UpperBound(prefix)!;
+        var snapshot = new SharedSnapshot(this);
+        try
+        {
+            var bounds = new List<byte[]> { prefix };
+            if (parts > 1)
+            {
+                bounds.AddRange(Guard((prefix, upper, snapshot, parts), static (store, s) => store.SplitPoints(s.prefix, s.upper, s.snapshot.Handle, s.parts), "partition"));
+            }
+
+            bounds.Add(upper);
+            var list = new List<IEnumerable<GrantRecord>>(bounds.Count - 1);
+            string syncText = SyncText(syncId);
+            for (int i = 0; i + 1 < bounds.Count; i++)
+            {
+                list.Add(ScanPart(bounds[i], bounds[i + 1], snapshot, syncText));
+            }
+
+            return new GrantPartitions(list, snapshot);
+        }
+        catch
+        {
+            snapshot.Dispose();
+            throw;
+        }
+    }
+
+    private IEnumerable<GrantRecord> ScanPart(byte[] lower, byte[] upper, SharedSnapshot snapshot, string syncText)
+    {
+        var strings = RecordOps.Grant.NewScanTable();
+        // A part is a share of a whole-sync scan: its blocks are read once, so they stay out of the cache.
+        using var scan = new Scan(this, lower, upper, snapshot.Handle, fillCache: false);
+        while (scan.MoveNext())
+        {
+            yield return RecordOps.Grant.DecodeValue(scan.Value, syncText, strings);
+        }
+    }
+
+    /// <summary>
+    /// Up to <paramref name="parts"/> − 1 increasing keys inside (first key, last key] of <c>[prefix, upper)</c> that cut it
+    /// into ranges of about equal estimated size; fewer (none) when the range is empty, a single key, or not estimable.
+    /// </summary>
+    private unsafe List<byte[]> SplitPoints(byte[] prefix, byte[] upper, IntPtr snapshot, int parts)
+    {
+        var points = new List<byte[]>();
+        byte[] first, last;
+        using (var it = new BoundedIterator(_db.Handle, prefix, upper, snapshot, fillCache: false))
+        {
+            it.SeekToFirst();
+            if (!it.Valid)
+            {
+                it.ThrowIfFailed(Directory, "partition");
+                return points;
+            }
+
+            first = it.Key.ToArray();
+            it.SeekToLast();
+            if (!it.Valid)
+            {
+                it.ThrowIfFailed(Directory, "partition");
+                return points;
+            }
+
+            last = it.Key.ToArray();
+        }
+
+        // Candidate split keys are the common prefix of the first and last keys followed by 8 bytes read as a
+        // big-endian number: every such key sorts between first and last when the number does, so bisection on
+        // the number is bisection on the key range.
+        int common = first.AsSpan().CommonPrefixLength(last);
+        ulong lo = Suffix(first, common), hi = Suffix(last, common);
+        ulong total = Size(first, upper);
+        if (total == 0 || lo >= hi)
+        {
+            return points;
+        }
+
+        ulong previous = lo;
+        for (int k = 1; k < parts; k++)
+        {
+            ulong target = total * (ulong)k / (ulong)parts;
+            ulong a = previous, b = hi;
+            for (int step = 0; step < SplitSteps && a < b; step++)
+            {
+                ulong mid = a + ((b - a) / 2);
+                if (Size(first, Key(last, common, mid)) < target)
+                {
+                    a = mid + 1;
+                }
+                else
+                {
+                    b = mid;
+                }
+            }
+
+            if (a <= previous || a > hi)
+            {
+                continue;
+            }
+
+            points.Add(Key(last, common, a));
+            previous = a;
+        }
+
+        return points;
+    }
+
+    private static ulong Suffix(byte[] key, int common)
+    {
+        Span<byte> eight = stackalloc byte[8];
+        eight.Clear();
+        var rest = key.AsSpan(common);
+        rest[..Math.Min(8, rest.Length)].CopyTo(eight);
+        return BinaryPrimitives.ReadUInt64BigEndian(eight);
+    }
+
+    private static byte[] Key(byte[] model, int common, ulong suffix)
+    {
+        var key = new byte[common + 8];
+        model.AsSpan(0, common).CopyTo(key);
+        BinaryPrimitives.WriteUInt64BigEndian(key.AsSpan(common), suffix);
+        return key;
+    }
+
+    private unsafe ulong Size(byte[] start, byte[] limit)
+    {
+        ulong size = 0;
+        IntPtr error = IntPtr.Zero;
+        nuint startLength = (nuint)start.Length, limitLength = (nuint)limit.Length;
+        fixed (byte* s = start)
+        fixed (byte* l = limit)
+        {
+            byte* starts = s, limits = l;
+            RawRocks.ApproximateSizes(_db.Handle, 1, &starts, &startLength, &limits, &limitLength, &size, &error);
+        }
+
+        RawRocks.ThrowIfError(error);
+        return size;
+    }
+
+    /// <summary>One snapshot shared by the parts of a partitioned scan, under a lease on the store; released once.</summary>
+    private sealed class SharedSnapshot : IDisposable
+    {
+        private readonly RocksStore _store;
+        private int _released;
+
+        public SharedSnapshot(RocksStore store)
+        {
+            ObjectDisposedException.ThrowIf(!store.TryLease(), store);
+            _store = store;
+            Handle = RawRocks.CreateSnapshot(store._db.Handle);
+        }
+
+        public IntPtr Handle { get; }
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) != 0)
+            {
+                return;
+            }
+
+            RawRocks.ReleaseSnapshot(_store._db.Handle, Handle);
+            _store.ReleaseLease();
+        }
+    }
+}

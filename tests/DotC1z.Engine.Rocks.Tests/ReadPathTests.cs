@@ -1,0 +1,174 @@
+using System.Text;
+using DotC1z.Keys;
+using DotC1z.Records;
+using DotC1z.Tests.Shared;
+
+namespace DotC1z.Engine.Rocks.Tests;
+
+/// <summary>Issue 19's read path: partitioned scans, read-only opens that write nothing, the shared memory budget.</summary>
+public sealed class ReadPathTests : IDisposable
+{
+    private readonly TempDir _dir = new("read-path");
+
+    public void Dispose() => _dir.Dispose();
+
+    private RocksStore Open(string name, bool readOnly = false, int chunk = 1_000_000) =>
+        RocksStore.Open(_dir.Combine(name), new RocksStoreOptions { ReadOnly = readOnly, Durability = RocksDurability.NoSync, BulkChunkRecords = chunk });
+
+    private static string RandomId(Random rng)
+    {
+        // Ids of varied length and alphabet (escaped bytes, multi-byte UTF-8, shared prefixes), so split keys
+        // fall in every kind of place.
+        const string Alphabet = "abcxyz0189-_:/\u0000\u00e9\u4e2d";
+        var sb = new StringBuilder(rng.Next(2) == 0 ? "grant-" : string.Empty);
+        int n = rng.Next(1, 24);
+        for (int i = 0; i < n; i++)
+        {
+            sb.Append(Alphabet[rng.Next(Alphabet.Length)]);
+        }
+
+        return sb.ToString();
+    }
+
+    private static List<GrantRecord> RandomGrants(Random rng, int count)
+    {
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        while (ids.Count < count)
+        {
+            ids.Add(RandomId(rng));
+        }
+
+        return [.. ids.Select(id => StoreContractTests.Grant(id, "e" + rng.Next(20), "user", "u" + rng.Next(50), needsExpansion: rng.Next(10) == 0))];
+    }
+
+    [Fact]
+    public async Task Partitioned_scans_return_exactly_the_serial_scan_in_order_serially_and_on_threads()
+    {
+        int seed = Seeds.Get(1919);
+        var rng = new Random(seed);
+        bool sawSplit = false;
+        for (int round = 0; round < 6; round++)
+        {
+            int count = round switch { 0 => 0, 1 => 1, _ => rng.Next(2, 6000) };
+            // Bulk loads in small chunks (several SSTs), puts (memtable, then flushed or not) and a mix.
+            int mode = rng.Next(3);
+            using var store = Open($"p{round}", chunk: rng.Next(200, 3000));
+            var sync = store.StartSync(SyncType.Full);
+            var grants = RandomGrants(rng, count);
+            if (mode == 0)
+            {
+                using var loader = store.BeginBulkLoad(sync);
+                foreach (var g in grants)
+                {
+                    loader.Add(g);
+                }
+
+                loader.Complete();
+            }
+            else
+            {
+                store.PutGrants(sync, grants);
+                if (mode == 1)
+                {
+                    store.Flush();
+                }
+            }
+
+            store.EndSync(sync);
+            var serial = store.Grants(sync).ToList();
+            Assert.True(serial.Count == count, $"seed={seed} round={round}: serial scan saw {serial.Count} of {count}");
+            foreach (int parts in (int[])[1, 2, 3, 7])
+            {
+                string where = $"seed={seed} round={round} mode={mode} count={count} parts={parts}";
+                using var partitions = store.PartitionGrants(sync, parts);
+                Assert.True(partitions.Parts.Count >= 1 && partitions.Parts.Count <= parts, $"{where}: {partitions.Parts.Count} parts");
+                sawSplit |= partitions.Parts.Count > 1;
+
+                var concatenated = partitions.Parts.SelectMany(p => p).ToList();
+                Assert.True(serial.SequenceEqual(concatenated), $"{where}: the parts, concatenated, differ from the serial scan");
+
+                var threaded = partitions.Parts.Select(p => Task.Run(() => p.ToList())).ToArray();
+                var read = await Task.WhenAll(threaded);
+                Assert.True(serial.SequenceEqual(read.SelectMany(r => r)), $"{where}: the parts read on threads differ from the serial scan");
+
+                var ordered = partitions.InOrder(g => g.ExternalId, ahead: 1 + rng.Next(600)).ToList();
+                Assert.True(serial.Select(g => g.ExternalId).SequenceEqual(ordered), $"{where}: InOrder differs from the serial scan");
+            }
+        }
+
+        Assert.True(sawSplit, $"seed={seed}: no round was split into more than one part, so the split was never tested");
+    }
+
+    [Fact]
+    public void A_partitioned_scan_reads_one_snapshot_and_an_abandoned_ordered_scan_stops_its_workers()
+    {
+        using var store = Open("snap", chunk: 500);
+        var sync = store.StartSync(SyncType.Full);
+        var grants = RandomGrants(new Random(Seeds.Get(4242)), 4000);
+        using (var loader = store.BeginBulkLoad(sync))
+        {
+            foreach (var g in grants)
+            {
+                loader.Add(g);
+            }
+
+            loader.Complete();
+        }
+
+        var before = store.Grants(sync).Select(g => g.ExternalId).ToList();
+        using (var partitions = store.PartitionGrants(sync, 2))
+        {
+            Assert.Equal(2, partitions.Parts.Count);
+            // Written after the partitions were taken: no part may see it.
+            store.PutGrants(sync, [StoreContractTests.Grant("\u0000first", "e", "user", "u"), StoreContractTests.Grant("\uffffzz-last", "e", "user", "u")]);
+            Assert.Equal(before, partitions.Parts.SelectMany(p => p).Select(g => g.ExternalId).ToList());
+
+            var firstTen = partitions.InOrder(g => g.ExternalId, ahead: 8).Take(10).ToList();
+            Assert.Equal(before.Take(10), firstTen);
+        }
+
+        Assert.Equal(before.Count + 2, store.Grants(sync).Count());
+    }
+
+    [Fact]
+    public void A_read_only_open_creates_changes_and_deletes_no_file_in_the_store_directory()
+    {
+        SyncId sync;
+        using (var store = Open("ro"))
+        {
+            sync = store.StartSync(SyncType.Full);
+            store.PutGrants(sync, RandomGrants(new Random(Seeds.Get(77)), 500));
+            store.EndSync(sync);
+            store.Flush();
+        }
+
+        var before = Listing(_dir.Combine("ro"));
+        Assert.Contains(before.Keys, f => f.EndsWith(".sst", StringComparison.Ordinal));
+        for (int i = 0; i < 2; i++)
+        {
+            using var ro = Open("ro", readOnly: true);
+            Assert.True(ro.TryGetGrant(sync, ro.Grants(sync).First().ExternalId, out _));
+            using var partitions = ro.PartitionGrants(sync, 2);
+            Assert.Equal(500, partitions.Parts.Sum(p => p.Count()));
+        }
+
+        var after = Listing(_dir.Combine("ro"));
+        Assert.Equal(before, after);
+    }
+
+    [Fact]
+    public void Memtables_are_charged_to_the_shared_cache()
+    {
+        using var store = Open("mem");
+        var sync = store.StartSync(SyncType.Full);
+        store.PutGrants(sync, RandomGrants(new Random(Seeds.Get(5)), 2000));
+        Assert.True(RocksSharedMemory.MemtableBytes > 0, "the write-buffer manager saw no memtable memory");
+        Assert.True(RocksSharedMemory.CacheUsageBytes >= RocksSharedMemory.MemtableBytes / 2, $"cache usage {RocksSharedMemory.CacheUsageBytes} B does not include the memtables' {RocksSharedMemory.MemtableBytes} B");
+        Assert.Equal(RocksSharedMemory.DefaultCacheBytes, RocksSharedMemory.CacheBytes);
+    }
+
+    // Every file with its size and last write time: a file written, replaced, created or removed shows.
+    private static SortedDictionary<string, (long, DateTime)> Listing(string dir) =>
+        new(Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories)
+            .ToDictionary(f => Path.GetRelativePath(dir, f), f => (new FileInfo(f).Length, File.GetLastWriteTimeUtc(f))), StringComparer.Ordinal);
+}
