@@ -41,7 +41,7 @@ public sealed record RocksStoreOptions
     /// <summary>
     /// Records per chunk that the bulk loader sorts in memory before spilling to disk. The byte budget
     /// (<see cref="BulkChunkBytes"/>) usually decides first: a grant takes about 140 bytes in a chunk, so the
-    /// default budget holds about 1.4M grants and a load of that size is written without spilling.
+    /// default budget holds about 470k grants.
     /// </summary>
     public int BulkChunkRecords { get; init; } = 4_000_000;
 
