@@ -207,13 +207,32 @@ public sealed class GrantRecordCodec : DirectCodec<GrantRecord>
         if (UnknownFields(message) is not null
             || (ent is not null && UnknownFields(ent) is not null) || (principal is not null && UnknownFields(principal) is not null)
             || (discovered is not null && UnknownFields(discovered) is not null)
-            || (expansion is not null && UnknownFields(expansion) is not null)
-            || !ExtrasHaveNoUnknownFields(message))
+            || (expansion is not null && UnknownFields(expansion) is not null))
         {
             return OperationStatus.InvalidData;
         }
 
-        int bound = CompactBound(message);
+        var annotations = message.Annotations;
+        for (int i = 0; i < annotations.Count; i++)
+        {
+            if (UnknownFields(annotations[i]) is not null)
+            {
+                return OperationStatus.InvalidData;
+            }
+        }
+
+        // The map is enumerated once (each enumeration of a MapField allocates a boxed enumerator):
+        // its pairs are copied to a per-thread scratch array, checked, measured and sorted there.
+        var sources = TakeSources(message.Sources);
+        foreach (var pair in sources)
+        {
+            if (UnknownFields(pair.Value) is not null)
+            {
+                return OperationStatus.InvalidData;
+            }
+        }
+
+        int bound = BoundOf(message, sources);
         if (destination.Length < bound)
         {
             written = bound;
@@ -294,9 +313,10 @@ public sealed class GrantRecordCodec : DirectCodec<GrantRecord>
             destination[n++] = 1;
         }
 
-        foreach (var annotation in message.Annotations)
+        for (int i = 0; i < annotations.Count; i++)
         {
             // google.protobuf.Any: type_url (string) and value (bytes), empty ones left out.
+            var annotation = annotations[i];
             int start = BeginMessage(destination, ref n, TagAnnotation);
             WriteString(destination, ref n, 1 << 3 | 2, annotation.TypeUrl);
             var value = annotation.Value.Span;
@@ -311,9 +331,17 @@ public sealed class GrantRecordCodec : DirectCodec<GrantRecord>
             EndMessage(destination, ref n, start);
         }
 
-        if (message.Sources.Count != 0)
+        if (!sources.IsEmpty)
         {
-            WriteSources(message, destination, ref n);
+            if (!IsSorted(sources))
+            {
+                sources.Sort(SourceOrder);
+            }
+
+            foreach (var pair in sources)
+            {
+                WriteSource(destination, ref n, pair.Key, pair.Value);
+            }
         }
 
         WriteString(destination, ref n, TagSourceScopeKey, message.SourceScopeKey);
@@ -321,19 +349,38 @@ public sealed class GrantRecordCodec : DirectCodec<GrantRecord>
         return OperationStatus.Done;
     }
 
-    private static bool ExtrasHaveNoUnknownFields(GrantRecord message)
+    [ThreadStatic]
+    private static KeyValuePair<string, GrantSourceRecord>[]? _sourceScratch;
+
+    // The map's pairs in insertion order, in a per-thread array valid until the next call on this thread.
+    private static Span<KeyValuePair<string, GrantSourceRecord>> TakeSources(Google.Protobuf.Collections.MapField<string, GrantSourceRecord> map)
     {
-        foreach (var annotation in message.Annotations)
+        int count = map.Count;
+        if (count == 0)
         {
-            if (UnknownFields(annotation) is not null)
-            {
-                return false;
-            }
+            return [];
         }
 
-        foreach (var pair in message.Sources)
+        var scratch = _sourceScratch;
+        if (scratch is null || scratch.Length < count)
         {
-            if (UnknownFields(pair.Value) is not null)
+            _sourceScratch = scratch = new KeyValuePair<string, GrantSourceRecord>[Math.Max(count, 16)];
+        }
+
+        int n = 0;
+        foreach (var pair in map)
+        {
+            scratch[n++] = pair;
+        }
+
+        return scratch.AsSpan(0, n);
+    }
+
+    private static bool IsSorted(ReadOnlySpan<KeyValuePair<string, GrantSourceRecord>> pairs)
+    {
+        for (int i = 1; i < pairs.Length; i++)
+        {
+            if (Keys.Utf8Ordinal.Instance.Compare(pairs[i - 1].Key, pairs[i].Key) > 0)
             {
                 return false;
             }
@@ -344,40 +391,6 @@ public sealed class GrantRecordCodec : DirectCodec<GrantRecord>
 
     // map<string, GrantSourceRecord>: one length-delimited entry per pair, key (field 1, left out when
     // empty) then value (field 2, always present: map values are never null), in key order.
-    private static void WriteSources(GrantRecord message, Span<byte> destination, ref int n)
-    {
-        var sources = message.Sources;
-        if (IsSorted(message))
-        {
-            foreach (var pair in sources)
-            {
-                WriteSource(destination, ref n, pair.Key, pair.Value);
-            }
-
-            return;
-        }
-
-        var pairs = ArrayPool<KeyValuePair<string, GrantSourceRecord>>.Shared.Rent(sources.Count);
-        try
-        {
-            int count = 0;
-            foreach (var pair in sources)
-            {
-                pairs[count++] = pair;
-            }
-
-            pairs.AsSpan(0, count).Sort(SourceOrder);
-            for (int i = 0; i < count; i++)
-            {
-                WriteSource(destination, ref n, pairs[i].Key, pairs[i].Value);
-            }
-        }
-        finally
-        {
-            ArrayPool<KeyValuePair<string, GrantSourceRecord>>.Shared.Return(pairs, clearArray: true);
-        }
-    }
-
     private static void WriteSource(Span<byte> destination, ref int n, string key, GrantSourceRecord value)
     {
         int entry = BeginMessage(destination, ref n, TagSource);
@@ -643,6 +656,11 @@ public sealed class GrantRecordCodec : DirectCodec<GrantRecord>
     public static int CompactBound(GrantRecord message)
     {
         ArgumentNullException.ThrowIfNull(message);
+        return BoundOf(message, TakeSources(message.Sources));
+    }
+
+    private static int BoundOf(GrantRecord message, ReadOnlySpan<KeyValuePair<string, GrantSourceRecord>> sources)
+    {
         long chars = message.SyncId.Length + message.ExternalId.Length + message.SourceScopeKey.Length;
         long fields = 12, bytes = 0;
         if (message.Entitlement is { } e)
@@ -669,14 +687,15 @@ public sealed class GrantRecordCodec : DirectCodec<GrantRecord>
             }
         }
 
-        foreach (var a in message.Annotations)
+        var annotations = message.Annotations;
+        for (int i = 0; i < annotations.Count; i++)
         {
             fields += 3;
-            chars += a.TypeUrl.Length;
-            bytes += a.Value.Length;
+            chars += annotations[i].TypeUrl.Length;
+            bytes += annotations[i].Value.Length;
         }
 
-        foreach (var pair in message.Sources)
+        foreach (var pair in sources)
         {
             // The entry, its key, its value message and the value's four fields.
             fields += 7;
