@@ -45,6 +45,7 @@ public sealed partial class BenchRunner
             using var source = ExpansionStore(engine, Path.Combine(dir, "source"));
             StoreCopy.CopySync(fixture, sync, source, sync, _ctx.Cancellation);
             var times = new List<double>();
+            var cpu = new List<double>();
             long peak = 0, rows = 0;
             ExpansionResult? last = null;
             for (int run = 0; run < 3; run++)
@@ -53,10 +54,12 @@ public sealed partial class BenchRunner
                 using (var target = ExpansionStore(engine, path))
                 {
                     ResetPeakRss();
+                    var cpu0 = ProcessCpu();
                     var sw = Stopwatch.StartNew();
                     last = GrantExpander.ExpandInto(source, sync, target, sync, new ExpansionOptions(), _ctx.Cancellation);
                     sw.Stop();
                     times.Add(sw.Elapsed.TotalMilliseconds);
+                    cpu.Add((ProcessCpu() - cpu0).TotalMilliseconds);
                     peak = Math.Max(peak, PeakRss());
                     rows = target.Count(sync).Grants;
                 }
@@ -64,7 +67,7 @@ public sealed partial class BenchRunner
                 DeleteStore(path);
             }
 
-            _ctx.Err.WriteLine(string.Create(CultureInfo.InvariantCulture, $"bench: G14 [{engine.Name}] runs: {string.Join(", ", times.Select(t => t.ToString("F0", CultureInfo.InvariantCulture)))} ms (median reported); {last!.Edges} edges, {last.EntitlementsRecomputed} destinations, {last.GrantsCreated} created, {last.GrantsUpdated} updated"));
+            _ctx.Err.WriteLine(string.Create(CultureInfo.InvariantCulture, $"bench: G14 [{engine.Name}] runs: {string.Join(", ", times.Select(t => t.ToString("F0", CultureInfo.InvariantCulture)))} ms (median reported), process CPU (user+sys, both threads) {string.Join(", ", cpu.Select(t => t.ToString("F0", CultureInfo.InvariantCulture)))} ms; {last!.Edges} edges, {last.EntitlementsRecomputed} destinations, {last.GrantsCreated} created, {last.GrantsUpdated} updated"));
             times.Sort();
             var result = new BenchResult("G14", "ExpandMediumFixture", engine.Name, rows, times[times.Count / 2], rows, peak);
             results.Add(result);
@@ -78,6 +81,13 @@ public sealed partial class BenchRunner
         }
 
         return results;
+    }
+
+    /// <summary>CPU time of the whole process (user + system, all threads): on this shared machine it varies far less than wall time.</summary>
+    private static TimeSpan ProcessCpu()
+    {
+        using var self = Process.GetCurrentProcess();
+        return self.TotalProcessorTime;
     }
 
     /// <summary>A store of the engine under test for expansion benchmarks (durable like the engine's main store).</summary>
@@ -222,15 +232,17 @@ public sealed partial class BenchRunner
         try
         {
             ResetPeakRss();
+            var cpu0 = ProcessCpu();
             clock.Restart();
             var r = GrantExpander.ExpandInto(input, sync, target, sync, new ExpansionOptions { Progress = progress }, _ctx.Cancellation);
             clock.Stop();
+            double cpuMs = (ProcessCpu() - cpu0).TotalMilliseconds;
             long peak = PeakRss();
             long rows = target.Count(sync).Grants;
             long derived = rows - inputGrants;
             result = new BenchResult(bench, name, engine.Name, derived, clock.Elapsed.TotalMilliseconds, rows, peak);
             _ctx.Out.WriteLine(result.Line());
-            _ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{bench} derived grants [{engine.Name}]: {derived} from {inputGrants} ({r.Edges} edges, {r.EntitlementsRecomputed} destinations) in {clock.Elapsed.TotalMilliseconds:F0} ms: {derived / Math.Max(clock.Elapsed.TotalSeconds, 1e-9):F0} derived grants/s, peak RSS {peak / (1024 * 1024)} MiB"));
+            _ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{bench} derived grants [{engine.Name}]: {derived} from {inputGrants} ({r.Edges} edges, {r.EntitlementsRecomputed} destinations) in {clock.Elapsed.TotalMilliseconds:F0} ms: {derived / Math.Max(clock.Elapsed.TotalSeconds, 1e-9):F0} derived grants/s, process CPU {cpuMs:F0} ms (user+sys), peak RSS {peak / (1024 * 1024)} MiB"));
             if (keep)
             {
                 return (result, target);

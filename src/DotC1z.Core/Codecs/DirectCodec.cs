@@ -144,12 +144,15 @@ public sealed class GrantRecordCodec : DirectCodec<GrantRecord>
 {
     // Wire tags (field number << 3 | wire type) of the fields the compact encoder writes.
     private const byte TagSyncId = (1 << 3) | 2, TagExternalId = (2 << 3) | 2, TagEntitlement = (3 << 3) | 2,
-        TagPrincipal = (4 << 3) | 2, TagDiscoveredAt = (5 << 3) | 2, TagNeedsExpansion = 7 << 3, TagSourceScopeKey = (10 << 3) | 2;
+        TagPrincipal = (4 << 3) | 2, TagDiscoveredAt = (5 << 3) | 2, TagExpansion = (6 << 3) | 2, TagNeedsExpansion = 7 << 3,
+        TagAnnotation = (8 << 3) | 2, TagSource = (9 << 3) | 2, TagSourceScopeKey = (10 << 3) | 2;
 
     // Bulk loads encode millions of grants; Google.Protobuf measures every string of a grant three
     // times (CalculateSize, then again for each sub-message length while writing), which made the
     // encoding about half of the per-grant cost of a load. The common shape (ids, refs, a flag) is
-    // written here in one pass instead; anything else goes through the generated code.
+    // written here in one pass instead, and so are the expanded shapes (sources, annotations such as
+    // GrantImmutable, the expandable declaration) that expansion writes by the million; only unknown
+    // fields go through the generated code.
     [UnsafeAccessor(UnsafeAccessorKind.Field, Name = "_unknownFields")]
     private static extern ref UnknownFieldSet? UnknownFields(GrantRecord record);
 
@@ -162,9 +165,24 @@ public sealed class GrantRecordCodec : DirectCodec<GrantRecord>
     [UnsafeAccessor(UnsafeAccessorKind.Field, Name = "_unknownFields")]
     private static extern ref UnknownFieldSet? UnknownFields(Google.Protobuf.WellKnownTypes.Timestamp timestamp);
 
+    [UnsafeAccessor(UnsafeAccessorKind.Field, Name = "_unknownFields")]
+    private static extern ref UnknownFieldSet? UnknownFields(Google.Protobuf.WellKnownTypes.Any annotation);
+
+    [UnsafeAccessor(UnsafeAccessorKind.Field, Name = "_unknownFields")]
+    private static extern ref UnknownFieldSet? UnknownFields(GrantSourceRecord source);
+
+    [UnsafeAccessor(UnsafeAccessorKind.Field, Name = "_unknownFields")]
+    private static extern ref UnknownFieldSet? UnknownFields(GrantExpandableRecord expansion);
+
+    // Orders source entries as Canonical does (UTF-8 byte order of the keys).
+    private static readonly Comparison<KeyValuePair<string, GrantSourceRecord>> SourceOrder =
+        static (a, b) => Keys.Utf8Ordinal.Instance.Compare(a.Key, b.Key);
+
     /// <summary>
-    /// Encodes a grant of the common shape (ids, refs, the flag and a discovery time — every grant baton
-    /// writes has one — but no expansion, annotations, sources or unknown fields) in one pass, byte for byte as <see cref="DirectCodec{T}.Encode(T, Span{byte})"/> would.
+    /// Encodes a grant in one pass, byte for byte as <see cref="DirectCodec{T}.Encode(T, Span{byte})"/> would
+    /// (sources in key order, as the canonical encoding sorts them): ids, refs, the flag, a discovery
+    /// time, the expandable declaration, annotations and sources. A grant, ref, timestamp, annotation,
+    /// source or declaration carrying unknown fields is declined.
     /// </summary>
     /// <param name="message">The grant.</param>
     /// <param name="destination">The buffer.</param>
@@ -176,7 +194,7 @@ public sealed class GrantRecordCodec : DirectCodec<GrantRecord>
     /// <returns>
     /// <see cref="OperationStatus.Done"/>; <see cref="OperationStatus.DestinationTooSmall"/> (grow the
     /// buffer to <paramref name="written"/> bytes and call again); or <see cref="OperationStatus.InvalidData"/>
-    /// when the grant has another shape, which the caller encodes the usual way.
+    /// when the grant carries unknown fields, which the caller encodes the usual way.
     /// </returns>
     public static OperationStatus EncodeCompact(GrantRecord message, Span<byte> destination, out int written, bool omitSyncId = false)
     {
@@ -185,15 +203,36 @@ public sealed class GrantRecordCodec : DirectCodec<GrantRecord>
         var ent = message.Entitlement;
         var principal = message.Principal;
         var discovered = message.DiscoveredAt;
-        if (message.Expansion is not null || message.Annotations.Count != 0
-            || message.Sources.Count != 0 || UnknownFields(message) is not null
+        var expansion = message.Expansion;
+        if (UnknownFields(message) is not null
             || (ent is not null && UnknownFields(ent) is not null) || (principal is not null && UnknownFields(principal) is not null)
-            || (discovered is not null && UnknownFields(discovered) is not null))
+            || (discovered is not null && UnknownFields(discovered) is not null)
+            || (expansion is not null && UnknownFields(expansion) is not null))
         {
             return OperationStatus.InvalidData;
         }
 
-        int bound = CompactBound(message);
+        var annotations = message.Annotations;
+        for (int i = 0; i < annotations.Count; i++)
+        {
+            if (UnknownFields(annotations[i]) is not null)
+            {
+                return OperationStatus.InvalidData;
+            }
+        }
+
+        // The map is enumerated once (each enumeration of a MapField allocates a boxed enumerator):
+        // its pairs are copied to a per-thread scratch array, checked, measured and sorted there.
+        var sources = TakeSources(message.Sources);
+        foreach (var pair in sources)
+        {
+            if (UnknownFields(pair.Value) is not null)
+            {
+                return OperationStatus.InvalidData;
+            }
+        }
+
+        int bound = BoundOf(message, sources);
         if (destination.Length < bound)
         {
             written = bound;
@@ -245,15 +284,129 @@ public sealed class GrantRecordCodec : DirectCodec<GrantRecord>
             destination[lengthAt] = (byte)(n - lengthAt - 1); // at most 22 bytes: always a one-byte length
         }
 
+        if (expansion is not null)
+        {
+            // Repeated strings are written element by element, empty ones included.
+            int start = BeginMessage(destination, ref n, TagExpansion);
+            foreach (string id in expansion.EntitlementIds)
+            {
+                WriteStringAlways(destination, ref n, 1 << 3 | 2, id);
+            }
+
+            if (expansion.Shallow)
+            {
+                destination[n++] = 2 << 3;
+                destination[n++] = 1;
+            }
+
+            foreach (string type in expansion.ResourceTypeIds)
+            {
+                WriteStringAlways(destination, ref n, 3 << 3 | 2, type);
+            }
+
+            EndMessage(destination, ref n, start);
+        }
+
         if (message.NeedsExpansion)
         {
             destination[n++] = TagNeedsExpansion;
             destination[n++] = 1;
         }
 
+        for (int i = 0; i < annotations.Count; i++)
+        {
+            // google.protobuf.Any: type_url (string) and value (bytes), empty ones left out.
+            var annotation = annotations[i];
+            int start = BeginMessage(destination, ref n, TagAnnotation);
+            WriteString(destination, ref n, 1 << 3 | 2, annotation.TypeUrl);
+            var value = annotation.Value.Span;
+            if (!value.IsEmpty)
+            {
+                destination[n++] = 2 << 3 | 2;
+                n += WriteVarint(destination[n..], (ulong)value.Length);
+                value.CopyTo(destination[n..]);
+                n += value.Length;
+            }
+
+            EndMessage(destination, ref n, start);
+        }
+
+        if (!sources.IsEmpty)
+        {
+            if (!IsSorted(sources))
+            {
+                sources.Sort(SourceOrder);
+            }
+
+            foreach (var pair in sources)
+            {
+                WriteSource(destination, ref n, pair.Key, pair.Value);
+            }
+        }
+
         WriteString(destination, ref n, TagSourceScopeKey, message.SourceScopeKey);
         written = n;
         return OperationStatus.Done;
+    }
+
+    [ThreadStatic]
+    private static KeyValuePair<string, GrantSourceRecord>[]? _sourceScratch;
+
+    // The map's pairs in insertion order, in a per-thread array valid until the next call on this thread.
+    private static Span<KeyValuePair<string, GrantSourceRecord>> TakeSources(Google.Protobuf.Collections.MapField<string, GrantSourceRecord> map)
+    {
+        int count = map.Count;
+        if (count == 0)
+        {
+            return [];
+        }
+
+        var scratch = _sourceScratch;
+        if (scratch is null || scratch.Length < count)
+        {
+            _sourceScratch = scratch = new KeyValuePair<string, GrantSourceRecord>[Math.Max(count, 16)];
+        }
+
+        int n = 0;
+        foreach (var pair in map)
+        {
+            scratch[n++] = pair;
+        }
+
+        return scratch.AsSpan(0, n);
+    }
+
+    private static bool IsSorted(ReadOnlySpan<KeyValuePair<string, GrantSourceRecord>> pairs)
+    {
+        for (int i = 1; i < pairs.Length; i++)
+        {
+            if (Keys.Utf8Ordinal.Instance.Compare(pairs[i - 1].Key, pairs[i].Key) > 0)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    // map<string, GrantSourceRecord>: one length-delimited entry per pair, key (field 1, left out when
+    // empty) then value (field 2, always present: map values are never null), in key order.
+    private static void WriteSource(Span<byte> destination, ref int n, string key, GrantSourceRecord value)
+    {
+        int entry = BeginMessage(destination, ref n, TagSource);
+        WriteString(destination, ref n, 1 << 3 | 2, key);
+        int body = BeginMessage(destination, ref n, 2 << 3 | 2);
+        WriteString(destination, ref n, 1 << 3 | 2, value.ResourceTypeId);
+        WriteString(destination, ref n, 2 << 3 | 2, value.ResourceId);
+        WriteString(destination, ref n, 3 << 3 | 2, value.EntitlementId);
+        if (value.IsDirect)
+        {
+            destination[n++] = 4 << 3;
+            destination[n++] = 1;
+        }
+
+        EndMessage(destination, ref n, body);
+        EndMessage(destination, ref n, entry);
     }
 
     /// <summary>
@@ -503,7 +656,13 @@ public sealed class GrantRecordCodec : DirectCodec<GrantRecord>
     public static int CompactBound(GrantRecord message)
     {
         ArgumentNullException.ThrowIfNull(message);
+        return BoundOf(message, TakeSources(message.Sources));
+    }
+
+    private static int BoundOf(GrantRecord message, ReadOnlySpan<KeyValuePair<string, GrantSourceRecord>> sources)
+    {
         long chars = message.SyncId.Length + message.ExternalId.Length + message.SourceScopeKey.Length;
+        long fields = 12, bytes = 0;
         if (message.Entitlement is { } e)
         {
             chars += e.ResourceTypeId.Length + e.ResourceId.Length + e.EntitlementId.Length;
@@ -514,8 +673,37 @@ public sealed class GrantRecordCodec : DirectCodec<GrantRecord>
             chars += p.ResourceTypeId.Length + p.ResourceId.Length;
         }
 
+        if (message.Expansion is { } x)
+        {
+            fields += 2 + x.EntitlementIds.Count + x.ResourceTypeIds.Count;
+            foreach (string id in x.EntitlementIds)
+            {
+                chars += id.Length;
+            }
+
+            foreach (string type in x.ResourceTypeIds)
+            {
+                chars += type.Length;
+            }
+        }
+
+        var annotations = message.Annotations;
+        for (int i = 0; i < annotations.Count; i++)
+        {
+            fields += 3;
+            chars += annotations[i].TypeUrl.Length;
+            bytes += annotations[i].Value.Length;
+        }
+
+        foreach (var pair in sources)
+        {
+            // The entry, its key, its value message and the value's four fields.
+            fields += 7;
+            chars += pair.Key.Length + pair.Value.ResourceTypeId.Length + pair.Value.ResourceId.Length + pair.Value.EntitlementId.Length;
+        }
+
         // The discovery time adds at most 24 bytes: tag, length and two tagged ten-byte varints.
-        return (int)Math.Min(int.MaxValue, (chars * 3) + (12 * 6) + 24);
+        return (int)Math.Min(int.MaxValue, (chars * 3) + bytes + (fields * 6) + 24);
     }
 
     private static int WriteVarint(Span<byte> destination, ulong value)
@@ -540,6 +728,13 @@ public sealed class GrantRecordCodec : DirectCodec<GrantRecord>
 
         destination[n++] = tag;
         // Short values (all ids in practice) need a one-byte length: encode after it, then fix up.
+        int length = System.Text.Encoding.UTF8.GetBytes(value, destination[(n + 1)..]);
+        n += WriteLengthBefore(destination, n, length);
+    }
+
+    private static void WriteStringAlways(Span<byte> destination, ref int n, byte tag, string value)
+    {
+        destination[n++] = tag;
         int length = System.Text.Encoding.UTF8.GetBytes(value, destination[(n + 1)..]);
         n += WriteLengthBefore(destination, n, length);
     }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using DotC1z.Errors;
 using DotC1z.Keys;
 using DotC1z.Records;
@@ -353,6 +354,7 @@ public static partial class GrantExpander
             }
         }
 
+        var derived = new DerivedGrants(d, principals, entRef, now, immutable);
         for (int i = 0; i < d.Count; i++)
         {
             if (consumed[i])
@@ -360,7 +362,7 @@ public static partial class GrantExpander
                 continue;
             }
 
-            emit(Derived(d, i, principals, entRef, now, immutable));
+            emit(derived.Build(i));
             created++;
         }
 
@@ -396,24 +398,89 @@ public static partial class GrantExpander
         return changed;
     }
 
-    /// <summary>A derived grant: id <c>T:type:id</c>, the GrantImmutable marker, one source per carrying edge.</summary>
-    internal static GrantRecord Derived(Destination d, int i, PrincipalTable principals, EntitlementRef entRef, Timestamp now, Any immutable)
+}
+
+/// <summary>
+/// Builds one destination's derived grants: id <c>T:type:id</c>, the GrantImmutable marker, one source per carrying edge. Millions of them differ only in id and principal: the rest
+/// (entitlement ref, discovery time, the GrantImmutable annotation and the sources map) comes from a
+/// template per combination of carrying edges, shallow-copied, so a derived grant costs two objects
+/// (the record and its id) instead of the dozen a record with its own map and annotation list takes —
+/// which had made the GC heap of the build the largest memory and CPU cost after the bulk write.
+/// The shared parts are never mutated: derived records are only encoded or stored after they are built.
+/// </summary>
+internal sealed class DerivedGrants(Destination d, PrincipalTable principals, EntitlementRef entRef, Timestamp now, Any immutable)
+{
+    // Object.MemberwiseClone: copies the template's fields, sharing its map and annotation list.
+    [UnsafeAccessor(UnsafeAccessorKind.Method, Name = "MemberwiseClone")]
+    private static extern object ShallowCopy(object record);
+
+    private readonly GrantRecord?[] _byEntry = new GrantRecord?[d.Edges.Count * 2];
+    private Dictionary<EntrySlice, GrantRecord>? _byEntries;
+
+    /// <summary>The derived grant of the destination's <paramref name="i"/>th principal.</summary>
+    public GrantRecord Build(int i)
     {
+        int from = d.Starts[i], to = d.Starts[i + 1];
+        GrantRecord template;
+        if (to - from == 1)
+        {
+            template = _byEntry[d.Entries[from]] ??= Template(from, to);
+        }
+        else
+        {
+            _byEntries ??= [];
+            var key = new EntrySlice(d.Entries, from, to - from);
+            if (!_byEntries.TryGetValue(key, out template!))
+            {
+                _byEntries[key] = template = Template(from, to);
+            }
+        }
+
+        var g = (GrantRecord)ShallowCopy(template);
         var (type, id) = principals.Key(d.Principals[i]);
-        var g = new GrantRecord
-        {
-            ExternalId = $"{d.Target}:{type}:{id}",
-            Entitlement = entRef,
-            Principal = principals.Ref(d.Principals[i]),
-            DiscoveredAt = now,
-        };
+        g.ExternalId = $"{d.Target}:{type}:{id}";
+        g.Principal = principals.Ref(d.Principals[i]);
+        return g;
+    }
+
+    private GrantRecord Template(int from, int to)
+    {
+        var g = new GrantRecord { Entitlement = entRef, DiscoveredAt = now };
         g.Annotations.Add(immutable);
-        for (int k = d.Starts[i]; k < d.Starts[i + 1]; k++)
+        var sources = new List<GrantSourceRecord>(to - from);
+        for (int k = from; k < to; k++)
         {
-            var source = d.SharedSource(d.Entries[k]);
+            sources.Add(d.SharedSource(d.Entries[k]));
+        }
+
+        // Inserted in key order (UTF-8 bytes, as the canonical encoding sorts them) so the encoder takes its no-sort path.
+        sources.Sort(static (a, b) => Utf8Ordinal.Instance.Compare(a.EntitlementId, b.EntitlementId));
+        foreach (var source in sources)
+        {
             g.Sources[source.EntitlementId] = source;
         }
 
         return g;
+    }
+
+    /// <summary>A principal's entries (a slice of <see cref="Destination.Entries"/>), compared by content.</summary>
+    private readonly struct EntrySlice(int[] entries, int start, int length) : IEquatable<EntrySlice>
+    {
+        private ReadOnlySpan<int> Span => entries.AsSpan(start, length);
+
+        public bool Equals(EntrySlice other) => Span.SequenceEqual(other.Span);
+
+        public override bool Equals(object? obj) => obj is EntrySlice other && Equals(other);
+
+        public override int GetHashCode()
+        {
+            var hash = new HashCode();
+            foreach (int e in Span)
+            {
+                hash.Add(e);
+            }
+
+            return hash.ToHashCode();
+        }
     }
 }
