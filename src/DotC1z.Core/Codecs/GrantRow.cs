@@ -157,7 +157,7 @@ public readonly ref struct GrantRow
     }
 
     // EntitlementRef (1 resource_type_id, 2 resource_id, 3 entitlement_id) or PrincipalRef (1, 2): strings, last wins.
-    private static bool TryRef(ReadOnlySpan<byte> body, ref ReadOnlySpan<byte> first, ref ReadOnlySpan<byte> second, ref ReadOnlySpan<byte> third)
+    internal static bool TryRef(ReadOnlySpan<byte> body, ref ReadOnlySpan<byte> first, ref ReadOnlySpan<byte> second, ref ReadOnlySpan<byte> third)
     {
         int pos = 0;
         while (pos < body.Length)

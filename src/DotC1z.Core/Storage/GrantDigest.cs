@@ -149,25 +149,12 @@ public readonly record struct GrantDigest(long Count, ulong Xor)
     {
         hash = 0;
         entitlementId = default;
-        if (!Codecs.GrantRow.TryParse(value, out var row))
-        {
-            return false;
-        }
 
-        entitlementId = row.EntitlementId;
-
-        ReadOnlySpan<byte> rt = row.EntitlementResourceTypeId, rid = row.EntitlementResourceId, id = row.EntitlementId;
-        ReadOnlySpan<byte> prt = row.PrincipalResourceTypeId, pid = row.PrincipalResourceId;
-        if (!System.Text.Unicode.Utf8.IsValid(rt) || !System.Text.Unicode.Utf8.IsValid(rid) || !System.Text.Unicode.Utf8.IsValid(id)
-            || !System.Text.Unicode.Utf8.IsValid(prt) || !System.Text.Unicode.Utf8.IsValid(pid))
-        {
-            return false;
-        }
-
-        // The sources map's keys (field 9 entries, key = field 1), as offsets into value; most grants have none or a few.
+        // One pass over the top-level fields (protobuf's rules as GrantRow's: last wins, a repeated message merges),
+        // collecting the identity's spans and the sources map's keys (field 9 entries, key = field 1) as offsets.
+        ReadOnlySpan<byte> rt = default, rid = default, id = default, prt = default, pid = default, unused = default;
         Span<(int Start, int Length)> keys = stackalloc (int, int)[MaxStackSources];
         int sources = 0;
-        (int Start, int Length)[]? more = null;
         int pos = 0;
         while (pos < value.Length)
         {
@@ -176,41 +163,66 @@ public readonly record struct GrantDigest(long Count, ulong Xor)
                 return false;
             }
 
-            if (field != 9 || wireType != 2)
+            if (wireType != 2)
             {
                 continue;
             }
 
-            (int Start, int Length) key = (start, 0);
-            var entry = value.Slice(start, length);
-            int inner = 0;
-            while (inner < entry.Length)
+            if (field == 3)
             {
-                if (!Codecs.GrantRow.TryField(entry, ref inner, out uint f, out uint w, out _, out int keyStart, out int keyLength))
+                if (!Codecs.GrantRow.TryRef(value.Slice(start, length), ref rt, ref rid, ref id))
+                {
+                    return false;
+                }
+            }
+            else if (field == 4)
+            {
+                if (!Codecs.GrantRow.TryRef(value.Slice(start, length), ref prt, ref pid, ref unused))
+                {
+                    return false;
+                }
+            }
+            else if (field == 9)
+            {
+                (int Start, int Length) key = (start, 0);
+                var entry = value.Slice(start, length);
+                int inner = 0;
+                while (inner < entry.Length)
+                {
+                    if (!Codecs.GrantRow.TryField(entry, ref inner, out uint f, out uint w, out _, out int keyStart, out int keyLength))
+                    {
+                        return false;
+                    }
+
+                    if (f == 1 && w == 2)
+                    {
+                        key = (start + keyStart, keyLength);
+                    }
+                }
+
+                if (!System.Text.Unicode.Utf8.IsValid(value.Slice(key.Start, key.Length)))
                 {
                     return false;
                 }
 
-                if (f == 1 && w == 2)
+                if (sources == keys.Length)
                 {
-                    key = (start + keyStart, keyLength);
+                    var more = new (int, int)[keys.Length * 2];
+                    keys.CopyTo(more);
+                    keys = more;
                 }
-            }
 
-            if (!System.Text.Unicode.Utf8.IsValid(value.Slice(key.Start, key.Length)))
-            {
-                return false;
+                keys[sources++] = key;
             }
-
-            if (sources == keys.Length)
-            {
-                more = new (int, int)[keys.Length * 2];
-                keys.CopyTo(more);
-                keys = more;
-            }
-
-            keys[sources++] = key;
         }
+
+        if (!System.Text.Unicode.Utf8.IsValid(rt) || !System.Text.Unicode.Utf8.IsValid(rid) || !System.Text.Unicode.Utf8.IsValid(id)
+            || !System.Text.Unicode.Utf8.IsValid(prt) || !System.Text.Unicode.Utf8.IsValid(pid))
+        {
+            return false;
+        }
+
+        entitlementId = id;
 
         // Map keys in UTF-8 byte order, each once (a repeated key is one map entry: the last wins, the key is the same).
         var sorted = keys[..sources];
@@ -365,23 +377,37 @@ public readonly record struct GrantDigest(long Count, ulong Xor)
 /// </summary>
 public sealed class GrantDigestBuilder
 {
-    private readonly Dictionary<string, GrantDigest> _byEntitlement = new(StringComparer.Ordinal);
+    // Per-entitlement digests in first-seen order, found by the entitlement id's UTF-8 bytes through an
+    // open-addressing table (no string per grant); the record road finds them by string.
+    private readonly List<(string Key, byte[] Utf8, uint Hash, GrantDigest Digest)> _entries = [];
+    private readonly Dictionary<string, int> _byKey = new(StringComparer.Ordinal);
+    private int[] _slots = new int[64];
 
-    // Grants come grouped by entitlement more often than not: the last entitlement's bytes and key answer
-    // most lookups with one compare.
-    private byte[] _lastEntitlement = new byte[64];
-    private int _lastEntitlementLength = -1;
-    private string _lastKey = string.Empty;
+    // Grants come grouped by entitlement more often than not: the last one answers with one compare.
+    private int _last = -1;
 
     /// <summary>Per-entitlement digests so far, keyed by entitlement id.</summary>
-    public IReadOnlyDictionary<string, GrantDigest> ByEntitlement => _byEntitlement;
+    public IReadOnlyDictionary<string, GrantDigest> ByEntitlement
+    {
+        get
+        {
+            var result = new Dictionary<string, GrantDigest>(_entries.Count, StringComparer.Ordinal);
+            foreach (var entry in _entries)
+            {
+                result[entry.Key] = entry.Digest;
+            }
+
+            return result;
+        }
+    }
 
     /// <summary>Folds in one grant.</summary>
     /// <param name="grant">The grant.</param>
     public void Add(GrantRecord grant)
     {
         ArgumentNullException.ThrowIfNull(grant);
-        Fold(grant.Entitlement?.EntitlementId ?? string.Empty, GrantDigest.ContentHash(grant));
+        string key = grant.Entitlement?.EntitlementId ?? string.Empty;
+        Fold(_byKey.TryGetValue(key, out int index) ? index : AddEntry(key, System.Text.Encoding.UTF8.GetBytes(key)), GrantDigest.ContentHash(grant));
     }
 
     /// <summary>Folds in one grant in its stored encoding.</summary>
@@ -406,19 +432,7 @@ public sealed class GrantDigestBuilder
             return;
         }
 
-        if (_lastEntitlementLength != entitlement.Length || !entitlement.SequenceEqual(_lastEntitlement.AsSpan(0, _lastEntitlementLength)))
-        {
-            _lastKey = System.Text.Encoding.UTF8.GetString(entitlement);
-            if (_lastEntitlement.Length < entitlement.Length)
-            {
-                _lastEntitlement = new byte[entitlement.Length];
-            }
-
-            entitlement.CopyTo(_lastEntitlement);
-            _lastEntitlementLength = entitlement.Length;
-        }
-
-        Fold(_lastKey, hash);
+        Fold(IndexOf(entitlement), hash);
     }
 
     /// <summary>Folds in another builder's grants (disjoint from this one's).</summary>
@@ -426,16 +440,81 @@ public sealed class GrantDigestBuilder
     public void Merge(GrantDigestBuilder other)
     {
         ArgumentNullException.ThrowIfNull(other);
-        foreach (var (key, digest) in other._byEntitlement)
+        foreach (var entry in other._entries)
         {
-            ref var slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_byEntitlement, key, out _);
-            slot = slot.Combine(digest);
+            int index = _byKey.TryGetValue(entry.Key, out int found) ? found : AddEntry(entry.Key, entry.Utf8);
+            ref var e = ref System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_entries)[index];
+            e.Digest = e.Digest.Combine(entry.Digest);
         }
     }
 
-    private void Fold(string entitlement, ulong hash)
+    private int IndexOf(ReadOnlySpan<byte> utf8)
     {
-        ref var slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_byEntitlement, entitlement, out _);
-        slot = new GrantDigest(slot.Count + 1, slot.Xor ^ hash);
+        if (_last >= 0 && utf8.SequenceEqual(_entries[_last].Utf8))
+        {
+            return _last;
+        }
+
+        uint hash = (uint)XxHash3.HashToUInt64(utf8);
+        int mask = _slots.Length - 1;
+        for (int slot = (int)hash & mask; ; slot = (slot + 1) & mask)
+        {
+            int entry = _slots[slot] - 1;
+            if (entry < 0)
+            {
+                // A new entitlement id (valid UTF-8 here, so its string round-trips to these bytes).
+                return _last = AddEntry(System.Text.Encoding.UTF8.GetString(utf8), utf8.ToArray());
+            }
+
+            if (_entries[entry].Hash == hash && utf8.SequenceEqual(_entries[entry].Utf8))
+            {
+                return _last = entry;
+            }
+        }
+    }
+
+    private int AddEntry(string key, byte[] utf8)
+    {
+        if (_byKey.TryGetValue(key, out int existing))
+        {
+            return existing;
+        }
+
+        uint hash = (uint)XxHash3.HashToUInt64(utf8);
+        _entries.Add((key, utf8, hash, default));
+        int index = _entries.Count - 1;
+        _byKey[key] = index;
+        if (_entries.Count * 2 > _slots.Length)
+        {
+            _slots = new int[_slots.Length * 2];
+            for (int i = 0; i < _entries.Count; i++)
+            {
+                Place(i);
+            }
+        }
+        else
+        {
+            Place(index);
+        }
+
+        return index;
+    }
+
+    private void Place(int index)
+    {
+        int mask = _slots.Length - 1;
+        int slot = (int)_entries[index].Hash & mask;
+        while (_slots[slot] != 0)
+        {
+            slot = (slot + 1) & mask;
+        }
+
+        _slots[slot] = index + 1;
+    }
+
+    private void Fold(int index, ulong hash)
+    {
+        ref var e = ref System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_entries)[index];
+        e.Digest = new GrantDigest(e.Digest.Count + 1, e.Digest.Xor ^ hash);
     }
 }
