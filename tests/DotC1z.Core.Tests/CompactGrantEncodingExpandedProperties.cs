@@ -14,12 +14,7 @@ namespace DotC1z.Core.Tests;
 /// </summary>
 public sealed class CompactGrantEncodingExpandedProperties
 {
-    // Short ids, long ones (multi-byte length varints), any UTF-16 (lone surrogates included).
-    private static readonly Gen<string> Text = Gen.OneOf(
-        Gen.Const(string.Empty),
-        Gen.String[Gen.Char['a', 'z'], 1, 12],
-        Gen.String[Gen.Char.AlphaNumeric, 100, 300],
-        Gen.String);
+    private static readonly Gen<string> Text = CompactGrantEncodingProperties.Ids;
 
     private static readonly Gen<GrantSourceRecord> Source =
         Gen.Select(Text, Text, Text, Gen.Bool, (rt, rid, eid, direct) => new GrantSourceRecord { ResourceTypeId = rt, ResourceId = rid, EntitlementId = eid, IsDirect = direct });
