@@ -84,19 +84,73 @@ public readonly record struct GrantDigest(long Count, ulong Xor)
         ReadOnlySpan<char> tail = structured ? id.AsSpan(rt.Length + rid.Length + 2) : id;
         string prt = grant.Principal?.ResourceTypeId ?? string.Empty;
         string pid = grant.Principal?.ResourceId ?? string.Empty;
+        string[] sources = [.. grant.Sources.Keys];
+        Array.Sort(sources, Utf8Ordinal.Instance);
 
-        int bound = TupleCodec.MaxEncodedStringLength(rt.Length) + TupleCodec.MaxEncodedStringLength(rid.Length) + 2
-            + TupleCodec.MaxEncodedStringLength(tail.Length) + TupleCodec.MaxEncodedStringLength(prt.Length)
-            + TupleCodec.MaxEncodedStringLength(pid.Length) + 5;
-        string[]? sources = null;
-        if (grant.Sources.Count > 0)
+        // The elements as UTF-8, one after another (invalid UTF-16 becomes U+FFFD, as protobuf writes it).
+        var utf8 = System.Text.Encoding.UTF8;
+        int bound = utf8.GetMaxByteCount(rt.Length) + utf8.GetMaxByteCount(rid.Length) + utf8.GetMaxByteCount(tail.Length)
+            + utf8.GetMaxByteCount(prt.Length) + utf8.GetMaxByteCount(pid.Length);
+        foreach (string key in sources)
         {
-            sources = [.. grant.Sources.Keys];
-            Array.Sort(sources, Utf8Ordinal.Instance);
-            foreach (string s in sources)
+            bound += utf8.GetMaxByteCount(key.Length);
+        }
+
+        byte[]? rented = null;
+        Span<byte> text = bound <= StackBufferBytes ? stackalloc byte[StackBufferBytes] : (rented = ArrayPool<byte>.Shared.Rent(bound));
+        Span<(int Start, int Length)> keys = sources.Length <= MaxStackSources ? stackalloc (int, int)[MaxStackSources] : new (int, int)[sources.Length];
+        try
+        {
+            int n = 0;
+            (int Start, int Length) Put(ReadOnlySpan<char> value, Span<byte> text)
             {
-                bound += TupleCodec.MaxEncodedStringLength(s.Length) + 1;
+                int written = utf8.GetBytes(value, text[n..]);
+                n += written;
+                return (n - written, written);
             }
+
+            var rtAt = Put(rt, text);
+            var ridAt = Put(rid, text);
+            var tailAt = Put(tail, text);
+            var prtAt = Put(prt, text);
+            var pidAt = Put(pid, text);
+            for (int i = 0; i < sources.Length; i++)
+            {
+                keys[i] = Put(sources[i], text);
+            }
+
+            return HashLayout(Slice(text, rtAt), Slice(text, ridAt), structured, Slice(text, tailAt), Slice(text, prtAt), Slice(text, pidAt), text, keys[..sources.Length]);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    private static ReadOnlySpan<byte> Slice(ReadOnlySpan<byte> text, (int Start, int Length) at) => text.Slice(at.Start, at.Length);
+
+    /// <summary>
+    /// XXH64 of the hashed layout (docs/FORMAT.md, "Grant digests") from UTF-8 elements: rt 00 rid 00 flag 00 tail 00
+    /// prt 00 pid, then 00 and each source key (slices of <paramref name="text"/>) in the order given, every element
+    /// tuple-escaped. Both roads (records, stored bytes) end here, so the layout is written once.
+    /// </summary>
+    private static ulong HashLayout(
+        ReadOnlySpan<byte> rt,
+        ReadOnlySpan<byte> rid,
+        bool structured,
+        ReadOnlySpan<byte> tail,
+        ReadOnlySpan<byte> prt,
+        ReadOnlySpan<byte> pid,
+        ReadOnlySpan<byte> text,
+        ReadOnlySpan<(int Start, int Length)> sources)
+    {
+        int bound = TupleCodec.MaxEncodedLength(rt.Length + rid.Length + tail.Length + prt.Length + pid.Length) + 8;
+        foreach (var k in sources)
+        {
+            bound += TupleCodec.MaxEncodedLength(k.Length) + 1;
         }
 
         byte[]? rented = null;
@@ -104,24 +158,21 @@ public readonly record struct GrantDigest(long Count, ulong Xor)
         try
         {
             int n = 0;
-            n += Element(rt, buffer[n..]);
+            n += Escaped(rt, buffer[n..]);
             buffer[n++] = TupleCodec.Separator;
-            n += Element(rid, buffer[n..]);
+            n += Escaped(rid, buffer[n..]);
             buffer[n++] = TupleCodec.Separator;
             buffer[n++] = structured ? (byte)'1' : (byte)'0';
             buffer[n++] = TupleCodec.Separator;
-            n += Element(tail, buffer[n..]);
+            n += Escaped(tail, buffer[n..]);
             buffer[n++] = TupleCodec.Separator;
-            n += Element(prt, buffer[n..]);
+            n += Escaped(prt, buffer[n..]);
             buffer[n++] = TupleCodec.Separator;
-            n += Element(pid, buffer[n..]);
-            if (sources is not null)
+            n += Escaped(pid, buffer[n..]);
+            foreach (var k in sources)
             {
-                foreach (string s in sources)
-                {
-                    buffer[n++] = TupleCodec.Separator;
-                    n += Element(s, buffer[n..]);
-                }
+                buffer[n++] = TupleCodec.Separator;
+                n += Escaped(Slice(text, k), buffer[n..]);
             }
 
             return XxHash64.HashToUInt64(buffer[..n]);
@@ -224,7 +275,7 @@ public readonly record struct GrantDigest(long Count, ulong Xor)
 
         entitlementId = id;
 
-        // Map keys in UTF-8 byte order, each once (a repeated key is one map entry: the last wins, the key is the same).
+        // Map keys in UTF-8 byte order.
         var sorted = keys[..sources];
         for (int i = 1; i < sorted.Length; i++)
         {
@@ -239,56 +290,24 @@ public readonly record struct GrantDigest(long Count, ulong Xor)
             sorted[j + 1] = k;
         }
 
+        // A repeated map key is one map entry (the last wins; the key is the same): hash it once.
+        int distinct = 0;
+        for (int i = 0; i < sorted.Length; i++)
+        {
+            if (distinct == 0 || !value.Slice(sorted[i].Start, sorted[i].Length).SequenceEqual(value.Slice(sorted[distinct - 1].Start, sorted[distinct - 1].Length)))
+            {
+                sorted[distinct++] = sorted[i];
+            }
+        }
+
         bool structured = id.Length >= rt.Length + rid.Length + 2
             && id.StartsWith(rt)
             && id[rt.Length] == (byte)':'
             && id.Slice(rt.Length + 1, rid.Length).SequenceEqual(rid)
             && id[rt.Length + 1 + rid.Length] == (byte)':';
         var tail = structured ? id[(rt.Length + rid.Length + 2)..] : id;
-        int bound = TupleCodec.MaxEncodedLength(rt.Length + rid.Length + tail.Length + prt.Length + pid.Length) + 8;
-        foreach (var k in sorted)
-        {
-            bound += TupleCodec.MaxEncodedLength(k.Length) + 1;
-        }
-
-        byte[]? rented = null;
-        Span<byte> buffer = bound <= StackBufferBytes ? stackalloc byte[StackBufferBytes] : (rented = ArrayPool<byte>.Shared.Rent(bound));
-        try
-        {
-            int n = 0;
-            n += Escaped(rt, buffer[n..]);
-            buffer[n++] = TupleCodec.Separator;
-            n += Escaped(rid, buffer[n..]);
-            buffer[n++] = TupleCodec.Separator;
-            buffer[n++] = structured ? (byte)'1' : (byte)'0';
-            buffer[n++] = TupleCodec.Separator;
-            n += Escaped(tail, buffer[n..]);
-            buffer[n++] = TupleCodec.Separator;
-            n += Escaped(prt, buffer[n..]);
-            buffer[n++] = TupleCodec.Separator;
-            n += Escaped(pid, buffer[n..]);
-            for (int i = 0; i < sorted.Length; i++)
-            {
-                var k = value.Slice(sorted[i].Start, sorted[i].Length);
-                if (i > 0 && k.SequenceEqual(value.Slice(sorted[i - 1].Start, sorted[i - 1].Length)))
-                {
-                    continue;
-                }
-
-                buffer[n++] = TupleCodec.Separator;
-                n += Escaped(k, buffer[n..]);
-            }
-
-            hash = XxHash64.HashToUInt64(buffer[..n]);
-            return true;
-        }
-        finally
-        {
-            if (rented is not null)
-            {
-                ArrayPool<byte>.Shared.Return(rented);
-            }
-        }
+        hash = HashLayout(rt, rid, structured, tail, prt, pid, value, sorted[..distinct]);
+        return true;
     }
 
     // Sources of one grant kept on the stack before the list moves to the heap.
@@ -362,12 +381,6 @@ public readonly record struct GrantDigest(long Count, ulong Xor)
         return builder.ByEntitlement;
     }
 
-    private static int Element(ReadOnlySpan<char> value, Span<byte> destination)
-    {
-        // The bound computed above makes DestinationTooSmall impossible.
-        _ = TupleCodec.EncodeString(value, destination, out int written);
-        return written;
-    }
 }
 
 /// <summary>
