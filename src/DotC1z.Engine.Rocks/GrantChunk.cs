@@ -198,82 +198,22 @@ internal sealed class GrantChunk : IDisposable
         return recent.Id;
     }
 
-    // The byte-level road interns UTF-8 elements: consecutive grants usually repeat each element (ids
-    // sorted by entitlement or principal), so one remembered element per field answers most rows with a
-    // compare; the rest are found by their bytes in an open-addressing table (no transcoding), and only
-    // a new element allocates its string, interned with the record road's so both share ids.
-    private const int Utf8Fields = 5;
-    private int[] _utf8Slots = new int[1024];
-    private readonly List<(byte[] Bytes, uint Hash, int Id)> _utf8Entries = [];
-    private readonly byte[][] _lastUtf8 = [new byte[64], new byte[64], new byte[64], new byte[64], new byte[64]];
-    private readonly int[] _lastUtf8Length = [-1, -1, -1, -1, -1];
-    private readonly int[] _lastUtf8Id = new int[Utf8Fields];
+    // The byte-level road interns UTF-8 elements by their bytes, one index per field (consecutive grants
+    // usually repeat each field's element, which each index's last lookup answers with a compare); only a
+    // new element makes its string, interned with the record road's so both share ids.
+    private readonly Utf8Index[] _utf8Fields = [new(), new(), new(), new(), new()];
+    private readonly List<int>[] _utf8Ids = [[], [], [], [], []];
 
     private int InternUtf8(ReadOnlySpan<byte> utf8, int field)
     {
-        int known = _lastUtf8Length[field];
-        if (known == utf8.Length && utf8.SequenceEqual(_lastUtf8[field].AsSpan(0, known)))
+        int index = _utf8Fields[field].GetOrAdd(utf8, out bool added);
+        if (added)
         {
-            return _lastUtf8Id[field];
+            // Invalid UTF-8 becomes U+FFFD, as protobuf's string decoding (and so the record road) makes it.
+            _utf8Ids[field].Add(InternText(System.Text.Encoding.UTF8.GetString(utf8)));
         }
 
-        int id = LookupUtf8(utf8);
-        if (_lastUtf8[field].Length < utf8.Length)
-        {
-            _lastUtf8[field] = new byte[utf8.Length];
-        }
-
-        utf8.CopyTo(_lastUtf8[field]);
-        _lastUtf8Length[field] = utf8.Length;
-        _lastUtf8Id[field] = id;
-        return id;
-    }
-
-    private int LookupUtf8(ReadOnlySpan<byte> utf8)
-    {
-        uint hash = (uint)System.IO.Hashing.XxHash3.HashToUInt64(utf8);
-        int mask = _utf8Slots.Length - 1;
-        for (int slot = (int)hash & mask; ; slot = (slot + 1) & mask)
-        {
-            int entry = _utf8Slots[slot] - 1;
-            if (entry < 0)
-            {
-                // Invalid UTF-8 becomes U+FFFD, as protobuf's string decoding (and so the record road) makes it.
-                int id = InternText(System.Text.Encoding.UTF8.GetString(utf8));
-                _utf8Entries.Add((utf8.ToArray(), hash, id));
-                _utf8Slots[slot] = _utf8Entries.Count;
-                if (_utf8Entries.Count * 2 > _utf8Slots.Length)
-                {
-                    GrowUtf8Slots();
-                }
-
-                return id;
-            }
-
-            var (bytes, h, found) = _utf8Entries[entry];
-            if (h == hash && utf8.SequenceEqual(bytes))
-            {
-                return found;
-            }
-        }
-    }
-
-    private void GrowUtf8Slots()
-    {
-        var slots = new int[_utf8Slots.Length * 2];
-        int mask = slots.Length - 1;
-        for (int i = 0; i < _utf8Entries.Count; i++)
-        {
-            int slot = (int)_utf8Entries[i].Hash & mask;
-            while (slots[slot] != 0)
-            {
-                slot = (slot + 1) & mask;
-            }
-
-            slots[slot] = i + 1;
-        }
-
-        _utf8Slots = slots;
+        return _utf8Ids[field][index];
     }
 
     private int InternText(string s)
@@ -473,9 +413,12 @@ internal sealed class GrantChunk : IDisposable
         _intern.Clear();
         _strings.Clear();
         Array.Clear(_recent);
-        _lastUtf8Length.AsSpan().Fill(-1);
-        Array.Clear(_utf8Slots);
-        _utf8Entries.Clear();
+        for (int field = 0; field < _utf8Fields.Length; field++)
+        {
+            _utf8Fields[field].Clear();
+            _utf8Ids[field].Clear();
+        }
+
         _orders = null;
         _encoded = null;
         _rank = null;

@@ -390,14 +390,12 @@ public readonly record struct GrantDigest(long Count, ulong Xor)
 /// </summary>
 public sealed class GrantDigestBuilder
 {
-    // Per-entitlement digests in first-seen order, found by the entitlement id's UTF-8 bytes through an
-    // open-addressing table (no string per grant); the record road finds them by string.
-    private readonly List<(string Key, byte[] Utf8, uint Hash, GrantDigest Digest)> _entries = [];
+    // Per-entitlement digests in first-seen order, found by entitlement id (the record road) or by its UTF-8 bytes
+    // (the stored-bytes road: no string per grant, the index's last lookup answering runs of one entitlement).
+    private readonly List<(string Key, GrantDigest Digest)> _entries = [];
     private readonly Dictionary<string, int> _byKey = new(StringComparer.Ordinal);
-    private int[] _slots = new int[64];
-
-    // Grants come grouped by entitlement more often than not: the last one answers with one compare.
-    private int _last = -1;
+    private readonly Codecs.Utf8Index _utf8 = new();
+    private readonly List<int> _entryOfUtf8 = [];
 
     /// <summary>Per-entitlement digests so far, keyed by entitlement id.</summary>
     public IReadOnlyDictionary<string, GrantDigest> ByEntitlement
@@ -405,9 +403,9 @@ public sealed class GrantDigestBuilder
         get
         {
             var result = new Dictionary<string, GrantDigest>(_entries.Count, StringComparer.Ordinal);
-            foreach (var entry in _entries)
+            foreach (var (key, digest) in _entries)
             {
-                result[entry.Key] = entry.Digest;
+                result[key] = digest;
             }
 
             return result;
@@ -419,8 +417,7 @@ public sealed class GrantDigestBuilder
     public void Add(GrantRecord grant)
     {
         ArgumentNullException.ThrowIfNull(grant);
-        string key = grant.Entitlement?.EntitlementId ?? string.Empty;
-        Fold(_byKey.TryGetValue(key, out int index) ? index : AddEntry(key, System.Text.Encoding.UTF8.GetBytes(key)), GrantDigest.ContentHash(grant));
+        Fold(EntryOf(grant.Entitlement?.EntitlementId ?? string.Empty), GrantDigest.ContentHash(grant));
     }
 
     /// <summary>Folds in one grant in its stored encoding.</summary>
@@ -445,7 +442,14 @@ public sealed class GrantDigestBuilder
             return;
         }
 
-        Fold(IndexOf(entitlement), hash);
+        int index = _utf8.GetOrAdd(entitlement, out bool added);
+        if (added)
+        {
+            // Valid UTF-8 here, so the string round-trips to these bytes.
+            _entryOfUtf8.Add(EntryOf(System.Text.Encoding.UTF8.GetString(entitlement)));
+        }
+
+        Fold(_entryOfUtf8[index], hash);
     }
 
     /// <summary>Folds in another builder's grants (disjoint from this one's).</summary>
@@ -453,76 +457,25 @@ public sealed class GrantDigestBuilder
     public void Merge(GrantDigestBuilder other)
     {
         ArgumentNullException.ThrowIfNull(other);
-        foreach (var entry in other._entries)
+        foreach (var (key, digest) in other._entries)
         {
-            int index = _byKey.TryGetValue(entry.Key, out int found) ? found : AddEntry(entry.Key, entry.Utf8);
+            // The entry first: adding it may move the list's storage.
+            int index = EntryOf(key);
             ref var e = ref System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_entries)[index];
-            e.Digest = e.Digest.Combine(entry.Digest);
+            e.Digest = e.Digest.Combine(digest);
         }
     }
 
-    private int IndexOf(ReadOnlySpan<byte> utf8)
+    private int EntryOf(string key)
     {
-        if (_last >= 0 && utf8.SequenceEqual(_entries[_last].Utf8))
+        ref int slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_byKey, key, out bool exists);
+        if (!exists)
         {
-            return _last;
+            slot = _entries.Count;
+            _entries.Add((key, default));
         }
 
-        uint hash = (uint)XxHash3.HashToUInt64(utf8);
-        int mask = _slots.Length - 1;
-        for (int slot = (int)hash & mask; ; slot = (slot + 1) & mask)
-        {
-            int entry = _slots[slot] - 1;
-            if (entry < 0)
-            {
-                // A new entitlement id (valid UTF-8 here, so its string round-trips to these bytes).
-                return _last = AddEntry(System.Text.Encoding.UTF8.GetString(utf8), utf8.ToArray());
-            }
-
-            if (_entries[entry].Hash == hash && utf8.SequenceEqual(_entries[entry].Utf8))
-            {
-                return _last = entry;
-            }
-        }
-    }
-
-    private int AddEntry(string key, byte[] utf8)
-    {
-        if (_byKey.TryGetValue(key, out int existing))
-        {
-            return existing;
-        }
-
-        uint hash = (uint)XxHash3.HashToUInt64(utf8);
-        _entries.Add((key, utf8, hash, default));
-        int index = _entries.Count - 1;
-        _byKey[key] = index;
-        if (_entries.Count * 2 > _slots.Length)
-        {
-            _slots = new int[_slots.Length * 2];
-            for (int i = 0; i < _entries.Count; i++)
-            {
-                Place(i);
-            }
-        }
-        else
-        {
-            Place(index);
-        }
-
-        return index;
-    }
-
-    private void Place(int index)
-    {
-        int mask = _slots.Length - 1;
-        int slot = (int)_entries[index].Hash & mask;
-        while (_slots[slot] != 0)
-        {
-            slot = (slot + 1) & mask;
-        }
-
-        _slots[slot] = index + 1;
+        return slot;
     }
 
     private void Fold(int index, ulong hash)
