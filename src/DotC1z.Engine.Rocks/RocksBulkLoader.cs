@@ -93,10 +93,7 @@ internal sealed class RocksBulkLoader : IBulkLoader
 
         // A full chunk spills only when another grant arrives: a load that fits exactly in one
         // chunk is written straight from memory by Complete.
-        if (_grants.Count >= _store.Options.BulkChunkRecords || _grants.Bytes >= _store.Options.BulkChunkBytes)
-        {
-            SpillGrants();
-        }
+        SpillGrantsIfFull();
 
         // Records read from a store (compaction, import, copies) carry their sync id; the stored value
         // never does (the key holds it).
@@ -148,10 +145,7 @@ internal sealed class RocksBulkLoader : IBulkLoader
             throw new C1zArgumentException("grant external_id is required");
         }
 
-        if (_grants.Count >= _store.Options.BulkChunkRecords || _grants.Bytes >= _store.Options.BulkChunkBytes)
-        {
-            SpillGrants();
-        }
+        SpillGrantsIfFull();
 
         Stream(_grants.Add(in row, value, _seq++), value);
     }
@@ -292,6 +286,14 @@ internal sealed class RocksBulkLoader : IBulkLoader
     }
 
     private static int LaneCount => Math.Max(1, Math.Min(2, Environment.ProcessorCount));
+
+    private void SpillGrantsIfFull()
+    {
+        if (_grants.Count >= _store.Options.BulkChunkRecords || _grants.Bytes >= _store.Options.BulkChunkBytes)
+        {
+            SpillGrants();
+        }
+    }
 
     /// <summary>Writes the grant chunk's keyspaces to run files (in parallel) and empties it.</summary>
     private void SpillGrants() => C1zErrors.Unwrapped(SpillGrantsCore, _store.Directory);

@@ -199,16 +199,9 @@ public static class SyncDiff
                         visitor?.Deleted(kind, b!);
                         break;
                     default:
-                        if (!kind.SameContent(b!, a!))
+                        if (Modified(kind, b!, a!, fields, visitor))
                         {
                             modified++;
-                            var changed = ChangedFields(b!, a!);
-                            foreach (string f in changed)
-                            {
-                                fields[f] = fields.GetValueOrDefault(f) + 1;
-                            }
-
-                            visitor?.Modified(kind, b!, a!, changed);
                         }
 
                         break;
@@ -221,6 +214,25 @@ public static class SyncDiff
             }
 
             Changes.Add(new KindChanges(kind, created, deleted, modified, fields));
+        }
+
+        /// <summary>Two records of one identity: when their content differs, counts the fields that changed and tells the visitor.</summary>
+        private static bool Modified<T>(RecordKindInfo<T> kind, T before, T after, SortedDictionary<string, long> fields, IDiffVisitor? visitor)
+            where T : class, IMessage<T>, new()
+        {
+            if (kind.SameContent(before, after))
+            {
+                return false;
+            }
+
+            var changed = ChangedFields(before, after);
+            foreach (string f in changed)
+            {
+                fields[f] = fields.GetValueOrDefault(f) + 1;
+            }
+
+            visitor?.Modified(kind, before, after, changed);
+            return true;
         }
 
         /// <summary>
@@ -270,16 +282,9 @@ public static class SyncDiff
                                 // Different bytes can still encode equal grants (another field order): decode to be sure.
                                 var before = kind.Codec.Decode(b.Value);
                                 var after = kind.Codec.Decode(a.Value);
-                                if (!kind.SameContent(before, after))
+                                if (Modified(kind, before, after, fields, sink))
                                 {
                                     modified++;
-                                    var changed = ChangedFields(before, after);
-                                    foreach (string f in changed)
-                                    {
-                                        fields[f] = fields.GetValueOrDefault(f) + 1;
-                                    }
-
-                                    sink?.Modified(kind, before, after, changed);
                                 }
                             }
 
