@@ -7,8 +7,10 @@ namespace DotC1z.Cli.Tests;
 
 /// <summary>
 /// Scratch names carry the owner's process id; a later run sweeps dead owners' leftovers, `c1z gc` does it on
-/// demand, and SIGTERM cleans up like Ctrl-C (docs/RELIABILITY.md, leftovers).
+/// demand, and SIGTERM cleans up like Ctrl-C (docs/RELIABILITY.md, leftovers). They run alone: every c1z run of a
+/// parallel test also sweeps TMPDIR for dead owners, and once removed the leftover planted for `c1z gc` first.
 /// </summary>
+[Collection(FaultInjectionGroup.Name)]
 public sealed class LeftoverTests : IDisposable
 {
     private readonly TempDir _dir = new("leftover");
