@@ -1,4 +1,5 @@
 using System.IO.Hashing;
+using DotC1z.Errors;
 using DotC1z.Keys;
 using DotC1z.Storage;
 using Google.Protobuf;
@@ -131,72 +132,141 @@ public sealed partial class RocksStore
             RecordKind.Entitlement => [Keyspace.IdxEntitlementByResource],
             _ => Keyspace.GrantIndexIds,
         };
+        // The folds are sums, so order does not matter: the grant primary is cut into key ranges (one per
+        // core, split on the SST size estimates) and every index keyspace is its own piece; the pieces run
+        // on the cores on one snapshot and their sums are added. Problems keep piece order, so the report
+        // is the same on every run.
+        byte[] prefix = Keyspace.RecordSyncPrefix((byte)ops.Kind, sync);
+        byte[] upper = KeyRange.UpperBound(prefix)!;
+        using var snapshot = new SharedSnapshot(this);
+        var bounds = new List<byte[]> { prefix };
+        if (ops.Kind == RecordKind.Grant && VerifyLanes > 1)
+        {
+            bounds.AddRange(Guard((prefix, upper, snapshot), static (store, s) => store.SplitPoints(s.prefix, s.upper, s.snapshot.Handle, VerifyLanes), "verify"));
+        }
+
+        bounds.Add(upper);
+        int parts = bounds.Count - 1;
+        var primary = new PrimaryFold[parts];
+        var index = new (UInt128 Digest, long Count)[indexIds.Length];
+        C1zErrors.Unwrapped(
+            () => Parallel.For(0, parts + indexIds.Length, new ParallelOptions { MaxDegreeOfParallelism = VerifyLanes, CancellationToken = ct }, piece =>
+            {
+                if (piece < parts)
+                {
+                    primary[piece] = FoldPrimary(sync, ops, indexIds, bounds[piece], bounds[piece + 1], snapshot.Handle, ct);
+                }
+                else
+                {
+                    index[piece - parts] = FoldIndex(Keyspace.IndexSyncPrefix(indexIds[piece - parts], sync), snapshot.Handle, ct);
+                }
+            }),
+            Directory);
+
+        long count = 0;
         var expectedDigest = new UInt128[indexIds.Length];
         var expectedCount = new long[indexIds.Length];
-        long count = 0;
-        byte[] prefix = Keyspace.RecordSyncPrefix((byte)ops.Kind, sync);
-        using (var scan = new Scan(this, prefix, prefix, fillCache: false))
+        foreach (var fold in primary)
         {
-            while (scan.MoveNext())
+            count += fold.Records;
+            foreach (string problem in fold.Problems)
             {
-                if ((++count & 0x3FFF) == 0)
-                {
-                    ct.ThrowIfCancellationRequested();
-                }
+                Report(problems, problem);
+            }
 
-                if (!ops.Codec.TryDecode(scan.Value, out var message))
-                {
-                    Report(problems, $"sync {sync}: {ops.Kind} value under key {Convert.ToHexString(scan.Key)} does not decode");
-                    continue;
-                }
-
-                var record = (T)message;
-                if (!scan.Key.SequenceEqual(ops.PrimaryKey(sync, record)))
-                {
-                    Report(problems, $"sync {sync}: {ops.Kind} stored under key {Convert.ToHexString(scan.Key)} but its identity gives another key");
-                }
-
-                if (ops.Indexes is null)
-                {
-                    continue;
-                }
-
-                UInt128 valueHash = XxHash128.HashToUInt128(scan.Value);
-                UInt128 keyHash = XxHash128.HashToUInt128(scan.Key);
-                foreach (var entry in ops.Indexes(sync, record))
-                {
-                    int slot = Array.IndexOf(indexIds, entry.Key[2]);
-                    if (slot >= 0)
-                    {
-                        expectedDigest[slot] += EntryDigest(entry.Key, entry.Covering ? valueHash : keyHash);
-                        expectedCount[slot]++;
-                    }
-                }
+            for (int slot = 0; slot < indexIds.Length; slot++)
+            {
+                expectedDigest[slot] += fold.Digests[slot];
+                expectedCount[slot] += fold.Counts[slot];
             }
         }
 
         for (int slot = 0; slot < indexIds.Length; slot++)
         {
             ct.ThrowIfCancellationRequested();
-            UInt128 digest = 0;
-            long n = 0;
-            using (var scan = new Scan(this, Keyspace.IndexSyncPrefix(indexIds[slot], sync), Keyspace.IndexSyncPrefix(indexIds[slot], sync), fillCache: false))
-            {
-                while (scan.MoveNext())
-                {
-                    n++;
-                    digest += EntryDigest(scan.Key, XxHash128.HashToUInt128(scan.Value));
-                }
-            }
-
-            entries += n;
-            if (digest != expectedDigest[slot] || n != expectedCount[slot])
+            entries += index[slot].Count;
+            if (index[slot].Digest != expectedDigest[slot] || index[slot].Count != expectedCount[slot])
             {
                 VerifyIndexExactly(sync, ops, indexIds[slot], problems, ct);
             }
         }
 
         return count;
+    }
+
+    // Two lanes at most: verify of a C1Z3 file runs its manifest-digest pass beside this walk.
+    private static int VerifyLanes => Math.Max(1, Math.Min(2, Environment.ProcessorCount));
+
+    /// <summary>What one key range of a primary keyspace contributes: records, problems, and the index entries its records should have.</summary>
+    private sealed record PrimaryFold(long Records, List<string> Problems, UInt128[] Digests, long[] Counts);
+
+    // Decodes each record of [lower, upper) once, checks its key, and folds every index entry it should
+    // have into a per-index digest (a sum of 128-bit hashes of key and value) and count.
+    private PrimaryFold FoldPrimary<T>(SyncId sync, RecordOps<T> ops, byte[] indexIds, byte[] lower, byte[] upper, IntPtr snapshot, CancellationToken ct)
+        where T : class, IMessage<T>, new()
+    {
+        var problems = new List<string>();
+        var digests = new UInt128[indexIds.Length];
+        var counts = new long[indexIds.Length];
+        long count = 0;
+        using var scan = new Scan(this, lower, upper, snapshot, fillCache: false);
+        while (scan.MoveNext())
+        {
+            if ((++count & 0x3FFF) == 0)
+            {
+                ct.ThrowIfCancellationRequested();
+            }
+
+            if (!ops.Codec.TryDecode(scan.Value, out var message))
+            {
+                Report(problems, $"sync {sync}: {ops.Kind} value under key {Convert.ToHexString(scan.Key)} does not decode");
+                continue;
+            }
+
+            var record = (T)message;
+            if (!scan.Key.SequenceEqual(ops.PrimaryKey(sync, record)))
+            {
+                Report(problems, $"sync {sync}: {ops.Kind} stored under key {Convert.ToHexString(scan.Key)} but its identity gives another key");
+            }
+
+            if (ops.Indexes is null)
+            {
+                continue;
+            }
+
+            UInt128 valueHash = XxHash128.HashToUInt128(scan.Value);
+            UInt128 keyHash = XxHash128.HashToUInt128(scan.Key);
+            foreach (var entry in ops.Indexes(sync, record))
+            {
+                int slot = Array.IndexOf(indexIds, entry.Key[2]);
+                if (slot >= 0)
+                {
+                    digests[slot] += EntryDigest(entry.Key, entry.Covering ? valueHash : keyHash);
+                    counts[slot]++;
+                }
+            }
+        }
+
+        return new PrimaryFold(count, problems, digests, counts);
+    }
+
+    // Folds what one index keyspace holds the same way.
+    private (UInt128 Digest, long Count) FoldIndex(byte[] prefix, IntPtr snapshot, CancellationToken ct)
+    {
+        UInt128 digest = 0;
+        long n = 0;
+        using var scan = new Scan(this, prefix, KeyRange.UpperBound(prefix), snapshot, fillCache: false);
+        while (scan.MoveNext())
+        {
+            if ((++n & 0xFFFF) == 0)
+            {
+                ct.ThrowIfCancellationRequested();
+            }
+
+            digest += EntryDigest(scan.Key, XxHash128.HashToUInt128(scan.Value));
+        }
+
+        return (digest, n);
     }
 
     // One index entry's contribution to a digest: its key hashed with its value's hash as the seed, so

@@ -131,6 +131,47 @@ public sealed class ReadPathTests : IDisposable
     }
 
     [Fact]
+    public void The_consistency_walk_split_across_cores_names_faults_in_every_part_in_the_same_order_each_run()
+    {
+        int seed = Seeds.Get(1919);
+        using var store = Open("walk", chunk: 700);
+        var sync = store.StartSync(SyncType.Full);
+        var grants = RandomGrants(new Random(seed), 5000);
+        using (var loader = store.BeginBulkLoad(sync))
+        {
+            foreach (var g in grants)
+            {
+                loader.Add(g);
+            }
+
+            loader.Complete();
+        }
+
+        var clean = store.VerifyConsistency();
+        Assert.True(clean.IsConsistent, $"seed={seed}: {string.Join("; ", clean.Problems)}");
+        var ids = store.Grants(sync).Select(g => g.ExternalId).ToList();
+        Assert.Equal(store.Count(sync).Total, clean.Records);
+
+        // The walk cuts the grant primary where a partitioned scan does: check the store really splits, then
+        // break one grant in each half (an index entry deleted in the first, a primary value that does not
+        // decode in the second).
+        using (var parts = store.PartitionGrants(sync, 2))
+        {
+            Assert.True(parts.Parts.Count == 2, $"seed={seed}: the store did not split");
+        }
+
+        var low = store.Grants(sync).First(g => g.ExternalId == ids[ids.Count / 10]);
+        store.RawWrite(Keyspace.IndexKey(Keyspace.IdxGrantByEntitlement, sync, false, low.Entitlement.EntitlementId, low.Principal.ResourceTypeId, low.Principal.ResourceId, low.ExternalId), null);
+        store.RawWrite(Keyspace.RecordKey((byte)Storage.RecordKind.Grant, sync, ids[ids.Count * 9 / 10]), [0xFF, 0xFF, 0xFF]);
+
+        var broken = store.VerifyConsistency();
+        Assert.Contains(broken.Problems, p => p.Contains("does not decode", StringComparison.Ordinal));
+        Assert.Single(broken.Problems, p => p.Contains("missing", StringComparison.Ordinal));
+        Assert.Equal(broken.Problems, store.VerifyConsistency().Problems);
+        Assert.Equal(clean.Records, broken.Records);
+    }
+
+    [Fact]
     public void A_read_only_open_creates_changes_and_deletes_no_file_in_the_store_directory()
     {
         SyncId sync;
@@ -165,6 +206,30 @@ public sealed class ReadPathTests : IDisposable
         Assert.True(RocksSharedMemory.MemtableBytes > 0, "the write-buffer manager saw no memtable memory");
         Assert.True(RocksSharedMemory.CacheUsageBytes >= RocksSharedMemory.MemtableBytes / 2, $"cache usage {RocksSharedMemory.CacheUsageBytes} B does not include the memtables' {RocksSharedMemory.MemtableBytes} B");
         Assert.Equal(RocksSharedMemory.DefaultCacheBytes, RocksSharedMemory.CacheBytes);
+    }
+
+    [Fact]
+    public void Releasing_cached_blocks_empties_the_shared_cache_and_keeps_its_budget()
+    {
+        int seed = Seeds.Get(31);
+        using var store = Open("release");
+        var sync = store.StartSync(SyncType.Full);
+        var grants = RandomGrants(new Random(seed), 100_000);
+        store.PutGrants(sync, grants);
+        store.EndSync(sync);
+        store.Flush();
+        foreach (var g in grants)
+        {
+            Assert.True(store.TryGetGrant(sync, g.ExternalId, out _));
+        }
+
+        long before = RocksSharedMemory.CacheUsageBytes;
+        Assert.True(before > 6L << 20, $"seed={seed}: point reads cached only {before} B");
+        RocksSharedMemory.ReleaseCachedBlocks();
+        long after = RocksSharedMemory.CacheUsageBytes;
+        Assert.True(after < before - (4L << 20), $"seed={seed}: cache usage {before} B before the release, {after} B after");
+        Assert.Equal(RocksSharedMemory.DefaultCacheBytes, RocksSharedMemory.CacheBytes);
+        Assert.True(store.TryGetGrant(sync, grants[0].ExternalId, out _));
     }
 
     // Every file with its size and last write time: a file written, replaced, created or removed shows.
