@@ -56,6 +56,10 @@ internal sealed class GrantChunk : IDisposable
     private const int ArenaSegmentBytes = 4 << 20;
     private readonly List<Row[]> _rows = [];
     private readonly List<byte[]> _arenas = [];
+    // Segments of a cleared chunk, refilled after a spill. They are the chunk's own, not the shared
+    // ArrayPool's: the pool kept a finished load's segments (100+ MiB after a 400k-grant load) for
+    // the life of the process, and a later operation's peak stood on top of them.
+    private readonly Stack<byte[]> _spare = new();
     private int _count;
     private byte[] _arena = [];
     private int _used;
@@ -136,7 +140,9 @@ internal sealed class GrantChunk : IDisposable
         _orders = null;
         if (_used + need > _arena.Length)
         {
-            _arena = ArrayPool<byte>.Shared.Rent(Math.Max(ArenaSegmentBytes, need));
+            _arena = need <= ArenaSegmentBytes
+                ? (_spare.TryPop(out var spare) ? spare : GC.AllocateUninitializedArray<byte>(ArenaSegmentBytes))
+                : GC.AllocateUninitializedArray<byte>(need);
             _arenas.Add(_arena);
             _used = 0;
         }
@@ -399,7 +405,10 @@ internal sealed class GrantChunk : IDisposable
     {
         foreach (var arena in _arenas)
         {
-            ArrayPool<byte>.Shared.Return(arena);
+            if (arena.Length == ArenaSegmentBytes)
+            {
+                _spare.Push(arena);
+            }
         }
 
         _arenas.Clear();
@@ -425,7 +434,11 @@ internal sealed class GrantChunk : IDisposable
         HasDuplicateIds = false;
     }
 
-    public void Dispose() => Clear();
+    public void Dispose()
+    {
+        Clear();
+        _spare.Clear();
+    }
 
     private readonly struct IdComparer(GrantChunk chunk) : IComparer<int>
     {

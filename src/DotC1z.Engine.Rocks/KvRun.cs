@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Binary;
 
 namespace DotC1z.Engine.Rocks;
@@ -30,7 +29,8 @@ internal sealed class KvRun : IDisposable
     public KvRun(int commonPrefixLength, int initialBytes = 1 << 20)
     {
         _skip = commonPrefixLength;
-        _arena = ArrayPool<byte>.Shared.Rent(initialBytes);
+        // Owned, not rented: the shared pool would keep a large keyspace's arena for the life of the process.
+        _arena = GC.AllocateUninitializedArray<byte>(initialBytes);
         _entries = new Entry[1024];
     }
 
@@ -41,9 +41,8 @@ internal sealed class KvRun : IDisposable
         int need = key.Length + value.Length;
         if (_used + need > _arena.Length)
         {
-            var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(_arena.Length * 2, _used + need));
+            var bigger = GC.AllocateUninitializedArray<byte>(Math.Max(_arena.Length * 2, _used + need));
             _arena.AsSpan(0, _used).CopyTo(bigger);
-            ArrayPool<byte>.Shared.Return(_arena);
             _arena = bigger;
         }
 
@@ -119,10 +118,7 @@ internal sealed class KvRun : IDisposable
 
     public void Dispose()
     {
-        if (_arena.Length > 0)
-        {
-            ArrayPool<byte>.Shared.Return(_arena);
-            _arena = [];
-        }
+        _arena = [];
+        _entries = [];
     }
 }

@@ -37,9 +37,30 @@ public static unsafe class RocksSharedMemory
         set
         {
             ArgumentOutOfRangeException.ThrowIfLessThan(value, MinimumCacheBytes);
-            RawRocks.CacheSetCapacity(Instance.Value.Cache, (nuint)value);
+            lock (CapacityLock)
+            {
+                RawRocks.CacheSetCapacity(Instance.Value.Cache, (nuint)value);
+            }
         }
     }
+
+    /// <summary>
+    /// Evicts every cached block no reader holds, keeping the budget: for a long-running process between jobs
+    /// (the cache keeps blocks of stores already closed until newer blocks push them out). Memtables stay charged.
+    /// </summary>
+    public static void ReleaseCachedBlocks()
+    {
+        var cache = Instance.Value.Cache;
+        lock (CapacityLock)
+        {
+            // RocksDB has no "erase unreferenced" in its C API: a zero capacity evicts them, then the budget returns.
+            nuint capacity = RawRocks.CacheGetCapacity(cache);
+            RawRocks.CacheSetCapacity(cache, 0);
+            RawRocks.CacheSetCapacity(cache, capacity);
+        }
+    }
+
+    private static readonly Lock CapacityLock = new();
 
     /// <summary>Bytes the shared cache holds now: cached blocks plus the memtables charged to it.</summary>
     public static long CacheUsageBytes => (long)RawRocks.CacheGetUsage(Instance.Value.Cache);
