@@ -55,14 +55,14 @@ public static class StorePaths
         C1zOutput.CreateOutput(path, force, durability);
 
     /// <summary>
-    /// An output for commands that stream whole snapshots into it while reading several inputs (compact, diff): a
+    /// An output for commands that stream whole snapshots into it while reading several inputs (compact, diff, expand): a
     /// smaller bulk-load chunk and block cache, so inputs, output and save stay under the 300 MiB the tool promises.
     /// </summary>
     /// <param name="path">The output path.</param>
     /// <param name="force">Whether an existing output may be replaced at commit.</param>
     /// <returns>The output store.</returns>
     public static OutputStore CreateStreamedOutput(string path, bool force) =>
-        C1zOutput.CreateOutput(path, force, RocksDurability.NoSync, bulkChunkBytes: 48L << 20, blockCacheBytes: StreamedBlockCacheBytes);
+        C1zOutput.CreateOutput(path, force, RocksDurability.NoSync, bulkChunkBytes: C1zOutput.StreamedChunkBytes, blockCacheBytes: StreamedBlockCacheBytes);
 
     // Whole-snapshot streams read each block once: a cache only has to hold the blocks in flight.
     private const long StreamedBlockCacheBytes = 8L << 20;

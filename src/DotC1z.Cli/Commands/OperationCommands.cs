@@ -96,7 +96,8 @@ public static class ExpandCommand
                 return Incremental(ctx, source, latest, basePath, outPath, parse.GetValue(force), new ExpansionOptions { LegacyIsDirectFalse = parse.GetValue(legacy) }, sw);
             }
 
-            using var target = StorePaths.CreateOutput(outPath, parse.GetValue(force));
+            // A whole-file operation: the output's bulk chunk is bounded like compact's and diff's.
+            using var target = StorePaths.CreateStreamedOutput(outPath, parse.GetValue(force));
             foreach (var run in source.ListSyncRuns())
             {
                 var s = Keys.SyncId.Parse(run.SyncId);
