@@ -32,6 +32,39 @@ public abstract class BenchEngine : IDisposable
     /// <summary>Closes the main store and deletes it (between G1 repetitions).</summary>
     public abstract void DropMain();
 
+    /// <summary>
+    /// Closes the main store while the other engine is measured (untimed): an open store keeps its caches and
+    /// connections, and one process runs both engines, so each figure would otherwise carry the other engine's
+    /// memory. <see cref="Resume"/> reopens it. Nothing happens before the store exists or when it is closed already.
+    /// </summary>
+    public void Suspend()
+    {
+        if (Store is null || _suspended)
+        {
+            return;
+        }
+
+        Store.Dispose();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        _suspended = true;
+    }
+
+    /// <summary>Reopens the main store <see cref="Suspend"/> closed (untimed).</summary>
+    public void Resume()
+    {
+        if (_suspended)
+        {
+            Store = OpenMain();
+            _suspended = false;
+        }
+    }
+
+    private bool _suspended;
+
+    /// <summary>Opens the existing main store again.</summary>
+    /// <returns>The store.</returns>
+    protected abstract IC1zStore OpenMain();
+
     /// <summary>Opens a throwaway store in the workspace (for the untimed warm-up).</summary>
     /// <param name="name">A name unique within the workspace.</param>
     /// <returns>The store; the caller disposes it.</returns>
@@ -102,7 +135,11 @@ public abstract class BenchEngine : IDisposable
     {
         if (disposing)
         {
-            Store?.Dispose();
+            if (!_suspended)
+            {
+                Store?.Dispose();
+            }
+
             Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
             try
             {
@@ -125,7 +162,10 @@ public sealed class RocksBenchEngine(string workDir) : BenchEngine(workDir)
     public override string Name => "rocks";
 
     /// <inheritdoc/>
-    public override void CreateMain() => Store = RocksStore.Open(MainDir, new RocksStoreOptions { Durability = RocksDurability.Sync });
+    public override void CreateMain() => Store = OpenMain();
+
+    /// <inheritdoc/>
+    protected override IC1zStore OpenMain() => RocksStore.Open(MainDir, new RocksStoreOptions { Durability = RocksDurability.Sync });
 
     /// <inheritdoc/>
     public override void DropMain()
@@ -141,7 +181,7 @@ public sealed class RocksBenchEngine(string workDir) : BenchEngine(workDir)
     public override void ReopenAndCheckpoint(int iteration)
     {
         Store.Dispose();
-        Store = RocksStore.Open(MainDir, new RocksStoreOptions { Durability = RocksDurability.Sync });
+        Store = OpenMain();
         string cp = Path.Combine(WorkDir, $"cp-{iteration}");
         ((RocksStore)Store).Checkpoint(cp);
         Directory.Delete(cp, recursive: true);
@@ -193,7 +233,10 @@ public sealed class SqliteBenchEngine(string workDir) : BenchEngine(workDir)
     public override string Name => "sqlite";
 
     /// <inheritdoc/>
-    public override void CreateMain() => Store = SqliteStore.Open(MainDb);
+    public override void CreateMain() => Store = OpenMain();
+
+    /// <inheritdoc/>
+    protected override IC1zStore OpenMain() => SqliteStore.Open(MainDb);
 
     /// <inheritdoc/>
     public override void DropMain()
@@ -213,7 +256,7 @@ public sealed class SqliteBenchEngine(string workDir) : BenchEngine(workDir)
     public override void ReopenAndCheckpoint(int iteration)
     {
         Store.Dispose();
-        Store = SqliteStore.Open(MainDb);
+        Store = OpenMain();
         _ = Store.ListSyncRuns();
 
         // SQLite's checkpoint analogue: fold the WAL into the database, then copy the file.

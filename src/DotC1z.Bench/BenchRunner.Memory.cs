@@ -6,13 +6,16 @@ namespace DotC1z.Bench;
 public sealed partial class BenchRunner
 {
     /// <summary>
-    /// Collects the managed heap (compacting, returning free regions to the OS) and asks glibc to return the native
+    /// Empties RocksDB's shared block cache, collects the managed heap (compacting, returning free regions to the OS) and asks glibc to return the native
     /// memory RocksDB freed (its per-thread malloc arenas keep it otherwise). Without this each benchmark's peak
     /// started from the high-water mark of the ones before it: the process only grew, though every benchmark had
     /// released its records, stores and arenas.
     /// </summary>
     private static void ReleaseMemory()
     {
+        // Blocks of stores closed earlier (other benchmarks, the engine's own suspended main store) leave the
+        // shared cache too: each benchmark starts cold, as SQLite's reopened connections do.
+        Engine.Rocks.RocksSharedMemory.ReleaseCachedBlocks();
         GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         GC.WaitForPendingFinalizers();
         if (OperatingSystem.IsLinux())

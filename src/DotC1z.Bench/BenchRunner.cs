@@ -79,6 +79,15 @@ public sealed partial class BenchRunner
             foreach (var engine in engines)
             {
                 _ctx.Cancellation.ThrowIfCancellationRequested();
+                foreach (var other in engines)
+                {
+                    if (other != engine)
+                    {
+                        other.Suspend();
+                    }
+                }
+
+                engine.Resume();
                 var result = bench switch
                 {
                     "G1" => G1(engine, syncs),
@@ -131,6 +140,12 @@ public sealed partial class BenchRunner
                 double ratio = round[0].OpsPerSecond / Math.Max(round[1].OpsPerSecond, 1e-9);
                 _ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{bench} ratio {round[0].Engine}/{round[1].Engine}: {ratio:F1}x"));
             }
+        }
+
+        // G11 and G14 bring their own stores: no main store stays open beside them.
+        foreach (var engine in engines)
+        {
+            engine.Suspend();
         }
 
         if (_selected.Contains("G11"))
