@@ -17,7 +17,7 @@ public sealed record SqliteStoreOptions
     /// <summary>Open read-only (writes throw <see cref="C1zReadOnlyException"/>); the schema is not created or migrated.</summary>
     public bool ReadOnly { get; init; }
 
-    /// <summary>Page cache size in MiB per connection.</summary>
+    /// <summary>Page cache size in MiB per connection (all connections of the process together stay within <see cref="SqliteSharedMemory.HeapBytes"/>).</summary>
     public int CacheMiB { get; init; } = 64;
 
     /// <summary>When false, commits do not wait for fsync (<c>synchronous=OFF</c>): for benchmarks and scratch files.</summary>
@@ -214,6 +214,7 @@ public sealed class SqliteStore : IC1zStore
 
     private StatementBudget? Configure(SqliteConnection c)
     {
+        SqliteSharedMemory.ApplyDefault();
         if (!_options.Untrusted)
         {
             Execute(c, $"pragma cache_size=-{_options.CacheMiB * 1024}; pragma temp_store=memory; pragma mmap_size=0; pragma cell_size_check=on; pragma synchronous={(_options.Durable ? "NORMAL" : "OFF")};");
