@@ -431,33 +431,41 @@ public sealed partial class BenchRunner
     }
 
     /// <summary>G10: open many stores at once and read one grant from each.</summary>
-    private static BenchResult G10(BenchEngine engine, SyncId sync, List<string> ids)
+    // G10 reports its first round, the cold one: a process opening 16 stores once. The later rounds (printed on
+    // stderr) reopen the same copies in the same process, with their files and blocks already cached.
+    private const int G10Rounds = 5;
+
+    private BenchResult G10(BenchEngine engine, SyncId sync, List<string> ids)
     {
         var copies = engine.MakeCopies(G10Stores);
         var open = new List<IC1zStore>();
-        ResetPeakRss();
-        var sw = Stopwatch.StartNew();
+        var times = new List<double>();
         long rows = 0;
+        ResetPeakRss();
         try
         {
-            foreach (string path in copies)
+            // Each round opens every copy and reads one grant from each (timed), then closes them (not timed).
+            for (int round = 0; round < G10Rounds; round++)
             {
-                var s = engine.OpenCopy(path);
-                open.Add(s);
-                rows += s.TryGetGrant(sync, ids[open.Count % ids.Count], out _) ? 1 : 0;
+                var sw = Stopwatch.StartNew();
+                foreach (string path in copies)
+                {
+                    var s = engine.OpenCopy(path);
+                    open.Add(s);
+                    rows += s.TryGetGrant(sync, ids[open.Count % ids.Count], out _) ? 1 : 0;
+                }
+
+                sw.Stop();
+                times.Add(sw.Elapsed.TotalMilliseconds);
+                CloseAll(open);
             }
 
-            sw.Stop();
-            return new BenchResult("G10", "ManyStoresOpen", engine.Name, copies.Count, sw.Elapsed.TotalMilliseconds, rows, PeakRss());
+            _ctx.Err.WriteLine(string.Create(CultureInfo.InvariantCulture, $"bench: G10 [{engine.Name}] rounds: {string.Join(", ", times.Select(t => t.ToString("F1", CultureInfo.InvariantCulture)))} ms (the first, cold, is reported; the others reopen the same copies)"));
+            return new BenchResult("G10", "ManyStoresOpen", engine.Name, copies.Count, times[0], rows / G10Rounds, PeakRss());
         }
         finally
         {
-            foreach (var s in open)
-            {
-                s.Dispose();
-            }
-
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            CloseAll(open);
             foreach (string path in copies)
             {
                 if (Directory.Exists(path))
@@ -470,6 +478,17 @@ public sealed partial class BenchRunner
                 }
             }
         }
+    }
+
+    private static void CloseAll(List<IC1zStore> stores)
+    {
+        foreach (var s in stores)
+        {
+            s.Dispose();
+        }
+
+        stores.Clear();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
     }
 
     // Linux: writing 5 to clear_refs resets VmHWM, so each benchmark reports its own peak.
