@@ -161,27 +161,50 @@ public sealed partial class RocksStore
 
         string[] ids = [.. gone, .. last.Keys];
         var olds = new GrantRecord?[ids.Length];
+        var oldEntries = new Keyspace.IndexEntry[ids.Length][];
+        var written = new (byte[] Key, byte[] Value, Keyspace.IndexEntry[] Entries)[ids.Length];
         int deleted = 0;
         using var batch = new NativeWriteBatch();
         lock (_writeLock)
         {
             // Read under the write lock, so the committed values cannot change before the batch is written.
-            TryGetGrants(syncId, ids, olds);
+            // The reads (random blocks over a large sync), decodes, encodes and index keys are the cost, so
+            // they run on all cores in slices; the batch is then filled in order on this thread.
+            int parts = Math.Clamp(ids.Length / 1024, 1, Environment.ProcessorCount);
+            Parallel.For(0, parts, part =>
+            {
+                int from = (int)((long)ids.Length * part / parts), to = (int)((long)ids.Length * (part + 1) / parts);
+                TryGetGrants(syncId, ids.AsSpan(from, to - from), olds.AsSpan(from, to - from));
+                for (int i = from; i < to; i++)
+                {
+                    oldEntries[i] = olds[i] is { } old ? [.. Keyspace.IndexEntries(syncId, old)] : [];
+                    if (i >= gone.Count)
+                    {
+                        var record = last[ids[i]];
+                        written[i] = (ops.PrimaryKey(syncId, record), ops.EncodeValue(record), [.. Keyspace.IndexEntries(syncId, record)]);
+                    }
+                }
+            });
+
             for (int i = 0; i < ids.Length; i++)
             {
-                var old = olds[i];
+                // The old value's index entries go first: an entry the new value keeps is put again after.
+                foreach (var entry in oldEntries[i])
+                {
+                    batch.Delete(entry.Key);
+                }
+
                 if (i >= gone.Count)
                 {
-                    var record = last[ids[i]];
-                    AppendPut(batch, syncId, ops.PrimaryKey(syncId, record), record, old, ops);
-                }
-                else if (old is not null)
-                {
-                    foreach (var entry in Keyspace.IndexEntries(syncId, old))
+                    var (key, value, entries) = written[i];
+                    batch.Put(key, value);
+                    foreach (var entry in entries)
                     {
-                        batch.Delete(entry.Key);
+                        batch.Put(entry.Key, entry.Covering ? value : key);
                     }
-
+                }
+                else if (olds[i] is not null)
+                {
                     batch.Delete(Keyspace.RecordKey((byte)ops.Kind, syncId, ids[i]));
                     deleted++;
                 }

@@ -212,8 +212,11 @@ public abstract class StoreContractTests : IDisposable
         int deletedSeen = 0, putOverStored = 0;
         for (int round = 0; round < 40; round++)
         {
-            var puts = Enumerable.Range(0, rng.Next(12)).Select(_ => Random($"g{rng.Next(30)}")).ToList();
-            var deletes = Enumerable.Range(0, rng.Next(8)).Select(_ => $"g{rng.Next(30)}").ToList();
+            // The last two rounds are large change sets (engines may split those across threads).
+            bool large = round >= 38;
+            int pool = large ? 3000 : 30;
+            var puts = Enumerable.Range(0, large ? 2500 : rng.Next(12)).Select(_ => Random($"g{rng.Next(pool)}")).ToList();
+            var deletes = Enumerable.Range(0, large ? 1500 : rng.Next(8)).Select(_ => $"g{rng.Next(pool)}").ToList();
             var putIds = puts.Select(g => g.ExternalId).ToHashSet(StringComparer.Ordinal);
             int expectedDeleted = deletes.Distinct(StringComparer.Ordinal).Count(id => model.ContainsKey(id) && !putIds.Contains(id));
             putOverStored += putIds.Count(model.ContainsKey);

@@ -730,15 +730,15 @@ public static partial class GrantExpander
             {
                 if (before.Remove(r.ExternalId, out var old))
                 {
-                    var o = old.Clone();
-                    o.SyncId = string.Empty;
+                    // The stored records were read for this diff alone (propagation is over), so no copy.
+                    old.SyncId = string.Empty;
                     if (IsDerived(r))
                     {
                         // An unchanged derived grant keeps the time it was first derived.
-                        r.DiscoveredAt = o.DiscoveredAt;
+                        r.DiscoveredAt = old.DiscoveredAt;
                     }
 
-                    if (o.Equals(r))
+                    if (old.Equals(r))
                     {
                         continue;
                     }
