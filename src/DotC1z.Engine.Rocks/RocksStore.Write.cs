@@ -124,9 +124,9 @@ public sealed partial class RocksStore
     /// <inheritdoc/>
     /// <remarks>
     /// One write batch under the write lock. The read-before-write that finds the index entries of the
-    /// committed values is one batched MultiGet of every id (<see cref="TryGetGrants"/>), not a point read
-    /// per grant: over a large sync those reads land on different blocks, and were most of the cost of
-    /// <see cref="PutGrants"/> followed by one <see cref="DeleteGrant"/> per id.
+    /// committed values is batched MultiGets (<see cref="TryGetGrants"/>) on all cores, not a point read
+    /// per grant on one: over a large sync those reads land on different blocks, and were most of the
+    /// cost of <see cref="PutGrants"/> followed by one <see cref="DeleteGrant"/> per id.
     /// </remarks>
     public int WriteGrantChanges(SyncId syncId, IReadOnlyList<GrantRecord> puts, IReadOnlyList<string> deletes)
     {
@@ -171,7 +171,7 @@ public sealed partial class RocksStore
             // The reads (random blocks over a large sync), decodes, encodes and index keys are the cost, so
             // they run on all cores in slices; the batch is then filled in order on this thread.
             int parts = Math.Clamp(ids.Length / 1024, 1, Environment.ProcessorCount);
-            Parallel.For(0, parts, part =>
+            C1zErrors.Unwrapped(() => Parallel.For(0, parts, part =>
             {
                 int from = (int)((long)ids.Length * part / parts), to = (int)((long)ids.Length * (part + 1) / parts);
                 TryGetGrants(syncId, ids.AsSpan(from, to - from), olds.AsSpan(from, to - from));
@@ -184,7 +184,7 @@ public sealed partial class RocksStore
                         written[i] = (ops.PrimaryKey(syncId, record), ops.EncodeValue(record), [.. Keyspace.IndexEntries(syncId, record)]);
                     }
                 }
-            });
+            }), Directory);
 
             for (int i = 0; i < ids.Length; i++)
             {

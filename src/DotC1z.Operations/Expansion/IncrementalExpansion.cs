@@ -403,7 +403,7 @@ public static partial class GrantExpander
         {
             var todo = principals.Distinct().Where(p => !_holdings.ContainsKey(p)).ToArray();
             var loaded = new Dictionary<string, Holding>[todo.Length];
-            Parallel.For(0, todo.Length, new ParallelOptions { CancellationToken = cancellationToken }, i => loaded[i] = LoadHoldings(todo[i]));
+            C1zErrors.Unwrapped(() => Parallel.For(0, todo.Length, new ParallelOptions { CancellationToken = cancellationToken }, i => loaded[i] = LoadHoldings(todo[i])), null);
             for (int i = 0; i < todo.Length; i++)
             {
                 _holdings[todo[i]] = loaded[i];
@@ -466,7 +466,7 @@ public static partial class GrantExpander
 
             var todo = wanted.ToArray();
             var loaded = new List<GrantRecord>[todo.Length];
-            Parallel.For(0, todo.Length, new ParallelOptions { CancellationToken = cancellationToken }, i =>
+            C1zErrors.Unwrapped(() => Parallel.For(0, todo.Length, new ParallelOptions { CancellationToken = cancellationToken }, i =>
             {
                 var (principal, ents) = todo[i];
                 var kept = new List<GrantRecord>();
@@ -479,7 +479,7 @@ public static partial class GrantExpander
                 }
 
                 loaded[i] = kept;
-            });
+            }), null);
             for (int i = 0; i < todo.Length; i++)
             {
                 var principal = todo[i].Key;
