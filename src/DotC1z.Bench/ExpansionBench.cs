@@ -180,11 +180,13 @@ public sealed partial class BenchRunner
             // Incremental: G15's expansion brought up to the newer sync in place. Like `c1z expand --base`,
             // it is not told what changed: finding the changed grants is timed with the update.
             ResetPeakRss();
+            var icpu0 = ProcessCpu();
             var isw = Stopwatch.StartNew();
             var found = GrantExpander.ChangedGrants(inPlace, baseSync, nextInput, nextSync, cancellationToken: _ctx.Cancellation);
             double findMs = isw.Elapsed.TotalMilliseconds;
             var inc = GrantExpander.ExpandIncremental(inPlace, baseSync, nextInput, nextSync, found, new ExpansionOptions(), _ctx.Cancellation);
             isw.Stop();
+            double incCpuMs = (ProcessCpu() - icpu0).TotalMilliseconds;
             long peak = PeakRss();
             if (!found.ToHashSet(StringComparer.Ordinal).SetEquals(changed))
             {
@@ -209,7 +211,7 @@ public sealed partial class BenchRunner
             results.Add(result);
             _ctx.Out.WriteLine(result.Line());
             double updateMs = isw.Elapsed.TotalMilliseconds - findMs;
-            _ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"G16 full re-expansion [{engine.Name}]: {fullMs:F0} ms; incremental {isw.Elapsed.TotalMilliseconds:F0} ms = finding the {found.Count} changed grants {findMs:F0} ms + update {updateMs:F0} ms ({inc.EntitlementsRecomputed} entitlements recomputed, {inc.GrantsCreated} created, {inc.GrantsUpdated} updated, {inc.GrantsDeleted} deleted): {fullMs / Math.Max(isw.Elapsed.TotalMilliseconds, 1e-9):F1}x faster (the update alone {fullMs / Math.Max(updateMs, 1e-9):F1}x)"));
+            _ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"G16 full re-expansion [{engine.Name}]: {fullMs:F0} ms; incremental {isw.Elapsed.TotalMilliseconds:F0} ms = finding the {found.Count} changed grants {findMs:F0} ms + update {updateMs:F0} ms ({inc.EntitlementsRecomputed} entitlements recomputed, {inc.GrantsCreated} created, {inc.GrantsUpdated} updated, {inc.GrantsDeleted} deleted): {fullMs / Math.Max(isw.Elapsed.TotalMilliseconds, 1e-9):F1}x faster (the update alone {fullMs / Math.Max(updateMs, 1e-9):F1}x); process CPU of the incremental {incCpuMs:F0} ms (user+sys)"));
             _ctx.Err.WriteLine(string.Create(CultureInfo.InvariantCulture, $"bench: G16 check: ChangedGrants between the updated expansion and the newer sync finds {detected} changed grants (0 expected), scanning both in {dsw.Elapsed.TotalMilliseconds:F0} ms"));
         }
 
