@@ -156,6 +156,39 @@ public sealed class CompactGrantEncodingProperties
         }, iter: 5000);
     }
 
+    [Fact]
+    public void Rows_read_with_the_expansion_marks_agree_with_the_generated_parser()
+    {
+        const string target = "type.googleapis.com/c1.connector.v2.GrantImmutable";
+        var urls = Gen.OneOf(Gen.Const(target), Gen.Const("type.googleapis.com/c1.connector.v2.GrantExpandable"), Gen.Const(target + "x"), Gen.Const(string.Empty));
+        var annotated = Gen.Select(CommonShape, urls.Array[0, 3], Gen.Bool, Text, (g, annotations, expansion, ent) =>
+        {
+            foreach (string url in annotations)
+            {
+                g.Annotations.Add(new Any { TypeUrl = url, Value = ByteString.CopyFromUtf8(url) });
+            }
+
+            if (expansion)
+            {
+                g.Expansion = new GrantExpandableRecord { EntitlementIds = { ent } };
+            }
+
+            return CodecRegistry.Grant.ToArray(g);
+        });
+        annotated.Sample(bytes =>
+        {
+            var expected = GrantRecord.Parser.ParseFrom(bytes);
+            Assert.True(GrantRow.TryParse(bytes, out var plain));
+            Assert.True(GrantRow.TryParse(bytes, System.Text.Encoding.UTF8.GetBytes(target), out var row, out bool hasAnnotation, out bool hasExpansion));
+            Assert.Equal(expected.Annotations.Any(a => a.TypeUrl == target), hasAnnotation);
+            Assert.Equal(expected.Expansion is not null, hasExpansion);
+            Assert.True(row.ExternalId.SequenceEqual(plain.ExternalId) && row.EntitlementId.SequenceEqual(plain.EntitlementId)
+                && row.EntitlementResourceTypeId.SequenceEqual(plain.EntitlementResourceTypeId) && row.EntitlementResourceId.SequenceEqual(plain.EntitlementResourceId)
+                && row.PrincipalResourceTypeId.SequenceEqual(plain.PrincipalResourceTypeId) && row.PrincipalResourceId.SequenceEqual(plain.PrincipalResourceId)
+                && row.NeedsExpansion == plain.NeedsExpansion);
+        }, iter: 3000);
+    }
+
     /// <summary>What the generated parser makes of <paramref name="bytes"/>, or null where it rejects them (the codec must then report corruption too).</summary>
     private static GrantRecord? GeneratedOrNull(byte[] bytes)
     {

@@ -156,6 +156,75 @@ public readonly ref struct GrantRow
         return true;
     }
 
+    /// <summary>
+    /// <see cref="TryParse(ReadOnlySpan{byte}, out GrantRow)"/> in the same single pass, plus the two marks
+    /// of an encoded <c>GrantRecord</c> that grant expansion leaves or reads: whether one of its annotations
+    /// (<c>google.protobuf.Any</c>, field 8) has the type URL <paramref name="annotationTypeUrl"/>, and
+    /// whether it carries an expansion annotation (field 6). For scans that must tell derived grants from
+    /// original ones without decoding millions of records.
+    /// </summary>
+    /// <param name="value">The encoded grant.</param>
+    /// <param name="annotationTypeUrl">The annotation type URL looked for (UTF-8).</param>
+    /// <param name="row">The row, over <paramref name="value"/>.</param>
+    /// <param name="hasAnnotation">Whether an annotation has that type URL (an <c>Any</c> seen twice keeps its last <c>type_url</c>).</param>
+    /// <param name="hasExpansion">Whether the expansion field is present.</param>
+    /// <returns>False when the bytes are not a well-formed protobuf message.</returns>
+    public static bool TryParse(ReadOnlySpan<byte> value, ReadOnlySpan<byte> annotationTypeUrl, out GrantRow row, out bool hasAnnotation, out bool hasExpansion)
+    {
+        ReadOnlySpan<byte> id = default, entRt = default, entRid = default, ent = default, prRt = default, prRid = default, unused = default;
+        bool needsExpansion = false;
+        row = default;
+        hasAnnotation = false;
+        hasExpansion = false;
+        int pos = 0;
+        while (pos < value.Length)
+        {
+            if (!TryField(value, ref pos, out uint field, out uint wireType, out ulong varint, out int start, out int length))
+            {
+                return false;
+            }
+
+            switch ((field, wireType))
+            {
+                case (2, 2):
+                    id = value.Slice(start, length);
+                    break;
+                case (3, 2):
+                    if (!TryRef(value.Slice(start, length), ref entRt, ref entRid, ref ent))
+                    {
+                        return false;
+                    }
+
+                    break;
+                case (4, 2):
+                    if (!TryRef(value.Slice(start, length), ref prRt, ref prRid, ref unused))
+                    {
+                        return false;
+                    }
+
+                    break;
+                case (6, 2):
+                    hasExpansion = true;
+                    break;
+                case (7, 0):
+                    needsExpansion = varint != 0;
+                    break;
+                case (8, 2) when !hasAnnotation:
+                    ReadOnlySpan<byte> typeUrl = default, anyValue = default, none = default;
+                    if (!TryRef(value.Slice(start, length), ref typeUrl, ref anyValue, ref none))
+                    {
+                        return false;
+                    }
+
+                    hasAnnotation = typeUrl.SequenceEqual(annotationTypeUrl);
+                    break;
+            }
+        }
+
+        row = new GrantRow(id, entRt, entRid, ent, prRt, prRid, needsExpansion);
+        return true;
+    }
+
     // EntitlementRef (1 resource_type_id, 2 resource_id, 3 entitlement_id) or PrincipalRef (1, 2): strings, last wins.
     internal static bool TryRef(ReadOnlySpan<byte> body, ref ReadOnlySpan<byte> first, ref ReadOnlySpan<byte> second, ref ReadOnlySpan<byte> third)
     {

@@ -85,6 +85,9 @@ public abstract class ForwardingStore(IC1zStore inner) : IC1zStore
     public virtual bool DeleteGrant(SyncId syncId, string externalId) => Inner.DeleteGrant(syncId, externalId);
 
     /// <inheritdoc/>
+    public virtual int WriteGrantChanges(SyncId syncId, IReadOnlyList<GrantRecord> puts, IReadOnlyList<string> deletes) => Inner.WriteGrantChanges(syncId, puts, deletes);
+
+    /// <inheritdoc/>
     public virtual bool DeleteAsset(SyncId syncId, string externalId) => Inner.DeleteAsset(syncId, externalId);
 
     /// <inheritdoc/>

@@ -339,6 +339,55 @@ public interface IC1zWriter
     /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
     bool DeleteGrant(SyncId syncId, string externalId);
 
+    /// <summary>
+    /// Deletes grants and puts grants as one change set: for updates in place of many grants at once
+    /// (incremental expansion), where a put or a delete per call would read and commit one grant at a
+    /// time. Deletes apply first, so an id both deleted and put ends up put. An engine that can writes
+    /// the whole set in one atomic batch (RocksDB: one write batch, its read-before-write as one
+    /// MultiGet); this default deletes the grants one by one, then puts in one <see cref="PutGrants"/>
+    /// batch, so a failure part way can leave the deletes done without the puts.
+    /// </summary>
+    /// <param name="syncId">The sync.</param>
+    /// <param name="puts">Grants to put; later ones win over earlier ones with the same id.</param>
+    /// <param name="deletes">Ids of grants to delete (absent ones are ignored).</param>
+    /// <returns>How many of <paramref name="deletes"/> existed and were not put again.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="puts"/>, <paramref name="deletes"/>, a grant or an id is null.</exception>
+    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
+    /// <exception cref="Errors.C1zArgumentException">A grant or an id is empty.</exception>
+    int WriteGrantChanges(SyncId syncId, IReadOnlyList<GrantRecord> puts, IReadOnlyList<string> deletes)
+    {
+        ArgumentNullException.ThrowIfNull(puts);
+        ArgumentNullException.ThrowIfNull(deletes);
+        // Everything is checked before the first write, so a bad argument writes nothing.
+        var putIds = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var g in puts)
+        {
+            ArgumentNullException.ThrowIfNull(g, nameof(puts));
+            putIds.Add(string.IsNullOrEmpty(g.ExternalId) ? throw new Errors.C1zArgumentException("grant external_id must not be empty") : g.ExternalId);
+        }
+
+        foreach (string id in deletes)
+        {
+            ArgumentNullException.ThrowIfNull(id, nameof(deletes));
+            if (id.Length == 0)
+            {
+                throw new Errors.C1zArgumentException("external id must not be empty");
+            }
+        }
+
+        int deleted = 0;
+        foreach (string id in deletes)
+        {
+            if (DeleteGrant(syncId, id) && !putIds.Contains(id))
+            {
+                deleted++;
+            }
+        }
+
+        PutGrants(syncId, puts);
+        return deleted;
+    }
+
     /// <summary>Deletes an asset.</summary>
     /// <param name="syncId">The sync.</param>
     /// <param name="externalId">Its id.</param>

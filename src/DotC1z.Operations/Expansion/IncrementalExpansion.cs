@@ -1,3 +1,6 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Text;
+using DotC1z.Codecs;
 using DotC1z.Errors;
 using DotC1z.Keys;
 using DotC1z.Records;
@@ -12,10 +15,13 @@ public static partial class GrantExpander
     /// Brings an expanded sync up to date with a newer unexpanded sync, recomputing only what the
     /// changes reach: afterwards the grants of <paramref name="expandedSync"/> are exactly those
     /// <see cref="Expand"/> would produce from <paramref name="nextSync"/> (sources included; the
-    /// <c>discovered_at</c> of derived grants that did not change is kept). Work is proportional to
-    /// the (entitlement, principal) pairs whose holding or sources change, plus whole entitlements
-    /// whose incoming edges change (added, removed or narrowed edges, new or broken cycles, a moved
-    /// depth limit): additions and revocations alike, no fallback to a full expansion.
+    /// <c>discovered_at</c> of derived grants that did not change is kept). Propagation recomputes the
+    /// (entitlement, principal) pairs whose holding or sources change, plus whole entitlements whose
+    /// incoming edges change (added, removed or narrowed edges, new or broken cycles, a moved depth
+    /// limit): additions and revocations alike, no fallback to a full expansion. Reads are per
+    /// principal: every grant of a principal the changes reach is read twice (once reduced to
+    /// holdings for propagation, once for the recomputed pairs' stored records), and the changed
+    /// grants are written back in batches of puts and deletes (<see cref="IC1zWriter.WriteGrantChanges"/>).
     /// </summary>
     /// <param name="expanded">The store holding the full expansion of an earlier sync (written in place).</param>
     /// <param name="expandedSync">That expanded sync.</param>
@@ -75,6 +81,11 @@ public static partial class GrantExpander
         ArgumentNullException.ThrowIfNull(expanded);
         ArgumentNullException.ThrowIfNull(next);
         bool selfDirect = !(options ?? new ExpansionOptions()).LegacyIsDirectFalse;
+        if (TryChangedGrantsEncoded(expanded, expandedSync, next, nextSync, selfDirect, cancellationToken) is { } fast)
+        {
+            return fast;
+        }
+
         var pending = new Dictionary<string, GrantRecord>(StringComparer.Ordinal);
         foreach (var g in next.Grants(nextSync))
         {
@@ -108,6 +119,122 @@ public static partial class GrantExpander
 
         changed.AddRange(pending.Keys);
         return changed;
+    }
+
+    /// <summary>
+    /// <see cref="ChangedGrants"/> on the stored encodings, when both stores offer them (docs/DESIGN.md §6):
+    /// the two syncs merged in id order. Nearly every grant of an expanded sync is derived, and decoding
+    /// them all was the whole cost (≈ 11 s for G16's 5M grants); here a grant only in the expanded sync
+    /// is recognised as derived from its id, entitlement, principal and annotations read in place, a grant
+    /// stored with the same bytes in both is unchanged (unless it declares an edge, when the flag decides),
+    /// and only the rest is decoded and compared as the record road does.
+    /// </summary>
+    /// <returns>The changed ids, or null when a store cannot list its stored encoding.</returns>
+    private static List<string>? TryChangedGrantsEncoded(IC1zReader expanded, SyncId expandedSync, IC1zReader next, SyncId nextSync, bool selfDirect, CancellationToken cancellationToken)
+    {
+        if (!expanded.TryOpenEncodedGrants(expandedSync, out var before))
+        {
+            return null;
+        }
+
+        using (before)
+        {
+            if (!next.TryOpenEncodedGrants(nextSync, out var after))
+            {
+                return null;
+            }
+
+            using (after)
+            {
+                var codec = CodecRegistry.Grant;
+                var changed = new List<string>();
+                long n = 0;
+                bool hasBefore = before.MoveNext(), hasAfter = after.MoveNext();
+                while (hasBefore || hasAfter)
+                {
+                    if (++n % 65536 == 0)
+                    {
+                        cancellationToken.ThrowIfCancellationRequested();
+                    }
+
+                    int order = !hasBefore ? 1 : !hasAfter ? -1 : before.Id.SequenceCompareTo(after.Id);
+                    if (order < 0)
+                    {
+                        if (!IsDerivedEncoded(before.Value, out string? id))
+                        {
+                            changed.Add(id);
+                        }
+
+                        hasBefore = before.MoveNext();
+                    }
+                    else if (order > 0)
+                    {
+                        changed.Add(Row(after.Value, out _));
+                        hasAfter = after.MoveNext();
+                    }
+                    else
+                    {
+                        if (!before.Value.SequenceEqual(after.Value) || MayDeclare(before.Value))
+                        {
+                            var old = codec.Decode(before.Value);
+                            if (!SameOriginal(old, codec.Decode(after.Value), selfDirect))
+                            {
+                                changed.Add(old.ExternalId);
+                            }
+                        }
+
+                        hasBefore = before.MoveNext();
+                        hasAfter = after.MoveNext();
+                    }
+                }
+
+                return changed;
+            }
+        }
+    }
+
+    private static readonly byte[] GrantImmutableUtf8 = Encoding.UTF8.GetBytes(GrantImmutableTypeUrl);
+
+    /// <summary>The id of an encoded grant (and its row).</summary>
+    private static string Row(ReadOnlySpan<byte> value, out GrantRow row) =>
+        GrantRow.TryParse(value, out row)
+            ? Encoding.UTF8.GetString(row.ExternalId)
+            : throw new C1zCorruptionException("a stored grant does not decode");
+
+    /// <summary><see cref="IsDerived"/> read in place; <paramref name="id"/> is set only for a grant that is not derived.</summary>
+    private static bool IsDerivedEncoded(ReadOnlySpan<byte> value, [NotNullWhen(false)] out string? id)
+    {
+        id = null;
+        if (!GrantRow.TryParse(value, GrantImmutableUtf8, out var row, out bool immutable, out _))
+        {
+            throw new C1zCorruptionException("a stored grant does not decode");
+        }
+
+        // The id a derived grant gets: {entitlement}:{principal type}:{principal id}.
+        var ext = row.ExternalId;
+        int e = row.EntitlementId.Length, t = row.PrincipalResourceTypeId.Length;
+        bool shaped = ext.Length == e + 1 + t + 1 + row.PrincipalResourceId.Length
+            && ext[..e].SequenceEqual(row.EntitlementId) && ext[e] == (byte)':'
+            && ext.Slice(e + 1, t).SequenceEqual(row.PrincipalResourceTypeId) && ext[e + 1 + t] == (byte)':'
+            && ext[(e + t + 2)..].SequenceEqual(row.PrincipalResourceId);
+        if (shaped && immutable)
+        {
+            return true;
+        }
+
+        id = Encoding.UTF8.GetString(ext);
+        return false;
+    }
+
+    /// <summary>Whether an encoded grant may declare an edge while unflagged (then equal bytes do not mean unchanged: <see cref="SameOriginal"/> decides).</summary>
+    private static bool MayDeclare(ReadOnlySpan<byte> value)
+    {
+        if (!GrantRow.TryParse(value, GrantImmutableUtf8, out var row, out _, out bool expansion))
+        {
+            throw new C1zCorruptionException("a stored grant does not decode");
+        }
+
+        return expansion && !row.NeedsExpansion;
     }
 
     private static bool IsDerived(GrantRecord g) =>
@@ -157,9 +284,13 @@ public static partial class GrantExpander
 
             return new Holding(holds, direct);
         }
+
+        /// <summary>This holding with one more record of <paramref name="entitlement"/> (<see cref="Of"/>, one record at a time).</summary>
+        public Holding With(string entitlement, GrantRecord r) =>
+            r.Principal is null ? this : new Holding(true, Direct || r.Sources.Count == 0 || r.Sources.ContainsKey(entitlement));
     }
 
-    /// <summary>Grants of one store's sync, loaded per principal (pairs) or per entitlement (whole recomputes).</summary>
+    /// <summary>Grants of the newer sync as records, loaded per principal (pairs) or per entitlement (whole recomputes).</summary>
     private sealed class GrantIndex(IC1zReader reader, SyncId sync)
     {
         private readonly Dictionary<(string, string), Dictionary<string, List<GrantRecord>>> _byPrincipal = [];
@@ -224,7 +355,7 @@ public static partial class GrantExpander
             return e.Keys;
         }
 
-        private static void Add<TKey>(Dictionary<TKey, List<GrantRecord>> map, TKey key, GrantRecord g)
+        public static void Add<TKey>(Dictionary<TKey, List<GrantRecord>> map, TKey key, GrantRecord g)
             where TKey : notnull
         {
             if (!map.TryGetValue(key, out var list))
@@ -236,11 +367,143 @@ public static partial class GrantExpander
         }
     }
 
+    /// <summary>
+    /// The expanded sync's grants as the update needs them. Propagation needs only whether each
+    /// principal holds each entitlement (and directly), so a principal's grants are read once and
+    /// reduced to one <see cref="Holding"/> per entitlement: keeping the records instead (about 500
+    /// per user in a dense graph, most never compared) made the garbage collector copy all of them,
+    /// five times the cost of reading them. The records are read again at the end, for the pairs that
+    /// were recomputed only (<see cref="Records"/>). Entitlements recomputed whole are loaded as records.
+    /// </summary>
+    private sealed class ExpandedIndex(IC1zReader reader, SyncId sync)
+    {
+        private readonly Dictionary<(string, string), Dictionary<string, Holding>> _holdings = [];
+        private readonly Dictionary<string, Dictionary<(string, string), List<GrantRecord>>> _byEntitlement = new(StringComparer.Ordinal);
+
+        public Holding Holding(string entitlement, (string Type, string Id) principal)
+        {
+            if (_byEntitlement.TryGetValue(entitlement, out var e))
+            {
+                return GrantExpander.Holding.Of(entitlement, e.GetValueOrDefault(principal));
+            }
+
+            if (!_holdings.TryGetValue(principal, out var p))
+            {
+                _holdings[principal] = p = LoadHoldings(principal);
+            }
+
+            return p.GetValueOrDefault(entitlement);
+        }
+
+        /// <summary>
+        /// Reads the holdings of many principals on all cores: changes travel per principal, so the
+        /// principals of the changed grants are the ones propagation asks about.
+        /// </summary>
+        public void Prefetch(IEnumerable<(string, string)> principals, CancellationToken cancellationToken)
+        {
+            var todo = principals.Distinct().Where(p => !_holdings.ContainsKey(p)).ToArray();
+            var loaded = new Dictionary<string, Holding>[todo.Length];
+            C1zErrors.Unwrapped(() => Parallel.For(0, todo.Length, new ParallelOptions { CancellationToken = cancellationToken }, i => loaded[i] = LoadHoldings(todo[i])), null);
+            for (int i = 0; i < todo.Length; i++)
+            {
+                _holdings[todo[i]] = loaded[i];
+            }
+        }
+
+        private Dictionary<string, Holding> LoadHoldings((string Type, string Id) principal)
+        {
+            var p = new Dictionary<string, Holding>(StringComparer.Ordinal);
+            foreach (var g in reader.GrantsByPrincipal(sync, principal.Type, principal.Id))
+            {
+                string entitlement = g.Entitlement?.EntitlementId ?? string.Empty;
+                p[entitlement] = p.GetValueOrDefault(entitlement).With(entitlement, g);
+            }
+
+            return p;
+        }
+
+        /// <summary>Loads a whole entitlement as records (its principals become known without a query each).</summary>
+        public IEnumerable<(string, string)> Principals(string entitlement)
+        {
+            if (!_byEntitlement.TryGetValue(entitlement, out var e))
+            {
+                e = [];
+                foreach (var g in reader.GrantsByEntitlement(sync, entitlement))
+                {
+                    GrantIndex.Add(e, PrincipalTable.KeyOf(g), g);
+                }
+
+                _byEntitlement[entitlement] = e;
+            }
+
+            return e.Keys;
+        }
+
+        /// <summary>
+        /// The stored records of each pair: those of entitlements loaded whole from their load, the
+        /// others by reading each principal again (on all cores) and keeping only the asked entitlements.
+        /// </summary>
+        public Dictionary<(string Ent, (string, string) Principal), List<GrantRecord>> Records(IEnumerable<(string Ent, (string, string) Principal)> pairs, CancellationToken cancellationToken)
+        {
+            var result = new Dictionary<(string Ent, (string, string) Principal), List<GrantRecord>>();
+            var wanted = new Dictionary<(string, string), HashSet<string>>();
+            foreach (var pair in pairs)
+            {
+                if (_byEntitlement.TryGetValue(pair.Ent, out var e))
+                {
+                    result[pair] = e.GetValueOrDefault(pair.Principal) ?? [];
+                }
+                else
+                {
+                    if (!wanted.TryGetValue(pair.Principal, out var ents))
+                    {
+                        wanted[pair.Principal] = ents = new HashSet<string>(StringComparer.Ordinal);
+                    }
+
+                    ents.Add(pair.Ent);
+                }
+            }
+
+            var todo = wanted.ToArray();
+            var loaded = new List<GrantRecord>[todo.Length];
+            C1zErrors.Unwrapped(() => Parallel.For(0, todo.Length, new ParallelOptions { CancellationToken = cancellationToken }, i =>
+            {
+                var (principal, ents) = todo[i];
+                var kept = new List<GrantRecord>();
+                foreach (var g in reader.GrantsByPrincipal(sync, principal.Item1, principal.Item2))
+                {
+                    if (ents.Contains(g.Entitlement?.EntitlementId ?? string.Empty))
+                    {
+                        kept.Add(g);
+                    }
+                }
+
+                loaded[i] = kept;
+            }), null);
+            for (int i = 0; i < todo.Length; i++)
+            {
+                var principal = todo[i].Key;
+                foreach (string ent in todo[i].Value)
+                {
+                    result[(ent, principal)] = [];
+                }
+
+                foreach (var g in loaded[i])
+                {
+                    result[(g.Entitlement?.EntitlementId ?? string.Empty, principal)].Add(g);
+                }
+            }
+
+            return result;
+        }
+    }
+
     private sealed class Incremental(IC1zStore expanded, SyncId expandedSync, IC1zReader next, SyncId nextSync, IReadOnlyCollection<string> changedIds, ExpansionOptions options, CancellationToken cancellationToken)
     {
-        private readonly GrantIndex _old = new(expanded, expandedSync);
+        private readonly ExpandedIndex _old = new(expanded, expandedSync);
         private readonly GrantIndex _new = new(next, nextSync);
         private readonly Dictionary<(string Ent, (string, string) Principal), Holding> _recomputed = [];
+        private readonly Dictionary<(string Ent, (string, string) Principal), List<GrantRecord>> _final = [];
         private readonly Dictionary<string, HashSet<(string, string)>> _dirty = new(StringComparer.Ordinal);
         private readonly HashSet<string> _whole = new(StringComparer.Ordinal);
         private readonly SortedSet<(int Depth, string Id)> _work = new(Comparer<(int Depth, string Id)>.Create((a, b) => a.Depth != b.Depth ? a.Depth.CompareTo(b.Depth) : string.CompareOrdinal(a.Id, b.Id)));
@@ -313,6 +576,13 @@ public static partial class GrantExpander
                 Recompute(item.Id);
             }
 
+            // Only now are the recomputed pairs known: their stored records are read once, for the diff.
+            var stored = _old.Records(_final.Keys, cancellationToken);
+            foreach (var (pair, records) in _final)
+            {
+                Diff(stored[pair], records);
+            }
+
             return Apply(recomputed);
         }
 
@@ -331,7 +601,7 @@ public static partial class GrantExpander
         private void Enqueue(string entitlement) => _work.Add((_plan.NodeDepth.GetValueOrDefault(entitlement, -1), entitlement));
 
         private Holding NewHolding(string entitlement, (string, string) principal) =>
-            _recomputed.TryGetValue((entitlement, principal), out var h) ? h : Holding.Of(entitlement, _old.Records(entitlement, principal));
+            _recomputed.TryGetValue((entitlement, principal), out var h) ? h : _old.Holding(entitlement, principal);
 
         private void Recompute(string t)
         {
@@ -359,11 +629,10 @@ public static partial class GrantExpander
             EntitlementRef? entRef = null;
             foreach (var p in principals.ToList())
             {
-                var oldRecords = _old.Records(t, p) ?? [];
-                var was = Holding.Of(t, oldRecords);
+                var was = _old.Holding(t, p);
                 var records = Final(t, p, incoming, ref entRef);
                 var now = Holding.Of(t, records);
-                Diff(oldRecords, records);
+                _final[(t, p)] = records;
                 _recomputed[(t, p)] = now;
                 if (now != was && _plan.Outgoing.TryGetValue(t, out var outs))
                 {
@@ -461,15 +730,15 @@ public static partial class GrantExpander
             {
                 if (before.Remove(r.ExternalId, out var old))
                 {
-                    var o = old.Clone();
-                    o.SyncId = string.Empty;
+                    // The stored records were read for this diff alone (propagation is over), so no copy.
+                    old.SyncId = string.Empty;
                     if (IsDerived(r))
                     {
                         // An unchanged derived grant keeps the time it was first derived.
-                        r.DiscoveredAt = o.DiscoveredAt;
+                        r.DiscoveredAt = old.DiscoveredAt;
                     }
 
-                    if (o.Equals(r))
+                    if (old.Equals(r))
                     {
                         continue;
                     }
@@ -484,28 +753,29 @@ public static partial class GrantExpander
         private ExpansionResult Apply(int recomputed)
         {
             long deleted = 0, created = 0, updated = 0;
-            foreach (string id in _deletes.Where(id => !_puts.ContainsKey(id)))
+            var deletes = _deletes.Where(id => !_puts.ContainsKey(id)).ToList();
+            var puts = _puts.Values.ToList();
+            foreach (var g in puts)
             {
-                deleted += expanded.DeleteGrant(expandedSync, id) ? 1 : 0;
-            }
-
-            foreach (var chunk in _puts.Values.Chunk(Math.Max(1, options.BatchSize)))
-            {
-                foreach (var g in chunk)
+                // A put over a stored id rewrites it (a grant that moved between pairs included).
+                if (_stored.Contains(g.ExternalId))
                 {
-                    // A put over a stored id rewrites it (a grant that moved between pairs included).
-                    if (_stored.Contains(g.ExternalId))
-                    {
-                        updated++;
-                    }
-                    else
-                    {
-                        created++;
-                    }
+                    updated++;
                 }
-
-                expanded.PutGrants(expandedSync, chunk);
+                else
+                {
+                    created++;
+                }
             }
+
+            // Batches of puts and deletes together: one read-before-write and one commit per batch.
+            int size = Math.Max(1, options.BatchSize);
+            for (int at = 0; at < Math.Max(puts.Count, deletes.Count); at += size)
+            {
+                deleted += expanded.WriteGrantChanges(expandedSync, Slice(puts, at, size), Slice(deletes, at, size));
+            }
+
+            static List<T> Slice<T>(List<T> list, int at, int size) => at >= list.Count ? [] : list.GetRange(at, Math.Min(size, list.Count - at));
 
             return new ExpansionResult(_plan.LiveEdges, _plan.Nodes.Count, created, updated, _plan.SkippedEdges, _plan.DepthReached) { EntitlementsRecomputed = recomputed, GrantsDeleted = deleted };
         }

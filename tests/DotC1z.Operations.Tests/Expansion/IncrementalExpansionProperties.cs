@@ -1,12 +1,65 @@
+using DotC1z.Engine.Rocks;
 using DotC1z.Equivalence;
 using DotC1z.Records;
+using DotC1z.Storage;
 using DotC1z.Tests.Shared;
 
 namespace DotC1z.Operations.Tests.Expansion;
 
 /// <summary>Incremental expansion against a full expansion of the newer sync, record for record.</summary>
-public sealed class IncrementalExpansionProperties
+public sealed class IncrementalExpansionProperties : IDisposable
 {
+    private readonly TempDir _dir = new("incremental-props");
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public void On_rocksdb_changed_grants_read_from_stored_bytes_equal_the_record_road_and_the_update_equals_a_full_expansion()
+    {
+        int seed0 = Seeds.Get(20_201);
+        int changedSeen = 0;
+        for (int seed = seed0; seed < seed0 + 120; seed++)
+        {
+            var scenario = ExpansionScenario.Random(seed, flagsFollowAnnotations: true);
+            var (nextScenario, changed) = scenario.Mutate(seed * 7919);
+            var options = new RocksStoreOptions { Durability = RocksDurability.NoSync };
+            using var expanded = RocksStore.Open(_dir.Combine($"e{seed}"), options);
+            var es = scenario.Load(expanded);
+            GrantExpander.Expand(expanded, es, scenario.Options);
+            using var next = RocksStore.Open(_dir.Combine($"n{seed}"), options);
+            var ns = nextScenario.Load(next);
+
+            // The same two syncs in stores without a stored-bytes road: ChangedGrants decodes every record there.
+            using var expandedRecords = new MemoryStore();
+            var ms = scenario.Load(expandedRecords);
+            GrantExpander.Expand(expandedRecords, ms, scenario.Options);
+            using var nextRecords = new MemoryStore();
+            var mn = nextScenario.Load(nextRecords);
+            Assert.False(((IC1zReader)expandedRecords).TryOpenEncodedGrants(ms, out _));
+            Assert.True(expanded.TryOpenEncodedGrants(es, out var cursor));
+            cursor.Dispose();
+
+            var fromBytes = GrantExpander.ChangedGrants(expanded, es, next, ns, scenario.Options).Order(StringComparer.Ordinal).ToList();
+            var fromRecords = GrantExpander.ChangedGrants(expandedRecords, ms, nextRecords, mn, scenario.Options).Order(StringComparer.Ordinal).ToList();
+            Assert.True(fromBytes.SequenceEqual(fromRecords), $"seed={seed} (replay with DOTC1Z_TEST_SEED={seed}): from stored bytes [{string.Join(",", fromBytes)}], from records [{string.Join(",", fromRecords)}]");
+            changedSeen += fromBytes.Count > 0 ? 1 : 0;
+
+            // The update through RocksDB's batched change sets, against a full expansion of the newer sync.
+            GrantExpander.ExpandIncremental(expanded, es, next, ns, fromBytes, scenario.Options);
+            using var full = new MemoryStore();
+            var fs = nextScenario.Load(full);
+            GrantExpander.Expand(full, fs, scenario.Options);
+            string diff = ExpansionScenario.Differences(ExpansionScenario.Snapshot(full, fs), ExpansionScenario.Snapshot(expanded, es));
+            Assert.True(diff.Length == 0, $"seed={seed} (replay with DOTC1Z_TEST_SEED={seed}):\n{diff}");
+            Assert.True(expanded.VerifyConsistency().IsConsistent, $"seed={seed}: indexes inconsistent after the update");
+            var again = GrantExpander.ChangedGrants(expanded, es, next, ns, scenario.Options).Order(StringComparer.Ordinal);
+            var againRecords = GrantExpander.ChangedGrants(full, fs, nextRecords, mn, scenario.Options).Order(StringComparer.Ordinal);
+            Assert.True(again.SequenceEqual(againRecords), $"seed={seed}: after the update [{string.Join(",", again)}] vs [{string.Join(",", againRecords)}]");
+        }
+
+        Assert.True(changedSeen > 80, $"only {changedSeen} seeds changed anything");
+    }
+
     [Fact]
     public void Incremental_expansion_equals_a_full_expansion_of_the_newer_sync_on_random_diffs()
     {
@@ -50,6 +103,46 @@ public sealed class IncrementalExpansionProperties
 
         // The incremental path ran, and often touched fewer entitlements than a full expansion computes.
         Assert.True(ran > 300 && partial > 100, $"recomputed something in {ran} seeds, fewer than full in {partial}");
+    }
+
+    [Fact]
+    public void A_revoked_original_grant_with_the_id_shape_of_a_derived_one_is_changed_on_both_roads()
+    {
+        // e1 inherits e0. alice holds e0 and gets the derived e1:user:alice; bob holds e1 directly under an
+        // id of the same shape (as connectors often name grants), and loses it in the newer sync.
+        var scenario = new ExpansionScenario();
+        scenario.Entitlements.Add(new EntitlementRecord { ExternalId = "e0", Resource = new ResourceRef { ResourceTypeId = "group", ResourceId = "g0" } });
+        scenario.Entitlements.Add(new EntitlementRecord { ExternalId = "e1", Resource = new ResourceRef { ResourceTypeId = "group", ResourceId = "g1" } });
+        GrantRecord Grant(string id, string ent, string group, string type, string principal) => new()
+        {
+            ExternalId = id,
+            Entitlement = new EntitlementRef { EntitlementId = ent, ResourceTypeId = "group", ResourceId = group },
+            Principal = new PrincipalRef { ResourceTypeId = type, ResourceId = principal },
+        };
+        var declaration = Grant("decl", "e1", "g1", "group", "g0");
+        declaration.Expansion = new GrantExpandableRecord { EntitlementIds = { "e0" } };
+        declaration.NeedsExpansion = true;
+        scenario.Grants.AddRange([declaration, Grant("m-alice", "e0", "g0", "user", "alice"), Grant("e1:user:bob", "e1", "g1", "user", "bob")]);
+        var next = new ExpansionScenario();
+        next.Entitlements.AddRange(scenario.Entitlements);
+        next.Grants.AddRange(scenario.Grants.Where(g => g.ExternalId != "e1:user:bob"));
+
+        var options = new RocksStoreOptions { Durability = RocksDurability.NoSync };
+        using var expanded = RocksStore.Open(_dir.Combine("shape-e"), options);
+        var es = scenario.Load(expanded);
+        GrantExpander.Expand(expanded, es);
+        Assert.True(expanded.TryGetGrant(es, "e1:user:alice", out _));
+        using var nextStore = RocksStore.Open(_dir.Combine("shape-n"), options);
+        var ns = next.Load(nextStore);
+        using var expandedRecords = new MemoryStore();
+        var ms = scenario.Load(expandedRecords);
+        GrantExpander.Expand(expandedRecords, ms);
+        using var nextRecords = new MemoryStore();
+        var mn = next.Load(nextRecords);
+
+        // Only bob's grant changed: alice's derived grant, absent from the newer input, is expansion's own.
+        Assert.Equal(["e1:user:bob"], GrantExpander.ChangedGrants(expanded, es, nextStore, ns));
+        Assert.Equal(["e1:user:bob"], GrantExpander.ChangedGrants(expandedRecords, ms, nextRecords, mn));
     }
 
     [Fact]
