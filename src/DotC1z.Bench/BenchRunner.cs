@@ -88,6 +88,9 @@ public sealed partial class BenchRunner
                 }
 
                 engine.Resume();
+
+                // Untimed setups (derived syncs, saved files) should not stand on the previous benchmark's garbage.
+                ReleaseMemory();
                 var result = bench switch
                 {
                     "G1" => G1(engine, syncs),

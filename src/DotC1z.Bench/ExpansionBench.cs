@@ -41,6 +41,8 @@ public sealed partial class BenchRunner
 
         foreach (var engine in engines)
         {
+            // The previous engine's expansions left garbage the copy below would otherwise stand on.
+            ReleaseMemory();
             string dir = Path.Combine(engine.WorkDir, "g14");
             Directory.CreateDirectory(dir);
             using var source = ExpansionStore(engine, Path.Combine(dir, "source"));
