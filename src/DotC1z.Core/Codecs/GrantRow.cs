@@ -63,47 +63,7 @@ public readonly ref struct GrantRow
     /// <param name="value">The encoded grant.</param>
     /// <param name="row">The row, over <paramref name="value"/>.</param>
     /// <returns>False when the bytes are not a well-formed protobuf message (groups included, which no grant field uses).</returns>
-    public static bool TryParse(ReadOnlySpan<byte> value, out GrantRow row)
-    {
-        ReadOnlySpan<byte> id = default, entRt = default, entRid = default, ent = default, prRt = default, prRid = default, unused = default;
-        bool needsExpansion = false;
-        row = default;
-        int pos = 0;
-        while (pos < value.Length)
-        {
-            if (!TryField(value, ref pos, out uint field, out uint wireType, out ulong varint, out int start, out int length))
-            {
-                return false;
-            }
-
-            switch ((field, wireType))
-            {
-                case (2, 2):
-                    id = value.Slice(start, length);
-                    break;
-                case (3, 2):
-                    if (!TryRef(value.Slice(start, length), ref entRt, ref entRid, ref ent))
-                    {
-                        return false;
-                    }
-
-                    break;
-                case (4, 2):
-                    if (!TryRef(value.Slice(start, length), ref prRt, ref prRid, ref unused))
-                    {
-                        return false;
-                    }
-
-                    break;
-                case (7, 0):
-                    needsExpansion = varint != 0;
-                    break;
-            }
-        }
-
-        row = new GrantRow(id, entRt, entRid, ent, prRt, prRid, needsExpansion);
-        return true;
-    }
+    public static bool TryParse(ReadOnlySpan<byte> value, out GrantRow row) => TryParse(value, default, out row, out _, out _);
 
     /// <summary>
     /// Reads only the <c>discovered_at</c> of an encoded <c>GrantRecord</c> (protobuf's rules: a message field
@@ -164,7 +124,7 @@ public readonly ref struct GrantRow
     /// original ones without decoding millions of records.
     /// </summary>
     /// <param name="value">The encoded grant.</param>
-    /// <param name="annotationTypeUrl">The annotation type URL looked for (UTF-8).</param>
+    /// <param name="annotationTypeUrl">The annotation type URL looked for (UTF-8); empty: annotations are skipped unread.</param>
     /// <param name="row">The row, over <paramref name="value"/>.</param>
     /// <param name="hasAnnotation">Whether an annotation has that type URL (an <c>Any</c> seen twice keeps its last <c>type_url</c>).</param>
     /// <param name="hasExpansion">Whether the expansion field is present.</param>
@@ -209,7 +169,7 @@ public readonly ref struct GrantRow
                 case (7, 0):
                     needsExpansion = varint != 0;
                     break;
-                case (8, 2) when !hasAnnotation:
+                case (8, 2) when !hasAnnotation && !annotationTypeUrl.IsEmpty:
                     ReadOnlySpan<byte> typeUrl = default, anyValue = default, none = default;
                     if (!TryRef(value.Slice(start, length), ref typeUrl, ref anyValue, ref none))
                     {
