@@ -225,9 +225,6 @@ internal static unsafe partial class RawRocks
     [LibraryImport(Library, EntryPoint = "rocksdb_options_set_info_log")]
     public static partial void OptionsSetInfoLog(IntPtr options, IntPtr logger);
 
-    [LibraryImport(Library, EntryPoint = "rocksdb_options_set_info_log_level")]
-    public static partial void OptionsSetInfoLogLevel(IntPtr options, int level);
-
     [LibraryImport(Library, EntryPoint = "rocksdb_options_set_skip_stats_update_on_db_open")]
     public static partial void OptionsSetSkipStatsUpdateOnDbOpen(IntPtr options, byte value);
 
@@ -240,19 +237,9 @@ internal static unsafe partial class RawRocks
     [LibraryImport(Library, EntryPoint = "rocksdb_options_set_stats_persist_period_sec")]
     public static partial void OptionsSetStatsPersistPeriodSec(IntPtr options, uint value);
 
-    // The live SST files with their key ranges (one entry per file; the smallest/largest keys are user keys).
-    [LibraryImport(Library, EntryPoint = "rocksdb_livefiles_smallestkey")]
-    public static partial byte* LiveFilesSmallestKey(IntPtr files, int index, nuint* length);
-
-    [LibraryImport(Library, EntryPoint = "rocksdb_livefiles_largestkey")]
-    public static partial byte* LiveFilesLargestKey(IntPtr files, int index, nuint* length);
-
     // Bytes the SST files hold in each [start, limit) range (index-block estimates, memtables not counted).
     [LibraryImport(Library, EntryPoint = "rocksdb_approximate_sizes")]
     public static partial void ApproximateSizes(IntPtr db, int count, byte** starts, nuint* startLengths, byte** limits, nuint* limitLengths, ulong* sizes, IntPtr* error);
-
-    [LibraryImport(Library, EntryPoint = "rocksdb_livefiles_entries")]
-    public static partial ulong LiveFilesEntries(IntPtr files, int index);
 
     [LibraryImport(Library, EntryPoint = "rocksdb_open", StringMarshalling = StringMarshalling.Utf8)]
     public static partial IntPtr Open(IntPtr options, string name, IntPtr* error);
