@@ -25,13 +25,7 @@ public sealed partial class RocksStore
         var snapshot = new SharedSnapshot(this);
         try
         {
-            var bounds = new List<byte[]> { prefix };
-            if (parts > 1)
-            {
-                bounds.AddRange(Guard((prefix, upper, snapshot, parts), static (store, s) => store.SplitPoints(s.prefix, s.upper, s.snapshot.Handle, s.parts), "partition"));
-            }
-
-            bounds.Add(upper);
+            var bounds = RangeBounds(prefix, upper, snapshot, parts, "partition");
             var list = new List<IEnumerable<GrantRecord>>(bounds.Count - 1);
             string syncText = SyncText(syncId);
             for (int i = 0; i + 1 < bounds.Count; i++)
@@ -57,6 +51,22 @@ public sealed partial class RocksStore
         {
             yield return RecordOps.Grant.DecodeValue(scan.Value, syncText, strings);
         }
+    }
+
+    /// <summary>
+    /// <c>[prefix, split points…, upper]</c>: the bounds of up to <paramref name="parts"/> key ranges of about equal
+    /// estimated size that together cover <c>[prefix, upper)</c> (one range when it cannot be split).
+    /// </summary>
+    private List<byte[]> RangeBounds(byte[] prefix, byte[] upper, SharedSnapshot snapshot, int parts, string operation)
+    {
+        var bounds = new List<byte[]> { prefix };
+        if (parts > 1)
+        {
+            bounds.AddRange(Guard((prefix, upper, snapshot, parts), static (store, s) => store.SplitPoints(s.prefix, s.upper, s.snapshot.Handle, s.parts), operation));
+        }
+
+        bounds.Add(upper);
+        return bounds;
     }
 
     /// <summary>

@@ -139,13 +139,7 @@ public sealed partial class RocksStore
         byte[] prefix = Keyspace.RecordSyncPrefix((byte)ops.Kind, sync);
         byte[] upper = KeyRange.UpperBound(prefix)!;
         using var snapshot = new SharedSnapshot(this);
-        var bounds = new List<byte[]> { prefix };
-        if (ops.Kind == RecordKind.Grant && VerifyLanes > 1)
-        {
-            bounds.AddRange(Guard((prefix, upper, snapshot), static (store, s) => store.SplitPoints(s.prefix, s.upper, s.snapshot.Handle, VerifyLanes), "verify"));
-        }
-
-        bounds.Add(upper);
+        var bounds = RangeBounds(prefix, upper, snapshot, ops.Kind == RecordKind.Grant ? VerifyLanes : 1, "verify");
         int parts = bounds.Count - 1;
         var primary = new PrimaryFold[parts];
         var index = new (UInt128 Digest, long Count)[indexIds.Length];
