@@ -284,13 +284,9 @@ public static class C1zFile
 /// A store opened from a C1Z3 file: owns the extraction directory. Dispose only releases (closes the store and
 /// removes the directory); writing back is <see cref="C1zFile.SaveBack"/>'s job, never a side effect of dispose.
 /// </summary>
-internal sealed class C1zFileStore(RocksStore store, string path, string work) : ForwardingStore(store), IC1zReader
+internal sealed class C1zFileStore(RocksStore store, string path, string work) : ForwardingStore(store)
 {
     public RocksStore InnerStore => store;
-
-    // Re-implements IC1zReader for this one member: the forwarding base predates partitioned scans and would
-    // answer with the interface's one-part default.
-    public GrantPartitions PartitionGrants(SyncId syncId, int parts) => store.PartitionGrants(syncId, parts);
 
     public string Path => path;
 

@@ -24,6 +24,9 @@ public abstract class ForwardingStore(IC1zStore inner) : IC1zStore
     public bool TryOpenEncodedGrants(SyncId syncId, [NotNullWhen(true)] out IEncodedGrantCursor? cursor) => Inner.TryOpenEncodedGrants(syncId, out cursor);
 
     /// <inheritdoc/>
+    public GrantPartitions PartitionGrants(SyncId syncId, int parts) => Inner.PartitionGrants(syncId, parts);
+
+    /// <inheritdoc/>
     public bool IsReadOnly => Inner.IsReadOnly;
 
     /// <inheritdoc/>

@@ -169,7 +169,7 @@ public static partial class GrantExpander
                     }
                     else if (order > 0)
                     {
-                        changed.Add(Row(after.Value, out _));
+                        changed.Add(Id(after.Value));
                         hasAfter = after.MoveNext();
                     }
                     else
@@ -195,20 +195,22 @@ public static partial class GrantExpander
 
     private static readonly byte[] GrantImmutableUtf8 = Encoding.UTF8.GetBytes(GrantImmutableTypeUrl);
 
-    /// <summary>The id of an encoded grant (and its row).</summary>
-    private static string Row(ReadOnlySpan<byte> value, out GrantRow row) =>
-        GrantRow.TryParse(value, out row)
-            ? Encoding.UTF8.GetString(row.ExternalId)
-            : throw new C1zCorruptionException("a stored grant does not decode");
+    /// <summary>The row of a stored grant, with its GrantImmutable mark and whether it carries an expansion annotation.</summary>
+    /// <exception cref="C1zCorruptionException">The stored bytes are not a grant.</exception>
+    private static GrantRow Parse(ReadOnlySpan<byte> value, out bool immutable, out bool expansion) =>
+        GrantRow.TryParse(value, GrantImmutableUtf8, out var row, out immutable, out expansion) ? row : throw NotAGrant();
+
+    /// <summary>The id of a stored grant (its annotations unread).</summary>
+    private static string Id(ReadOnlySpan<byte> value) =>
+        GrantRow.TryParse(value, out var row) ? Encoding.UTF8.GetString(row.ExternalId) : throw NotAGrant();
+
+    private static C1zCorruptionException NotAGrant() => new("a stored grant does not decode");
 
     /// <summary><see cref="IsDerived"/> read in place; <paramref name="id"/> is set only for a grant that is not derived.</summary>
     private static bool IsDerivedEncoded(ReadOnlySpan<byte> value, [NotNullWhen(false)] out string? id)
     {
         id = null;
-        if (!GrantRow.TryParse(value, GrantImmutableUtf8, out var row, out bool immutable, out _))
-        {
-            throw new C1zCorruptionException("a stored grant does not decode");
-        }
+        var row = Parse(value, out bool immutable, out _);
 
         // The id a derived grant gets: {entitlement}:{principal type}:{principal id}.
         var ext = row.ExternalId;
@@ -229,11 +231,7 @@ public static partial class GrantExpander
     /// <summary>Whether an encoded grant may declare an edge while unflagged (then equal bytes do not mean unchanged: <see cref="SameOriginal"/> decides).</summary>
     private static bool MayDeclare(ReadOnlySpan<byte> value)
     {
-        if (!GrantRow.TryParse(value, GrantImmutableUtf8, out var row, out _, out bool expansion))
-        {
-            throw new C1zCorruptionException("a stored grant does not decode");
-        }
-
+        var row = Parse(value, out _, out bool expansion);
         return expansion && !row.NeedsExpansion;
     }
 
