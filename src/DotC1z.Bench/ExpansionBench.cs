@@ -65,12 +65,12 @@ public sealed partial class BenchRunner
                 using (var target = ExpansionStore(engine, path, C1zOutput.StreamedChunkBytes))
                 {
                     ResetPeakRss();
-                    var cpu0 = ProcessCpu();
+                    var cpu0 = BenchRunner.ProcessCpu();
                     var sw = Stopwatch.StartNew();
                     last = GrantExpander.ExpandInto(source, sync, target, sync, new ExpansionOptions(), _ctx.Cancellation);
                     sw.Stop();
                     times.Add(sw.Elapsed.TotalMilliseconds);
-                    cpu.Add((ProcessCpu() - cpu0).TotalMilliseconds);
+                    cpu.Add((BenchRunner.ProcessCpu() - cpu0).TotalMilliseconds);
                     peak = Math.Max(peak, PeakRss());
                     rows = target.Count(sync).Grants;
                 }
@@ -94,12 +94,6 @@ public sealed partial class BenchRunner
         return results;
     }
 
-    /// <summary>CPU time of the whole process (user + system, all threads): on this shared machine it varies far less than wall time.</summary>
-    private static TimeSpan ProcessCpu()
-    {
-        using var self = Process.GetCurrentProcess();
-        return self.TotalProcessorTime;
-    }
 
     /// <summary>
     /// A store of the engine under test for expansion benchmarks (durable like the engine's main store). G14 writes
@@ -191,13 +185,13 @@ public sealed partial class BenchRunner
             // Incremental: G15's expansion brought up to the newer sync in place. Like `c1z expand --base`,
             // it is not told what changed: finding the changed grants is timed with the update.
             ResetPeakRss();
-            var icpu0 = ProcessCpu();
+            var icpu0 = BenchRunner.ProcessCpu();
             var isw = Stopwatch.StartNew();
             var found = GrantExpander.ChangedGrants(inPlace, baseSync, nextInput, nextSync, cancellationToken: _ctx.Cancellation);
             double findMs = isw.Elapsed.TotalMilliseconds;
             var inc = GrantExpander.ExpandIncremental(inPlace, baseSync, nextInput, nextSync, found, new ExpansionOptions(), _ctx.Cancellation);
             isw.Stop();
-            double incCpuMs = (ProcessCpu() - icpu0).TotalMilliseconds;
+            double incCpuMs = (BenchRunner.ProcessCpu() - icpu0).TotalMilliseconds;
             long peak = PeakRss();
             if (!found.ToHashSet(StringComparer.Ordinal).SetEquals(changed))
             {
@@ -257,11 +251,11 @@ public sealed partial class BenchRunner
         try
         {
             ResetPeakRss();
-            var cpu0 = ProcessCpu();
+            var cpu0 = BenchRunner.ProcessCpu();
             clock.Restart();
             var r = GrantExpander.ExpandInto(input, sync, target, sync, new ExpansionOptions { Progress = progress }, _ctx.Cancellation);
             clock.Stop();
-            double cpuMs = (ProcessCpu() - cpu0).TotalMilliseconds;
+            double cpuMs = (BenchRunner.ProcessCpu() - cpu0).TotalMilliseconds;
             long peak = PeakRss();
             long rows = target.Count(sync).Grants;
             long derived = rows - inputGrants;

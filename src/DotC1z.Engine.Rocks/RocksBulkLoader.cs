@@ -40,6 +40,7 @@ internal sealed class RocksBulkLoader : IBulkLoader
     private readonly List<IMessage> _buffered = [];
     private readonly GrantChunk _grants = new();
     private byte[] _valueScratch = new byte[1024];
+    private byte[] _idScratch = new byte[256];
     private long _seq;
     private int _spillFiles;
     private int _chunkRecords;
@@ -54,6 +55,12 @@ internal sealed class RocksBulkLoader : IBulkLoader
     private bool _primaryStreamStopped;
     private byte[]? _streamFloor;
     private Task<string?>? _streamFinish;
+
+    // Set when a compaction's grant indexes come from its inputs' stored indexes: grants then feed only the
+    // primary stream, in strictly increasing id order (the last id kept to check it).
+    private StoredIndexMerge? _indexMerge;
+    private byte[] _lastMergedId = [];
+    private int _lastMergedIdLength = -1;
 
     public RocksBulkLoader(RocksStore store, SyncId sync)
     {
@@ -145,9 +152,56 @@ internal sealed class RocksBulkLoader : IBulkLoader
             throw new C1zArgumentException("grant external_id is required");
         }
 
+        if (_indexMerge is not null)
+        {
+            EnsureScratch(ref _idScratch, TupleCodec.MaxEncodedLength(row.ExternalId.Length));
+            if (TupleCodec.EncodeBytes(row.ExternalId, _idScratch, out int idLength) != OperationStatus.Done)
+            {
+                throw new InvalidOperationException("grant id does not fit its reserved space");
+            }
+
+            AddMergedGrant(_idScratch.AsSpan(0, idLength), value);
+            return;
+        }
+
         SpillGrantsIfFull();
 
         Stream(_grants.Add(in row, value, _seq++), value);
+    }
+
+    /// <inheritdoc/>
+    public bool TryMergeStoredGrantIndexes(IReadOnlyList<StoredIndexInput> inputs, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IStoredIndexMerge? merge)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        ThrowIfClosed();
+        merge = null;
+        if (!_fresh || _indexMerge is not null || _grants.Count != 0 || _spills[KsGrant].Count != 0 || _runs[KsGrant].Count != 0 || _primaryStream is not null || _primaryStreamStopped)
+        {
+            return false;
+        }
+
+        _indexMerge = StoredIndexMerge.TryCreate(inputs, this);
+        merge = _indexMerge;
+        return merge is not null;
+    }
+
+    /// <summary>
+    /// A grant of a stored-index merge: only its primary entry is written here (on the stream's thread, which also
+    /// folds its digest and so rejects bytes that are not a grant).
+    /// </summary>
+    internal void AddMergedGrant(ReadOnlySpan<byte> escapedId, ReadOnlySpan<byte> value)
+    {
+        ThrowIfClosed();
+        if (_lastMergedIdLength >= 0 && _lastMergedId.AsSpan(0, _lastMergedIdLength).SequenceCompareTo(escapedId) >= 0)
+        {
+            throw new InvalidOperationException("a stored-index merge takes grants in strictly increasing id order");
+        }
+
+        EnsureScratch(ref _lastMergedId, escapedId.Length);
+        escapedId.CopyTo(_lastMergedId);
+        _lastMergedIdLength = escapedId.Length;
+        _seq++;
+        PrimaryStream()!.Append(escapedId, value);
     }
 
     // The primary SST streams while ids keep increasing, across spilled chunks too (the floor is the
@@ -176,7 +230,7 @@ internal sealed class RocksBulkLoader : IBulkLoader
     {
         if (_primaryStream is null && !_primaryStreamStopped)
         {
-            if (LaneCount < 2)
+            if (LaneCount < 2 && _indexMerge is null)
             {
                 // One core: a second thread would only compete with the caller.
                 _primaryStreamStopped = true;
@@ -440,6 +494,15 @@ internal sealed class RocksBulkLoader : IBulkLoader
                         ssts.Add(sst);
                     }
                 });
+        }
+
+        // The grant indexes of a stored-index merge, beside the primary's last blocks.
+        if (_indexMerge is not null)
+        {
+            foreach (string sst in _indexMerge.Build(_sync, _workDir, _store.Directory, LaneCount, cancellationToken))
+            {
+                ssts.Add(sst);
+            }
         }
 
         if (streamed?.GetAwaiter().GetResult() is { } primary)

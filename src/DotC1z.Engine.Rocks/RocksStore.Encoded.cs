@@ -4,7 +4,10 @@ using DotC1z.Storage;
 
 namespace DotC1z.Engine.Rocks;
 
-/// <summary>Grants handed out as stored: the primary keyspace's values, with the escaped id from the key.</summary>
+/// <summary>
+/// Grants handed out as stored: the primary keyspace's values, with the escaped id from the key; and the grant index
+/// keyspaces as stored, for a compaction that merges them instead of rebuilding them.
+/// </summary>
 public sealed partial class RocksStore
 {
     /// <inheritdoc/>
@@ -28,5 +31,64 @@ public sealed partial class RocksStore
         public bool MoveNext() => _scan.MoveNext();
 
         public void Dispose() => _scan.Dispose();
+    }
+
+    /// <summary>The layout name of this engine's grant indexes: the key format version (<see cref="Keyspace"/>).</summary>
+    internal const string GrantIndexLayout = "dotc1z-rocks-3";
+
+    /// <inheritdoc/>
+    public string? StoredGrantIndexLayout => GrantIndexLayout;
+
+    /// <inheritdoc/>
+    public IReadOnlyList<byte[]> StoredGrantIndexSplits(SyncId syncId, StoredGrantIndex index, int parts)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(parts, 1);
+        ThrowIfDisposed();
+        byte[] prefix = Keyspace.IndexSyncPrefix(IndexId(index), syncId);
+        using var snapshot = new SharedSnapshot(this);
+        var bounds = RangeBounds(prefix, KeyRange.UpperBound(prefix)!, snapshot, parts, "partition");
+        return [.. bounds.Skip(1).SkipLast(1).Select(b => b[Keyspace.IndexHeaderLength..])];
+    }
+
+    /// <inheritdoc/>
+    public bool TryOpenStoredGrantIndex(SyncId syncId, StoredGrantIndex index, byte[]? from, byte[]? to, [NotNullWhen(true)] out IStoredIndexCursor? cursor)
+    {
+        ThrowIfDisposed();
+        byte[] prefix = Keyspace.IndexSyncPrefix(IndexId(index), syncId);
+        byte[] lower = from is null ? prefix : [.. prefix, .. from];
+        byte[] upper = to is null ? KeyRange.UpperBound(prefix)! : [.. prefix, .. to];
+        cursor = new StoredIndexCursor(new Scan(this, lower, upper, IntPtr.Zero, fillCache: false), index is StoredGrantIndex.NeedsExpansion or StoredGrantIndex.ByEntitlementResource);
+        return true;
+    }
+
+    internal static byte IndexId(StoredGrantIndex index) => index switch
+    {
+        StoredGrantIndex.ByEntitlement => Keyspace.IdxGrantByEntitlement,
+        StoredGrantIndex.ByPrincipal => Keyspace.IdxGrantByPrincipal,
+        StoredGrantIndex.NeedsExpansion => Keyspace.IdxGrantNeedsExpansion,
+        StoredGrantIndex.ByEntitlementResource => Keyspace.IdxGrantByEntitlementResource,
+        _ => throw new ArgumentOutOfRangeException(nameof(index)),
+    };
+
+    private sealed class StoredIndexCursor(Scan scan, bool keyOnly) : IStoredIndexCursor
+    {
+        public ReadOnlySpan<byte> KeySuffix => scan.Key[Keyspace.IndexHeaderLength..];
+
+        // Escaped elements hold no 0x00 (TupleCodec), so the last separator starts the id.
+        public ReadOnlySpan<byte> GrantId
+        {
+            get
+            {
+                var key = scan.Key;
+                return key[(key.LastIndexOf(TupleCodec.Separator) + 1)..];
+            }
+        }
+
+        // A key-only entry's value is the grant's primary key: its part after the sync is the same in every sync.
+        public ReadOnlySpan<byte> Value => keyOnly ? scan.Value[Keyspace.RecordHeaderLength..] : scan.Value;
+
+        public bool MoveNext() => scan.MoveNext();
+
+        public void Dispose() => scan.Dispose();
     }
 }

@@ -57,6 +57,12 @@ public sealed record CompactionResult(SyncId Output, SyncType Type, RecordCounts
     /// the target are RocksDB stores); 0 when the grants went through records.
     /// </summary>
     public long GrantsCopiedAsStored { get; init; }
+
+    /// <summary>
+    /// Whether the grant indexes were merged from the inputs' stored index keyspaces instead of rebuilt from the grants
+    /// (taken on the byte-level road when the target's loader offers it and few enough grants can lose).
+    /// </summary>
+    public bool GrantIndexesMerged { get; init; }
 }
 
 /// <summary>
@@ -205,6 +211,7 @@ public static class SyncCompactor
         return new CompactionResult(output, outputType, RecordKindInfo.Counts(merger.Written), used.Count, skipped, merger.ByDiscoveredAt, merger.ByDiscoveredAtOlder, merger.ByInputOrder, merger.Deleted)
         {
             GrantsCopiedAsStored = merger.GrantsCopiedAsStored,
+            GrantIndexesMerged = merger.GrantIndexesMerged,
         };
     }
 
@@ -226,6 +233,8 @@ public static class SyncCompactor
         public long Deleted { get; private set; }
 
         public long GrantsCopiedAsStored { get; private set; }
+
+        public bool GrantIndexesMerged { get; private set; }
 
         public void Visit<T>(RecordKindInfo<T> kind)
             where T : class, IMessage<T>, new()
@@ -285,6 +294,11 @@ public static class SyncCompactor
                     cursors[i] = cursor;
                 }
 
+                // Where the target can merge the inputs' stored grant indexes, it needs only each grant's primary entry and
+                // which inputs' entries lost; otherwise it rebuilds the indexes from the grants added.
+                var indexInputs = inputs.Select((input, i) => new StoredIndexInput(input.Store, input.Sync, types[i] != SyncType.PartialDeletions)).ToList();
+                GrantIndexesMerged = loader.TryMergeStoredGrantIndexes(indexInputs, out var indexMerge);
+
                 var live = new bool[cursors.Length];
                 var has = new bool[cursors.Length];
                 for (int i = 0; i < cursors.Length; i++)
@@ -317,8 +331,27 @@ public static class SyncCompactor
                     int winner = Fold(new EncodedGroup(cursors, has));
                     if (winner >= 0)
                     {
-                        loader.AddEncodedGrant(cursors[winner].Value);
+                        if (indexMerge is not null)
+                        {
+                            indexMerge.Keep(cursors[winner].Id, cursors[winner].Value);
+                        }
+                        else
+                        {
+                            loader.AddEncodedGrant(cursors[winner].Value);
+                        }
+
                         written++;
+                    }
+
+                    if (indexMerge is not null)
+                    {
+                        for (int i = 0; i < cursors.Length; i++)
+                        {
+                            if (has[i] && i != winner)
+                            {
+                                indexMerge.Lose(i, cursors[i].Id);
+                            }
+                        }
                     }
 
                     for (int i = 0; i < cursors.Length; i++)

@@ -24,6 +24,16 @@ public abstract class ForwardingStore(IC1zStore inner) : IC1zStore
     public bool TryOpenEncodedGrants(SyncId syncId, [NotNullWhen(true)] out IEncodedGrantCursor? cursor) => Inner.TryOpenEncodedGrants(syncId, out cursor);
 
     /// <inheritdoc/>
+    public string? StoredGrantIndexLayout => Inner.StoredGrantIndexLayout;
+
+    /// <inheritdoc/>
+    public IReadOnlyList<byte[]> StoredGrantIndexSplits(SyncId syncId, StoredGrantIndex index, int parts) => Inner.StoredGrantIndexSplits(syncId, index, parts);
+
+    /// <inheritdoc/>
+    public bool TryOpenStoredGrantIndex(SyncId syncId, StoredGrantIndex index, byte[]? from, byte[]? to, [NotNullWhen(true)] out IStoredIndexCursor? cursor) =>
+        Inner.TryOpenStoredGrantIndex(syncId, index, from, to, out cursor);
+
+    /// <inheritdoc/>
     public GrantPartitions PartitionGrants(SyncId syncId, int parts) => Inner.PartitionGrants(syncId, parts);
 
     /// <inheritdoc/>

@@ -55,6 +55,35 @@ public partial interface IC1zReader
         return false;
     }
 
+    /// <summary>
+    /// The key layout of this store's grant index keyspaces, when it can hand them out as stored
+    /// (<see cref="TryOpenStoredGrantIndex"/>); null otherwise. Stores of one layout have interchangeable entries.
+    /// </summary>
+    string? StoredGrantIndexLayout => null;
+
+    /// <summary>
+    /// Up to <paramref name="parts"/> − 1 increasing key suffixes that cut one grant index of a sync into ranges of
+    /// about equal stored size (none when it cannot be cut or the store keeps no such index).
+    /// </summary>
+    /// <param name="syncId">The sync.</param>
+    /// <param name="index">The index.</param>
+    /// <param name="parts">How many ranges are wanted.</param>
+    /// <returns>The split points, as <see cref="IStoredIndexCursor.KeySuffix"/> values.</returns>
+    IReadOnlyList<byte[]> StoredGrantIndexSplits(SyncId syncId, StoredGrantIndex index, int parts) => [];
+
+    /// <summary>Opens a cursor over the entries of one grant index of a sync whose key suffixes lie in <c>[from, to)</c>.</summary>
+    /// <param name="syncId">The sync.</param>
+    /// <param name="index">The index.</param>
+    /// <param name="from">Inclusive lower bound of the key suffix, or null for the start.</param>
+    /// <param name="to">Exclusive upper bound, or null for the end.</param>
+    /// <param name="cursor">The cursor (the caller disposes it), or null.</param>
+    /// <returns>Whether a cursor was opened (false unless <see cref="StoredGrantIndexLayout"/> is set).</returns>
+    bool TryOpenStoredGrantIndex(SyncId syncId, StoredGrantIndex index, byte[]? from, byte[]? to, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IStoredIndexCursor? cursor)
+    {
+        cursor = null;
+        return false;
+    }
+
     /// <summary>Reads one sync run.</summary>
     /// <param name="syncId">The sync.</param>
     /// <param name="record">The record when found.</param>
@@ -465,6 +494,22 @@ public interface IBulkLoader : IDisposable
     /// <exception cref="NotSupportedException"><see cref="AcceptsEncodedGrants"/> is false.</exception>
     /// <exception cref="Errors.C1zCorruptionException">The bytes are not a grant.</exception>
     void AddEncodedGrant(ReadOnlySpan<byte> value) => throw new NotSupportedException("this bulk load takes records only");
+
+    /// <summary>
+    /// Offers to build this load's grant indexes by merging the inputs' stored index keyspaces instead of from the
+    /// grants added (a compaction between stores of this loader's layout). When it returns true, the caller adds
+    /// each surviving grant with <see cref="IStoredIndexMerge.Keep"/> (or <see cref="AddEncodedGrant"/>) in strictly
+    /// increasing id order, reports every (input, grant) entry that lost with <see cref="IStoredIndexMerge.Lose"/>, and
+    /// calls <see cref="Complete"/>.
+    /// </summary>
+    /// <param name="inputs">The compaction's inputs, in its order.</param>
+    /// <param name="merge">Where losing entries are reported, or null.</param>
+    /// <returns>False when the loader cannot (another layout, a sync that is not empty, or more possible losers than its memory budget).</returns>
+    bool TryMergeStoredGrantIndexes(IReadOnlyList<StoredIndexInput> inputs, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IStoredIndexMerge? merge)
+    {
+        merge = null;
+        return false;
+    }
 
     /// <summary>Makes every added record durable and visible, atomically.</summary>
     /// <param name="cancellationToken">Stops the load; nothing becomes visible then.</param>
