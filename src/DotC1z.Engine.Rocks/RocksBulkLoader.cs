@@ -180,7 +180,7 @@ internal sealed class RocksBulkLoader : IBulkLoader
             return false;
         }
 
-        _indexMerge = StoredIndexMerge.TryCreate(inputs, this);
+        _indexMerge = StoredIndexMerge.TryCreate(inputs, this, _store.Options.IndexMergeMaxLosers);
         merge = _indexMerge;
         return merge is not null;
     }

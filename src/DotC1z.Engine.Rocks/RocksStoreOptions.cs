@@ -51,4 +51,12 @@ public sealed record RocksStoreOptions
     /// commands that stream whole files pass a smaller budget (docs/PERFORMANCE.md).
     /// </summary>
     public long BulkChunkBytes { get; init; } = 192L << 20;
+
+    /// <summary>
+    /// The most grant entries a compaction into this store may have to drop while it merges its inputs' stored grant
+    /// indexes (about 100 bytes of memory each; bounded before the merge by the later inputs' grant counts). Above it
+    /// the indexes are rebuilt from the merged grants in the bulk loader's chunk; 0 always rebuilds them
+    /// (docs/DESIGN.md §6, "Merging the stored indexes").
+    /// </summary>
+    public long IndexMergeMaxLosers { get; init; } = 512 * 1024;
 }

@@ -13,17 +13,11 @@ namespace DotC1z.Engine.Rocks;
 /// output sync. Each index is cut into key ranges, one SST per range, written on both cores.
 /// </summary>
 /// <remarks>
-/// Memory: the losing ids, at most <see cref="MaxLosers"/> (checked before the merge from the inputs' grant
-/// counts), and one iterator per input per range being written.
+/// Memory: the losing ids, at most <see cref="RocksStoreOptions.IndexMergeMaxLosers"/> (checked before the merge from
+/// the inputs' grant counts), and one iterator per input per range being written.
 /// </remarks>
 internal sealed class StoredIndexMerge : IStoredIndexMerge
 {
-    /// <summary>
-    /// The most losing entries a merge may have to remember (about 100 bytes each): above it, the loader rebuilds
-    /// the indexes from the grants in its bounded chunk instead.
-    /// </summary>
-    public const long MaxLosers = 512 * 1024;
-
     private static readonly StoredGrantIndex[] Indexes =
         [StoredGrantIndex.ByEntitlement, StoredGrantIndex.ByPrincipal, StoredGrantIndex.ByEntitlementResource, StoredGrantIndex.NeedsExpansion];
 
@@ -39,7 +33,7 @@ internal sealed class StoredIndexMerge : IStoredIndexMerge
     }
 
     /// <summary>Whether the inputs can be merged so: all of this layout, with few enough possible losers.</summary>
-    public static StoredIndexMerge? TryCreate(IReadOnlyList<StoredIndexInput> inputs, RocksBulkLoader loader)
+    public static StoredIndexMerge? TryCreate(IReadOnlyList<StoredIndexInput> inputs, RocksBulkLoader loader, long maxLosers)
     {
         if (inputs.Count == 0 || inputs.Any(i => i.Store.StoredGrantIndexLayout != RocksStore.GrantIndexLayout))
         {
@@ -48,12 +42,12 @@ internal sealed class StoredIndexMerge : IStoredIndexMerge
 
         // An input's entry can lose only to a grant of a later input, so the later inputs' grants bound the losers.
         long bound = 0;
-        for (int j = 1; j < inputs.Count && bound <= MaxLosers; j++)
+        for (int j = 1; j < inputs.Count && bound <= maxLosers; j++)
         {
             bound += j * inputs[j].Store.Count(inputs[j].Sync).Grants;
         }
 
-        return bound <= MaxLosers ? new StoredIndexMerge(inputs, loader) : null;
+        return bound <= maxLosers && maxLosers > 0 ? new StoredIndexMerge(inputs, loader) : null;
     }
 
     /// <inheritdoc/>
