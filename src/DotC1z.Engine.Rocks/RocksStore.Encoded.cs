@@ -57,7 +57,7 @@ public sealed partial class RocksStore
         byte[] prefix = Keyspace.IndexSyncPrefix(IndexId(index), syncId);
         byte[] lower = from is null ? prefix : [.. prefix, .. from];
         byte[] upper = to is null ? KeyRange.UpperBound(prefix)! : [.. prefix, .. to];
-        cursor = new StoredIndexCursor(new Scan(this, lower, upper, IntPtr.Zero, fillCache: false), index is StoredGrantIndex.NeedsExpansion or StoredGrantIndex.ByEntitlementResource);
+        cursor = new StoredIndexCursor(this, new Scan(this, lower, upper, IntPtr.Zero, fillCache: false), index is StoredGrantIndex.NeedsExpansion or StoredGrantIndex.ByEntitlementResource);
         return true;
     }
 
@@ -70,22 +70,26 @@ public sealed partial class RocksStore
         _ => throw new ArgumentOutOfRangeException(nameof(index)),
     };
 
-    private sealed class StoredIndexCursor(Scan scan, bool keyOnly) : IStoredIndexCursor
+    private sealed class StoredIndexCursor(RocksStore store, Scan scan, bool keyOnly) : IStoredIndexCursor
     {
         public ReadOnlySpan<byte> KeySuffix => scan.Key[Keyspace.IndexHeaderLength..];
 
-        // Escaped elements hold no 0x00 (TupleCodec), so the last separator starts the id.
-        public ReadOnlySpan<byte> GrantId
+        // A key-only entry's value is the grant's primary key: its part after the sync is the same in every sync.
+        public ReadOnlySpan<byte> Value
         {
             get
             {
-                var key = scan.Key;
-                return key[(key.LastIndexOf(TupleCodec.Separator) + 1)..];
+                var value = scan.Value;
+                if (!keyOnly)
+                {
+                    return value;
+                }
+
+                return value.Length > Keyspace.RecordHeaderLength
+                    ? value[Keyspace.RecordHeaderLength..]
+                    : throw new Errors.C1zCorruptionException($"an index entry holds no primary key in {store.Directory}", store.Directory);
             }
         }
-
-        // A key-only entry's value is the grant's primary key: its part after the sync is the same in every sync.
-        public ReadOnlySpan<byte> Value => keyOnly ? scan.Value[Keyspace.RecordHeaderLength..] : scan.Value;
 
         public bool MoveNext() => scan.MoveNext();
 

@@ -8,12 +8,15 @@ namespace DotC1z.Engine.Rocks;
 /// <summary>
 /// The grant indexes of a compaction between stores of this layout, merged from the inputs' stored index keyspaces
 /// instead of rebuilt from the merged grants (docs/DESIGN.md §6). While the compaction merges the grant primaries it
-/// reports every (input, grant id) whose record lost; every other entry of a contributing input belongs to the
-/// surviving record and is copied as stored, its key and (for key-only indexes) its primary-key value moved to the
-/// output sync. Each index is cut into key ranges, one SST per range, written on both cores.
+/// reports every input record that lost; every other entry of a contributing input belongs to a surviving record and
+/// is copied as stored, its key and (for key-only indexes) its primary-key value moved to the output sync. Each index
+/// is cut into key ranges, one SST per range, written on both cores.
 /// </summary>
 /// <remarks>
-/// Memory: the losing ids, at most <see cref="RocksStoreOptions.IndexMergeMaxLosers"/> (checked before the merge from
+/// The losers go into a key-only <see cref="GrantChunk"/> per input, which gives their index keys in each index's
+/// order exactly as the bulk loader builds stored keys; the merge then drops an input's entry when it equals the
+/// next loser key of that input (a merge-join: one comparison per entry, no hashing). Memory: the losers' ids and
+/// key elements, at most <see cref="RocksStoreOptions.IndexMergeMaxLosers"/> of them (checked before the merge from
 /// the inputs' grant counts), and one iterator per input per range being written.
 /// </remarks>
 internal sealed class StoredIndexMerge : IStoredIndexMerge
@@ -23,19 +26,20 @@ internal sealed class StoredIndexMerge : IStoredIndexMerge
 
     private readonly IReadOnlyList<StoredIndexInput> _inputs;
     private readonly RocksBulkLoader _loader;
-    private readonly IdSet?[] _losers;
+    private readonly GrantChunk?[] _losers;
+    private long _lost;
 
     private StoredIndexMerge(IReadOnlyList<StoredIndexInput> inputs, RocksBulkLoader loader)
     {
         _inputs = inputs;
         _loader = loader;
-        _losers = new IdSet?[inputs.Count];
+        _losers = new GrantChunk?[inputs.Count];
     }
 
     /// <summary>Whether the inputs can be merged so: all of this layout, with few enough possible losers.</summary>
     public static StoredIndexMerge? TryCreate(IReadOnlyList<StoredIndexInput> inputs, RocksBulkLoader loader, long maxLosers)
     {
-        if (inputs.Count == 0 || inputs.Any(i => i.Store.StoredGrantIndexLayout != RocksStore.GrantIndexLayout))
+        if (maxLosers <= 0 || inputs.Count == 0 || inputs.Any(i => i.Store.StoredGrantIndexLayout != RocksStore.GrantIndexLayout))
         {
             return null;
         }
@@ -47,19 +51,28 @@ internal sealed class StoredIndexMerge : IStoredIndexMerge
             bound += j * inputs[j].Store.Count(inputs[j].Sync).Grants;
         }
 
-        return bound <= maxLosers && maxLosers > 0 ? new StoredIndexMerge(inputs, loader) : null;
+        return bound <= maxLosers ? new StoredIndexMerge(inputs, loader) : null;
     }
 
     /// <inheritdoc/>
     public void Keep(ReadOnlySpan<byte> escapedId, ReadOnlySpan<byte> value) => _loader.AddMergedGrant(escapedId, value);
 
     /// <inheritdoc/>
-    public void Lose(int input, ReadOnlySpan<byte> escapedId)
+    public void Lose(int input, ReadOnlySpan<byte> value)
     {
-        if (_inputs[input].Contributes)
+        if (!_inputs[input].Contributes)
         {
-            (_losers[input] ??= new IdSet()).Add(escapedId);
+            return;
         }
+
+        // The bulk loader refuses such ids, so no stored key holds one.
+        if (!Codecs.GrantRow.TryParse(value, out var row) || row.ExternalId.IsEmpty || !System.Text.Unicode.Utf8.IsValid(row.ExternalId))
+        {
+            throw new C1zCorruptionException("a stored grant of a compaction input does not decode");
+        }
+
+        // Key-only: the loser's value is not needed, only its key elements.
+        (_losers[input] ??= new GrantChunk()).Add(in row, [], _lost++);
     }
 
     /// <summary>Writes every index of the output sync as SSTs under <paramref name="workDir"/>; returns their paths.</summary>
@@ -69,6 +82,22 @@ internal sealed class StoredIndexMerge : IStoredIndexMerge
         {
             losers?.Seal();
         }
+
+        try
+        {
+            return BuildPieces(output, workDir, storeDirectory, lanes, ct);
+        }
+        finally
+        {
+            foreach (var losers in _losers)
+            {
+                losers?.Dispose();
+            }
+        }
+    }
+
+    private List<string> BuildPieces(SyncId output, string workDir, string storeDirectory, int lanes, CancellationToken ct)
+    {
 
         var contributing = Enumerable.Range(0, _inputs.Count).Where(i => _inputs[i].Contributes).ToArray();
         var pieces = new List<(StoredGrantIndex Index, byte[]? From, byte[]? To, int Part)>();
@@ -104,6 +133,7 @@ internal sealed class StoredIndexMerge : IStoredIndexMerge
     private string? WritePiece(SyncId output, int[] contributing, StoredGrantIndex index, byte[]? from, byte[]? to, string path, string storeDirectory, CancellationToken ct)
     {
         var cursors = new IStoredIndexCursor?[contributing.Length];
+        var losers = new LoserKeys?[contributing.Length];
         try
         {
             for (int c = 0; c < contributing.Length; c++)
@@ -113,6 +143,11 @@ internal sealed class StoredIndexMerge : IStoredIndexMerge
                 {
                     throw new InvalidOperationException("an input stopped handing out its stored indexes");
                 }
+
+                if (_losers[contributing[c]] is { } chunk)
+                {
+                    losers[c] = new LoserKeys(chunk.Source(OutputOf(index), default), from);
+                }
             }
 
             bool keyOnly = index is StoredGrantIndex.NeedsExpansion or StoredGrantIndex.ByEntitlementResource;
@@ -121,7 +156,7 @@ internal sealed class StoredIndexMerge : IStoredIndexMerge
             var live = new bool[cursors.Length];
             for (int c = 0; c < cursors.Length; c++)
             {
-                live[c] = Advance(cursors[c]!, contributing[c]);
+                live[c] = Advance(cursors[c]!, losers[c]);
             }
 
             using var sst = new SstOutput(path, storeDirectory);
@@ -165,7 +200,7 @@ internal sealed class StoredIndexMerge : IStoredIndexMerge
                     sst.Put(key.AsSpan(0, keyLength), cursor.Value);
                 }
 
-                live[min] = Advance(cursor, contributing[min]);
+                live[min] = Advance(cursor, losers[min]);
                 if ((sst.Count & 0xFFFF) == 0)
                 {
                     ct.ThrowIfCancellationRequested();
@@ -178,16 +213,28 @@ internal sealed class StoredIndexMerge : IStoredIndexMerge
             {
                 cursor?.Dispose();
             }
+
+            foreach (var keys in losers)
+            {
+                keys?.Dispose();
+            }
         }
     }
 
-    // Moves to the next entry of a record that survived.
-    private bool Advance(IStoredIndexCursor cursor, int input)
+    private static GrantChunk.Output OutputOf(StoredGrantIndex index) => index switch
     {
-        var losers = _losers[input];
+        StoredGrantIndex.ByEntitlement => GrantChunk.Output.ByEntitlement,
+        StoredGrantIndex.ByPrincipal => GrantChunk.Output.ByPrincipal,
+        StoredGrantIndex.NeedsExpansion => GrantChunk.Output.NeedsExpansion,
+        _ => GrantChunk.Output.ByEntitlementResource,
+    };
+
+    // Moves to the next entry of a record that survived: one that is not the input's next loser key.
+    private static bool Advance(IStoredIndexCursor cursor, LoserKeys? losers)
+    {
         while (cursor.MoveNext())
         {
-            if (losers is null || !losers.Contains(cursor.GrantId))
+            if (losers is null || !losers.Holds(cursor.KeySuffix))
             {
                 return true;
             }
@@ -209,118 +256,36 @@ internal sealed class StoredIndexMerge : IStoredIndexMerge
         return length;
     }
 
-    /// <summary>
-    /// A set of escaped ids for the merge's hot lookup. Almost every lookup misses, and a miss usually ends at one read
-    /// of a small bitmap (about 16 bits per id) that stays in the cache; a hit reads one slot (hash, offset, length)
-    /// and the id's bytes. Adds come from one thread; lookups from many, after <see cref="Seal"/>.
-    /// </summary>
-    private sealed class IdSet
+    /// <summary>An input's loser keys of one index, in key order, from a piece's lower bound on.</summary>
+    private sealed class LoserKeys : IDisposable
     {
-        private Slot[] _slots = new Slot[1024];
-        private byte[] _bytes = new byte[16 * 1024];
-        private int _used;
-        private int _count;
-        private ulong[] _filter = [];
-        private int _filterShift;
+        private readonly IKvSource _source;
+        private bool _live;
 
-        public void Add(ReadOnlySpan<byte> id)
+        public LoserKeys(IKvSource source, byte[]? from)
         {
-            ulong hash = Hash(id);
-            int mask = _slots.Length - 1;
-            int slot = (int)hash & mask;
-            for (; _slots[slot].Hash != 0; slot = (slot + 1) & mask)
+            _source = source;
+            _live = _source.MoveNext();
+            while (_live && from is not null && Suffix.SequenceCompareTo(from) < 0)
             {
-                if (Matches(in _slots[slot], hash, id))
-                {
-                    return;
-                }
-            }
-
-            if (_used + id.Length > _bytes.Length)
-            {
-                Array.Resize(ref _bytes, Math.Max(_bytes.Length * 2, _used + id.Length));
-            }
-
-            id.CopyTo(_bytes.AsSpan(_used));
-            _slots[slot] = new Slot(hash, _used, id.Length);
-            _used += id.Length;
-            if (++_count * 2 > _slots.Length)
-            {
-                Grow();
+                _live = _source.MoveNext();
             }
         }
 
-        /// <summary>Builds the filter; no more adds after it.</summary>
-        public void Seal()
+        private ReadOnlySpan<byte> Suffix => _source.Key[Keyspace.IndexHeaderLength..];
+
+        /// <summary>Whether <paramref name="suffix"/> is a loser's key; suffixes must come in increasing order.</summary>
+        public bool Holds(ReadOnlySpan<byte> suffix)
         {
-            int bits = 64;
-            while (bits < _count * 16 && bits < (1 << 30))
+            int order = 0;
+            while (_live && (order = Suffix.SequenceCompareTo(suffix)) < 0)
             {
-                bits *= 2;
+                _live = _source.MoveNext();
             }
 
-            _filter = new ulong[bits / 64];
-            _filterShift = 64 - System.Numerics.BitOperations.Log2((uint)bits);
-            foreach (var slot in _slots)
-            {
-                if (slot.Hash != 0)
-                {
-                    ulong bit = slot.Hash >> _filterShift;
-                    _filter[bit >> 6] |= 1UL << (int)(bit & 63);
-                }
-            }
+            return _live && order == 0;
         }
 
-        public bool Contains(ReadOnlySpan<byte> id)
-        {
-            ulong hash = Hash(id);
-            ulong bit = hash >> _filterShift;
-            if ((_filter[bit >> 6] & (1UL << (int)(bit & 63))) == 0)
-            {
-                return false;
-            }
-
-            int mask = _slots.Length - 1;
-            for (int slot = (int)hash & mask; _slots[slot].Hash != 0; slot = (slot + 1) & mask)
-            {
-                if (Matches(in _slots[slot], hash, id))
-                {
-                    return true;
-                }
-            }
-
-            return false;
-        }
-
-        private bool Matches(in Slot slot, ulong hash, ReadOnlySpan<byte> id) =>
-            slot.Hash == hash && slot.Length == id.Length && _bytes.AsSpan(slot.Offset, slot.Length).SequenceEqual(id);
-
-        // Zero marks an empty slot, so no hash is zero.
-        private static ulong Hash(ReadOnlySpan<byte> id) => System.IO.Hashing.XxHash3.HashToUInt64(id) | 1;
-
-        private void Grow()
-        {
-            var slots = new Slot[_slots.Length * 2];
-            int mask = slots.Length - 1;
-            foreach (var entry in _slots)
-            {
-                if (entry.Hash == 0)
-                {
-                    continue;
-                }
-
-                int slot = (int)entry.Hash & mask;
-                while (slots[slot].Hash != 0)
-                {
-                    slot = (slot + 1) & mask;
-                }
-
-                slots[slot] = entry;
-            }
-
-            _slots = slots;
-        }
-
-        private readonly record struct Slot(ulong Hash, int Offset, int Length);
+        public void Dispose() => _source.Dispose();
     }
 }

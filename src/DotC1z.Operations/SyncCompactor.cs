@@ -349,7 +349,7 @@ public static class SyncCompactor
                         {
                             if (has[i] && i != winner)
                             {
-                                indexMerge.Lose(i, cursors[i].Id);
+                                indexMerge.Lose(i, cursors[i].Value);
                             }
                         }
                     }

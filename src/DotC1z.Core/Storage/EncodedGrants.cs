@@ -51,9 +51,6 @@ public interface IStoredIndexCursor : IDisposable
     /// <summary>The entry's key after its sync: equal for the same entry in any sync of any store of the layout.</summary>
     ReadOnlySpan<byte> KeySuffix { get; }
 
-    /// <summary>The grant's escaped id (the key's last element), as <see cref="IEncodedGrantCursor.Id"/> gives it.</summary>
-    ReadOnlySpan<byte> GrantId { get; }
-
     /// <summary>
     /// The entry's value: the stored grant for a covering index, else the grant's primary key after its sync
     /// (<see cref="KeySuffix"/>'s counterpart in the primary keyspace).
@@ -88,8 +85,9 @@ public interface IStoredIndexMerge
     /// <exception cref="InvalidOperationException">An id did not follow the one before.</exception>
     void Keep(ReadOnlySpan<byte> escapedId, ReadOnlySpan<byte> value);
 
-    /// <summary>Drops the index entries of grant <paramref name="escapedId"/> in input <paramref name="input"/>.</summary>
+    /// <summary>Drops the index entries of input <paramref name="input"/>'s record of a grant (another input's record, or none, survives).</summary>
     /// <param name="input">Index into the inputs given to <see cref="IBulkLoader.TryMergeStoredGrantIndexes"/>.</param>
-    /// <param name="escapedId">The escaped grant id (<see cref="IEncodedGrantCursor.Id"/>).</param>
-    void Lose(int input, ReadOnlySpan<byte> escapedId);
+    /// <param name="value">That input's stored grant (<see cref="IEncodedGrantCursor.Value"/>): its index keys are derived from it.</param>
+    /// <exception cref="Errors.C1zCorruptionException">The bytes are not a grant.</exception>
+    void Lose(int input, ReadOnlySpan<byte> value);
 }
