@@ -127,70 +127,152 @@ public static partial class GrantExpander
     /// them all was the whole cost (≈ 11 s for G16's 5M grants); here a grant only in the expanded sync
     /// is recognised as derived from its id, entitlement, principal and annotations read in place, a grant
     /// stored with the same bytes in both is unchanged (unless it declares an edge, when the flag decides),
-    /// and only the rest is decoded and compared as the record road does.
+    /// and only the rest is decoded and compared as the record road does. The merge is one thread walking
+    /// millions of entries (iterator, block decompression, in-place parse), so when the stores can cut the
+    /// syncs into id ranges (<see cref="IC1zReader.GrantIdSplits"/>) each core merges one range.
     /// </summary>
-    /// <returns>The changed ids, or null when a store cannot list its stored encoding.</returns>
+    /// <returns>The changed ids (in id order), or null when a store cannot list its stored encoding.</returns>
     private static List<string>? TryChangedGrantsEncoded(IC1zReader expanded, SyncId expandedSync, IC1zReader next, SyncId nextSync, bool selfDirect, CancellationToken cancellationToken)
     {
-        if (!expanded.TryOpenEncodedGrants(expandedSync, out var before))
+        int cores = Environment.ProcessorCount;
+        var splits = cores > 1 ? expanded.GrantIdSplits(expandedSync, cores) : [];
+        if (splits.Count > 0 && TryOpenRanges(expanded, expandedSync, next, nextSync, splits) is { } ranges)
+        {
+            try
+            {
+                var found = new List<string>[ranges.Count];
+                C1zErrors.Unwrapped(() => Parallel.For(0, ranges.Count, new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = cores }, i =>
+                    found[i] = MergeChanged(ranges[i].Before, ranges[i].After, selfDirect, cancellationToken)), null);
+                var all = new List<string>(found.Sum(f => f.Count));
+                foreach (var f in found)
+                {
+                    all.AddRange(f);
+                }
+
+                return all;
+            }
+            finally
+            {
+                foreach (var (before, after) in ranges)
+                {
+                    before.Dispose();
+                    after.Dispose();
+                }
+            }
+        }
+
+        if (!expanded.TryOpenEncodedGrants(expandedSync, out var whole))
         {
             return null;
         }
 
-        using (before)
+        using (whole)
         {
-            if (!next.TryOpenEncodedGrants(nextSync, out var after))
+            if (!next.TryOpenEncodedGrants(nextSync, out var wholeNext))
             {
                 return null;
             }
 
-            using (after)
+            using (wholeNext)
             {
-                var codec = CodecRegistry.Grant;
-                var changed = new List<string>();
-                long n = 0;
-                bool hasBefore = before.MoveNext(), hasAfter = after.MoveNext();
-                while (hasBefore || hasAfter)
+                return MergeChanged(whole, wholeNext, selfDirect, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>A cursor pair per id range (both syncs cut at the same bounds), or null when a store cannot open ranges.</summary>
+    private static List<(IEncodedGrantCursor Before, IEncodedGrantCursor After)>? TryOpenRanges(IC1zReader expanded, SyncId expandedSync, IC1zReader next, SyncId nextSync, IReadOnlyList<byte[]> splits)
+    {
+        var ranges = new List<(IEncodedGrantCursor Before, IEncodedGrantCursor After)>(splits.Count + 1);
+        try
+        {
+            for (int i = 0; i <= splits.Count; i++)
+            {
+                byte[]? from = i == 0 ? null : splits[i - 1], to = i == splits.Count ? null : splits[i];
+                if (!expanded.TryOpenEncodedGrants(expandedSync, from, to, out var before))
                 {
-                    if (++n % 65536 == 0)
-                    {
-                        cancellationToken.ThrowIfCancellationRequested();
-                    }
+                    break;
+                }
 
-                    int order = !hasBefore ? 1 : !hasAfter ? -1 : before.Id.SequenceCompareTo(after.Id);
-                    if (order < 0)
-                    {
-                        if (!IsDerivedEncoded(before.Value, out string? id))
-                        {
-                            changed.Add(id);
-                        }
+                if (!next.TryOpenEncodedGrants(nextSync, from, to, out var after))
+                {
+                    before.Dispose();
+                    break;
+                }
 
-                        hasBefore = before.MoveNext();
-                    }
-                    else if (order > 0)
-                    {
-                        changed.Add(Id(after.Value));
-                        hasAfter = after.MoveNext();
-                    }
-                    else
-                    {
-                        if (!before.Value.SequenceEqual(after.Value) || MayDeclare(before.Value))
-                        {
-                            var old = codec.Decode(before.Value);
-                            if (!SameOriginal(old, codec.Decode(after.Value), selfDirect))
-                            {
-                                changed.Add(old.ExternalId);
-                            }
-                        }
+                ranges.Add((before, after));
+            }
+        }
+        catch
+        {
+            Close(ranges);
+            throw;
+        }
 
-                        hasBefore = before.MoveNext();
-                        hasAfter = after.MoveNext();
+        if (ranges.Count == splits.Count + 1)
+        {
+            return ranges;
+        }
+
+        Close(ranges);
+        return null;
+
+        static void Close(List<(IEncodedGrantCursor Before, IEncodedGrantCursor After)> opened)
+        {
+            foreach (var (before, after) in opened)
+            {
+                before.Dispose();
+                after.Dispose();
+            }
+        }
+    }
+
+    /// <summary>The merge of <see cref="TryChangedGrantsEncoded"/> over one pair of cursors covering the same ids.</summary>
+    private static List<string> MergeChanged(IEncodedGrantCursor before, IEncodedGrantCursor after, bool selfDirect, CancellationToken cancellationToken)
+    {
+        var codec = CodecRegistry.Grant;
+        var changed = new List<string>();
+        long n = 0;
+        bool hasBefore = before.MoveNext(), hasAfter = after.MoveNext();
+        while (hasBefore || hasAfter)
+        {
+            if (++n % 65536 == 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+
+            int order = !hasBefore ? 1 : !hasAfter ? -1 : before.Id.SequenceCompareTo(after.Id);
+            if (order < 0)
+            {
+                if (!IsDerivedEncoded(before.Value, out string? id))
+                {
+                    changed.Add(id);
+                }
+
+                hasBefore = before.MoveNext();
+            }
+            else if (order > 0)
+            {
+                changed.Add(Id(after.Value));
+                hasAfter = after.MoveNext();
+            }
+            else
+            {
+                if (!before.Value.SequenceEqual(after.Value) || MayDeclare(before.Value))
+                {
+                    var old = codec.Decode(before.Value);
+                    if (!SameOriginal(old, codec.Decode(after.Value), selfDirect))
+                    {
+                        changed.Add(old.ExternalId);
                     }
                 }
 
-                return changed;
+                hasBefore = before.MoveNext();
+                hasAfter = after.MoveNext();
             }
         }
+
+        return changed;
     }
 
     private static readonly byte[] GrantImmutableUtf8 = Encoding.UTF8.GetBytes(GrantImmutableTypeUrl);
