@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using DotC1z.Keys;
+using DotC1z.Records;
 using DotC1z.Storage;
 
 namespace DotC1z.Engine.Rocks;
@@ -158,6 +159,53 @@ public sealed partial class RocksStore
         byte[] prefix = Keyspace.IndexKey(Keyspace.IdxGrantByPrincipal, syncId, true, principalResourceTypeId, principalResourceId);
         cursor = new RangeCursor(new Scan(this, prefix), prefix.Length);
         return true;
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// The grants in <paramref name="committed"/> are not read again: in G16 the MultiGets of 19.6k rewritten
+    /// grants (random blocks of a 5M-grant sync) took about as long as the rest of the update, for values the
+    /// update had read moments before. The rest is <see cref="WriteGrantChanges(SyncId, IReadOnlyList{GrantRecord}, IReadOnlyList{string})"/>.
+    /// </remarks>
+    public int WriteGrantChanges(SyncId syncId, IReadOnlyList<GrantRecord> puts, IReadOnlyList<string> deletes, IReadOnlyDictionary<string, GrantRecord> committed)
+    {
+        ArgumentNullException.ThrowIfNull(committed);
+        return WriteGrantChangesCore(syncId, puts, deletes, committed);
+    }
+
+    /// <summary>Fills <paramref name="olds"/> from <paramref name="committed"/>, reading only the ids it lacks (batched MultiGets).</summary>
+    private void ReadUnknown(SyncId syncId, IReadOnlyDictionary<string, GrantRecord> committed, ReadOnlySpan<string> ids, Span<GrantRecord?> olds)
+    {
+        var unknown = new List<int>();
+        for (int i = 0; i < ids.Length; i++)
+        {
+            if (committed.TryGetValue(ids[i], out var old))
+            {
+                olds[i] = old;
+            }
+            else
+            {
+                unknown.Add(i);
+            }
+        }
+
+        if (unknown.Count == 0)
+        {
+            return;
+        }
+
+        var unknownIds = new string[unknown.Count];
+        var read = new GrantRecord?[unknown.Count];
+        for (int k = 0; k < unknown.Count; k++)
+        {
+            unknownIds[k] = ids[unknown[k]];
+        }
+
+        TryGetGrants(syncId, unknownIds, read);
+        for (int k = 0; k < unknown.Count; k++)
+        {
+            olds[unknown[k]] = read[k];
+        }
     }
 
     /// <summary>A scan handed out as an encoded grant cursor; the id is the key from <c>idOffset</c> on.</summary>

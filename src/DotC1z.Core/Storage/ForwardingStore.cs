@@ -102,6 +102,10 @@ public abstract class ForwardingStore(IC1zStore inner) : IC1zStore
     public virtual int WriteGrantChanges(SyncId syncId, IReadOnlyList<GrantRecord> puts, IReadOnlyList<string> deletes) => Inner.WriteGrantChanges(syncId, puts, deletes);
 
     /// <inheritdoc/>
+    public virtual int WriteGrantChanges(SyncId syncId, IReadOnlyList<GrantRecord> puts, IReadOnlyList<string> deletes, IReadOnlyDictionary<string, GrantRecord> committed) =>
+        Inner.WriteGrantChanges(syncId, puts, deletes, committed);
+
+    /// <inheritdoc/>
     public virtual bool DeleteAsset(SyncId syncId, string externalId) => Inner.DeleteAsset(syncId, externalId);
 
     /// <inheritdoc/>

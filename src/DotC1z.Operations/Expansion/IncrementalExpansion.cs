@@ -20,8 +20,10 @@ public static partial class GrantExpander
     /// incoming edges change (added, removed or narrowed edges, new or broken cycles, a moved depth
     /// limit): additions and revocations alike, no fallback to a full expansion. Reads are per
     /// principal: every grant of a principal the changes reach is read twice (once reduced to
-    /// holdings for propagation, once for the recomputed pairs' stored records), and the changed
-    /// grants are written back in batches of puts and deletes (<see cref="IC1zWriter.WriteGrantChanges"/>).
+    /// holdings for propagation, in place where the store hands out stored bytes; once for the
+    /// recomputed pairs' stored records), and the changed grants are written back in batches of puts
+    /// and deletes, with the records just read as their committed values
+    /// (<see cref="IC1zWriter.WriteGrantChanges(SyncId, IReadOnlyList{GrantRecord}, IReadOnlyList{string}, IReadOnlyDictionary{string, GrantRecord})"/>).
     /// </summary>
     /// <param name="expanded">The store holding the full expansion of an earlier sync (written in place).</param>
     /// <param name="expandedSync">That expanded sync.</param>
@@ -675,7 +677,8 @@ public static partial class GrantExpander
         private readonly SortedSet<(int Depth, string Id)> _work = new(Comparer<(int Depth, string Id)>.Create((a, b) => a.Depth != b.Depth ? a.Depth.CompareTo(b.Depth) : string.CompareOrdinal(a.Id, b.Id)));
         private readonly Dictionary<string, GrantRecord> _puts = new(StringComparer.Ordinal);
         private readonly HashSet<string> _deletes = new(StringComparer.Ordinal);
-        private readonly HashSet<string> _stored = new(StringComparer.Ordinal);
+        // The committed records read for the diff, by id: the write takes them instead of reading them again.
+        private readonly Dictionary<string, GrantRecord> _stored = new(StringComparer.Ordinal);
         private readonly Timestamp _now = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow);
         private readonly Any _immutable = new() { TypeUrl = GrantImmutableTypeUrl };
         private ExpansionPlan _plan = null!;
@@ -891,7 +894,11 @@ public static partial class GrantExpander
         private void Diff(List<GrantRecord> oldRecords, List<GrantRecord> records)
         {
             var before = oldRecords.ToDictionary(r => r.ExternalId, StringComparer.Ordinal);
-            _stored.UnionWith(before.Keys);
+            foreach (var r in oldRecords)
+            {
+                _stored[r.ExternalId] = r;
+            }
+
             foreach (var r in records)
             {
                 if (before.Remove(r.ExternalId, out var old))
@@ -924,7 +931,7 @@ public static partial class GrantExpander
             foreach (var g in puts)
             {
                 // A put over a stored id rewrites it (a grant that moved between pairs included).
-                if (_stored.Contains(g.ExternalId))
+                if (_stored.ContainsKey(g.ExternalId))
                 {
                     updated++;
                 }
@@ -934,11 +941,12 @@ public static partial class GrantExpander
                 }
             }
 
-            // Batches of puts and deletes together: one read-before-write and one commit per batch.
+            // Batches of puts and deletes together, one commit per batch. Each id is written once, so the records
+            // read for the diff are still the committed ones when its batch is written: only new ids are read again.
             int size = Math.Max(1, options.BatchSize);
             for (int at = 0; at < Math.Max(puts.Count, deletes.Count); at += size)
             {
-                deleted += expanded.WriteGrantChanges(expandedSync, Slice(puts, at, size), Slice(deletes, at, size));
+                deleted += expanded.WriteGrantChanges(expandedSync, Slice(puts, at, size), Slice(deletes, at, size), _stored);
             }
 
             static List<T> Slice<T>(List<T> list, int at, int size) => at >= list.Count ? [] : list.GetRange(at, Math.Min(size, list.Count - at));
