@@ -173,6 +173,15 @@ public sealed partial class RocksStore
         return WriteGrantChangesCore(syncId, puts, deletes, committed);
     }
 
+    /// <summary>Whether two values of one grant id have the same index keys (<see cref="Keyspace.IndexEntries(SyncId, GrantRecord)"/>: entitlement, principal, flag).</summary>
+    private static bool SameIndexKeys(GrantRecord old, GrantRecord record) =>
+        old.NeedsExpansion == record.NeedsExpansion
+        && (old.Entitlement?.EntitlementId ?? string.Empty) == (record.Entitlement?.EntitlementId ?? string.Empty)
+        && (old.Entitlement?.ResourceTypeId ?? string.Empty) == (record.Entitlement?.ResourceTypeId ?? string.Empty)
+        && (old.Entitlement?.ResourceId ?? string.Empty) == (record.Entitlement?.ResourceId ?? string.Empty)
+        && (old.Principal?.ResourceTypeId ?? string.Empty) == (record.Principal?.ResourceTypeId ?? string.Empty)
+        && (old.Principal?.ResourceId ?? string.Empty) == (record.Principal?.ResourceId ?? string.Empty);
+
     /// <summary>Fills <paramref name="olds"/> from <paramref name="committed"/>, reading only the ids it lacks (batched MultiGets).</summary>
     private void ReadUnknown(SyncId syncId, IReadOnlyDictionary<string, GrantRecord> committed, ReadOnlySpan<string> ids, Span<GrantRecord?> olds)
     {

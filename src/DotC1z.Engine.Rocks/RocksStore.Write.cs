@@ -191,7 +191,8 @@ public sealed partial class RocksStore
 
                 for (int i = from; i < to; i++)
                 {
-                    oldEntries[i] = olds[i] is { } old ? [.. Keyspace.IndexEntries(syncId, old)] : [];
+                    // A rewrite that keeps every indexed field puts the same index keys again, so the old ones need no delete.
+                    oldEntries[i] = olds[i] is { } old && !(i >= gone.Count && SameIndexKeys(old, last[ids[i]])) ? [.. Keyspace.IndexEntries(syncId, old)] : [];
                     if (i >= gone.Count)
                     {
                         var record = last[ids[i]];
