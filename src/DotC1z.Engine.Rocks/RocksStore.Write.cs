@@ -128,7 +128,13 @@ public sealed partial class RocksStore
     /// per grant on one: over a large sync those reads land on different blocks, and were most of the
     /// cost of <see cref="PutGrants"/> followed by one <see cref="DeleteGrant"/> per id.
     /// </remarks>
-    public int WriteGrantChanges(SyncId syncId, IReadOnlyList<GrantRecord> puts, IReadOnlyList<string> deletes)
+    public int WriteGrantChanges(SyncId syncId, IReadOnlyList<GrantRecord> puts, IReadOnlyList<string> deletes) => WriteGrantChangesCore(syncId, puts, deletes, null);
+
+    /// <summary>
+    /// The change set, its read-before-write skipped for the ids whose committed values the caller passes
+    /// (<see cref="IC1zWriter.WriteGrantChanges(SyncId, IReadOnlyList{GrantRecord}, IReadOnlyList{string}, IReadOnlyDictionary{string, GrantRecord})"/>).
+    /// </summary>
+    private int WriteGrantChangesCore(SyncId syncId, IReadOnlyList<GrantRecord> puts, IReadOnlyList<string> deletes, IReadOnlyDictionary<string, GrantRecord>? committed)
     {
         ArgumentNullException.ThrowIfNull(puts);
         ArgumentNullException.ThrowIfNull(deletes);
@@ -174,10 +180,19 @@ public sealed partial class RocksStore
             C1zErrors.Unwrapped(() => Parallel.For(0, parts, part =>
             {
                 int from = (int)((long)ids.Length * part / parts), to = (int)((long)ids.Length * (part + 1) / parts);
-                TryGetGrants(syncId, ids.AsSpan(from, to - from), olds.AsSpan(from, to - from));
+                if (committed is null)
+                {
+                    TryGetGrants(syncId, ids.AsSpan(from, to - from), olds.AsSpan(from, to - from));
+                }
+                else
+                {
+                    ReadUnknown(syncId, committed, ids.AsSpan(from, to - from), olds.AsSpan(from, to - from));
+                }
+
                 for (int i = from; i < to; i++)
                 {
-                    oldEntries[i] = olds[i] is { } old ? [.. Keyspace.IndexEntries(syncId, old)] : [];
+                    // A rewrite that keeps every indexed field puts the same index keys again, so the old ones need no delete.
+                    oldEntries[i] = olds[i] is { } old && !(i >= gone.Count && SameIndexKeys(old, last[ids[i]])) ? [.. Keyspace.IndexEntries(syncId, old)] : [];
                     if (i >= gone.Count)
                     {
                         var record = last[ids[i]];

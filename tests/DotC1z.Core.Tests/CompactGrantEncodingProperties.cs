@@ -189,6 +189,36 @@ public sealed class CompactGrantEncodingProperties
         }, iter: 3000);
     }
 
+    [Fact]
+    public void Holdings_read_in_place_agree_with_the_generated_parser()
+    {
+        // Sources keyed by the grant's own entitlement, by others, by the empty key; sometimes two encodings
+        // concatenated (protobuf merges them: the later entitlement wins, the maps join).
+        var keys = Gen.OneOf(Gen.Const("self"), Gen.Const(string.Empty), Ids);
+        var withSources = Gen.Select(CommonShape, keys.Array[0, 3], Gen.Bool, (g, sourceKeys, direct) =>
+        {
+            foreach (string key in sourceKeys)
+            {
+                string k = key == "self" ? g.Entitlement?.EntitlementId ?? string.Empty : key;
+                g.Sources[k] = new GrantSourceRecord { EntitlementId = k, IsDirect = direct };
+            }
+
+            return g;
+        });
+        var encoded = Gen.Select(withSources, withSources, Gen.Int[0, 3], (a, b, shape) => shape == 0
+            ? [.. CodecRegistry.Grant.ToArray(a), .. CodecRegistry.Grant.ToArray(b)]
+            : CodecRegistry.Grant.ToArray(a));
+        encoded.Sample(bytes =>
+        {
+            var expected = GrantRecord.Parser.ParseFrom(bytes);
+            string entitlement = expected.Entitlement?.EntitlementId ?? string.Empty;
+            Assert.True(GrantRow.TryReadHolding(bytes, out var entitlementId, out bool hasPrincipal, out bool direct));
+            Assert.Equal(entitlement, System.Text.Encoding.UTF8.GetString(entitlementId));
+            Assert.Equal(expected.Principal is not null, hasPrincipal);
+            Assert.Equal(expected.Sources.Count == 0 || expected.Sources.ContainsKey(entitlement), direct);
+        }, iter: 3000);
+    }
+
     /// <summary>What the generated parser makes of <paramref name="bytes"/>, or null where it rejects them (the codec must then report corruption too).</summary>
     private static GrantRecord? GeneratedOrNull(byte[] bytes)
     {

@@ -100,6 +100,73 @@ public sealed class ReadPathTests : IDisposable
     }
 
     [Fact]
+    public void Grant_id_splits_cut_ids_with_a_long_shared_prefix_evenly_and_ranged_cursors_cover_the_sync()
+    {
+        // Expanded syncs' derived ids share long prefixes (group:app-…:member:user:…) between a few others (all:…,
+        // team-…): past the 8 bytes the partitioned scan bisects over. Random ids as well, in another sync.
+        int seed = Seeds.Get(2020);
+        var rng = new Random(seed);
+        using var store = Open("idsplits", chunk: 5000);
+        foreach (bool shared in (bool[])[true, false])
+        {
+            var sync = store.StartSync(SyncType.Full);
+            var grants = shared
+                ? [.. Enumerable.Range(0, 40_000).Select(i => StoreContractTests.Grant($"group:app-{i % 500:D3}:member:user:u{i:D6}", "e", "user", $"u{i}")),
+                    .. Enumerable.Range(0, 10).SelectMany(i => (GrantRecord[])[StoreContractTests.Grant($"all:{i}", "e", "user", "a"), StoreContractTests.Grant($"team-{i}", "e", "user", "t")])]
+                : RandomGrants(rng, 20_000);
+            using (var loader = store.BeginBulkLoad(sync))
+            {
+                foreach (var g in grants.OrderBy(g => g.ExternalId, StringComparer.Ordinal))
+                {
+                    loader.Add(g);
+                }
+
+                loader.Complete();
+            }
+
+            store.EndSync(sync);
+            var serial = new List<byte[]>();
+            Assert.True(store.TryOpenEncodedGrants(sync, out var whole));
+            using (whole)
+            {
+                while (whole.MoveNext())
+                {
+                    serial.Add(whole.Id.ToArray());
+                }
+            }
+
+            foreach (int parts in (int[])[2, 3, 5])
+            {
+                string where = $"seed={seed} shared={shared} parts={parts}";
+                var splits = store.GrantIdSplits(sync, parts);
+                Assert.True(splits.Count == parts - 1, $"{where}: {splits.Count} splits");
+                var sizes = new List<int>();
+                var all = new List<byte[]>();
+                for (int i = 0; i <= splits.Count; i++)
+                {
+                    Assert.True(store.TryOpenEncodedGrants(sync, i == 0 ? null : splits[i - 1], i == splits.Count ? null : splits[i], out var cursor));
+                    int n = 0;
+                    using (cursor)
+                    {
+                        while (cursor.MoveNext())
+                        {
+                            all.Add(cursor.Id.ToArray());
+                            n++;
+                        }
+                    }
+
+                    sizes.Add(n);
+                }
+
+                Assert.True(all.Count == serial.Count && all.Zip(serial).All(p => p.First.AsSpan().SequenceEqual(p.Second)), $"{where}: the ranges, concatenated, differ from the whole cursor");
+
+                // Size estimates are per block, so parts are only about equal: none below a third of its share.
+                Assert.True(sizes.All(n => n > serial.Count / parts / 3), $"{where}: range sizes {string.Join(", ", sizes)}");
+            }
+        }
+    }
+
+    [Fact]
     public void A_partitioned_scan_reads_one_snapshot_and_an_abandoned_ordered_scan_stops_its_workers()
     {
         using var store = Open("snap", chunk: 500);

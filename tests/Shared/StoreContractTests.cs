@@ -220,6 +220,12 @@ public abstract class StoreContractTests : IDisposable
             var putIds = puts.Select(g => g.ExternalId).ToHashSet(StringComparer.Ordinal);
             int expectedDeleted = deletes.Distinct(StringComparer.Ordinal).Count(id => model.ContainsKey(id) && !putIds.Contains(id));
             putOverStored += putIds.Count(model.ContainsKey);
+
+            // Every other round passes the committed values of about half the ids it touches, as a caller that
+            // has just read them would (the other ids the engine reads itself).
+            Dictionary<string, GrantRecord>? committed = round % 2 == 1
+                ? putIds.Concat(deletes).Distinct(StringComparer.Ordinal).Where(id => model.ContainsKey(id) && rng.Next(2) == 0).ToDictionary(id => id, id => model[id].Clone(), StringComparer.Ordinal)
+                : null;
             foreach (string id in deletes)
             {
                 model.Remove(id);
@@ -230,7 +236,7 @@ public abstract class StoreContractTests : IDisposable
                 model[g.ExternalId] = g;
             }
 
-            int deleted = store.WriteGrantChanges(sync, puts, deletes);
+            int deleted = committed is null ? store.WriteGrantChanges(sync, puts, deletes) : store.WriteGrantChanges(sync, puts, deletes, committed);
             deletedSeen += deleted;
             Assert.True(expectedDeleted == deleted, $"seed {seed}, round {round}: {deleted} deletes reported, expected {expectedDeleted}");
 

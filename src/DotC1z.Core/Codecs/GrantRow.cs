@@ -185,6 +185,84 @@ public readonly ref struct GrantRow
         return true;
     }
 
+    /// <summary>
+    /// What a holding is made of, read from an encoded <c>GrantRecord</c> without decoding it: its entitlement id,
+    /// whether it has a principal, and whether it holds the entitlement directly — it has no sources, or a source
+    /// keyed by its own entitlement (docs/INTEROP-V1.md §5.2). For readers that reduce many grants to holdings
+    /// (incremental expansion). Protobuf's rules as in <see cref="TryParse(ReadOnlySpan{byte}, out GrantRow)"/>: a
+    /// map entry without a key has the empty key.
+    /// </summary>
+    /// <param name="value">The encoded grant.</param>
+    /// <param name="entitlementId">The entitlement reference's <c>entitlement_id</c> (UTF-8, over <paramref name="value"/>).</param>
+    /// <param name="hasPrincipal">Whether the principal field is present.</param>
+    /// <param name="direct">Whether the grant has no sources or a source keyed by <paramref name="entitlementId"/>.</param>
+    /// <returns>False when the bytes are not a well-formed protobuf message.</returns>
+    public static bool TryReadHolding(ReadOnlySpan<byte> value, out ReadOnlySpan<byte> entitlementId, out bool hasPrincipal, out bool direct)
+    {
+        ReadOnlySpan<byte> entRt = default, entRid = default, ent = default;
+        entitlementId = default;
+        hasPrincipal = false;
+        direct = false;
+        bool hasSources = false;
+        int pos = 0;
+        while (pos < value.Length)
+        {
+            if (!TryField(value, ref pos, out uint field, out uint wireType, out _, out int start, out int length))
+            {
+                return false;
+            }
+
+            switch ((field, wireType))
+            {
+                case (3, 2):
+                    if (!TryRef(value.Slice(start, length), ref entRt, ref entRid, ref ent))
+                    {
+                        return false;
+                    }
+
+                    break;
+                case (4, 2):
+                    hasPrincipal = true;
+                    break;
+                case (9, 2):
+                    hasSources = true;
+                    break;
+            }
+        }
+
+        entitlementId = ent;
+        if (!hasSources)
+        {
+            direct = true;
+            return true;
+        }
+
+        // The entitlement is known only after the whole message (a field may repeat), so the sources' keys are a second pass.
+        pos = 0;
+        while (pos < value.Length)
+        {
+            TryField(value, ref pos, out uint field, out uint wireType, out _, out int start, out int length);
+            if (field != 9 || wireType != 2)
+            {
+                continue;
+            }
+
+            ReadOnlySpan<byte> key = default, unusedValue = default, none = default;
+            if (!TryRef(value.Slice(start, length), ref key, ref unusedValue, ref none))
+            {
+                return false;
+            }
+
+            if (key.SequenceEqual(ent))
+            {
+                direct = true;
+                return true;
+            }
+        }
+
+        return true;
+    }
+
     // EntitlementRef (1 resource_type_id, 2 resource_id, 3 entitlement_id) or PrincipalRef (1, 2): strings, last wins.
     internal static bool TryRef(ReadOnlySpan<byte> body, ref ReadOnlySpan<byte> first, ref ReadOnlySpan<byte> second, ref ReadOnlySpan<byte> third)
     {

@@ -37,6 +37,17 @@ public abstract class ForwardingStore(IC1zStore inner) : IC1zStore
     public GrantPartitions PartitionGrants(SyncId syncId, int parts) => Inner.PartitionGrants(syncId, parts);
 
     /// <inheritdoc/>
+    public IReadOnlyList<byte[]> GrantIdSplits(SyncId syncId, int parts) => Inner.GrantIdSplits(syncId, parts);
+
+    /// <inheritdoc/>
+    public bool TryOpenEncodedGrants(SyncId syncId, byte[]? fromId, byte[]? toId, [NotNullWhen(true)] out IEncodedGrantCursor? cursor) =>
+        Inner.TryOpenEncodedGrants(syncId, fromId, toId, out cursor);
+
+    /// <inheritdoc/>
+    public bool TryOpenEncodedGrantsByPrincipal(SyncId syncId, string principalResourceTypeId, string principalResourceId, [NotNullWhen(true)] out IEncodedGrantCursor? cursor) =>
+        Inner.TryOpenEncodedGrantsByPrincipal(syncId, principalResourceTypeId, principalResourceId, out cursor);
+
+    /// <inheritdoc/>
     public bool IsReadOnly => Inner.IsReadOnly;
 
     /// <inheritdoc/>
@@ -99,6 +110,10 @@ public abstract class ForwardingStore(IC1zStore inner) : IC1zStore
 
     /// <inheritdoc/>
     public virtual int WriteGrantChanges(SyncId syncId, IReadOnlyList<GrantRecord> puts, IReadOnlyList<string> deletes) => Inner.WriteGrantChanges(syncId, puts, deletes);
+
+    /// <inheritdoc/>
+    public virtual int WriteGrantChanges(SyncId syncId, IReadOnlyList<GrantRecord> puts, IReadOnlyList<string> deletes, IReadOnlyDictionary<string, GrantRecord> committed) =>
+        Inner.WriteGrantChanges(syncId, puts, deletes, committed);
 
     /// <inheritdoc/>
     public virtual bool DeleteAsset(SyncId syncId, string externalId) => Inner.DeleteAsset(syncId, externalId);

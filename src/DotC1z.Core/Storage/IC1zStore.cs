@@ -417,6 +417,28 @@ public interface IC1zWriter
         return deleted;
     }
 
+    /// <summary>
+    /// <see cref="WriteGrantChanges(SyncId, IReadOnlyList{GrantRecord}, IReadOnlyList{string})"/> for a caller that
+    /// has just read the committed values of grants it rewrites or deletes (a read-modify-write, with no other
+    /// writer in between): an engine may take those values instead of reading them again to find the index
+    /// entries to replace (RocksDB: those reads were most of an incremental expansion's write). Ids absent from
+    /// <paramref name="committed"/> are read as usual. A value that is not the committed one leaves the indexes
+    /// inconsistent, so pass only values read from this store and sync since its last write.
+    /// </summary>
+    /// <param name="syncId">The sync.</param>
+    /// <param name="puts">Grants to put; later ones win over earlier ones with the same id.</param>
+    /// <param name="deletes">Ids of grants to delete (absent ones are ignored).</param>
+    /// <param name="committed">Committed values by external id, as read from this store.</param>
+    /// <returns>How many of <paramref name="deletes"/> existed and were not put again.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="puts"/>, <paramref name="deletes"/>, <paramref name="committed"/>, a grant or an id is null.</exception>
+    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
+    /// <exception cref="Errors.C1zArgumentException">A grant or an id is empty.</exception>
+    int WriteGrantChanges(SyncId syncId, IReadOnlyList<GrantRecord> puts, IReadOnlyList<string> deletes, IReadOnlyDictionary<string, GrantRecord> committed)
+    {
+        ArgumentNullException.ThrowIfNull(committed);
+        return WriteGrantChanges(syncId, puts, deletes);
+    }
+
     /// <summary>Deletes an asset.</summary>
     /// <param name="syncId">The sync.</param>
     /// <param name="externalId">Its id.</param>

@@ -13,7 +13,7 @@ public static partial class PrivateDirectory
 {
     /// <summary>The prefixes of every scratch name the library and the tool create.</summary>
     public static IReadOnlyList<string> KnownPrefixes { get; } =
-        [".c1z-out-", ".c1z-export-", "c1z-open-", "c1z-v1-", "c1z-pebble-", "c1z-pebble-tar-", "c1z-bench-", "c1z-equiv-"];
+        [".c1z-out-", ".c1z-export-", "c1z-open-", "c1z-v1-", "c1z-pebble-", "c1z-pebble-tar-", "c1z-bench-", "c1z-equiv-", "c1z-expand-"];
 
     /// <summary>Creates <paramref name="path"/> (and its parents) with owner-only permissions where the OS supports them.</summary>
     /// <param name="path">The directory.</param>

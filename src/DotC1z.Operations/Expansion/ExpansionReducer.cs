@@ -91,16 +91,12 @@ internal sealed class Destination(string target, List<ExpansionPlan.Edge> edges,
 /// A holder is <c>principal &lt;&lt; 1 | direct</c>, where direct means one of the principal's grants on
 /// that entitlement has no sources or lists the entitlement itself — a property of the original
 /// grants alone, since expansion only adds sources naming other entitlements (edges inside a
-/// component, self-loops included, are dropped). A source's set is freed after its last edge.
+/// component, self-loops included, are dropped). A source's set is freed after its last edge. The
+/// sets live in <see cref="HolderSets"/>, which spills them to run files beyond the budget.
 /// </summary>
-internal sealed class ExpansionReducer(ExpansionPlan plan, PrincipalTable principals, bool legacyIsDirectFalse)
+internal sealed class ExpansionReducer(ExpansionPlan plan, PrincipalTable principals, bool legacyIsDirectFalse, HolderSets sets)
 {
-    private readonly Dictionary<string, int[]> _holders = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, int[]> _originals = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _remainingUses = new(StringComparer.Ordinal);
-
-    /// <summary>Holders currently held in memory (for the budget report).</summary>
-    public long HeldHolders { get; private set; }
 
     /// <summary>Records the original grants of a source entitlement (before anything is written).</summary>
     public void LoadOriginals(string entitlement, IEnumerable<GrantRecord> grants)
@@ -117,19 +113,13 @@ internal sealed class ExpansionReducer(ExpansionPlan plan, PrincipalTable princi
             list.Add((principals.Intern(PrincipalTable.KeyOf(g)) << 1) | (direct ? 1 : 0));
         }
 
-        var sorted = Normalize(list);
-        _originals[entitlement] = sorted;
-        HeldHolders += sorted.Length;
         if (plan.Outgoing.TryGetValue(entitlement, out var outs))
         {
             _remainingUses[entitlement] = outs.Count;
         }
 
-        if (!plan.Incoming.ContainsKey(entitlement))
-        {
-            _holders[entitlement] = sorted;
-            _originals.Remove(entitlement);
-        }
+        // A source no edge reaches is final as loaded; the others' originals wait for their own reduce.
+        sets.Add(entitlement, original: plan.Incoming.ContainsKey(entitlement), Normalize(list));
     }
 
     /// <summary>Sorts holders by principal and merges duplicates (direct if any grant is).</summary>
@@ -181,7 +171,7 @@ internal sealed class ExpansionReducer(ExpansionPlan plan, PrincipalTable princi
                 }
             }
 
-            total += _holders[edges[j].Source].Length;
+            total += sets.Length(edges[j].Source, original: false);
         }
 
         // (principal << 32 | edge << 1 | recorded): sorting groups each principal's edges in application order.
@@ -193,17 +183,21 @@ internal sealed class ExpansionReducer(ExpansionPlan plan, PrincipalTable princi
             {
                 var edge = edges[j];
                 var filter = filters[j];
-                foreach (int h in _holders[edge.Source])
+                using var reader = sets.Open(edge.Source, original: false);
+                while (reader.Next(out var chunk))
                 {
-                    int p = h >> 1;
-                    bool direct = (h & 1) != 0;
-                    if ((edge.Shallow && !direct) || (filter is not null && !filter[principals.TypeOf(p)]))
+                    foreach (int h in chunk)
                     {
-                        continue;
-                    }
+                        int p = h >> 1;
+                        bool direct = (h & 1) != 0;
+                        if ((edge.Shallow && !direct) || (filter is not null && !filter[principals.TypeOf(p)]))
+                        {
+                            continue;
+                        }
 
-                    int recorded = direct && !legacyIsDirectFalse ? 1 : 0;
-                    buffer[count++] = ((long)p << 32) | (uint)((j << 1) | recorded);
+                        int recorded = direct && !legacyIsDirectFalse ? 1 : 0;
+                        buffer[count++] = ((long)p << 32) | (uint)((j << 1) | recorded);
+                    }
                 }
             }
 
@@ -243,9 +237,9 @@ internal sealed class ExpansionReducer(ExpansionPlan plan, PrincipalTable princi
     {
         foreach (var e in d.Edges)
         {
-            if (--_remainingUses[e.Source] == 0 && _holders.Remove(e.Source, out var freed))
+            if (--_remainingUses[e.Source] == 0)
             {
-                HeldHolders -= freed.Length;
+                sets.Remove(e.Source, original: false);
             }
         }
 
@@ -255,8 +249,8 @@ internal sealed class ExpansionReducer(ExpansionPlan plan, PrincipalTable princi
         }
 
         // Final set: originals (with their direct bit) merged with derived holders (not direct).
-        _originals.Remove(target, out var orig);
-        orig ??= [];
+        int[] orig = sets.Contains(target, original: true) ? sets.ReadAll(target, original: true) : [];
+        sets.Remove(target, original: true);
         var merged = new int[orig.Length + d.Count];
         int a = 0, b = 0, n = 0;
         while (a < orig.Length || b < d.Count)
@@ -276,8 +270,6 @@ internal sealed class ExpansionReducer(ExpansionPlan plan, PrincipalTable princi
             }
         }
 
-        var final = n == merged.Length ? merged : merged[..n];
-        HeldHolders += final.Length - orig.Length;
-        _holders[target] = final;
+        sets.Add(target, original: false, n == merged.Length ? merged : merged[..n]);
     }
 }

@@ -26,12 +26,31 @@ public sealed record ExpansionOptions
     /// <summary>
     /// Memory budget for built grants waiting to be written (a few hundred bytes each): the reduce
     /// pauses when the writer falls this far behind. Besides it, the expansion holds one int per
-    /// holder of each entitlement that still feeds an edge (freed after its last edge), one per
+    /// holder of each entitlement that still feeds an edge (freed after its last edge; within
+    /// <see cref="HolderSetBudgetBytes"/>, spilled beyond it), one per
     /// principal of the destination being built, and the interned principal ids; the bulk loaders
     /// spill their own sorted runs. 8,192 (a batch and a half): at 65,536 the medium fixture's
     /// expansion peaked 20 MiB higher at the same CPU time.
     /// </summary>
     public int PendingGrantsBudget { get; init; } = 8_192;
+
+    /// <summary>
+    /// Memory budget, in bytes, for the reduce's holder sets together (4 bytes per holder of every
+    /// entitlement that still feeds an edge; docs/DESIGN.md §9). Beyond it the largest sets are written
+    /// to run files under <see cref="SpillDirectory"/> and streamed back when a destination reads them;
+    /// the files are deleted when the expansion ends, completed or failed. 64 MiB by default (16M holders:
+    /// G15 and the 10M-grant fan-out hold well under 1 MiB); 0 spills every non-empty set.
+    /// </summary>
+    public long HolderSetBudgetBytes { get; init; } = DefaultHolderSetBudgetBytes;
+
+    /// <summary>The default of <see cref="HolderSetBudgetBytes"/>: 64 MiB.</summary>
+    public const long DefaultHolderSetBudgetBytes = 64L << 20;
+
+    /// <summary>
+    /// Where spilled holder sets go (a private <c>c1z-expand-*</c> directory is created there on the first
+    /// spill and removed at the end); null for the system temporary directory.
+    /// </summary>
+    public string? SpillDirectory { get; init; }
 
     /// <summary>Progress, reported after each destination entitlement is written (from the calling thread).</summary>
     public IProgress<ExpansionProgress>? Progress { get; init; }
@@ -60,6 +79,12 @@ public sealed record ExpansionResult(int Edges, int Nodes, long GrantsCreated, l
 
     /// <summary>Grants deleted (incremental expansion only: revoked derived grants).</summary>
     public long GrantsDeleted { get; init; }
+
+    /// <summary>
+    /// Holder sets the reduce wrote to run files because the sets in memory exceeded
+    /// <see cref="ExpansionOptions.HolderSetBudgetBytes"/> (0 when everything fit; always 0 for the incremental path).
+    /// </summary>
+    public int HolderSetsSpilled { get; init; }
 }
 
 /// <summary>
@@ -209,7 +234,8 @@ public static partial class GrantExpander
     private static ExpansionResult Run(IC1zReader reader, SyncId sync, ExpansionPlan plan, ExpansionOptions options, Action<GrantRecord> emit, Action? beforeDestinations, CancellationToken cancellationToken, bool writeUnchanged = false)
     {
         var principals = new PrincipalTable();
-        var reducer = new ExpansionReducer(plan, principals, options.LegacyIsDirectFalse);
+        using var sets = new HolderSets(Math.Max(0, options.HolderSetBudgetBytes), options.SpillDirectory);
+        var reducer = new ExpansionReducer(plan, principals, options.LegacyIsDirectFalse, sets);
         using var queue = new BlockingCollection<OutputBatch>(new ConcurrentQueue<OutputBatch>());
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         long pending = 0, created = 0, updated = 0;
@@ -319,7 +345,7 @@ public static partial class GrantExpander
             throw;
         }
 
-        return new ExpansionResult(plan.LiveEdges, plan.Nodes.Count, created, updated, plan.SkippedEdges, plan.DepthReached) { EntitlementsRecomputed = plan.Destinations.Count };
+        return new ExpansionResult(plan.LiveEdges, plan.Nodes.Count, created, updated, plan.SkippedEdges, plan.DepthReached) { EntitlementsRecomputed = plan.Destinations.Count, HolderSetsSpilled = sets.SetsSpilled };
     }
 
     /// <summary>Records built by the reduce, waiting for the writer; the last batch of a destination is marked.</summary>

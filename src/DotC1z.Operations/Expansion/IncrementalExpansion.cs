@@ -20,8 +20,10 @@ public static partial class GrantExpander
     /// incoming edges change (added, removed or narrowed edges, new or broken cycles, a moved depth
     /// limit): additions and revocations alike, no fallback to a full expansion. Reads are per
     /// principal: every grant of a principal the changes reach is read twice (once reduced to
-    /// holdings for propagation, once for the recomputed pairs' stored records), and the changed
-    /// grants are written back in batches of puts and deletes (<see cref="IC1zWriter.WriteGrantChanges"/>).
+    /// holdings for propagation, in place where the store hands out stored bytes; once for the
+    /// recomputed pairs' stored records), and the changed grants are written back in batches of puts
+    /// and deletes, with the records just read as their committed values
+    /// (<see cref="IC1zWriter.WriteGrantChanges(SyncId, IReadOnlyList{GrantRecord}, IReadOnlyList{string}, IReadOnlyDictionary{string, GrantRecord})"/>).
     /// </summary>
     /// <param name="expanded">The store holding the full expansion of an earlier sync (written in place).</param>
     /// <param name="expandedSync">That expanded sync.</param>
@@ -127,70 +129,152 @@ public static partial class GrantExpander
     /// them all was the whole cost (≈ 11 s for G16's 5M grants); here a grant only in the expanded sync
     /// is recognised as derived from its id, entitlement, principal and annotations read in place, a grant
     /// stored with the same bytes in both is unchanged (unless it declares an edge, when the flag decides),
-    /// and only the rest is decoded and compared as the record road does.
+    /// and only the rest is decoded and compared as the record road does. The merge is one thread walking
+    /// millions of entries (iterator, block decompression, in-place parse), so when the stores can cut the
+    /// syncs into id ranges (<see cref="IC1zReader.GrantIdSplits"/>) each core merges one range.
     /// </summary>
-    /// <returns>The changed ids, or null when a store cannot list its stored encoding.</returns>
+    /// <returns>The changed ids (in id order), or null when a store cannot list its stored encoding.</returns>
     private static List<string>? TryChangedGrantsEncoded(IC1zReader expanded, SyncId expandedSync, IC1zReader next, SyncId nextSync, bool selfDirect, CancellationToken cancellationToken)
     {
-        if (!expanded.TryOpenEncodedGrants(expandedSync, out var before))
+        int cores = Environment.ProcessorCount;
+        var splits = cores > 1 ? expanded.GrantIdSplits(expandedSync, cores) : [];
+        if (splits.Count > 0 && TryOpenRanges(expanded, expandedSync, next, nextSync, splits) is { } ranges)
+        {
+            try
+            {
+                var found = new List<string>[ranges.Count];
+                C1zErrors.Unwrapped(() => Parallel.For(0, ranges.Count, new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = cores }, i =>
+                    found[i] = MergeChanged(ranges[i].Before, ranges[i].After, selfDirect, cancellationToken)), null);
+                var all = new List<string>(found.Sum(f => f.Count));
+                foreach (var f in found)
+                {
+                    all.AddRange(f);
+                }
+
+                return all;
+            }
+            finally
+            {
+                foreach (var (before, after) in ranges)
+                {
+                    before.Dispose();
+                    after.Dispose();
+                }
+            }
+        }
+
+        if (!expanded.TryOpenEncodedGrants(expandedSync, out var whole))
         {
             return null;
         }
 
-        using (before)
+        using (whole)
         {
-            if (!next.TryOpenEncodedGrants(nextSync, out var after))
+            if (!next.TryOpenEncodedGrants(nextSync, out var wholeNext))
             {
                 return null;
             }
 
-            using (after)
+            using (wholeNext)
             {
-                var codec = CodecRegistry.Grant;
-                var changed = new List<string>();
-                long n = 0;
-                bool hasBefore = before.MoveNext(), hasAfter = after.MoveNext();
-                while (hasBefore || hasAfter)
+                return MergeChanged(whole, wholeNext, selfDirect, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>A cursor pair per id range (both syncs cut at the same bounds), or null when a store cannot open ranges.</summary>
+    private static List<(IEncodedGrantCursor Before, IEncodedGrantCursor After)>? TryOpenRanges(IC1zReader expanded, SyncId expandedSync, IC1zReader next, SyncId nextSync, IReadOnlyList<byte[]> splits)
+    {
+        var ranges = new List<(IEncodedGrantCursor Before, IEncodedGrantCursor After)>(splits.Count + 1);
+        try
+        {
+            for (int i = 0; i <= splits.Count; i++)
+            {
+                byte[]? from = i == 0 ? null : splits[i - 1], to = i == splits.Count ? null : splits[i];
+                if (!expanded.TryOpenEncodedGrants(expandedSync, from, to, out var before))
                 {
-                    if (++n % 65536 == 0)
-                    {
-                        cancellationToken.ThrowIfCancellationRequested();
-                    }
+                    break;
+                }
 
-                    int order = !hasBefore ? 1 : !hasAfter ? -1 : before.Id.SequenceCompareTo(after.Id);
-                    if (order < 0)
-                    {
-                        if (!IsDerivedEncoded(before.Value, out string? id))
-                        {
-                            changed.Add(id);
-                        }
+                if (!next.TryOpenEncodedGrants(nextSync, from, to, out var after))
+                {
+                    before.Dispose();
+                    break;
+                }
 
-                        hasBefore = before.MoveNext();
-                    }
-                    else if (order > 0)
-                    {
-                        changed.Add(Id(after.Value));
-                        hasAfter = after.MoveNext();
-                    }
-                    else
-                    {
-                        if (!before.Value.SequenceEqual(after.Value) || MayDeclare(before.Value))
-                        {
-                            var old = codec.Decode(before.Value);
-                            if (!SameOriginal(old, codec.Decode(after.Value), selfDirect))
-                            {
-                                changed.Add(old.ExternalId);
-                            }
-                        }
+                ranges.Add((before, after));
+            }
+        }
+        catch
+        {
+            Close(ranges);
+            throw;
+        }
 
-                        hasBefore = before.MoveNext();
-                        hasAfter = after.MoveNext();
+        if (ranges.Count == splits.Count + 1)
+        {
+            return ranges;
+        }
+
+        Close(ranges);
+        return null;
+
+        static void Close(List<(IEncodedGrantCursor Before, IEncodedGrantCursor After)> opened)
+        {
+            foreach (var (before, after) in opened)
+            {
+                before.Dispose();
+                after.Dispose();
+            }
+        }
+    }
+
+    /// <summary>The merge of <see cref="TryChangedGrantsEncoded"/> over one pair of cursors covering the same ids.</summary>
+    private static List<string> MergeChanged(IEncodedGrantCursor before, IEncodedGrantCursor after, bool selfDirect, CancellationToken cancellationToken)
+    {
+        var codec = CodecRegistry.Grant;
+        var changed = new List<string>();
+        long n = 0;
+        bool hasBefore = before.MoveNext(), hasAfter = after.MoveNext();
+        while (hasBefore || hasAfter)
+        {
+            if (++n % 65536 == 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+
+            int order = !hasBefore ? 1 : !hasAfter ? -1 : before.Id.SequenceCompareTo(after.Id);
+            if (order < 0)
+            {
+                if (!IsDerivedEncoded(before.Value, out string? id))
+                {
+                    changed.Add(id);
+                }
+
+                hasBefore = before.MoveNext();
+            }
+            else if (order > 0)
+            {
+                changed.Add(Id(after.Value));
+                hasAfter = after.MoveNext();
+            }
+            else
+            {
+                if (!before.Value.SequenceEqual(after.Value) || MayDeclare(before.Value))
+                {
+                    var old = codec.Decode(before.Value);
+                    if (!SameOriginal(old, codec.Decode(after.Value), selfDirect))
+                    {
+                        changed.Add(old.ExternalId);
                     }
                 }
 
-                return changed;
+                hasBefore = before.MoveNext();
+                hasAfter = after.MoveNext();
             }
         }
+
+        return changed;
     }
 
     private static readonly byte[] GrantImmutableUtf8 = Encoding.UTF8.GetBytes(GrantImmutableTypeUrl);
@@ -205,6 +289,23 @@ public static partial class GrantExpander
         GrantRow.TryParse(value, out var row) ? Encoding.UTF8.GetString(row.ExternalId) : throw NotAGrant();
 
     private static C1zCorruptionException NotAGrant() => new("a stored grant does not decode");
+
+    /// <summary>UTF-8 bytes as UTF-16 in a rented buffer (grown as needed), for dictionary lookups without a string per grant.</summary>
+    private static ReadOnlySpan<char> Utf16(ReadOnlySpan<byte> utf8, ref char[]? buffer)
+    {
+        int max = Encoding.UTF8.GetMaxCharCount(utf8.Length);
+        if (buffer is null || buffer.Length < max)
+        {
+            if (buffer is not null)
+            {
+                System.Buffers.ArrayPool<char>.Shared.Return(buffer);
+            }
+
+            buffer = System.Buffers.ArrayPool<char>.Shared.Rent(Math.Max(max, 256));
+        }
+
+        return buffer.AsSpan(0, Encoding.UTF8.GetChars(utf8, buffer));
+    }
 
     /// <summary><see cref="IsDerived"/> read in place; <paramref name="id"/> is set only for a grant that is not derived.</summary>
     private static bool IsDerivedEncoded(ReadOnlySpan<byte> value, [NotNullWhen(false)] out string? id)
@@ -370,13 +471,20 @@ public static partial class GrantExpander
     /// principal holds each entitlement (and directly), so a principal's grants are read once and
     /// reduced to one <see cref="Holding"/> per entitlement: keeping the records instead (about 500
     /// per user in a dense graph, most never compared) made the garbage collector copy all of them,
-    /// five times the cost of reading them. The records are read again at the end, for the pairs that
-    /// were recomputed only (<see cref="Records"/>). Entitlements recomputed whole are loaded as records.
+    /// five times the cost of reading them. Where the store hands out stored bytes, the prefetched
+    /// principals' bytes are kept (a pooled buffer each, 128 MiB in all at most; about 25 MB for G16's
+    /// 200 principals) and the records of the recomputed pairs only are decoded from them at the end
+    /// (<see cref="Records"/>); otherwise those principals are read again. Entitlements recomputed whole
+    /// are loaded as records.
     /// </summary>
     private sealed class ExpandedIndex(IC1zReader reader, SyncId sync)
     {
+        // Stored bytes kept per prefetched principal for the records pass, at most this many in all.
+        private const long StashBudget = 128L << 20;
+
         private readonly Dictionary<(string, string), Dictionary<string, Holding>> _holdings = [];
         private readonly Dictionary<string, Dictionary<(string, string), List<GrantRecord>>> _byEntitlement = new(StringComparer.Ordinal);
+        private readonly Dictionary<(string, string), Stash> _stashes = [];
 
         public Holding Holding(string entitlement, (string Type, string Id) principal)
         {
@@ -401,16 +509,70 @@ public static partial class GrantExpander
         {
             var todo = principals.Distinct().Where(p => !_holdings.ContainsKey(p)).ToArray();
             var loaded = new Dictionary<string, Holding>[todo.Length];
-            C1zErrors.Unwrapped(() => Parallel.For(0, todo.Length, new ParallelOptions { CancellationToken = cancellationToken }, i => loaded[i] = LoadHoldings(todo[i])), null);
+            var stashes = new Stash?[todo.Length];
+            long stashed = 0;
+            C1zErrors.Unwrapped(() => Parallel.For(0, todo.Length, new ParallelOptions { CancellationToken = cancellationToken }, i =>
+            {
+                var stash = new Stash();
+                loaded[i] = LoadHoldings(todo[i], stash);
+                if (stash.Length > 0 && Interlocked.Add(ref stashed, stash.Length) <= StashBudget)
+                {
+                    stashes[i] = stash;
+                }
+                else
+                {
+                    stash.Release();
+                }
+            }), null);
             for (int i = 0; i < todo.Length; i++)
             {
                 _holdings[todo[i]] = loaded[i];
+                if (stashes[i] is { } stash)
+                {
+                    _stashes[todo[i]] = stash;
+                }
             }
         }
 
-        private Dictionary<string, Holding> LoadHoldings((string Type, string Id) principal)
+        private Dictionary<string, Holding> LoadHoldings((string Type, string Id) principal, Stash? stash = null)
         {
             var p = new Dictionary<string, Holding>(StringComparer.Ordinal);
+            if (reader.TryOpenEncodedGrantsByPrincipal(sync, principal.Type, principal.Id, out var cursor))
+            {
+                // The holdings read in place (GrantRow.TryReadHolding): decoding the principal's few hundred
+                // records only to keep two bits each was most of this pass (docs/PERFORMANCE.md, G16).
+                using (cursor)
+                {
+                    var byName = p.GetAlternateLookup<ReadOnlySpan<char>>();
+                    char[]? chars = null;
+                    try
+                    {
+                        while (cursor.MoveNext())
+                        {
+                            if (!GrantRow.TryReadHolding(cursor.Value, out var entitlement, out bool hasPrincipal, out bool direct))
+                            {
+                                throw NotAGrant();
+                            }
+
+                            stash?.Add(cursor.Value);
+
+                            var name = Utf16(entitlement, ref chars);
+                            var holding = byName.TryGetValue(name, out var h) ? h : default;
+                            byName[name] = hasPrincipal ? new Holding(true, holding.Direct || direct) : holding;
+                        }
+                    }
+                    finally
+                    {
+                        if (chars is not null)
+                        {
+                            System.Buffers.ArrayPool<char>.Shared.Return(chars);
+                        }
+                    }
+                }
+
+                return p;
+            }
+
             foreach (var g in reader.GrantsByPrincipal(sync, principal.Type, principal.Id))
             {
                 string entitlement = g.Entitlement?.EntitlementId ?? string.Empty;
@@ -439,7 +601,8 @@ public static partial class GrantExpander
 
         /// <summary>
         /// The stored records of each pair: those of entitlements loaded whole from their load, the
-        /// others by reading each principal again (on all cores) and keeping only the asked entitlements.
+        /// others from each principal's kept bytes or by reading the principal again (on all cores),
+        /// decoding only the asked entitlements' grants. Releases the kept bytes.
         /// </summary>
         public Dictionary<(string Ent, (string, string) Principal), List<GrantRecord>> Records(IEnumerable<(string Ent, (string, string) Principal)> pairs, CancellationToken cancellationToken)
         {
@@ -464,10 +627,64 @@ public static partial class GrantExpander
 
             var todo = wanted.ToArray();
             var loaded = new List<GrantRecord>[todo.Length];
+            var stashed = _stashes;
             C1zErrors.Unwrapped(() => Parallel.For(0, todo.Length, new ParallelOptions { CancellationToken = cancellationToken }, i =>
             {
                 var (principal, ents) = todo[i];
                 var kept = new List<GrantRecord>();
+                var wantedNames = ents.GetAlternateLookup<ReadOnlySpan<char>>();
+                char[]? chars = null;
+
+                // Only the asked entitlements' grants are decoded (a tenth of the principal's, or less, in G16).
+                void Consider(ReadOnlySpan<byte> value)
+                {
+                    if (!GrantRow.TryParse(value, out var row))
+                    {
+                        throw NotAGrant();
+                    }
+
+                    if (wantedNames.Contains(Utf16(row.EntitlementId, ref chars)))
+                    {
+                        kept.Add(CodecRegistry.Grant.Decode(value));
+                    }
+                }
+
+                try
+                {
+                    if (stashed.TryGetValue(principal, out var stash))
+                    {
+                        // The bytes the holdings pass read (nothing was written since): no second scan of the index.
+                        for (int k = 0, start = 0; k < stash.Ends.Count; start = stash.Ends[k++])
+                        {
+                            Consider(stash.Bytes.AsSpan(start, stash.Ends[k] - start));
+                        }
+
+                        loaded[i] = kept;
+                        return;
+                    }
+
+                    if (reader.TryOpenEncodedGrantsByPrincipal(sync, principal.Item1, principal.Item2, out var cursor))
+                    {
+                        using (cursor)
+                        {
+                            while (cursor.MoveNext())
+                            {
+                                Consider(cursor.Value);
+                            }
+                        }
+
+                        loaded[i] = kept;
+                        return;
+                    }
+                }
+                finally
+                {
+                    if (chars is not null)
+                    {
+                        System.Buffers.ArrayPool<char>.Shared.Return(chars);
+                    }
+                }
+
                 foreach (var g in reader.GrantsByPrincipal(sync, principal.Item1, principal.Item2))
                 {
                     if (ents.Contains(g.Entitlement?.EntitlementId ?? string.Empty))
@@ -478,6 +695,13 @@ public static partial class GrantExpander
 
                 loaded[i] = kept;
             }), null);
+            // The records pass is the stashes' only reader.
+            foreach (var stash in _stashes.Values)
+            {
+                stash.Release();
+            }
+
+            _stashes.Clear();
             for (int i = 0; i < todo.Length; i++)
             {
                 var principal = todo[i].Key;
@@ -496,6 +720,47 @@ public static partial class GrantExpander
         }
     }
 
+    /// <summary>
+    /// One principal's stored grants, end to end in a pooled buffer, kept from the holdings pass for the records
+    /// pass: reading them twice from the index cost as much as the propagation between.
+    /// </summary>
+    private sealed class Stash
+    {
+        private byte[]? _bytes;
+
+        public byte[] Bytes => _bytes ?? [];
+
+        /// <summary>End offset of each grant in <see cref="Bytes"/>.</summary>
+        public List<int> Ends { get; } = [];
+
+        public int Length { get; private set; }
+
+        public void Add(ReadOnlySpan<byte> value)
+        {
+            if (_bytes is null || _bytes.Length - Length < value.Length)
+            {
+                var grown = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(64 * 1024, 2 * (Length + value.Length)));
+                Bytes.AsSpan(0, Length).CopyTo(grown);
+                Release();
+                _bytes = grown;
+            }
+
+            value.CopyTo(_bytes.AsSpan(Length));
+            Length += value.Length;
+            Ends.Add(Length);
+        }
+
+        /// <summary>Returns the buffer to the pool (the stash reads as empty bytes afterwards).</summary>
+        public void Release()
+        {
+            if (_bytes is not null)
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(_bytes);
+                _bytes = null;
+            }
+        }
+    }
+
     private sealed class Incremental(IC1zStore expanded, SyncId expandedSync, IC1zReader next, SyncId nextSync, IReadOnlyCollection<string> changedIds, ExpansionOptions options, CancellationToken cancellationToken)
     {
         private readonly ExpandedIndex _old = new(expanded, expandedSync);
@@ -507,7 +772,8 @@ public static partial class GrantExpander
         private readonly SortedSet<(int Depth, string Id)> _work = new(Comparer<(int Depth, string Id)>.Create((a, b) => a.Depth != b.Depth ? a.Depth.CompareTo(b.Depth) : string.CompareOrdinal(a.Id, b.Id)));
         private readonly Dictionary<string, GrantRecord> _puts = new(StringComparer.Ordinal);
         private readonly HashSet<string> _deletes = new(StringComparer.Ordinal);
-        private readonly HashSet<string> _stored = new(StringComparer.Ordinal);
+        // The committed records read for the diff, by id: the write takes them instead of reading them again.
+        private readonly Dictionary<string, GrantRecord> _stored = new(StringComparer.Ordinal);
         private readonly Timestamp _now = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow);
         private readonly Any _immutable = new() { TypeUrl = GrantImmutableTypeUrl };
         private ExpansionPlan _plan = null!;
@@ -723,7 +989,11 @@ public static partial class GrantExpander
         private void Diff(List<GrantRecord> oldRecords, List<GrantRecord> records)
         {
             var before = oldRecords.ToDictionary(r => r.ExternalId, StringComparer.Ordinal);
-            _stored.UnionWith(before.Keys);
+            foreach (var r in oldRecords)
+            {
+                _stored[r.ExternalId] = r;
+            }
+
             foreach (var r in records)
             {
                 if (before.Remove(r.ExternalId, out var old))
@@ -756,7 +1026,7 @@ public static partial class GrantExpander
             foreach (var g in puts)
             {
                 // A put over a stored id rewrites it (a grant that moved between pairs included).
-                if (_stored.Contains(g.ExternalId))
+                if (_stored.ContainsKey(g.ExternalId))
                 {
                     updated++;
                 }
@@ -766,11 +1036,12 @@ public static partial class GrantExpander
                 }
             }
 
-            // Batches of puts and deletes together: one read-before-write and one commit per batch.
+            // Batches of puts and deletes together, one commit per batch. Each id is written once, so the records
+            // read for the diff are still the committed ones when its batch is written: only new ids are read again.
             int size = Math.Max(1, options.BatchSize);
             for (int at = 0; at < Math.Max(puts.Count, deletes.Count); at += size)
             {
-                deleted += expanded.WriteGrantChanges(expandedSync, Slice(puts, at, size), Slice(deletes, at, size));
+                deleted += expanded.WriteGrantChanges(expandedSync, Slice(puts, at, size), Slice(deletes, at, size), _stored);
             }
 
             static List<T> Slice<T>(List<T> list, int at, int size) => at >= list.Count ? [] : list.GetRange(at, Math.Min(size, list.Count - at));

@@ -1,0 +1,231 @@
+using System.Diagnostics.CodeAnalysis;
+using DotC1z.Keys;
+using DotC1z.Records;
+using DotC1z.Storage;
+
+namespace DotC1z.Engine.Rocks;
+
+/// <summary>
+/// Stored grants in pieces: id ranges of a sync's primary keyspace (for comparisons split across cores) and
+/// one principal's grants from the covering by-principal index, both as stored bytes (docs/DESIGN.md §6, §9).
+/// </summary>
+public sealed partial class RocksStore
+{
+    // Finer cells tried per split point: 8 more key bytes each, 32 bytes past the common prefix at most.
+    private const int SplitRefinements = 4;
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// Like the partitioned scan's split points (<see cref="PartitionGrants"/>: bisection over RocksDB's size
+    /// estimates, 8 key bytes past the first and last keys' common prefix), refined: where those 8 bytes leave
+    /// a large share of the sync in one cell — an expanded sync's derived ids share long prefixes
+    /// (<c>group:app-…:member:user:…</c>: G16's 5M grants all begin <c>group:ap</c>, and one part got 98 % of them) —
+    /// the bisection continues over the next 8 bytes inside that cell.
+    /// </remarks>
+    public IReadOnlyList<byte[]> GrantIdSplits(SyncId syncId, int parts)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(parts, 1);
+        ThrowIfDisposed();
+        if (parts == 1)
+        {
+            return [];
+        }
+
+        byte[] prefix = Keyspace.RecordSyncPrefix((byte)RecordKind.Grant, syncId);
+        byte[] upper = KeyRange.UpperBound(prefix)!;
+        using var snapshot = new SharedSnapshot(this);
+        var points = Guard((prefix, upper, snapshot, parts), static (store, s) => store.FineSplitPoints(s.prefix, s.upper, s.snapshot.Handle, s.parts), "partition");
+        var splits = new List<byte[]>(points.Count);
+        int header = Keyspace.RecordHeaderLength + 1;
+        foreach (byte[] point in points)
+        {
+            // Split points lie between two grant keys, so they carry the header and its separator.
+            if (point.Length > header)
+            {
+                splits.Add(point[header..]);
+            }
+        }
+
+        return splits;
+    }
+
+    /// <summary><see cref="SplitPoints"/> with each point refined inside a cell that still holds a large share of the range.</summary>
+    private List<byte[]> FineSplitPoints(byte[] prefix, byte[] upper, IntPtr snapshot, int parts)
+    {
+        var points = new List<byte[]>();
+        byte[] first, last;
+        using (var it = new BoundedIterator(_db.Handle, prefix, upper, snapshot, fillCache: false))
+        {
+            it.SeekToFirst();
+            if (!it.Valid)
+            {
+                it.ThrowIfFailed(Directory, "partition");
+                return points;
+            }
+
+            first = it.Key.ToArray();
+            it.SeekToLast();
+            if (!it.Valid)
+            {
+                it.ThrowIfFailed(Directory, "partition");
+                return points;
+            }
+
+            last = it.Key.ToArray();
+        }
+
+        ulong total = Size(first, upper);
+        int common = first.AsSpan().CommonPrefixLength(last);
+        if (total == 0 || Suffix(first, common) >= Suffix(last, common))
+        {
+            return points;
+        }
+
+        // A cell is fine enough when it holds at most a sixteenth of a part.
+        ulong fine = Math.Max(1, total / (ulong)parts / 16);
+        for (int k = 1; k < parts; k++)
+        {
+            ulong target = total * (ulong)k / (ulong)parts;
+            byte[] cell = first[..common];
+            ulong lo = Suffix(first, common), hi = Suffix(last, common);
+            byte[] point = Key(cell, cell.Length, hi);
+            for (int level = 0; level < SplitRefinements; level++)
+            {
+                // The smallest 8-byte continuation of the cell whose key has at least the target before it.
+                ulong a = lo, b = hi;
+                for (int step = 0; step < SplitSteps && a < b; step++)
+                {
+                    ulong mid = a + ((b - a) / 2);
+                    if (Size(first, Key(cell, cell.Length, mid)) < target)
+                    {
+                        a = mid + 1;
+                    }
+                    else
+                    {
+                        b = mid;
+                    }
+                }
+
+                point = Key(cell, cell.Length, a);
+                if (a == 0)
+                {
+                    break;
+                }
+
+                // Keys between the previous continuation and the point all begin with the previous one: refine there when it is large.
+                byte[] below = Key(cell, cell.Length, a - 1);
+                if (Size(below, point) <= fine)
+                {
+                    break;
+                }
+
+                cell = below;
+                lo = 0;
+                hi = ulong.MaxValue;
+            }
+
+            if (ByteArrayComparer.Instance.Compare(point, first) > 0 && ByteArrayComparer.Instance.Compare(point, last) <= 0
+                && (points.Count == 0 || ByteArrayComparer.Instance.Compare(point, points[^1]) > 0))
+            {
+                points.Add(point);
+            }
+        }
+
+        return points;
+    }
+
+    /// <inheritdoc/>
+    public bool TryOpenEncodedGrants(SyncId syncId, byte[]? fromId, byte[]? toId, [NotNullWhen(true)] out IEncodedGrantCursor? cursor)
+    {
+        ThrowIfDisposed();
+        byte[] prefix = Keyspace.RecordSyncPrefix((byte)RecordKind.Grant, syncId);
+        byte[] lower = fromId is null ? prefix : [.. prefix, TupleCodec.Separator, .. fromId];
+        byte[] upper = toId is null ? KeyRange.UpperBound(prefix)! : [.. prefix, TupleCodec.Separator, .. toId];
+
+        // A range of a whole-sync scan: its blocks are read once, so they stay out of the cache. The
+        // iterator reads the state of its creation (no explicit snapshot is needed for one cursor).
+        cursor = new RangeCursor(new Scan(this, lower, upper, IntPtr.Zero, fillCache: false), Keyspace.RecordHeaderLength + 1);
+        return true;
+    }
+
+    /// <inheritdoc/>
+    public bool TryOpenEncodedGrantsByPrincipal(SyncId syncId, string principalResourceTypeId, string principalResourceId, [NotNullWhen(true)] out IEncodedGrantCursor? cursor)
+    {
+        ArgumentNullException.ThrowIfNull(principalResourceTypeId);
+        ArgumentNullException.ThrowIfNull(principalResourceId);
+        ThrowIfDisposed();
+
+        // The by-principal index is covering: its values are the stored grants, its keys end with the escaped id.
+        byte[] prefix = Keyspace.IndexKey(Keyspace.IdxGrantByPrincipal, syncId, true, principalResourceTypeId, principalResourceId);
+        cursor = new RangeCursor(new Scan(this, prefix), prefix.Length);
+        return true;
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// The grants in <paramref name="committed"/> are not read again: in G16 the MultiGets of 19.6k rewritten
+    /// grants (random blocks of a 5M-grant sync) took about as long as the rest of the update, for values the
+    /// update had read moments before. The rest is <see cref="WriteGrantChanges(SyncId, IReadOnlyList{GrantRecord}, IReadOnlyList{string})"/>.
+    /// </remarks>
+    public int WriteGrantChanges(SyncId syncId, IReadOnlyList<GrantRecord> puts, IReadOnlyList<string> deletes, IReadOnlyDictionary<string, GrantRecord> committed)
+    {
+        ArgumentNullException.ThrowIfNull(committed);
+        return WriteGrantChangesCore(syncId, puts, deletes, committed);
+    }
+
+    /// <summary>Whether two values of one grant id have the same index keys (<see cref="Keyspace.IndexEntries(SyncId, GrantRecord)"/>: entitlement, principal, flag).</summary>
+    private static bool SameIndexKeys(GrantRecord old, GrantRecord record) =>
+        old.NeedsExpansion == record.NeedsExpansion
+        && (old.Entitlement?.EntitlementId ?? string.Empty) == (record.Entitlement?.EntitlementId ?? string.Empty)
+        && (old.Entitlement?.ResourceTypeId ?? string.Empty) == (record.Entitlement?.ResourceTypeId ?? string.Empty)
+        && (old.Entitlement?.ResourceId ?? string.Empty) == (record.Entitlement?.ResourceId ?? string.Empty)
+        && (old.Principal?.ResourceTypeId ?? string.Empty) == (record.Principal?.ResourceTypeId ?? string.Empty)
+        && (old.Principal?.ResourceId ?? string.Empty) == (record.Principal?.ResourceId ?? string.Empty);
+
+    /// <summary>Fills <paramref name="olds"/> from <paramref name="committed"/>, reading only the ids it lacks (batched MultiGets).</summary>
+    private void ReadUnknown(SyncId syncId, IReadOnlyDictionary<string, GrantRecord> committed, ReadOnlySpan<string> ids, Span<GrantRecord?> olds)
+    {
+        var unknown = new List<int>();
+        for (int i = 0; i < ids.Length; i++)
+        {
+            if (committed.TryGetValue(ids[i], out var old))
+            {
+                olds[i] = old;
+            }
+            else
+            {
+                unknown.Add(i);
+            }
+        }
+
+        if (unknown.Count == 0)
+        {
+            return;
+        }
+
+        var unknownIds = new string[unknown.Count];
+        var read = new GrantRecord?[unknown.Count];
+        for (int k = 0; k < unknown.Count; k++)
+        {
+            unknownIds[k] = ids[unknown[k]];
+        }
+
+        TryGetGrants(syncId, unknownIds, read);
+        for (int k = 0; k < unknown.Count; k++)
+        {
+            olds[unknown[k]] = read[k];
+        }
+    }
+
+    /// <summary>A scan handed out as an encoded grant cursor; the id is the key from <c>idOffset</c> on.</summary>
+    private sealed class RangeCursor(Scan scan, int idOffset) : IEncodedGrantCursor
+    {
+        public ReadOnlySpan<byte> Id => scan.Key[idOffset..];
+
+        public ReadOnlySpan<byte> Value => scan.Value;
+
+        public bool MoveNext() => scan.MoveNext();
+
+        public void Dispose() => scan.Dispose();
+    }
+}
