@@ -11,17 +11,8 @@ namespace DotC1z.Engine.Rocks;
 /// </summary>
 public sealed partial class RocksStore
 {
-    // Finer cells tried per split point: 8 more key bytes each, 32 bytes past the common prefix at most.
-    private const int SplitRefinements = 4;
-
     /// <inheritdoc/>
-    /// <remarks>
-    /// Like the partitioned scan's split points (<see cref="PartitionGrants"/>: bisection over RocksDB's size
-    /// estimates, 8 key bytes past the first and last keys' common prefix), refined: where those 8 bytes leave
-    /// a large share of the sync in one cell — an expanded sync's derived ids share long prefixes
-    /// (<c>group:app-…:member:user:…</c>: G16's 5M grants all begin <c>group:ap</c>, and one part got 98 % of them) —
-    /// the bisection continues over the next 8 bytes inside that cell.
-    /// </remarks>
+    /// <remarks>The partitioned scan's split points (<see cref="PartitionGrants"/>), without the key header.</remarks>
     public IReadOnlyList<byte[]> GrantIdSplits(SyncId syncId, int parts)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(parts, 1);
@@ -34,10 +25,10 @@ public sealed partial class RocksStore
         byte[] prefix = Keyspace.RecordSyncPrefix((byte)RecordKind.Grant, syncId);
         byte[] upper = KeyRange.UpperBound(prefix)!;
         using var snapshot = new SharedSnapshot(this);
-        var points = Guard((prefix, upper, snapshot, parts), static (store, s) => store.FineSplitPoints(s.prefix, s.upper, s.snapshot.Handle, s.parts), "partition");
-        var splits = new List<byte[]>(points.Count);
+        var bounds = RangeBounds(prefix, upper, snapshot, parts, "partition");
+        var splits = new List<byte[]>(bounds.Count);
         int header = Keyspace.RecordHeaderLength + 1;
-        foreach (byte[] point in points)
+        foreach (byte[] point in bounds.Skip(1).SkipLast(1))
         {
             // Split points lie between two grant keys, so they carry the header and its separator.
             if (point.Length > header)
@@ -47,91 +38,6 @@ public sealed partial class RocksStore
         }
 
         return splits;
-    }
-
-    /// <summary><see cref="SplitPoints"/> with each point refined inside a cell that still holds a large share of the range.</summary>
-    private List<byte[]> FineSplitPoints(byte[] prefix, byte[] upper, IntPtr snapshot, int parts)
-    {
-        var points = new List<byte[]>();
-        byte[] first, last;
-        using (var it = new BoundedIterator(_db.Handle, prefix, upper, snapshot, fillCache: false))
-        {
-            it.SeekToFirst();
-            if (!it.Valid)
-            {
-                it.ThrowIfFailed(Directory, "partition");
-                return points;
-            }
-
-            first = it.Key.ToArray();
-            it.SeekToLast();
-            if (!it.Valid)
-            {
-                it.ThrowIfFailed(Directory, "partition");
-                return points;
-            }
-
-            last = it.Key.ToArray();
-        }
-
-        ulong total = Size(first, upper);
-        int common = first.AsSpan().CommonPrefixLength(last);
-        if (total == 0 || Suffix(first, common) >= Suffix(last, common))
-        {
-            return points;
-        }
-
-        // A cell is fine enough when it holds at most a sixteenth of a part.
-        ulong fine = Math.Max(1, total / (ulong)parts / 16);
-        for (int k = 1; k < parts; k++)
-        {
-            ulong target = total * (ulong)k / (ulong)parts;
-            byte[] cell = first[..common];
-            ulong lo = Suffix(first, common), hi = Suffix(last, common);
-            byte[] point = Key(cell, cell.Length, hi);
-            for (int level = 0; level < SplitRefinements; level++)
-            {
-                // The smallest 8-byte continuation of the cell whose key has at least the target before it.
-                ulong a = lo, b = hi;
-                for (int step = 0; step < SplitSteps && a < b; step++)
-                {
-                    ulong mid = a + ((b - a) / 2);
-                    if (Size(first, Key(cell, cell.Length, mid)) < target)
-                    {
-                        a = mid + 1;
-                    }
-                    else
-                    {
-                        b = mid;
-                    }
-                }
-
-                point = Key(cell, cell.Length, a);
-                if (a == 0)
-                {
-                    break;
-                }
-
-                // Keys between the previous continuation and the point all begin with the previous one: refine there when it is large.
-                byte[] below = Key(cell, cell.Length, a - 1);
-                if (Size(below, point) <= fine)
-                {
-                    break;
-                }
-
-                cell = below;
-                lo = 0;
-                hi = ulong.MaxValue;
-            }
-
-            if (ByteArrayComparer.Instance.Compare(point, first) > 0 && ByteArrayComparer.Instance.Compare(point, last) <= 0
-                && (points.Count == 0 || ByteArrayComparer.Instance.Compare(point, points[^1]) > 0))
-            {
-                points.Add(point);
-            }
-        }
-
-        return points;
     }
 
     /// <inheritdoc/>

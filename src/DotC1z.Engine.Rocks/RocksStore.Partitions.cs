@@ -11,6 +11,9 @@ public sealed partial class RocksStore
     // Bisection steps per split point: the search runs over a 64-bit number, so 64 steps reach a single key position.
     private const int SplitSteps = 64;
 
+    // Finer cells tried per split point: 8 more key bytes each, 32 bytes past the common prefix at most.
+    private const int SplitRefinements = 4;
+
     /// <inheritdoc/>
     /// <remarks>
     /// Split points come from RocksDB's size estimates (the SST index blocks): each part holds about the same number
@@ -73,7 +76,13 @@ public sealed partial class RocksStore
     /// Up to <paramref name="parts"/> − 1 increasing keys inside (first key, last key] of <c>[prefix, upper)</c> that cut it
     /// into ranges of about equal estimated size; fewer (none) when the range is empty, a single key, or not estimable.
     /// </summary>
-    private unsafe List<byte[]> SplitPoints(byte[] prefix, byte[] upper, IntPtr snapshot, int parts)
+    /// <remarks>
+    /// Bisection over RocksDB's size estimates on the 8 key bytes past the first and last keys' common prefix, refined:
+    /// where those 8 bytes leave a large share of the range in one cell — an expanded sync's derived ids share long
+    /// prefixes (<c>group:app-…:member:user:…</c>: G16's 5M grants all begin <c>group:ap</c>, and one part got 98 % of
+    /// them) — the bisection continues over the next 8 bytes inside that cell.
+    /// </remarks>
+    private List<byte[]> SplitPoints(byte[] prefix, byte[] upper, IntPtr snapshot, int parts)
     {
         var points = new List<byte[]>();
         byte[] first, last;
@@ -97,42 +106,61 @@ public sealed partial class RocksStore
             last = it.Key.ToArray();
         }
 
-        // Candidate split keys are the common prefix of the first and last keys followed by 8 bytes read as a
-        // big-endian number: every such key sorts between first and last when the number does, so bisection on
-        // the number is bisection on the key range.
-        int common = first.AsSpan().CommonPrefixLength(last);
-        ulong lo = Suffix(first, common), hi = Suffix(last, common);
         ulong total = Size(first, upper);
-        if (total == 0 || lo >= hi)
+        int common = first.AsSpan().CommonPrefixLength(last);
+        if (total == 0 || Suffix(first, common) >= Suffix(last, common))
         {
             return points;
         }
 
-        ulong previous = lo;
+        // A cell is fine enough when it holds at most a sixteenth of a part.
+        ulong fine = Math.Max(1, total / (ulong)parts / 16);
         for (int k = 1; k < parts; k++)
         {
             ulong target = total * (ulong)k / (ulong)parts;
-            ulong a = previous, b = hi;
-            for (int step = 0; step < SplitSteps && a < b; step++)
+            byte[] cell = first[..common];
+            ulong lo = Suffix(first, common), hi = Suffix(last, common);
+            byte[] point = Key(cell, cell.Length, hi);
+            for (int level = 0; level < SplitRefinements; level++)
             {
-                ulong mid = a + ((b - a) / 2);
-                if (Size(first, Key(last, common, mid)) < target)
+                // The smallest 8-byte continuation of the cell whose key has at least the target before it.
+                ulong a = lo, b = hi;
+                for (int step = 0; step < SplitSteps && a < b; step++)
                 {
-                    a = mid + 1;
+                    ulong mid = a + ((b - a) / 2);
+                    if (Size(first, Key(cell, cell.Length, mid)) < target)
+                    {
+                        a = mid + 1;
+                    }
+                    else
+                    {
+                        b = mid;
+                    }
                 }
-                else
+
+                point = Key(cell, cell.Length, a);
+                if (a == 0)
                 {
-                    b = mid;
+                    break;
                 }
+
+                // Keys between the previous continuation and the point all begin with the previous one: refine there when it is large.
+                byte[] below = Key(cell, cell.Length, a - 1);
+                if (Size(below, point) <= fine)
+                {
+                    break;
+                }
+
+                cell = below;
+                lo = 0;
+                hi = ulong.MaxValue;
             }
 
-            if (a <= previous || a > hi)
+            if (ByteArrayComparer.Instance.Compare(point, first) > 0 && ByteArrayComparer.Instance.Compare(point, last) <= 0
+                && (points.Count == 0 || ByteArrayComparer.Instance.Compare(point, points[^1]) > 0))
             {
-                continue;
+                points.Add(point);
             }
-
-            points.Add(Key(last, common, a));
-            previous = a;
         }
 
         return points;
