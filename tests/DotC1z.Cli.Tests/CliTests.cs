@@ -113,6 +113,9 @@ public sealed class CliTests : IDisposable
         Assert.Equal(0, r.Code);
         Assert.Contains("14981 grants", r.Out, StringComparison.Ordinal);
         Assert.Contains("\"grants\":14981", Run("stats", output, "--json").Out, StringComparison.Ordinal);
+
+        // Spill scratch goes beside the output and is gone afterwards: the output is all that is left there.
+        Assert.Equal(["expanded.c1z"], Directory.EnumerateFileSystemEntries(Path.GetDirectoryName(output)!).Select(Path.GetFileName));
     }
 
     [Fact]

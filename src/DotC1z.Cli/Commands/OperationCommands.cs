@@ -91,9 +91,13 @@ public static class ExpandCommand
             var sw = Stopwatch.StartNew();
             using var source = StorePaths.Open(parse.GetValue(input)!, readOnly: true);
             var latest = source.LatestSync() ?? throw new CliException("the input holds no sync");
+
+            // Holder sets beyond the expansion's memory budget spill beside the output (the disk the user chose
+            // for it), in a private scratch directory removed at the end (and by `c1z gc` after a crash).
+            string spill = Path.GetDirectoryName(Path.GetFullPath(outPath))!;
             if (basePath is not null)
             {
-                return Incremental(ctx, source, latest, basePath, outPath, parse.GetValue(force), new ExpansionOptions { LegacyIsDirectFalse = parse.GetValue(legacy) }, sw);
+                return Incremental(ctx, source, latest, basePath, outPath, parse.GetValue(force), new ExpansionOptions { LegacyIsDirectFalse = parse.GetValue(legacy), SpillDirectory = spill }, sw);
             }
 
             // A whole-file operation: the output's bulk chunk is bounded like compact's and diff's.
@@ -110,7 +114,7 @@ public static class ExpandCommand
             // The latest sync is written once, expanded, through the output's bulk loader.
             ProgressReporter? reporter = null;
             var progress = new InlineProgress<ExpansionProgress>(p => (reporter ??= new ProgressReporter(ctx, "destination entitlements", p.DestinationsTotal)).Report(p.DestinationsDone));
-            var options = new ExpansionOptions { LegacyIsDirectFalse = parse.GetValue(legacy), Progress = progress };
+            var options = new ExpansionOptions { LegacyIsDirectFalse = parse.GetValue(legacy), Progress = progress, SpillDirectory = spill };
             var result = GrantExpander.ExpandInto(source, latest, target.Store, latest, options, ctx.Cancellation);
             reporter?.Dispose();
             long grants = target.Store.Count(latest).Grants;
