@@ -65,7 +65,7 @@ internal sealed class StoredIndexMerge : IStoredIndexMerge
             return;
         }
 
-        // The bulk loader refuses such ids, so no stored key holds one.
+        // The loaders refuse a grant without a valid UTF-8 id, so one here means a damaged input.
         if (!Codecs.GrantRow.TryParse(value, out var row) || row.ExternalId.IsEmpty || !System.Text.Unicode.Utf8.IsValid(row.ExternalId))
         {
             throw new C1zCorruptionException("a stored grant of a compaction input does not decode");
@@ -98,7 +98,6 @@ internal sealed class StoredIndexMerge : IStoredIndexMerge
 
     private List<string> BuildPieces(SyncId output, string workDir, string storeDirectory, int lanes, CancellationToken ct)
     {
-
         var contributing = Enumerable.Range(0, _inputs.Count).Where(i => _inputs[i].Contributes).ToArray();
         var pieces = new List<(StoredGrantIndex Index, byte[]? From, byte[]? To, int Part)>();
         if (contributing.Length > 0)
