@@ -83,8 +83,8 @@ public sealed class C1zFileTests : IDisposable
 
     // Flips bytes across the first third of every SST large enough to hold several data blocks before its
     // properties, index and footer: the open still succeeds (those are intact) but reading the data fails its
-    // block checksum. A small SST (a flush the process-wide memtable budget forced while other tests ran) keeps
-    // its properties block within its first few hundred bytes, so it is left alone.
+    // block checksum. A small SST (one CI run's checkpoint held one, likely an early flush while other tests
+    // filled the process-wide memtable budget) has its properties block a few hundred bytes in, so it is left alone.
     private static void DamageSstData(string directory)
     {
         int damaged = 0;
