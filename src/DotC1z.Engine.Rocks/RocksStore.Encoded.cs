@@ -14,23 +14,23 @@ public sealed partial class RocksStore
     public bool TryOpenEncodedGrants(SyncId syncId, [NotNullWhen(true)] out IEncodedGrantCursor? cursor)
     {
         ThrowIfDisposed();
-        cursor = new EncodedGrantCursor(this, Keyspace.RecordSyncPrefix((byte)RecordKind.Grant, syncId));
+        byte[] prefix = Keyspace.RecordSyncPrefix((byte)RecordKind.Grant, syncId);
+
+        // A whole-sync scan reads every block once: keeping them would only evict what point reads need.
+        cursor = new EncodedCursor(new Scan(this, prefix, prefix, fillCache: false), Keyspace.RecordHeaderLength + 1);
         return true;
     }
 
-    private sealed class EncodedGrantCursor(RocksStore store, byte[] prefix) : IEncodedGrantCursor
+    /// <summary>A scan handed out as an encoded grant cursor; the escaped id is the key from <c>idOffset</c> on.</summary>
+    private sealed class EncodedCursor(Scan scan, int idOffset) : IEncodedGrantCursor
     {
-        // A whole-sync scan reads every block once: keeping them would only evict what point reads need.
-        private readonly Scan _scan = new(store, prefix, prefix, fillCache: false);
+        public ReadOnlySpan<byte> Id => scan.Key[idOffset..];
 
-        // Primary key: header, separator, escaped id (Keyspace.RecordKey).
-        public ReadOnlySpan<byte> Id => _scan.Key[(Keyspace.RecordHeaderLength + 1)..];
+        public ReadOnlySpan<byte> Value => scan.Value;
 
-        public ReadOnlySpan<byte> Value => _scan.Value;
+        public bool MoveNext() => scan.MoveNext();
 
-        public bool MoveNext() => _scan.MoveNext();
-
-        public void Dispose() => _scan.Dispose();
+        public void Dispose() => scan.Dispose();
     }
 
     /// <summary>The layout name of this engine's grant indexes: the key format version (<see cref="Keyspace"/>).</summary>
@@ -44,10 +44,7 @@ public sealed partial class RocksStore
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(parts, 1);
         ThrowIfDisposed();
-        byte[] prefix = Keyspace.IndexSyncPrefix(IndexId(index), syncId);
-        using var snapshot = new SharedSnapshot(this);
-        var bounds = RangeBounds(prefix, KeyRange.UpperBound(prefix)!, snapshot, parts, "partition");
-        return [.. bounds.Skip(1).SkipLast(1).Select(b => b[Keyspace.IndexHeaderLength..])];
+        return SplitSuffixes(Keyspace.IndexSyncPrefix(IndexId(index), syncId), parts, Keyspace.IndexHeaderLength);
     }
 
     /// <inheritdoc/>

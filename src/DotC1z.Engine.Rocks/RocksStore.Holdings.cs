@@ -17,27 +17,9 @@ public sealed partial class RocksStore
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(parts, 1);
         ThrowIfDisposed();
-        if (parts == 1)
-        {
-            return [];
-        }
 
-        byte[] prefix = Keyspace.RecordSyncPrefix((byte)RecordKind.Grant, syncId);
-        byte[] upper = KeyRange.UpperBound(prefix)!;
-        using var snapshot = new SharedSnapshot(this);
-        var bounds = RangeBounds(prefix, upper, snapshot, parts, "partition");
-        var splits = new List<byte[]>(bounds.Count);
-        int header = Keyspace.RecordHeaderLength + 1;
-        foreach (byte[] point in bounds.Skip(1).SkipLast(1))
-        {
-            // Split points lie between two grant keys, so they carry the header and its separator.
-            if (point.Length > header)
-            {
-                splits.Add(point[header..]);
-            }
-        }
-
-        return splits;
+        // Grant keys carry the header and a separator before the id.
+        return SplitSuffixes(Keyspace.RecordSyncPrefix((byte)RecordKind.Grant, syncId), parts, Keyspace.RecordHeaderLength + 1);
     }
 
     /// <inheritdoc/>
@@ -50,7 +32,7 @@ public sealed partial class RocksStore
 
         // A range of a whole-sync scan: its blocks are read once, so they stay out of the cache. The
         // iterator reads the state of its creation (no explicit snapshot is needed for one cursor).
-        cursor = new RangeCursor(new Scan(this, lower, upper, IntPtr.Zero, fillCache: false), Keyspace.RecordHeaderLength + 1);
+        cursor = new EncodedCursor(new Scan(this, lower, upper, IntPtr.Zero, fillCache: false), Keyspace.RecordHeaderLength + 1);
         return true;
     }
 
@@ -63,7 +45,7 @@ public sealed partial class RocksStore
 
         // The by-principal index is covering: its values are the stored grants, its keys end with the escaped id.
         byte[] prefix = Keyspace.IndexKey(Keyspace.IdxGrantByPrincipal, syncId, true, principalResourceTypeId, principalResourceId);
-        cursor = new RangeCursor(new Scan(this, prefix), prefix.Length);
+        cursor = new EncodedCursor(new Scan(this, prefix), prefix.Length);
         return true;
     }
 
@@ -121,17 +103,5 @@ public sealed partial class RocksStore
         {
             olds[unknown[k]] = read[k];
         }
-    }
-
-    /// <summary>A scan handed out as an encoded grant cursor; the id is the key from <c>idOffset</c> on.</summary>
-    private sealed class RangeCursor(Scan scan, int idOffset) : IEncodedGrantCursor
-    {
-        public ReadOnlySpan<byte> Id => scan.Key[idOffset..];
-
-        public ReadOnlySpan<byte> Value => scan.Value;
-
-        public bool MoveNext() => scan.MoveNext();
-
-        public void Dispose() => scan.Dispose();
     }
 }

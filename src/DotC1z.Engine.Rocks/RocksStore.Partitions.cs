@@ -73,6 +73,33 @@ public sealed partial class RocksStore
     }
 
     /// <summary>
+    /// The split points of the keys under <paramref name="prefix"/> into up to <paramref name="parts"/> ranges, each
+    /// without its first <paramref name="suffixStart"/> bytes (the head every key of the range shares), for callers
+    /// that cut other syncs at the same place.
+    /// </summary>
+    private List<byte[]> SplitSuffixes(byte[] prefix, int parts, int suffixStart)
+    {
+        if (parts == 1)
+        {
+            return [];
+        }
+
+        using var snapshot = new SharedSnapshot(this);
+        var bounds = RangeBounds(prefix, KeyRange.UpperBound(prefix)!, snapshot, parts, "partition");
+        var splits = new List<byte[]>(bounds.Count);
+        foreach (byte[] point in bounds.Skip(1).SkipLast(1))
+        {
+            // Split points lie between two keys of the range, so they carry its head.
+            if (point.Length > suffixStart)
+            {
+                splits.Add(point[suffixStart..]);
+            }
+        }
+
+        return splits;
+    }
+
+    /// <summary>
     /// Up to <paramref name="parts"/> − 1 increasing keys inside (first key, last key] of <c>[prefix, upper)</c> that cut it
     /// into ranges of about equal estimated size; fewer (none) when the range is empty, a single key, or not estimable.
     /// </summary>

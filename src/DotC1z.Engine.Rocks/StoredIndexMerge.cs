@@ -145,7 +145,7 @@ internal sealed class StoredIndexMerge : IStoredIndexMerge
 
                 if (_losers[contributing[c]] is { } chunk)
                 {
-                    losers[c] = new LoserKeys(chunk.Source(OutputOf(index), default), from);
+                    losers[c] = new LoserKeys(chunk.Source(OutputOf(index), default));
                 }
             }
 
@@ -255,20 +255,19 @@ internal sealed class StoredIndexMerge : IStoredIndexMerge
         return length;
     }
 
-    /// <summary>An input's loser keys of one index, in key order, from a piece's lower bound on.</summary>
+    /// <summary>
+    /// An input's loser keys of one index, in key order (all of them: those below a piece's range are passed over by
+    /// the first <see cref="Holds"/>).
+    /// </summary>
     private sealed class LoserKeys : IDisposable
     {
         private readonly IKvSource _source;
         private bool _live;
 
-        public LoserKeys(IKvSource source, byte[]? from)
+        public LoserKeys(IKvSource source)
         {
             _source = source;
             _live = _source.MoveNext();
-            while (_live && from is not null && Suffix.SequenceCompareTo(from) < 0)
-            {
-                _live = _source.MoveNext();
-            }
         }
 
         private ReadOnlySpan<byte> Suffix => _source.Key[Keyspace.IndexHeaderLength..];

@@ -343,21 +343,15 @@ public static class SyncCompactor
                         written++;
                     }
 
-                    if (indexMerge is not null)
-                    {
-                        for (int i = 0; i < cursors.Length; i++)
-                        {
-                            if (has[i] && i != winner)
-                            {
-                                indexMerge.Lose(i, cursors[i].Value);
-                            }
-                        }
-                    }
-
                     for (int i = 0; i < cursors.Length; i++)
                     {
                         if (has[i])
                         {
+                            if (i != winner)
+                            {
+                                indexMerge?.Lose(i, cursors[i].Value);
+                            }
+
                             live[i] = cursors[i].MoveNext();
                         }
                     }

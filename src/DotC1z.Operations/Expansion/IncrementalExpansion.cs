@@ -155,11 +155,7 @@ public static partial class GrantExpander
             }
             finally
             {
-                foreach (var (before, after) in ranges)
-                {
-                    before.Dispose();
-                    after.Dispose();
-                }
+                Close(ranges);
             }
         }
 
@@ -218,14 +214,14 @@ public static partial class GrantExpander
 
         Close(ranges);
         return null;
+    }
 
-        static void Close(List<(IEncodedGrantCursor Before, IEncodedGrantCursor After)> opened)
+    private static void Close(List<(IEncodedGrantCursor Before, IEncodedGrantCursor After)> ranges)
+    {
+        foreach (var (before, after) in ranges)
         {
-            foreach (var (before, after) in opened)
-            {
-                before.Dispose();
-                after.Dispose();
-            }
+            before.Dispose();
+            after.Dispose();
         }
     }
 
