@@ -168,10 +168,28 @@ public sealed class CliTests : IDisposable
             });
         }
 
+        // The same with the base's input at hand: the changes are found from the two inputs.
+        string fromInputs = _dir.Combine("from-inputs.c1z");
+        var ri = Run("expand", "--in", next, "--base", old, "--base-input", real, "--out", fromInputs);
+        Assert.Equal(0, ri.Code);
+        Assert.Equal(r.Out.Split(" grants changed")[0].Split(": ")[^1], ri.Out.Split(" grants changed")[0].Split(": ")[^1]);
+
         var want = Grants(full);
-        var got = Grants(incremental);
-        Assert.Equal(want.Count, got.Count);
-        Assert.Empty(want.Where(p => !got.TryGetValue(p.Key, out var v) || v != p.Value).Take(3));
+        foreach (string path in new[] { incremental, fromInputs })
+        {
+            var got = Grants(path);
+            Assert.Equal(want.Count, got.Count);
+            Assert.Empty(want.Where(p => !got.TryGetValue(p.Key, out var v) || v != p.Value).Take(3));
+        }
+
+        // An input that is not the base's (another sync id) is refused, and --base-input alone is a usage error.
+        var wrong = Run("expand", "--in", next, "--base", old, "--base-input", TestPaths.RealFixture("medium-unexpanded.c1z"), "--out", _dir.Combine("wrong.c1z"));
+        Assert.NotEqual(0, wrong.Code);
+        Assert.Contains("--base-input's latest sync is", wrong.Err, StringComparison.Ordinal);
+        Assert.False(File.Exists(_dir.Combine("wrong.c1z")));
+        var alone = Run("expand", "--in", next, "--base-input", real, "--out", _dir.Combine("alone.c1z"));
+        Assert.NotEqual(0, alone.Code);
+        Assert.Contains("--base-input needs --base", alone.Err, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -82,12 +82,20 @@ public static class ExpandCommand
         var force = new Option<bool>("--force") { Description = "Replace an existing output." };
         var legacy = new Option<bool>("--legacy-is-direct") { Description = "Write every is_direct as false, like the SDK that wrote baton's expanded test fixtures." };
         var baseOpt = new Option<string?>("--base") { Description = "An earlier expansion (its latest sync, expanded with the same options): recompute only what changed since, with the same result as a full expansion." };
-        var command = new Command("expand", "Grant expansion (docs/INTEROP-V1.md §5) of the latest sync: every holder of a source entitlement receives the entitlements it expands into.\n\nExample:\n  c1z expand --in unexpanded.c1z --out expanded.c1z\n  c1z expand --in tuesday.c1z --base monday-expanded.c1z --out tuesday-expanded.c1z") { input, output, force, legacy, baseOpt };
+        var baseInput = new Option<string?>("--base-input") { Description = "With --base: the unexpanded snapshot the base was expanded from (same latest sync id). The changes are then found by comparing the two inputs instead of scanning the whole base expansion." };
+        var command = new Command("expand", "Grant expansion (docs/INTEROP-V1.md §5) of the latest sync: every holder of a source entitlement receives the entitlements it expands into.\n\nExample:\n  c1z expand --in unexpanded.c1z --out expanded.c1z\n  c1z expand --in tuesday.c1z --base monday-expanded.c1z --out tuesday-expanded.c1z\n  c1z expand --in tuesday.c1z --base monday-expanded.c1z --base-input monday.c1z --out tuesday-expanded.c1z") { input, output, force, legacy, baseOpt, baseInput };
         command.SetAction(parse =>
         {
             string outPath = parse.GetValue(output)!;
             string? basePath = parse.GetValue(baseOpt);
-            StorePaths.PrepareOutput(outPath, parse.GetValue(force), basePath is null ? [parse.GetValue(input)!] : [parse.GetValue(input)!, basePath]);
+            string? baseInputPath = parse.GetValue(baseInput);
+            if (baseInputPath is not null && basePath is null)
+            {
+                throw new CliException("--base-input needs --base (the expansion made from it)");
+            }
+
+            string?[] inputs = [parse.GetValue(input)!, basePath, baseInputPath];
+            StorePaths.PrepareOutput(outPath, parse.GetValue(force), [.. inputs.OfType<string>()]);
             var sw = Stopwatch.StartNew();
             using var source = StorePaths.Open(parse.GetValue(input)!, readOnly: true);
             var latest = source.LatestSync() ?? throw new CliException("the input holds no sync");
@@ -97,7 +105,7 @@ public static class ExpandCommand
             string spill = Path.GetDirectoryName(Path.GetFullPath(outPath))!;
             if (basePath is not null)
             {
-                return Incremental(ctx, source, latest, basePath, outPath, parse.GetValue(force), new ExpansionOptions { LegacyIsDirectFalse = parse.GetValue(legacy), SpillDirectory = spill }, sw);
+                return Incremental(ctx, source, latest, basePath, baseInputPath, outPath, parse.GetValue(force), new ExpansionOptions { LegacyIsDirectFalse = parse.GetValue(legacy), SpillDirectory = spill }, sw);
             }
 
             // A whole-file operation: the output's bulk chunk is bounded like compact's and diff's.
@@ -129,11 +137,29 @@ public static class ExpandCommand
     /// <c>--base</c>: the output's latest sync starts as the input's records with the earlier
     /// expansion's grants, and <see cref="GrantExpander.ExpandIncremental"/> fixes what changed.
     /// </summary>
-    private static int Incremental(CliContext ctx, IC1zStore source, Keys.SyncId latest, string basePath, string outPath, bool force, ExpansionOptions options, Stopwatch sw)
+    private static int Incremental(CliContext ctx, IC1zStore source, Keys.SyncId latest, string basePath, string? baseInputPath, string outPath, bool force, ExpansionOptions options, Stopwatch sw)
     {
         using var earlier = StorePaths.Open(basePath, readOnly: true);
         var baseSync = earlier.LatestSync() ?? throw new CliException("the base holds no sync");
-        var changed = GrantExpander.ChangedGrants(earlier, baseSync, source, latest, options, ctx.Cancellation);
+        IReadOnlyCollection<string> changed;
+        if (baseInputPath is null)
+        {
+            changed = GrantExpander.ChangedGrants(earlier, baseSync, source, latest, options, ctx.Cancellation);
+        }
+        else
+        {
+            // `c1z expand` writes an expansion under its input's sync id, so the base's input carries the base's
+            // latest sync: anything else is another snapshot, and the changes found from it would be wrong.
+            using var earlierInput = StorePaths.Open(baseInputPath, readOnly: true);
+            var inputSync = earlierInput.LatestSync() ?? throw new CliException("the base input holds no sync");
+            if (inputSync != baseSync)
+            {
+                throw new CliException($"--base-input's latest sync is {inputSync}, but the base was expanded from sync {baseSync}");
+            }
+
+            changed = GrantExpander.ChangedInputGrants(earlierInput, inputSync, source, latest, ctx.Cancellation);
+        }
+
         using var target = StorePaths.CreateOutput(outPath, force);
         foreach (var run in source.ListSyncRuns())
         {

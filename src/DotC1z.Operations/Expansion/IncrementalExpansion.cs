@@ -124,6 +124,105 @@ public static partial class GrantExpander
     }
 
     /// <summary>
+    /// The grants that differ between two unexpanded syncs, for <see cref="ExpandIncremental"/> when the input an
+    /// expansion was made from is at hand: then the changes are found from the two inputs alone, without scanning
+    /// the expanded sync (millions of derived grants; <see cref="ChangedGrants"/>). Where both stores hand out stored
+    /// bytes a grant counts as changed when its bytes differ (a superset of the semantic changes, which
+    /// <see cref="ExpandIncremental"/> accepts); otherwise when its records differ apart from <c>sync_id</c>.
+    /// </summary>
+    /// <param name="earlier">The store of the input the expansion was made from.</param>
+    /// <param name="earlierSync">That input's sync (the sync the expansion was written as, for `c1z expand`).</param>
+    /// <param name="next">The store of the newer sync.</param>
+    /// <param name="nextSync">The newer, unexpanded sync.</param>
+    /// <param name="cancellationToken">Stops the scans.</param>
+    /// <returns>External ids added, removed or modified.</returns>
+    /// <exception cref="OperationCanceledException">Cancelled.</exception>
+    public static IReadOnlyCollection<string> ChangedInputGrants(IC1zReader earlier, SyncId earlierSync, IC1zReader next, SyncId nextSync, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(earlier);
+        ArgumentNullException.ThrowIfNull(next);
+        if (TryMergeEncoded(earlier, earlierSync, next, nextSync, (before, after) => MergeChangedBytes(before, after, cancellationToken), cancellationToken) is { } fast)
+        {
+            return fast;
+        }
+
+        var pending = new Dictionary<string, GrantRecord>(StringComparer.Ordinal);
+        foreach (var g in next.Grants(nextSync))
+        {
+            pending[g.ExternalId] = g;
+        }
+
+        var changed = new List<string>();
+        long n = 0;
+        foreach (var old in earlier.Grants(earlierSync))
+        {
+            if (++n % 65536 == 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+
+            if (!pending.Remove(old.ExternalId, out var current) || !SameRecord(old, current))
+            {
+                changed.Add(old.ExternalId);
+            }
+        }
+
+        changed.AddRange(pending.Keys);
+        return changed;
+
+        static bool SameRecord(GrantRecord a, GrantRecord b)
+        {
+            if (a.SyncId == b.SyncId)
+            {
+                return a.Equals(b);
+            }
+
+            var x = a.Clone();
+            x.SyncId = b.SyncId;
+            return x.Equals(b);
+        }
+    }
+
+    /// <summary>The merge of <see cref="ChangedInputGrants"/> over one pair of cursors covering the same ids: every id whose stored bytes differ.</summary>
+    private static List<string> MergeChangedBytes(IEncodedGrantCursor before, IEncodedGrantCursor after, CancellationToken cancellationToken)
+    {
+        var changed = new List<string>();
+        long n = 0;
+        bool hasBefore = before.MoveNext(), hasAfter = after.MoveNext();
+        while (hasBefore || hasAfter)
+        {
+            if (++n % 65536 == 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+
+            int order = !hasBefore ? 1 : !hasAfter ? -1 : before.Id.SequenceCompareTo(after.Id);
+            if (order < 0)
+            {
+                changed.Add(Id(before.Value));
+                hasBefore = before.MoveNext();
+            }
+            else if (order > 0)
+            {
+                changed.Add(Id(after.Value));
+                hasAfter = after.MoveNext();
+            }
+            else
+            {
+                if (!before.Value.SequenceEqual(after.Value))
+                {
+                    changed.Add(Id(after.Value));
+                }
+
+                hasBefore = before.MoveNext();
+                hasAfter = after.MoveNext();
+            }
+        }
+
+        return changed;
+    }
+
+    /// <summary>
     /// <see cref="ChangedGrants"/> on the stored encodings, when both stores offer them (docs/DESIGN.md §6):
     /// the two syncs merged in id order. Nearly every grant of an expanded sync is derived, and decoding
     /// them all was the whole cost (≈ 11 s for G16's 5M grants); here a grant only in the expanded sync
@@ -134,7 +233,15 @@ public static partial class GrantExpander
     /// syncs into id ranges (<see cref="IC1zReader.GrantIdSplits"/>) each core merges one range.
     /// </summary>
     /// <returns>The changed ids (in id order), or null when a store cannot list its stored encoding.</returns>
-    private static List<string>? TryChangedGrantsEncoded(IC1zReader expanded, SyncId expandedSync, IC1zReader next, SyncId nextSync, bool selfDirect, CancellationToken cancellationToken)
+    private static List<string>? TryChangedGrantsEncoded(IC1zReader expanded, SyncId expandedSync, IC1zReader next, SyncId nextSync, bool selfDirect, CancellationToken cancellationToken) =>
+        TryMergeEncoded(expanded, expandedSync, next, nextSync, (before, after) => MergeChanged(before, after, selfDirect, cancellationToken), cancellationToken);
+
+    /// <summary>
+    /// Runs <paramref name="merge"/> over the two syncs' stored grants in id order, one id range per core where the
+    /// stores can cut them (<see cref="IC1zReader.GrantIdSplits"/>), and concatenates what it found (still in id order).
+    /// </summary>
+    /// <returns>The ids found, or null when a store cannot list its stored encoding.</returns>
+    private static List<string>? TryMergeEncoded(IC1zReader expanded, SyncId expandedSync, IC1zReader next, SyncId nextSync, Func<IEncodedGrantCursor, IEncodedGrantCursor, List<string>> merge, CancellationToken cancellationToken)
     {
         int cores = Environment.ProcessorCount;
         var splits = cores > 1 ? expanded.GrantIdSplits(expandedSync, cores) : [];
@@ -144,7 +251,7 @@ public static partial class GrantExpander
             {
                 var found = new List<string>[ranges.Count];
                 C1zErrors.Unwrapped(() => Parallel.For(0, ranges.Count, new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = cores }, i =>
-                    found[i] = MergeChanged(ranges[i].Before, ranges[i].After, selfDirect, cancellationToken)), null);
+                    found[i] = merge(ranges[i].Before, ranges[i].After)), null);
                 var all = new List<string>(found.Sum(f => f.Count));
                 foreach (var f in found)
                 {
@@ -173,7 +280,7 @@ public static partial class GrantExpander
 
             using (wholeNext)
             {
-                return MergeChanged(whole, wholeNext, selfDirect, cancellationToken);
+                return merge(whole, wholeNext);
             }
         }
     }

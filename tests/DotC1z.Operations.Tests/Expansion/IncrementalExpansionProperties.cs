@@ -44,6 +44,18 @@ public sealed class IncrementalExpansionProperties : IDisposable
             Assert.True(fromBytes.SequenceEqual(fromRecords), $"seed={seed} (replay with DOTC1Z_TEST_SEED={seed}): from stored bytes [{string.Join(",", fromBytes)}], from records [{string.Join(",", fromRecords)}]");
             changedSeen += fromBytes.Count > 0 ? 1 : 0;
 
+            // The same changes found from the two unexpanded inputs, on both roads: every changed grant, and only those.
+            using var earlierInput = RocksStore.Open(_dir.Combine($"i{seed}"), options);
+            var eis = scenario.Load(earlierInput);
+            using var earlierRecords = new MemoryStore();
+            var emr = scenario.Load(earlierRecords);
+            var fromInputBytes = GrantExpander.ChangedInputGrants(earlierInput, eis, next, ns).Order(StringComparer.Ordinal).ToList();
+            var fromInputRecords = GrantExpander.ChangedInputGrants(earlierRecords, emr, nextRecords, mn).Order(StringComparer.Ordinal).ToList();
+            Assert.True(fromInputBytes.SequenceEqual(fromInputRecords), $"seed={seed}: from the inputs' bytes [{string.Join(",", fromInputBytes)}], from their records [{string.Join(",", fromInputRecords)}]");
+            // Mutate's ids are the model: the grants whose records differ between the two scenarios.
+            var model = changed.Order(StringComparer.Ordinal).ToList();
+            Assert.True(model.SequenceEqual(fromInputBytes), $"seed={seed}: the inputs' changes [{string.Join(",", fromInputBytes)}], the model's [{string.Join(",", model)}]");
+
             // The update through RocksDB's batched change sets, against a full expansion of the newer sync.
             GrantExpander.ExpandIncremental(expanded, es, next, ns, fromBytes, scenario.Options);
             using var full = new MemoryStore();
@@ -157,8 +169,16 @@ public sealed class IncrementalExpansionProperties : IDisposable
             var fs = nextScenario.Load(full);
             var fullResult = GrantExpander.Expand(full, fs, scenario.Options);
 
-            // Half the seeds find the changes by scanning both syncs instead of being told.
-            IReadOnlyCollection<string> ids = seed % 2 == 0 ? changed : GrantExpander.ChangedGrants(expanded, es, next, ns, scenario.Options);
+            // A third of the seeds are told the changes; a third find them by scanning the expanded sync and the
+            // newer one; a third by comparing the two unexpanded inputs.
+            using var earlierInput = new MemoryStore();
+            var eis = scenario.Load(earlierInput);
+            IReadOnlyCollection<string> ids = (seed % 3) switch
+            {
+                0 => changed,
+                1 => GrantExpander.ChangedGrants(expanded, es, next, ns, scenario.Options),
+                _ => GrantExpander.ChangedInputGrants(earlierInput, eis, next, ns),
+            };
             var result = GrantExpander.ExpandIncremental(expanded, es, next, ns, ids, scenario.Options);
 
             string diff = ExpansionScenario.Differences(ExpansionScenario.Snapshot(full, fs), ExpansionScenario.Snapshot(expanded, es));
