@@ -259,6 +259,9 @@ internal static unsafe partial class RawRocks
     [LibraryImport(Library, EntryPoint = "rocksdb_writebatch_create")]
     public static partial IntPtr WriteBatchCreate();
 
+    [LibraryImport(Library, EntryPoint = "rocksdb_writebatch_create_with_params")]
+    public static partial IntPtr WriteBatchCreateWithParams(nuint reservedBytes, nuint maxBytes, nuint protectionBytesPerKey, nuint defaultColumnFamilyTimestampSize);
+
     [LibraryImport(Library, EntryPoint = "rocksdb_writebatch_destroy")]
     public static partial void WriteBatchDestroy(IntPtr batch);
 

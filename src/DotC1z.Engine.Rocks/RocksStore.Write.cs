@@ -170,7 +170,6 @@ public sealed partial class RocksStore
         var oldEntries = new Keyspace.IndexEntry[ids.Length][];
         var written = new (byte[] Key, byte[] Value, Keyspace.IndexEntry[] Entries)[ids.Length];
         int deleted = 0;
-        using var batch = new NativeWriteBatch();
         lock (_writeLock)
         {
             // Read under the write lock, so the committed values cannot change before the batch is written.
@@ -201,6 +200,7 @@ public sealed partial class RocksStore
                 }
             }), Directory);
 
+            using var batch = new NativeWriteBatch(BatchBytes(gone.Count, ids, oldEntries, written));
             for (int i = 0; i < ids.Length; i++)
             {
                 // The old value's index entries go first: an entry the new value keeps is put again after.
@@ -229,6 +229,36 @@ public sealed partial class RocksStore
         }
 
         return deleted;
+    }
+
+    /// <summary>The bytes <see cref="WriteGrantChangesCore"/>'s batch will hold (a bound: each operation's tag and lengths counted as 16).</summary>
+    private static long BatchBytes(int goneCount, string[] ids, Keyspace.IndexEntry[][] oldEntries, (byte[] Key, byte[] Value, Keyspace.IndexEntry[] Entries)[] written)
+    {
+        const int PerOperation = 16;
+        long bytes = 64;
+        for (int i = 0; i < ids.Length; i++)
+        {
+            foreach (var entry in oldEntries[i])
+            {
+                bytes += entry.Key.Length + PerOperation;
+            }
+
+            if (i >= goneCount)
+            {
+                var (key, value, entries) = written[i];
+                bytes += key.Length + value.Length + PerOperation;
+                foreach (var entry in entries)
+                {
+                    bytes += entry.Key.Length + (entry.Covering ? value.Length : key.Length) + PerOperation;
+                }
+            }
+            else
+            {
+                bytes += 64 + System.Text.Encoding.UTF8.GetMaxByteCount(ids[i].Length) + PerOperation;
+            }
+        }
+
+        return bytes;
     }
 
     /// <summary>Applies a non-fresh bulk load: all records in one atomic batch, grouped by kind in arrival order.</summary>
