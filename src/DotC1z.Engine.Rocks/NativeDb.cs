@@ -275,9 +275,15 @@ internal sealed unsafe class BoundedIterator : IDisposable
     /// <param name="snapshot">A snapshot to read, or zero for the latest state.</param>
     /// <param name="verifyChecksums">Verify every block read (the untrusted-store check).</param>
     /// <param name="fillCache">Keep the blocks read in the block cache.</param>
-    public BoundedIterator(IntPtr db, byte[] lower, byte[]? upper, IntPtr snapshot = default, bool verifyChecksums = false, bool fillCache = true)
+    /// <param name="readaheadBytes">Bytes read ahead from the first block on (0: RocksDB's automatic readahead, which starts only after two sequential block reads).</param>
+    public BoundedIterator(IntPtr db, byte[] lower, byte[]? upper, IntPtr snapshot = default, bool verifyChecksums = false, bool fillCache = true, int readaheadBytes = 0)
     {
         ReadOptions = RawRocks.ReadOptionsCreate();
+        if (readaheadBytes > 0)
+        {
+            RawRocks.ReadOptionsSetReadaheadSize(ReadOptions, (nuint)readaheadBytes);
+        }
+
         _bounds = (byte*)NativeMemory.Alloc((nuint)(lower.Length + (upper?.Length ?? 0) + 1));
         lower.CopyTo(new Span<byte>(_bounds, lower.Length));
         RawRocks.ReadOptionsSetIterateLowerBound(ReadOptions, _bounds, (nuint)lower.Length);

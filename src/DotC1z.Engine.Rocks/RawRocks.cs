@@ -117,6 +117,9 @@ internal static unsafe partial class RawRocks
     [LibraryImport(Library, EntryPoint = "rocksdb_readoptions_set_fill_cache")]
     public static partial void ReadOptionsSetFillCache(IntPtr readOptions, byte value);
 
+    [LibraryImport(Library, EntryPoint = "rocksdb_readoptions_set_readahead_size")]
+    public static partial void ReadOptionsSetReadaheadSize(IntPtr readOptions, nuint bytes);
+
     [LibraryImport(Library, EntryPoint = "rocksdb_readoptions_set_verify_checksums")]
     public static partial void ReadOptionsSetVerifyChecksums(IntPtr readOptions, byte value);
 

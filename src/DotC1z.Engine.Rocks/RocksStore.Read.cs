@@ -368,13 +368,14 @@ public sealed partial class RocksStore
         /// <param name="prefix">The range.</param>
         /// <param name="start">Where to start.</param>
         /// <param name="fillCache">Keep the blocks read in the block cache (false for whole-keyspace scans).</param>
-        public Scan(RocksStore store, byte[] prefix, byte[] start, bool fillCache = true)
+        /// <param name="readaheadBytes">Read this much of the file ahead from the first block (0: RocksDB's own ramp-up).</param>
+        public Scan(RocksStore store, byte[] prefix, byte[] start, bool fillCache = true, int readaheadBytes = 0)
         {
             ObjectDisposedException.ThrowIf(!store.TryLease(), store);
             _store = store;
             _snapshot = RawRocks.CreateSnapshot(store._db.Handle);
             _ownsSnapshot = true;
-            _iterator = new BoundedIterator(store._db.Handle, prefix, KeyRange.UpperBound(prefix), _snapshot, fillCache: fillCache);
+            _iterator = new BoundedIterator(store._db.Handle, prefix, KeyRange.UpperBound(prefix), _snapshot, fillCache: fillCache, readaheadBytes: readaheadBytes);
             _iterator.Seek(start);
         }
 

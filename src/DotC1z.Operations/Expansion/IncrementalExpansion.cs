@@ -589,6 +589,25 @@ public static partial class GrantExpander
         private readonly Dictionary<string, Dictionary<(string, string), List<GrantRecord>>> _byEntitlement = new(StringComparer.Ordinal);
         private readonly Dictionary<(string, string), Stash> _stashes = [];
 
+        // The entitlement ids read so far, one string each (read on all cores).
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _names = new(StringComparer.Ordinal);
+
+        // The most holdings one principal had so far, capped: the initial size of the next principal's dictionary.
+        private const int MaxTypicalHoldings = 4096;
+        private int _typicalHoldings;
+
+        private string Intern(ReadOnlySpan<char> name)
+        {
+            var lookup = _names.GetAlternateLookup<ReadOnlySpan<char>>();
+            if (lookup.TryGetValue(name, out string? known))
+            {
+                return known;
+            }
+
+            string s = name.ToString();
+            return _names.GetOrAdd(s, s);
+        }
+
         public Holding Holding(string entitlement, (string Type, string Id) principal)
         {
             if (_byEntitlement.TryGetValue(entitlement, out var e))
@@ -639,7 +658,9 @@ public static partial class GrantExpander
 
         private Dictionary<string, Holding> LoadHoldings((string Type, string Id) principal, Stash? stash = null)
         {
-            var p = new Dictionary<string, Holding>(StringComparer.Ordinal);
+            // Sized like the principals read before (a user of a dense graph holds hundreds of entitlements): growing
+            // each dictionary from empty rehashed it eight times.
+            var p = new Dictionary<string, Holding>(Volatile.Read(ref _typicalHoldings), StringComparer.Ordinal);
             if (reader.TryOpenEncodedGrantsByPrincipal(sync, principal.Type, principal.Id, out var cursor))
             {
                 // The holdings read in place (GrantRow.TryReadHolding): decoding the principal's few hundred
@@ -660,8 +681,15 @@ public static partial class GrantExpander
                             stash?.Add(cursor.Value);
 
                             var name = Utf16(entitlement, ref chars);
-                            var holding = byName.TryGetValue(name, out var h) ? h : default;
-                            byName[name] = hasPrincipal ? new Holding(true, holding.Direct || direct) : holding;
+                            if (byName.TryGetValue(name, out var h))
+                            {
+                                byName[name] = hasPrincipal ? new Holding(true, h.Direct || direct) : h;
+                            }
+                            else
+                            {
+                                // One string per entitlement, shared by every principal holding it.
+                                p[Intern(name)] = new Holding(hasPrincipal, hasPrincipal && direct);
+                            }
                         }
                     }
                     finally
@@ -671,6 +699,11 @@ public static partial class GrantExpander
                             System.Buffers.ArrayPool<char>.Shared.Return(chars);
                         }
                     }
+                }
+
+                if (p.Count > Volatile.Read(ref _typicalHoldings))
+                {
+                    Volatile.Write(ref _typicalHoldings, Math.Min(p.Count, MaxTypicalHoldings));
                 }
 
                 return p;
@@ -757,9 +790,9 @@ public static partial class GrantExpander
                     if (stashed.TryGetValue(principal, out var stash))
                     {
                         // The bytes the holdings pass read (nothing was written since): no second scan of the index.
-                        for (int k = 0, start = 0; k < stash.Ends.Count; start = stash.Ends[k++])
+                        foreach (var (chunk, start, length) in stash.Entries)
                         {
-                            Consider(stash.Bytes.AsSpan(start, stash.Ends[k] - start));
+                            Consider(stash.Chunk(chunk).AsSpan(start, length));
                         }
 
                         loaded[i] = kept;
@@ -824,43 +857,52 @@ public static partial class GrantExpander
     }
 
     /// <summary>
-    /// One principal's stored grants, end to end in a pooled buffer, kept from the holdings pass for the records
-    /// pass: reading them twice from the index cost as much as the propagation between.
+    /// One principal's stored grants, end to end in pooled chunks, kept from the holdings pass for the records pass:
+    /// reading them twice from the index cost as much as the propagation between. Chunks of a fixed size below the
+    /// large-object threshold: a single buffer grown by doubling allocated four times the bytes kept, on the large
+    /// object heap (each growth a copy, a fresh zeroed allocation and, beyond the heap's budget, a full collection).
     /// </summary>
     private sealed class Stash
     {
-        private byte[]? _bytes;
+        private const int ChunkBytes = 64 * 1024;
+        private readonly List<byte[]> _chunks = [];
+        private int _used = ChunkBytes;
 
-        public byte[] Bytes => _bytes ?? [];
+        /// <summary>Each grant: its chunk, offset and length.</summary>
+        public List<(int Chunk, int Start, int Length)> Entries { get; } = [];
 
-        /// <summary>End offset of each grant in <see cref="Bytes"/>.</summary>
-        public List<int> Ends { get; } = [];
+        /// <summary>Bytes kept.</summary>
+        public long Length { get; private set; }
 
-        public int Length { get; private set; }
+        public byte[] Chunk(int index) => _chunks[index];
 
         public void Add(ReadOnlySpan<byte> value)
         {
-            if (_bytes is null || _bytes.Length - Length < value.Length)
+            if (ChunkBytes - _used < value.Length)
             {
-                var grown = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(64 * 1024, 2 * (Length + value.Length)));
-                Bytes.AsSpan(0, Length).CopyTo(grown);
-                Release();
-                _bytes = grown;
+                _chunks.Add(System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(ChunkBytes, value.Length)));
+                _used = 0;
             }
 
-            value.CopyTo(_bytes.AsSpan(Length));
+            var chunk = _chunks[^1];
+            value.CopyTo(chunk.AsSpan(_used));
+            Entries.Add((_chunks.Count - 1, _used, value.Length));
+            _used += value.Length;
             Length += value.Length;
-            Ends.Add(Length);
         }
 
-        /// <summary>Returns the buffer to the pool (the stash reads as empty bytes afterwards).</summary>
+        /// <summary>Returns the chunks to the pool (the stash reads as empty afterwards).</summary>
         public void Release()
         {
-            if (_bytes is not null)
+            foreach (var chunk in _chunks)
             {
-                System.Buffers.ArrayPool<byte>.Shared.Return(_bytes);
-                _bytes = null;
+                System.Buffers.ArrayPool<byte>.Shared.Return(chunk);
             }
+
+            _chunks.Clear();
+            Entries.Clear();
+            _used = ChunkBytes;
+            Length = 0;
         }
     }
 
@@ -937,10 +979,20 @@ public static partial class GrantExpander
             while (_work.Count > 0)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var item = _work.Min;
-                _work.Remove(item);
-                recomputed++;
-                Recompute(item.Id);
+
+                // One depth at a time: propagating edges run from a lower depth to a higher one (the plan's
+                // condensed graph), so the entitlements of one depth read only holdings already final, and the
+                // recomputes they cause land deeper. Within a depth the pairs are computed on all cores.
+                int depth = _work.Min.Depth;
+                var level = new List<string>();
+                while (_work.Count > 0 && _work.Min.Depth == depth)
+                {
+                    level.Add(_work.Min.Id);
+                    _work.Remove(_work.Min);
+                }
+
+                recomputed += level.Count;
+                RecomputeLevel(level);
             }
 
             // Only now are the recomputed pairs known: their stored records are read once, for the diff.
@@ -970,35 +1022,87 @@ public static partial class GrantExpander
         private Holding NewHolding(string entitlement, (string, string) principal) =>
             _recomputed.TryGetValue((entitlement, principal), out var h) ? h : _old.Holding(entitlement, principal);
 
-        private void Recompute(string t)
+        /// <summary>
+        /// Recomputes the entitlements of one depth: an entitlement recomputed whole (its incoming edges changed) runs
+        /// alone, first, as it loads whole entitlements on the way; the others are computed in parallel from state
+        /// only read meanwhile (their principals' holdings and newer records are loaded before), then applied in order.
+        /// </summary>
+        private void RecomputeLevel(List<string> level)
         {
-            var incoming = _plan.Incoming.GetValueOrDefault(t) ?? [];
-            IEnumerable<(string, string)> principals;
-            if (_whole.Contains(t))
+            foreach (string t in level.Where(_whole.Contains))
             {
-                // Everyone who held it, holds it originally now, or holds a source now.
-                var all = new HashSet<(string, string)>(_old.Principals(t));
-                all.UnionWith(_new.Principals(t));
-                foreach (var e in incoming)
-                {
-                    all.UnionWith(_old.Principals(e.Source));
-                    all.UnionWith(_recomputed.Keys.Where(k => k.Ent == e.Source).Select(k => k.Principal));
-                }
+                Settle(t, Compute(t, WholePrincipals(t)));
+            }
 
-                all.UnionWith(_dirty.GetValueOrDefault(t) ?? []);
-                principals = all;
+            var pairs = level.Where(t => !_whole.Contains(t)).ToList();
+            if (pairs.Count == 0)
+            {
+                return;
+            }
+
+            var principals = pairs.SelectMany(t => _dirty[t]).ToList();
+            _old.Prefetch(principals, cancellationToken);
+            _new.Prefetch(principals, cancellationToken);
+            var computed = new List<Change>[pairs.Count];
+            if (pairs.Count == 1 || pairs.Sum(t => _dirty[t].Count) < ParallelLevelPairs)
+            {
+                for (int i = 0; i < pairs.Count; i++)
+                {
+                    computed[i] = Compute(pairs[i], _dirty[pairs[i]]);
+                }
             }
             else
             {
-                principals = _dirty[t];
+                C1zErrors.Unwrapped(() => Parallel.For(0, pairs.Count, new ParallelOptions { CancellationToken = cancellationToken }, i => computed[i] = Compute(pairs[i], _dirty[pairs[i]])), null);
             }
 
-            EntitlementRef? entRef = null;
-            foreach (var p in principals.ToList())
+            for (int i = 0; i < pairs.Count; i++)
             {
-                var was = _old.Holding(t, p);
+                Settle(pairs[i], computed[i]);
+            }
+        }
+
+        /// <summary>Below this many pairs a depth is computed on one thread (a parallel loop costs more than it saves).</summary>
+        private const int ParallelLevelPairs = 256;
+
+        /// <summary>One recomputed pair: its holding before and after, and the records a full expansion gives it.</summary>
+        private readonly record struct Change((string, string) Principal, Holding Was, Holding Now, List<GrantRecord> Records);
+
+        /// <summary>Everyone who held a wholly recomputed entitlement, holds it originally now, or holds a source now.</summary>
+        private HashSet<(string, string)> WholePrincipals(string t)
+        {
+            var all = new HashSet<(string, string)>(_old.Principals(t));
+            all.UnionWith(_new.Principals(t));
+            foreach (var e in _plan.Incoming.GetValueOrDefault(t) ?? [])
+            {
+                all.UnionWith(_old.Principals(e.Source));
+                all.UnionWith(_recomputed.Keys.Where(k => k.Ent == e.Source).Select(k => k.Principal));
+            }
+
+            all.UnionWith(_dirty.GetValueOrDefault(t) ?? []);
+            return all;
+        }
+
+        /// <summary>The pairs of <paramref name="t"/>; reads shared state only (safe beside other entitlements of its depth).</summary>
+        private List<Change> Compute(string t, IEnumerable<(string, string)> principals)
+        {
+            var incoming = _plan.Incoming.GetValueOrDefault(t) ?? [];
+            EntitlementRef? entRef = null;
+            var changes = new List<Change>();
+            foreach (var p in principals)
+            {
                 var records = Final(t, p, incoming, ref entRef);
-                var now = Holding.Of(t, records);
+                changes.Add(new Change(p, _old.Holding(t, p), Holding.Of(t, records), records));
+            }
+
+            return changes;
+        }
+
+        /// <summary>Records the pairs of <paramref name="t"/> and marks the principals whose holding changed at its targets.</summary>
+        private void Settle(string t, List<Change> changes)
+        {
+            foreach (var (p, was, now, records) in changes)
+            {
                 _final[(t, p)] = records;
                 _recomputed[(t, p)] = now;
                 if (now != was && _plan.Outgoing.TryGetValue(t, out var outs))
