@@ -170,15 +170,28 @@ public sealed partial class RocksStore
         var oldEntries = new Keyspace.IndexEntry[ids.Length][];
         var written = new (byte[] Key, byte[] Value, Keyspace.IndexEntry[] Entries)[ids.Length];
         int deleted = 0;
+        int parts = Math.Clamp(ids.Length / 1024, 1, Environment.ProcessorCount);
+        void Slices(Action<int, int> body) => C1zErrors.Unwrapped(() => Parallel.For(0, parts, part =>
+            body((int)((long)ids.Length * part / parts), (int)((long)ids.Length * (part + 1) / parts))), Directory);
+
+        // The new values' keys and encodings depend on nothing stored, so they are made before the write lock is
+        // taken: another change set's commit (the incremental expansion writes two at once) runs meanwhile.
+        Slices((from, to) =>
+        {
+            for (int i = Math.Max(from, gone.Count); i < to; i++)
+            {
+                var record = last[ids[i]];
+                written[i] = (ops.PrimaryKey(syncId, record), ops.EncodeValue(record), [.. Keyspace.IndexEntries(syncId, record)]);
+            }
+        });
+
         lock (_writeLock)
         {
             // Read under the write lock, so the committed values cannot change before the batch is written.
-            // The reads (random blocks over a large sync), decodes, encodes and index keys are the cost, so
-            // they run on all cores in slices; the batch is then filled in order on this thread.
-            int parts = Math.Clamp(ids.Length / 1024, 1, Environment.ProcessorCount);
-            C1zErrors.Unwrapped(() => Parallel.For(0, parts, part =>
+            // The reads (random blocks over a large sync), decodes and index keys are the cost, so they run on
+            // all cores in slices; the batch is then filled in order on this thread.
+            Slices((from, to) =>
             {
-                int from = (int)((long)ids.Length * part / parts), to = (int)((long)ids.Length * (part + 1) / parts);
                 if (committed is null)
                 {
                     TryGetGrants(syncId, ids.AsSpan(from, to - from), olds.AsSpan(from, to - from));
@@ -192,13 +205,8 @@ public sealed partial class RocksStore
                 {
                     // A rewrite that keeps every indexed field puts the same index keys again, so the old ones need no delete.
                     oldEntries[i] = olds[i] is { } old && !(i >= gone.Count && SameIndexKeys(old, last[ids[i]])) ? [.. Keyspace.IndexEntries(syncId, old)] : [];
-                    if (i >= gone.Count)
-                    {
-                        var record = last[ids[i]];
-                        written[i] = (ops.PrimaryKey(syncId, record), ops.EncodeValue(record), [.. Keyspace.IndexEntries(syncId, record)]);
-                    }
                 }
-            }), Directory);
+            });
 
             using var batch = new NativeWriteBatch(BatchBytes(gone.Count, ids, oldEntries, written));
             for (int i = 0; i < ids.Length; i++)

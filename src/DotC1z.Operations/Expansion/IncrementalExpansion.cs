@@ -927,8 +927,10 @@ public static partial class GrantExpander
         {
             // The newer graph, and the earlier one rebuilt from the same declarations except for the changed grants.
             var changed = changedIds as IReadOnlySet<string> ?? new HashSet<string>(changedIds, StringComparer.Ordinal);
-            _plan = ExpansionPlan.Build(next.GrantsNeedingExpansion(nextSync), id => next.TryGetEntitlement(nextSync, id, out _), options.MaxDepth);
-            var oldDeclaring = next.GrantsNeedingExpansion(nextSync).Where(g => !changed.Contains(g.ExternalId)).ToList();
+            // The declaring grants (one per edge, few beside the memberships) are read once for both graphs.
+            var flagged = next.GrantsNeedingExpansion(nextSync).ToList();
+            _plan = ExpansionPlan.Build(flagged, id => next.TryGetEntitlement(nextSync, id, out _), options.MaxDepth);
+            var oldDeclaring = flagged.Where(g => !changed.Contains(g.ExternalId)).ToList();
             var oldVersions = new List<GrantRecord>();
             foreach (string id in changed)
             {
@@ -996,10 +998,26 @@ public static partial class GrantExpander
             }
 
             // Only now are the recomputed pairs known: their stored records are read once, for the diff.
+            // Each pair is compared on its own (its stored and final records belong to it alone), on all cores; the
+            // results are gathered in the pairs' order.
             var stored = _old.Records(_final.Keys, cancellationToken);
-            foreach (var (pair, records) in _final)
+            var pairs = _final.ToArray();
+            var diffs = new (List<GrantRecord> Puts, List<string> Deletes)[pairs.Length];
+            C1zErrors.Unwrapped(() => Parallel.For(0, pairs.Length, new ParallelOptions { CancellationToken = cancellationToken }, i =>
+                diffs[i] = Diff(stored[pairs[i].Key], pairs[i].Value)), null);
+            for (int i = 0; i < pairs.Length; i++)
             {
-                Diff(stored[pair], records);
+                foreach (var r in stored[pairs[i].Key])
+                {
+                    _stored[r.ExternalId] = r;
+                }
+
+                foreach (var r in diffs[i].Puts)
+                {
+                    _puts[r.ExternalId] = r;
+                }
+
+                _deletes.UnionWith(diffs[i].Deletes);
             }
 
             return Apply(recomputed);
@@ -1193,14 +1211,11 @@ public static partial class GrantExpander
             return records;
         }
 
-        private void Diff(List<GrantRecord> oldRecords, List<GrantRecord> records)
+        /// <summary>The records of one pair to put (new or changed) and the stored ids it no longer has.</summary>
+        private static (List<GrantRecord> Puts, List<string> Deletes) Diff(List<GrantRecord> oldRecords, List<GrantRecord> records)
         {
             var before = oldRecords.ToDictionary(r => r.ExternalId, StringComparer.Ordinal);
-            foreach (var r in oldRecords)
-            {
-                _stored[r.ExternalId] = r;
-            }
-
+            var puts = new List<GrantRecord>(records.Count);
             foreach (var r in records)
             {
                 if (before.Remove(r.ExternalId, out var old))
@@ -1219,10 +1234,10 @@ public static partial class GrantExpander
                     }
                 }
 
-                _puts[r.ExternalId] = r;
+                puts.Add(r);
             }
 
-            _deletes.UnionWith(before.Keys);
+            return (puts, [.. before.Keys]);
         }
 
         private ExpansionResult Apply(int recomputed)
@@ -1245,11 +1260,15 @@ public static partial class GrantExpander
 
             // Batches of puts and deletes together, one commit per batch. Each id is written once, so the records
             // read for the diff are still the committed ones when its batch is written: only new ids are read again.
+            // Two batches in flight where the store takes writes from several threads (RocksDB, whose scans may also run
+            // on other threads): one is encoded while the other is committed under the store's write lock.
             int size = Math.Max(1, options.BatchSize);
-            for (int at = 0; at < Math.Max(puts.Count, deletes.Count); at += size)
+            int batches = (Math.Max(puts.Count, deletes.Count) + size - 1) / size;
+            C1zErrors.Unwrapped(() => Parallel.For(0, batches, new ParallelOptions { MaxDegreeOfParallelism = expanded.SupportsConcurrentScans ? 2 : 1 }, b =>
             {
-                deleted += expanded.WriteGrantChanges(expandedSync, Slice(puts, at, size), Slice(deletes, at, size), _stored);
-            }
+                int at = b * size;
+                Interlocked.Add(ref deleted, expanded.WriteGrantChanges(expandedSync, Slice(puts, at, size), Slice(deletes, at, size), _stored));
+            }), null);
 
             static List<T> Slice<T>(List<T> list, int at, int size) => at >= list.Count ? [] : list.GetRange(at, Math.Min(size, list.Count - at));
 
