@@ -347,10 +347,6 @@ public sealed partial class BenchRunner
         return new BenchResult(bench, name, engine.Name, 1, sw.Elapsed.TotalMilliseconds, rows, PeakRss());
     }
 
-    /// <summary>
-    /// G7: a partial-upserts sync of 20% of the fixture's size (half of it changes existing grants, half adds new ones; not
-    /// timed), then the timed N-input compaction of base + partial into a new sync; the extra syncs are dropped after.
-    /// </summary>
     /// <summary>CPU time of the whole process (user + system, all threads): on this shared machine it varies far less than wall time.</summary>
     internal static TimeSpan ProcessCpu()
     {
@@ -358,6 +354,10 @@ public sealed partial class BenchRunner
         return self.TotalProcessorTime;
     }
 
+    /// <summary>
+    /// G7: a partial-upserts sync of 20% of the fixture's size (half of it changes existing grants, half adds new ones; not
+    /// timed), then the timed N-input compaction of base + partial into a new sync; the extra syncs are dropped after.
+    /// </summary>
     private BenchResult G7(BenchEngine engine, SyncId main)
     {
         var store = engine.Store;
