@@ -88,39 +88,7 @@ public static partial class GrantExpander
             return fast;
         }
 
-        var pending = new Dictionary<string, GrantRecord>(StringComparer.Ordinal);
-        foreach (var g in next.Grants(nextSync))
-        {
-            pending[g.ExternalId] = g;
-        }
-
-        var changed = new List<string>();
-        long n = 0;
-        foreach (var old in expanded.Grants(expandedSync))
-        {
-            if (++n % 65536 == 0)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-            }
-
-            if (!pending.Remove(old.ExternalId, out var current))
-            {
-                if (!IsDerived(old))
-                {
-                    changed.Add(old.ExternalId);
-                }
-
-                continue;
-            }
-
-            if (!SameOriginal(old, current, selfDirect))
-            {
-                changed.Add(old.ExternalId);
-            }
-        }
-
-        changed.AddRange(pending.Keys);
-        return changed;
+        return ChangedRecords(expanded, expandedSync, next, nextSync, (old, current) => current is null ? !IsDerived(old) : !SameOriginal(old, current, selfDirect), cancellationToken);
     }
 
     /// <summary>
@@ -146,29 +114,7 @@ public static partial class GrantExpander
             return fast;
         }
 
-        var pending = new Dictionary<string, GrantRecord>(StringComparer.Ordinal);
-        foreach (var g in next.Grants(nextSync))
-        {
-            pending[g.ExternalId] = g;
-        }
-
-        var changed = new List<string>();
-        long n = 0;
-        foreach (var old in earlier.Grants(earlierSync))
-        {
-            if (++n % 65536 == 0)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-            }
-
-            if (!pending.Remove(old.ExternalId, out var current) || !SameRecord(old, current))
-            {
-                changed.Add(old.ExternalId);
-            }
-        }
-
-        changed.AddRange(pending.Keys);
-        return changed;
+        return ChangedRecords(earlier, earlierSync, next, nextSync, (old, current) => current is null || !SameRecord(old, current), cancellationToken);
 
         static bool SameRecord(GrantRecord a, GrantRecord b)
         {
@@ -183,8 +129,54 @@ public static partial class GrantExpander
         }
     }
 
+    /// <summary>
+    /// The record road of <see cref="ChangedGrants"/> and <see cref="ChangedInputGrants"/>, for stores that do not hand
+    /// out stored bytes: the newer sync by id in memory, the earlier one streamed against it. A grant only in the newer
+    /// sync is changed; <paramref name="changed"/> decides for the others (its second argument null when the grant
+    /// is only in the earlier sync).
+    /// </summary>
+    private static List<string> ChangedRecords(IC1zReader earlier, SyncId earlierSync, IC1zReader next, SyncId nextSync, Func<GrantRecord, GrantRecord?, bool> changed, CancellationToken cancellationToken)
+    {
+        var pending = new Dictionary<string, GrantRecord>(StringComparer.Ordinal);
+        foreach (var g in next.Grants(nextSync))
+        {
+            pending[g.ExternalId] = g;
+        }
+
+        var ids = new List<string>();
+        long n = 0;
+        foreach (var old in earlier.Grants(earlierSync))
+        {
+            if (++n % 65536 == 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+
+            if (changed(old, pending.Remove(old.ExternalId, out var current) ? current : null))
+            {
+                ids.Add(old.ExternalId);
+            }
+        }
+
+        ids.AddRange(pending.Keys);
+        return ids;
+    }
+
     /// <summary>The merge of <see cref="ChangedInputGrants"/> over one pair of cursors covering the same ids: every id whose stored bytes differ.</summary>
-    private static List<string> MergeChangedBytes(IEncodedGrantCursor before, IEncodedGrantCursor after, CancellationToken cancellationToken)
+    private static List<string> MergeChangedBytes(IEncodedGrantCursor before, IEncodedGrantCursor after, CancellationToken cancellationToken) =>
+        MergeById(before, after, Id, (b, a) => b.SequenceEqual(a) ? null : Id(a), cancellationToken);
+
+    /// <summary>What a merge by id makes of a grant in one sync only (its id when it counts as changed, else null).</summary>
+    private delegate string? OneSide(ReadOnlySpan<byte> value);
+
+    /// <summary>What a merge by id makes of a grant in both syncs (its id when it counts as changed, else null).</summary>
+    private delegate string? BothSides(ReadOnlySpan<byte> before, ReadOnlySpan<byte> after);
+
+    /// <summary>
+    /// Walks two cursors over the same ids in id order: a grant only in <paramref name="before"/> goes to
+    /// <paramref name="beforeOnly"/>, one in both to <paramref name="both"/>; a grant only in <paramref name="after"/> is changed.
+    /// </summary>
+    private static List<string> MergeById(IEncodedGrantCursor before, IEncodedGrantCursor after, OneSide beforeOnly, BothSides both, CancellationToken cancellationToken)
     {
         var changed = new List<string>();
         long n = 0;
@@ -197,26 +189,14 @@ public static partial class GrantExpander
             }
 
             int order = !hasBefore ? 1 : !hasAfter ? -1 : before.Id.SequenceCompareTo(after.Id);
-            if (order < 0)
+            string? id = order < 0 ? beforeOnly(before.Value) : order > 0 ? Id(after.Value) : both(before.Value, after.Value);
+            if (id is not null)
             {
-                changed.Add(Id(before.Value));
-                hasBefore = before.MoveNext();
+                changed.Add(id);
             }
-            else if (order > 0)
-            {
-                changed.Add(Id(after.Value));
-                hasAfter = after.MoveNext();
-            }
-            else
-            {
-                if (!before.Value.SequenceEqual(after.Value))
-                {
-                    changed.Add(Id(after.Value));
-                }
 
-                hasBefore = before.MoveNext();
-                hasAfter = after.MoveNext();
-            }
+            hasBefore = order <= 0 ? before.MoveNext() : hasBefore;
+            hasAfter = order >= 0 ? after.MoveNext() : hasAfter;
         }
 
         return changed;
@@ -333,52 +313,22 @@ public static partial class GrantExpander
     }
 
     /// <summary>The merge of <see cref="TryChangedGrantsEncoded"/> over one pair of cursors covering the same ids.</summary>
-    private static List<string> MergeChanged(IEncodedGrantCursor before, IEncodedGrantCursor after, bool selfDirect, CancellationToken cancellationToken)
-    {
-        var codec = CodecRegistry.Grant;
-        var changed = new List<string>();
-        long n = 0;
-        bool hasBefore = before.MoveNext(), hasAfter = after.MoveNext();
-        while (hasBefore || hasAfter)
-        {
-            if (++n % 65536 == 0)
+    private static List<string> MergeChanged(IEncodedGrantCursor before, IEncodedGrantCursor after, bool selfDirect, CancellationToken cancellationToken) =>
+        MergeById(
+            before,
+            after,
+            value => IsDerivedEncoded(value, out string? id) ? null : id,
+            (b, a) =>
             {
-                cancellationToken.ThrowIfCancellationRequested();
-            }
-
-            int order = !hasBefore ? 1 : !hasAfter ? -1 : before.Id.SequenceCompareTo(after.Id);
-            if (order < 0)
-            {
-                if (!IsDerivedEncoded(before.Value, out string? id))
+                if (b.SequenceEqual(a) && !MayDeclare(b))
                 {
-                    changed.Add(id);
+                    return null;
                 }
 
-                hasBefore = before.MoveNext();
-            }
-            else if (order > 0)
-            {
-                changed.Add(Id(after.Value));
-                hasAfter = after.MoveNext();
-            }
-            else
-            {
-                if (!before.Value.SequenceEqual(after.Value) || MayDeclare(before.Value))
-                {
-                    var old = codec.Decode(before.Value);
-                    if (!SameOriginal(old, codec.Decode(after.Value), selfDirect))
-                    {
-                        changed.Add(old.ExternalId);
-                    }
-                }
-
-                hasBefore = before.MoveNext();
-                hasAfter = after.MoveNext();
-            }
-        }
-
-        return changed;
-    }
+                var old = CodecRegistry.Grant.Decode(b);
+                return SameOriginal(old, CodecRegistry.Grant.Decode(a), selfDirect) ? null : old.ExternalId;
+            },
+            cancellationToken);
 
     private static readonly byte[] GrantImmutableUtf8 = Encoding.UTF8.GetBytes(GrantImmutableTypeUrl);
 
