@@ -24,7 +24,8 @@ namespace DotC1z.Bench;
 /// first, which G16 does not time. A second figure (IncrementalExpand1pctFromInputs) is the same update
 /// with the changes found from the two unexpanded inputs (<see cref="GrantExpander.ChangedInputGrants"/>,
 /// <c>c1z expand --base-input</c>) instead of from the expanded sync. Both are timed warm, like the full
-/// re-expansion they are compared with (its code ran in G15 first): every step runs once on a small graph before. The synthetic ones run on RocksDB only: on SQLite one run takes minutes.
+/// re-expansion they are compared with (its code ran in G15 first): every step runs once on a small graph
+/// before. The synthetic ones run on RocksDB only: on SQLite one run takes minutes.
 /// </summary>
 public sealed partial class BenchRunner
 {

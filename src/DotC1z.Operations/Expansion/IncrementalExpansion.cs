@@ -1012,17 +1012,9 @@ public static partial class GrantExpander
             _old.Prefetch(principals, cancellationToken);
             _new.Prefetch(principals, cancellationToken);
             var computed = new List<Change>[pairs.Count];
-            if (pairs.Count == 1 || pairs.Sum(t => _dirty[t].Count) < ParallelLevelPairs)
-            {
-                for (int i = 0; i < pairs.Count; i++)
-                {
-                    computed[i] = Compute(pairs[i], _dirty[pairs[i]]);
-                }
-            }
-            else
-            {
-                C1zErrors.Unwrapped(() => Parallel.For(0, pairs.Count, new ParallelOptions { CancellationToken = cancellationToken }, i => computed[i] = Compute(pairs[i], _dirty[pairs[i]])), null);
-            }
+            bool small = pairs.Count == 1 || pairs.Sum(t => _dirty[t].Count) < ParallelLevelPairs;
+            C1zErrors.Unwrapped(() => Parallel.For(0, pairs.Count, new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = small ? 1 : -1 }, i =>
+                computed[i] = Compute(pairs[i], _dirty[pairs[i]])), null);
 
             for (int i = 0; i < pairs.Count; i++)
             {
