@@ -384,6 +384,9 @@ internal static unsafe partial class RawRocks
     [LibraryImport(Library, EntryPoint = "rocksdb_sstfilewriter_put")]
     public static partial void SstFileWriterPut(IntPtr writer, byte* key, nuint keyLength, byte* value, nuint valueLength, IntPtr* error);
 
+    [LibraryImport(Library, EntryPoint = "rocksdb_sstfilewriter_delete")]
+    public static partial void SstFileWriterDelete(IntPtr writer, byte* key, nuint keyLength, IntPtr* error);
+
     /// <summary>Takes ownership of a C-API error string: null when there was no error.</summary>
     public static string? TakeError(IntPtr error)
     {

@@ -1,4 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
+using Google.Protobuf;
+using DotC1z.Codecs;
+using DotC1z.Errors;
 using DotC1z.Keys;
 using DotC1z.Records;
 using DotC1z.Storage;
@@ -64,27 +67,36 @@ public sealed partial class RocksStore
     public int WriteGrantChanges(SyncId syncId, IReadOnlyList<GrantRecord> puts, IReadOnlyList<string> deletes, IReadOnlyDictionary<string, GrantRecord> committed)
     {
         ArgumentNullException.ThrowIfNull(committed);
-        return WriteGrantChangesCore(syncId, puts, deletes, committed);
+        return WriteGrantChangesCore(syncId, puts, deletes, committed, null);
     }
 
-    /// <summary>Whether two values of one grant id have the same index keys (<see cref="Keyspace.IndexEntries(SyncId, GrantRecord)"/>: entitlement, principal, flag).</summary>
-    private static bool SameIndexKeys(GrantRecord old, GrantRecord record) =>
-        old.NeedsExpansion == record.NeedsExpansion
-        && (old.Entitlement?.EntitlementId ?? string.Empty) == (record.Entitlement?.EntitlementId ?? string.Empty)
-        && (old.Entitlement?.ResourceTypeId ?? string.Empty) == (record.Entitlement?.ResourceTypeId ?? string.Empty)
-        && (old.Entitlement?.ResourceId ?? string.Empty) == (record.Entitlement?.ResourceId ?? string.Empty)
-        && (old.Principal?.ResourceTypeId ?? string.Empty) == (record.Principal?.ResourceTypeId ?? string.Empty)
-        && (old.Principal?.ResourceId ?? string.Empty) == (record.Principal?.ResourceId ?? string.Empty);
+    /// <inheritdoc/>
+    /// <remarks>
+    /// The committed bytes are parsed in place (<see cref="GrantRow"/>) to see whether a rewrite keeps its index keys;
+    /// only a value whose keys change (a delete, a grant that moved) is decoded, to find the keys to delete.
+    /// </remarks>
+    public int WriteGrantChanges(SyncId syncId, IReadOnlyList<GrantRecord> puts, IReadOnlyList<string> deletes, IReadOnlyDictionary<string, ReadOnlyMemory<byte>> committedValues)
+    {
+        ArgumentNullException.ThrowIfNull(committedValues);
+        return WriteGrantChangesCore(syncId, puts, deletes, null, committedValues);
+    }
 
-    /// <summary>Fills <paramref name="olds"/> from <paramref name="committed"/>, reading only the ids it lacks (batched MultiGets).</summary>
-    private void ReadUnknown(SyncId syncId, IReadOnlyDictionary<string, GrantRecord> committed, ReadOnlySpan<string> ids, Span<GrantRecord?> olds)
+    /// <summary>
+    /// Fills <paramref name="olds"/> from the caller's committed records or values, reading only the ids they lack
+    /// (batched MultiGets), or all of them when the caller passed none.
+    /// </summary>
+    private void ReadCommitted(SyncId syncId, IReadOnlyDictionary<string, GrantRecord>? committed, IReadOnlyDictionary<string, ReadOnlyMemory<byte>>? committedValues, ReadOnlySpan<string> ids, Span<CommittedGrant> olds)
     {
         var unknown = new List<int>();
         for (int i = 0; i < ids.Length; i++)
         {
-            if (committed.TryGetValue(ids[i], out var old))
+            if (committed is not null && committed.TryGetValue(ids[i], out var record))
             {
-                olds[i] = old;
+                olds[i] = new CommittedGrant(record);
+            }
+            else if (committedValues is not null && committedValues.TryGetValue(ids[i], out var value))
+            {
+                olds[i] = new CommittedGrant(value, Directory);
             }
             else
             {
@@ -107,7 +119,74 @@ public sealed partial class RocksStore
         TryGetGrants(syncId, unknownIds, read);
         for (int k = 0; k < unknown.Count; k++)
         {
-            olds[unknown[k]] = read[k];
+            olds[unknown[k]] = read[k] is { } r ? new CommittedGrant(r) : default;
+        }
+    }
+
+    /// <summary>The committed value of one id of a change set: absent, a record, or stored bytes decoded only when needed.</summary>
+    private readonly struct CommittedGrant
+    {
+        private readonly GrantRecord? _record;
+        private readonly ReadOnlyMemory<byte> _value;
+        private readonly string? _directory;
+
+        public CommittedGrant(GrantRecord record) => _record = record;
+
+        public CommittedGrant(ReadOnlyMemory<byte> value, string directory)
+        {
+            // An encoded grant always carries its id, so no stored value is empty.
+            if (value.IsEmpty)
+            {
+                throw new C1zCorruptionException("a committed grant value is empty", directory);
+            }
+
+            _value = value;
+            _directory = directory;
+        }
+
+        public bool Exists => _record is not null || !_value.IsEmpty;
+
+        public GrantRecord Record()
+        {
+            if (_record is not null)
+            {
+                return _record;
+            }
+
+            try
+            {
+                return CodecRegistry.Grant.Decode(_value.Span);
+            }
+            catch (InvalidProtocolBufferException e)
+            {
+                throw new C1zCorruptionException("a committed grant value is not an encoded grant", _directory, e);
+            }
+        }
+
+        /// <summary>Whether <paramref name="record"/> has this value's index keys (<see cref="Keyspace.IndexEntries(SyncId, GrantRecord)"/>: entitlement, principal, flag).</summary>
+        public bool SameIndexKeys(GrantRecord record)
+        {
+            if (_record is { } old)
+            {
+                return old.NeedsExpansion == record.NeedsExpansion
+                    && (old.Entitlement?.EntitlementId ?? string.Empty) == (record.Entitlement?.EntitlementId ?? string.Empty)
+                    && (old.Entitlement?.ResourceTypeId ?? string.Empty) == (record.Entitlement?.ResourceTypeId ?? string.Empty)
+                    && (old.Entitlement?.ResourceId ?? string.Empty) == (record.Entitlement?.ResourceId ?? string.Empty)
+                    && (old.Principal?.ResourceTypeId ?? string.Empty) == (record.Principal?.ResourceTypeId ?? string.Empty)
+                    && (old.Principal?.ResourceId ?? string.Empty) == (record.Principal?.ResourceId ?? string.Empty);
+            }
+
+            if (!GrantRow.TryParse(_value.Span, out var row))
+            {
+                throw new C1zCorruptionException("a committed grant value is not an encoded grant", _directory);
+            }
+
+            return row.NeedsExpansion == record.NeedsExpansion
+                && Utf8Ordinal.SameText(row.EntitlementId, record.Entitlement?.EntitlementId)
+                && Utf8Ordinal.SameText(row.EntitlementResourceTypeId, record.Entitlement?.ResourceTypeId)
+                && Utf8Ordinal.SameText(row.EntitlementResourceId, record.Entitlement?.ResourceId)
+                && Utf8Ordinal.SameText(row.PrincipalResourceTypeId, record.Principal?.ResourceTypeId)
+                && Utf8Ordinal.SameText(row.PrincipalResourceId, record.Principal?.ResourceId);
         }
     }
 }

@@ -1,3 +1,5 @@
+using System.Buffers;
+using DotC1z.Codecs;
 using DotC1z.Errors;
 using DotC1z.Keys;
 using DotC1z.Storage;
@@ -128,13 +130,14 @@ public sealed partial class RocksStore
     /// per grant on one: over a large sync those reads land on different blocks, and were most of the
     /// cost of <see cref="PutGrants"/> followed by one <see cref="DeleteGrant"/> per id.
     /// </remarks>
-    public int WriteGrantChanges(SyncId syncId, IReadOnlyList<GrantRecord> puts, IReadOnlyList<string> deletes) => WriteGrantChangesCore(syncId, puts, deletes, null);
+    public int WriteGrantChanges(SyncId syncId, IReadOnlyList<GrantRecord> puts, IReadOnlyList<string> deletes) => WriteGrantChangesCore(syncId, puts, deletes, null, null);
 
     /// <summary>
-    /// The change set, its read-before-write skipped for the ids whose committed values the caller passes
-    /// (<see cref="IC1zWriter.WriteGrantChanges(SyncId, IReadOnlyList{GrantRecord}, IReadOnlyList{string}, IReadOnlyDictionary{string, GrantRecord})"/>).
+    /// The change set, its read-before-write skipped for the ids whose committed values the caller passes, as records
+    /// (<see cref="IC1zWriter.WriteGrantChanges(SyncId, IReadOnlyList{GrantRecord}, IReadOnlyList{string}, IReadOnlyDictionary{string, GrantRecord})"/>)
+    /// or as stored bytes (<see cref="IC1zWriter.WriteGrantChanges(SyncId, IReadOnlyList{GrantRecord}, IReadOnlyList{string}, IReadOnlyDictionary{string, ReadOnlyMemory{byte}})"/>).
     /// </summary>
-    private int WriteGrantChangesCore(SyncId syncId, IReadOnlyList<GrantRecord> puts, IReadOnlyList<string> deletes, IReadOnlyDictionary<string, GrantRecord>? committed)
+    private int WriteGrantChangesCore(SyncId syncId, IReadOnlyList<GrantRecord> puts, IReadOnlyList<string> deletes, IReadOnlyDictionary<string, GrantRecord>? committed, IReadOnlyDictionary<string, ReadOnlyMemory<byte>>? committedValues)
     {
         ArgumentNullException.ThrowIfNull(puts);
         ArgumentNullException.ThrowIfNull(deletes);
@@ -166,7 +169,7 @@ public sealed partial class RocksStore
         }
 
         string[] ids = [.. gone, .. last.Keys];
-        var olds = new GrantRecord?[ids.Length];
+        var olds = new CommittedGrant[ids.Length];
         var oldEntries = new Keyspace.IndexEntry[ids.Length][];
         var written = new (byte[] Key, byte[] Value, Keyspace.IndexEntry[] Entries)[ids.Length];
         int deleted = 0;
@@ -178,10 +181,18 @@ public sealed partial class RocksStore
         // taken: another change set's commit (the incremental expansion writes two at once) runs meanwhile.
         Slices((from, to) =>
         {
-            for (int i = Math.Max(from, gone.Count); i < to; i++)
+            byte[] scratch = ArrayPool<byte>.Shared.Rent(EncodeScratchBytes);
+            try
             {
-                var record = last[ids[i]];
-                written[i] = (ops.PrimaryKey(syncId, record), ops.EncodeValue(record), [.. Keyspace.IndexEntries(syncId, record)]);
+                for (int i = Math.Max(from, gone.Count); i < to; i++)
+                {
+                    var record = last[ids[i]];
+                    written[i] = (ops.PrimaryKey(syncId, record), EncodeGrantValue(record, ref scratch), [.. Keyspace.IndexEntries(syncId, record)]);
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(scratch);
             }
         });
 
@@ -192,78 +203,170 @@ public sealed partial class RocksStore
             // all cores in slices; the batch is then filled in order on this thread.
             Slices((from, to) =>
             {
-                if (committed is null)
-                {
-                    TryGetGrants(syncId, ids.AsSpan(from, to - from), olds.AsSpan(from, to - from));
-                }
-                else
-                {
-                    ReadUnknown(syncId, committed, ids.AsSpan(from, to - from), olds.AsSpan(from, to - from));
-                }
-
+                ReadCommitted(syncId, committed, committedValues, ids.AsSpan(from, to - from), olds.AsSpan(from, to - from));
                 for (int i = from; i < to; i++)
                 {
                     // A rewrite that keeps every indexed field puts the same index keys again, so the old ones need no delete.
-                    oldEntries[i] = olds[i] is { } old && !(i >= gone.Count && SameIndexKeys(old, last[ids[i]])) ? [.. Keyspace.IndexEntries(syncId, old)] : [];
+                    var old = olds[i];
+                    oldEntries[i] = old.Exists && !(i >= gone.Count && old.SameIndexKeys(last[ids[i]])) ? [.. Keyspace.IndexEntries(syncId, old.Record())] : [];
                 }
             });
 
-            using var batch = new NativeWriteBatch(BatchBytes(gone.Count, ids, oldEntries, written));
+            // The old value's index entries go first: an entry the new value keeps is put again after.
+            var changes = new List<(byte[] Key, byte[]? Value)>();
             for (int i = 0; i < ids.Length; i++)
             {
-                // The old value's index entries go first: an entry the new value keeps is put again after.
                 foreach (var entry in oldEntries[i])
                 {
-                    batch.Delete(entry.Key);
+                    changes.Add((entry.Key, null));
                 }
 
                 if (i >= gone.Count)
                 {
                     var (key, value, entries) = written[i];
-                    batch.Put(key, value);
+                    changes.Add((key, value));
                     foreach (var entry in entries)
                     {
-                        batch.Put(entry.Key, entry.Covering ? value : key);
+                        changes.Add((entry.Key, entry.Covering ? value : key));
                     }
                 }
-                else if (olds[i] is not null)
+                else if (olds[i].Exists)
                 {
-                    batch.Delete(Keyspace.RecordKey((byte)ops.Kind, syncId, ids[i]));
+                    changes.Add((Keyspace.RecordKey((byte)ops.Kind, syncId, ids[i]), null));
                     deleted++;
                 }
             }
 
-            Commit(batch);
+            if (ids.Length >= IngestChangeGrants)
+            {
+                IngestChanges(changes);
+            }
+            else
+            {
+                using var batch = new NativeWriteBatch(BatchBytes(changes));
+                foreach (var (key, value) in changes)
+                {
+                    if (value is null)
+                    {
+                        batch.Delete(key);
+                    }
+                    else
+                    {
+                        batch.Put(key, value);
+                    }
+                }
+
+                Commit(batch);
+            }
         }
 
         return deleted;
     }
 
-    /// <summary>The bytes <see cref="WriteGrantChangesCore"/>'s batch will hold (a bound: each operation's tag and lengths counted as 16).</summary>
-    private static long BatchBytes(int goneCount, string[] ids, Keyspace.IndexEntry[][] oldEntries, (byte[] Key, byte[] Value, Keyspace.IndexEntry[] Entries)[] written)
+    /// <summary>The first scratch buffer of a slice's encoder: larger than a derived grant with a few dozen sources.</summary>
+    private const int EncodeScratchBytes = 4096;
+
+    /// <summary>
+    /// A grant's stored value by the one-pass encoder (byte for byte the canonical encoding without <c>sync_id</c>),
+    /// the generated one only for a grant carrying unknown fields: the generic road copies a grant whose sources are
+    /// not in key order to sort them.
+    /// </summary>
+    private static byte[] EncodeGrantValue(GrantRecord record, ref byte[] scratch)
+    {
+        var status = GrantRecordCodec.EncodeCompact(record, scratch, out int written, omitSyncId: true);
+        if (status == OperationStatus.DestinationTooSmall)
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+            scratch = ArrayPool<byte>.Shared.Rent(written);
+            status = GrantRecordCodec.EncodeCompact(record, scratch, out written, omitSyncId: true);
+        }
+
+        return status == OperationStatus.Done ? scratch.AsSpan(0, written).ToArray() : RecordOps.Grant.EncodeValue(record);
+    }
+
+    /// <summary>
+    /// Change sets of at least this many grants are written as one SST file ingested over the sync, not through the
+    /// memtable: inserting 60k keys and values of a 20k-grant rewrite into the skiplist (each a first touch of fresh
+    /// arena pages) was two thirds of an incremental expansion's write (docs/PERFORMANCE.md, G16).
+    /// </summary>
+    private const int IngestChangeGrants = 4096;
+
+    /// <summary>
+    /// Writes a change set, in batch order, as one SST and ingests it: sorted by key, each key's last operation kept
+    /// (a deleted index entry the new value puts again is a put), deletions as tombstones over the older values.
+    /// The file lands above everything stored, so the set appears at once, as a batch would. Called under the write lock.
+    /// </summary>
+    private void IngestChanges(List<(byte[] Key, byte[]? Value)> changes)
+    {
+        // Sorted per keyspace (the keys' first three bytes) on all cores, the keyspaces then in their byte order.
+        var groups = new SortedDictionary<int, List<int>>();
+        for (int i = 0; i < changes.Count; i++)
+        {
+            byte[] key = changes[i].Key;
+            int space = (key[0] << 16) | (key[1] << 8) | key[2];
+            if (!groups.TryGetValue(space, out var members))
+            {
+                groups[space] = members = [];
+            }
+
+            members.Add(i);
+        }
+
+        var parts = groups.Values.Select(g => g.ToArray()).ToArray();
+        C1zErrors.Unwrapped(() => Parallel.For(0, parts.Length, p => Array.Sort(parts[p], (a, b) =>
+        {
+            int c = changes[a].Key.AsSpan().SequenceCompareTo(changes[b].Key);
+            return c != 0 ? c : a.CompareTo(b);
+        })), Directory);
+        int[] order = [.. parts.SelectMany(p => p)];
+        string path = System.IO.Path.Combine(Directory, $".changes-{Guid.NewGuid():N}.sst");
+        try
+        {
+            using (var sst = new SstOutput(path, Directory))
+            {
+                for (int k = 0; k < order.Length; k++)
+                {
+                    var (key, value) = changes[order[k]];
+                    if (k + 1 < order.Length && changes[order[k + 1]].Key.AsSpan().SequenceEqual(key))
+                    {
+                        continue;
+                    }
+
+                    if (value is null)
+                    {
+                        sst.Delete(key);
+                    }
+                    else
+                    {
+                        sst.Put(key, value);
+                    }
+                }
+
+                if (sst.Finish() is null)
+                {
+                    return;
+                }
+            }
+
+            ForgetGrantDigests();
+            Guard(() => _db.IngestExternalFiles([path]), "write");
+            _modified = true;
+        }
+        finally
+        {
+            // Ingestion moves the file into the store; one left here is a failed write's.
+            System.IO.File.Delete(path);
+        }
+    }
+
+    /// <summary>The bytes a batch of <paramref name="changes"/> will hold (a bound: each operation's tag and lengths counted as 16).</summary>
+    private static long BatchBytes(List<(byte[] Key, byte[]? Value)> changes)
     {
         const int PerOperation = 16;
         long bytes = 64;
-        for (int i = 0; i < ids.Length; i++)
+        foreach (var (key, value) in changes)
         {
-            foreach (var entry in oldEntries[i])
-            {
-                bytes += entry.Key.Length + PerOperation;
-            }
-
-            if (i >= goneCount)
-            {
-                var (key, value, entries) = written[i];
-                bytes += key.Length + value.Length + PerOperation;
-                foreach (var entry in entries)
-                {
-                    bytes += entry.Key.Length + (entry.Covering ? value.Length : key.Length) + PerOperation;
-                }
-            }
-            else
-            {
-                bytes += 64 + System.Text.Encoding.UTF8.GetMaxByteCount(ids[i].Length) + PerOperation;
-            }
+            bytes += key.Length + (value?.Length ?? 0) + PerOperation;
         }
 
         return bytes;

@@ -53,6 +53,19 @@ internal sealed unsafe class SstOutput : IDisposable
         Count++;
     }
 
+    /// <summary>Appends one deletion (a tombstone over older values once ingested); keys must arrive in strictly increasing order.</summary>
+    public void Delete(ReadOnlySpan<byte> key)
+    {
+        IntPtr error = IntPtr.Zero;
+        fixed (byte* k = key)
+        {
+            RawRocks.SstFileWriterDelete(_writer, k, (nuint)key.Length, &error);
+        }
+
+        RocksErrors.ThrowIfError(error, _storeDirectory, "bulk load");
+        Count++;
+    }
+
     /// <summary>Completes the file; returns its path, or null (and no finished file) when nothing was written.</summary>
     public string? Finish()
     {

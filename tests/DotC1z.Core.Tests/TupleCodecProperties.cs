@@ -118,6 +118,26 @@ public sealed class TupleCodecProperties
             || Math.Sign(Utf8Ordinal.Instance.Compare(a, b)) == Math.Sign(Encoding.UTF8.GetBytes(a).AsSpan().SequenceCompareTo(Encoding.UTF8.GetBytes(b))));
 
     [Fact]
+    public void Utf8Ordinal_SameText_is_equality_of_the_utf8_encoding() =>
+        Gen.String.Select(Gen.String, Gen.Int[0, 3]).Sample((a, b, mode) =>
+        {
+            // Equal texts a fair share of the time, and texts one character apart (non-ASCII included).
+            string text = mode switch { 0 => a, 1 => a + "é", 2 => a.Length > 0 ? a[..^1] : "😀", _ => b };
+            return !IsValidUtf16(a) || !IsValidUtf16(text)
+                || Utf8Ordinal.SameText(Encoding.UTF8.GetBytes(a), text) == (a == text);
+        });
+
+    [Fact]
+    public void Utf8Ordinal_SameText_takes_null_as_empty_and_refuses_invalid_utf8()
+    {
+        Assert.True(Utf8Ordinal.SameText([], null));
+        Assert.False(Utf8Ordinal.SameText("x"u8, null));
+        Assert.True(Utf8Ordinal.SameText(Encoding.UTF8.GetBytes(new string('é', 300)), new string('é', 300)));
+        Assert.False(Utf8Ordinal.SameText([0xC3], "\uFFFD"));
+        Assert.False(Utf8Ordinal.SameText([0xFF, 0xFE, 0xFD], "\uFFFD"));
+    }
+
+    [Fact]
     public void Utf8Ordinal_orders_surrogate_pairs_after_the_top_of_the_bmp()
     {
         // U+FFFD (EF BF BD) < U+1F600 (F0 9F 98 80), although '\uD83D' < '\uFFFD' in UTF-16.

@@ -116,6 +116,10 @@ public abstract class ForwardingStore(IC1zStore inner) : IC1zStore
         Inner.WriteGrantChanges(syncId, puts, deletes, committed);
 
     /// <inheritdoc/>
+    public virtual int WriteGrantChanges(SyncId syncId, IReadOnlyList<GrantRecord> puts, IReadOnlyList<string> deletes, IReadOnlyDictionary<string, ReadOnlyMemory<byte>> committedValues) =>
+        Inner.WriteGrantChanges(syncId, puts, deletes, committedValues);
+
+    /// <inheritdoc/>
     public virtual bool DeleteAsset(SyncId syncId, string externalId) => Inner.DeleteAsset(syncId, externalId);
 
     /// <inheritdoc/>

@@ -439,6 +439,29 @@ public interface IC1zWriter
         return WriteGrantChanges(syncId, puts, deletes);
     }
 
+    /// <summary>
+    /// <see cref="WriteGrantChanges(SyncId, IReadOnlyList{GrantRecord}, IReadOnlyList{string}, IReadOnlyDictionary{string, GrantRecord})"/>
+    /// with the committed values as the stored bytes the caller read (<see cref="IC1zReader.TryOpenEncodedGrantsByPrincipal"/>,
+    /// <see cref="IC1zReader.TryOpenEncodedGrants(SyncId, out IEncodedGrantCursor?)"/>), for a caller that compared stored bytes instead of decoding
+    /// records: decoding them only to hand them back was most of an incremental expansion's diff. The same rules
+    /// apply: pass only values read from this store and sync since its last write. An engine without stored bytes
+    /// ignores them and reads as usual.
+    /// </summary>
+    /// <param name="syncId">The sync.</param>
+    /// <param name="puts">Grants to put; later ones win over earlier ones with the same id.</param>
+    /// <param name="deletes">Ids of grants to delete (absent ones are ignored).</param>
+    /// <param name="committedValues">Committed stored values by external id, as read from this store.</param>
+    /// <returns>How many of <paramref name="deletes"/> existed and were not put again.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="puts"/>, <paramref name="deletes"/>, <paramref name="committedValues"/>, a grant or an id is null.</exception>
+    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
+    /// <exception cref="Errors.C1zArgumentException">A grant or an id is empty.</exception>
+    /// <exception cref="Errors.C1zCorruptionException">A committed value is not an encoded grant.</exception>
+    int WriteGrantChanges(SyncId syncId, IReadOnlyList<GrantRecord> puts, IReadOnlyList<string> deletes, IReadOnlyDictionary<string, ReadOnlyMemory<byte>> committedValues)
+    {
+        ArgumentNullException.ThrowIfNull(committedValues);
+        return WriteGrantChanges(syncId, puts, deletes);
+    }
+
     /// <summary>Deletes an asset.</summary>
     /// <param name="syncId">The sync.</param>
     /// <param name="externalId">Its id.</param>

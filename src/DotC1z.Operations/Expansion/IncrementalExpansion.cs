@@ -688,17 +688,17 @@ public static partial class GrantExpander
         /// <summary>
         /// The stored records of each pair: those of entitlements loaded whole from their load, the
         /// others from each principal's kept bytes or by reading the principal again (on all cores),
-        /// decoding only the asked entitlements' grants. Releases the kept bytes.
+        /// keeping only the asked entitlements' grants (stored bytes, in place where kept; <see cref="ReleaseStashes"/> after the write).
         /// </summary>
-        public Dictionary<(string Ent, (string, string) Principal), List<GrantRecord>> Records(IEnumerable<(string Ent, (string, string) Principal)> pairs, CancellationToken cancellationToken)
+        public Dictionary<(string Ent, (string, string) Principal), List<StoredGrant>> Records(IEnumerable<(string Ent, (string, string) Principal)> pairs, CancellationToken cancellationToken)
         {
-            var result = new Dictionary<(string Ent, (string, string) Principal), List<GrantRecord>>();
+            var result = new Dictionary<(string Ent, (string, string) Principal), List<StoredGrant>>();
             var wanted = new Dictionary<(string, string), HashSet<string>>();
             foreach (var pair in pairs)
             {
                 if (_byEntitlement.TryGetValue(pair.Ent, out var e))
                 {
-                    result[pair] = e.GetValueOrDefault(pair.Principal) ?? [];
+                    result[pair] = [.. (e.GetValueOrDefault(pair.Principal) ?? []).Select(StoredGrant.Of)];
                 }
                 else
                 {
@@ -712,26 +712,29 @@ public static partial class GrantExpander
             }
 
             var todo = wanted.ToArray();
-            var loaded = new List<GrantRecord>[todo.Length];
+            var loaded = new List<(string Ent, StoredGrant Grant)>[todo.Length];
             var stashed = _stashes;
             C1zErrors.Unwrapped(() => Parallel.For(0, todo.Length, new ParallelOptions { CancellationToken = cancellationToken }, i =>
             {
                 var (principal, ents) = todo[i];
-                var kept = new List<GrantRecord>();
+                var kept = new List<(string Ent, StoredGrant Grant)>();
                 var wantedNames = ents.GetAlternateLookup<ReadOnlySpan<char>>();
                 char[]? chars = null;
 
-                // Only the asked entitlements' grants are decoded (a tenth of the principal's, or less, in G16).
-                void Consider(ReadOnlySpan<byte> value)
+                // Only the asked entitlements' grants are kept (a tenth of the principal's, or less, in G16), as stored
+                // bytes: the diff compares encodings, and decoding them was most of its cost (docs/DESIGN.md §6).
+                // A value in a stash is kept in place; one read from a cursor is copied (the cursor reuses its buffer).
+                void Consider(ReadOnlySpan<byte> value, byte[]? chunk, int start)
                 {
                     if (!GrantRow.TryParse(value, out var row))
                     {
                         throw NotAGrant();
                     }
 
-                    if (wantedNames.Contains(Utf16(row.EntitlementId, ref chars)))
+                    if (wantedNames.TryGetValue(Utf16(row.EntitlementId, ref chars), out string? ent))
                     {
-                        kept.Add(CodecRegistry.Grant.Decode(value));
+                        var bytes = chunk is null ? value.ToArray() : chunk.AsMemory(start, value.Length);
+                        kept.Add((ent, new StoredGrant(System.Text.Encoding.UTF8.GetString(row.ExternalId), null, bytes)));
                     }
                 }
 
@@ -740,9 +743,10 @@ public static partial class GrantExpander
                     if (stashed.TryGetValue(principal, out var stash))
                     {
                         // The bytes the holdings pass read (nothing was written since): no second scan of the index.
+                        // Kept in place: the stashes live until the change set is written.
                         foreach (var (chunk, start, length) in stash.Entries)
                         {
-                            Consider(stash.Chunk(chunk).AsSpan(start, length));
+                            Consider(stash.Chunk(chunk).AsSpan(start, length), stash.Chunk(chunk), start);
                         }
 
                         loaded[i] = kept;
@@ -755,7 +759,7 @@ public static partial class GrantExpander
                         {
                             while (cursor.MoveNext())
                             {
-                                Consider(cursor.Value);
+                                Consider(cursor.Value, null, 0);
                             }
                         }
 
@@ -773,21 +777,14 @@ public static partial class GrantExpander
 
                 foreach (var g in reader.GrantsByPrincipal(sync, principal.Item1, principal.Item2))
                 {
-                    if (ents.Contains(g.Entitlement?.EntitlementId ?? string.Empty))
+                    if (ents.TryGetValue(g.Entitlement?.EntitlementId ?? string.Empty, out string? ent))
                     {
-                        kept.Add(g);
+                        kept.Add((ent, StoredGrant.Of(g)));
                     }
                 }
 
                 loaded[i] = kept;
             }), null);
-            // The records pass is the stashes' only reader.
-            foreach (var stash in _stashes.Values)
-            {
-                stash.Release();
-            }
-
-            _stashes.Clear();
             for (int i = 0; i < todo.Length; i++)
             {
                 var principal = todo[i].Key;
@@ -796,14 +793,34 @@ public static partial class GrantExpander
                     result[(ent, principal)] = [];
                 }
 
-                foreach (var g in loaded[i])
+                foreach (var (ent, g) in loaded[i])
                 {
-                    result[(g.Entitlement?.EntitlementId ?? string.Empty, principal)].Add(g);
+                    result[(ent, principal)].Add(g);
                 }
             }
 
             return result;
         }
+
+        /// <summary>Returns the kept bytes to the pool, once the stored grants <see cref="Records"/> handed out are written over.</summary>
+        public void ReleaseStashes()
+        {
+            foreach (var stash in _stashes.Values)
+            {
+                stash.Release();
+            }
+
+            _stashes.Clear();
+        }
+    }
+
+    /// <summary>
+    /// One stored grant of a recomputed pair, for the diff: its stored bytes where the store hands them out (compared
+    /// with the final record's encoding, decoded never), otherwise its record.
+    /// </summary>
+    private readonly record struct StoredGrant(string Id, GrantRecord? Record, ReadOnlyMemory<byte> Value)
+    {
+        public static StoredGrant Of(GrantRecord record) => new(record.ExternalId, record, default);
     }
 
     /// <summary>
@@ -867,8 +884,9 @@ public static partial class GrantExpander
         private readonly SortedSet<(int Depth, string Id)> _work = new(Comparer<(int Depth, string Id)>.Create((a, b) => a.Depth != b.Depth ? a.Depth.CompareTo(b.Depth) : string.CompareOrdinal(a.Id, b.Id)));
         private readonly Dictionary<string, GrantRecord> _puts = new(StringComparer.Ordinal);
         private readonly HashSet<string> _deletes = new(StringComparer.Ordinal);
-        // The committed records read for the diff, by id: the write takes them instead of reading them again.
+        // The committed records or stored bytes read for the diff, by id: the write takes them instead of reading them again.
         private readonly Dictionary<string, GrantRecord> _stored = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, ReadOnlyMemory<byte>> _storedValues = new(StringComparer.Ordinal);
         private readonly Timestamp _now = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow);
         private readonly Any _immutable = new() { TypeUrl = GrantImmutableTypeUrl };
         private ExpansionPlan _plan = null!;
@@ -959,7 +977,14 @@ public static partial class GrantExpander
             {
                 foreach (var r in stored[pairs[i].Key])
                 {
-                    _stored[r.ExternalId] = r;
+                    if (r.Record is { } record)
+                    {
+                        _stored[r.Id] = record;
+                    }
+                    else
+                    {
+                        _storedValues[r.Id] = r.Value;
+                    }
                 }
 
                 foreach (var r in diffs[i].Puts)
@@ -970,7 +995,14 @@ public static partial class GrantExpander
                 _deletes.UnionWith(diffs[i].Deletes);
             }
 
-            return Apply(recomputed);
+            try
+            {
+                return Apply(recomputed);
+            }
+            finally
+            {
+                _old.ReleaseStashes();
+            }
         }
 
         private void MarkDirty(string entitlement, (string, string) principal)
@@ -1154,33 +1186,92 @@ public static partial class GrantExpander
         }
 
         /// <summary>The records of one pair to put (new or changed) and the stored ids it no longer has.</summary>
-        private static (List<GrantRecord> Puts, List<string> Deletes) Diff(List<GrantRecord> oldRecords, List<GrantRecord> records)
+        private static (List<GrantRecord> Puts, List<string> Deletes) Diff(List<StoredGrant> stored, List<GrantRecord> records)
         {
-            var before = oldRecords.ToDictionary(r => r.ExternalId, StringComparer.Ordinal);
-            var puts = new List<GrantRecord>(records.Count);
-            foreach (var r in records)
+            var before = new Dictionary<string, StoredGrant>(stored.Count, StringComparer.Ordinal);
+            foreach (var g in stored)
             {
-                if (before.Remove(r.ExternalId, out var old))
-                {
-                    // The stored records were read for this diff alone (propagation is over), so no copy.
-                    old.SyncId = string.Empty;
-                    if (IsDerived(r))
-                    {
-                        // An unchanged derived grant keeps the time it was first derived.
-                        r.DiscoveredAt = old.DiscoveredAt;
-                    }
+                before[g.Id] = g;
+            }
 
-                    if (old.Equals(r))
+            var puts = new List<GrantRecord>(records.Count);
+            byte[]? buffer = null;
+            try
+            {
+                foreach (var r in records)
+                {
+                    if (before.Remove(r.ExternalId, out var old) && Unchanged(old, r, ref buffer))
                     {
                         continue;
                     }
-                }
 
-                puts.Add(r);
+                    puts.Add(r);
+                }
+            }
+            finally
+            {
+                if (buffer is not null)
+                {
+                    System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                }
             }
 
             return (puts, [.. before.Keys]);
         }
+
+        /// <summary>
+        /// Whether <paramref name="r"/> is what is stored. A derived grant first takes the stored one's discovery time
+        /// (an unchanged derived grant keeps the time it was first derived). Stored bytes are compared with the
+        /// record's encoding: stores keep the canonical encoding without <c>sync_id</c>, so equal bytes are equal
+        /// records; a record the compact encoder declines (unknown fields) is compared decoded.
+        /// </summary>
+        private static bool Unchanged(StoredGrant stored, GrantRecord r, ref byte[]? buffer)
+        {
+            if (stored.Record is null)
+            {
+                var value = stored.Value.Span;
+                if (IsDerived(r))
+                {
+                    if (!GrantRow.TryReadDiscoveredAt(value, out bool present, out long seconds, out int nanos))
+                    {
+                        throw NotAGrant();
+                    }
+
+                    r.DiscoveredAt = present ? new Timestamp { Seconds = seconds, Nanos = nanos } : null;
+                }
+
+                buffer ??= System.Buffers.ArrayPool<byte>.Shared.Rent(EncodeBufferBytes);
+                var status = GrantRecordCodec.EncodeCompact(r, buffer, out int written, omitSyncId: true);
+                if (status == System.Buffers.OperationStatus.DestinationTooSmall)
+                {
+                    System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(written);
+                    status = GrantRecordCodec.EncodeCompact(r, buffer, out written, omitSyncId: true);
+                }
+
+                return status == System.Buffers.OperationStatus.Done
+                    ? buffer.AsSpan(0, written).SequenceEqual(value)
+                    : SameRecord(CodecRegistry.Grant.Decode(value), r);
+            }
+
+            // The stored records were read for this diff alone (propagation is over), so no copy.
+            var old = stored.Record;
+            if (IsDerived(r))
+            {
+                r.DiscoveredAt = old.DiscoveredAt;
+            }
+
+            return SameRecord(old, r);
+
+            static bool SameRecord(GrantRecord old, GrantRecord r)
+            {
+                old.SyncId = string.Empty;
+                return old.Equals(r);
+            }
+        }
+
+        /// <summary>The first encoding buffer of a diff: larger than a derived grant with a few dozen sources.</summary>
+        private const int EncodeBufferBytes = 4096;
 
         private ExpansionResult Apply(int recomputed)
         {
@@ -1190,7 +1281,7 @@ public static partial class GrantExpander
             foreach (var g in puts)
             {
                 // A put over a stored id rewrites it (a grant that moved between pairs included).
-                if (_stored.ContainsKey(g.ExternalId))
+                if (_stored.ContainsKey(g.ExternalId) || _storedValues.ContainsKey(g.ExternalId))
                 {
                     updated++;
                 }
@@ -1209,7 +1300,10 @@ public static partial class GrantExpander
             C1zErrors.Unwrapped(() => Parallel.For(0, batches, new ParallelOptions { MaxDegreeOfParallelism = expanded.SupportsConcurrentScans ? 2 : 1 }, b =>
             {
                 int at = b * size;
-                Interlocked.Add(ref deleted, expanded.WriteGrantChanges(expandedSync, Slice(puts, at, size), Slice(deletes, at, size), _stored));
+                // Stored bytes where the store handed them out (records loaded whole, if any, are read again then).
+                Interlocked.Add(ref deleted, _storedValues.Count > 0
+                    ? expanded.WriteGrantChanges(expandedSync, Slice(puts, at, size), Slice(deletes, at, size), _storedValues)
+                    : expanded.WriteGrantChanges(expandedSync, Slice(puts, at, size), Slice(deletes, at, size), _stored));
             }), null);
 
             static List<T> Slice<T>(List<T> list, int at, int size) => at >= list.Count ? [] : list.GetRange(at, Math.Min(size, list.Count - at));
