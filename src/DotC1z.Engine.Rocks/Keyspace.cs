@@ -61,6 +61,9 @@ internal static class Keyspace
 
     public static readonly byte[] AllIndexIds = [IdxResourceByParent, IdxEntitlementByResource, IdxGrantByEntitlement, IdxGrantByPrincipal, IdxGrantNeedsExpansion, IdxGrantByEntitlementResource];
 
+    /// <summary>Keys whose bound (<see cref="MaxKeyLength"/>) is at most this many bytes are built in a stack buffer.</summary>
+    private const int StackBuildBytes = 1024;
+
     /// <summary>Worst-case length of a key holding the given string elements.</summary>
     public static int MaxKeyLength(int headerLength, params ReadOnlySpan<string> elements)
     {
@@ -91,8 +94,9 @@ internal static class Keyspace
     /// <summary>Builds <c>header 00 T(e1) 00 T(e2) …</c> (a full key: no trailing separator).</summary>
     public static byte[] RecordKey(byte kind, SyncId sync, params ReadOnlySpan<string> ids)
     {
-        var buffer = new byte[MaxKeyLength(RecordHeaderLength, ids)];
-        var w = new TupleWriter(buffer);
+        // Built on the stack up to a bound, then copied out at its length: one allocation per key, not two.
+        int max = MaxKeyLength(RecordHeaderLength, ids);
+        var w = new TupleWriter(max <= StackBuildBytes ? stackalloc byte[StackBuildBytes] : new byte[max]);
         RecordHeader(ref w, kind, sync);
         foreach (string id in ids)
         {
@@ -120,8 +124,8 @@ internal static class Keyspace
     /// <summary>Builds an index key (full key or, with <paramref name="trailingSeparator"/>, a by-value scan prefix).</summary>
     public static byte[] IndexKey(byte index, SyncId sync, bool trailingSeparator, params ReadOnlySpan<string> elements)
     {
-        var buffer = new byte[MaxKeyLength(IndexHeaderLength, elements) + 1];
-        var w = new TupleWriter(buffer);
+        int max = MaxKeyLength(IndexHeaderLength, elements) + 1;
+        var w = new TupleWriter(max <= StackBuildBytes ? stackalloc byte[StackBuildBytes] : new byte[max]);
         IndexHeader(ref w, index, sync);
         foreach (string e in elements)
         {

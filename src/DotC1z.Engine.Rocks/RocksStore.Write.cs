@@ -213,7 +213,13 @@ public sealed partial class RocksStore
             });
 
             // The old value's index entries go first: an entry the new value keeps is put again after.
-            var changes = new List<(byte[] Key, byte[]? Value)>();
+            int count = 0;
+            for (int i = 0; i < ids.Length; i++)
+            {
+                count += oldEntries[i].Length + (i >= gone.Count ? 1 + written[i].Entries.Length : 1);
+            }
+
+            var changes = new List<(byte[] Key, byte[]? Value)>(count);
             for (int i = 0; i < ids.Length; i++)
             {
                 foreach (var entry in oldEntries[i])
