@@ -1293,18 +1293,18 @@ public static partial class GrantExpander
 
             // Batches of puts and deletes together, one commit per batch. Each id is written once, so the records
             // read for the diff are still the committed ones when its batch is written: only new ids are read again.
-            // Two batches in flight where the store takes writes from several threads (RocksDB, whose scans may also run
-            // on other threads): one is encoded while the other is committed under the store's write lock.
+            // One batch at a time: the store spreads a batch's encoding and reads over the cores itself (RocksDB, which
+            // also ingests a batch this large as one SST); two in flight measured no faster (docs/PERFORMANCE.md, G16).
             int size = Math.Max(1, options.BatchSize);
-            int batches = (Math.Max(puts.Count, deletes.Count) + size - 1) / size;
-            C1zErrors.Unwrapped(() => Parallel.For(0, batches, new ParallelOptions { MaxDegreeOfParallelism = expanded.SupportsConcurrentScans ? 2 : 1 }, b =>
+            for (int at = 0; at < Math.Max(puts.Count, deletes.Count); at += size)
             {
-                int at = b * size;
+                cancellationToken.ThrowIfCancellationRequested();
+
                 // Stored bytes where the store handed them out (records loaded whole, if any, are read again then).
-                Interlocked.Add(ref deleted, _storedValues.Count > 0
+                deleted += _storedValues.Count > 0
                     ? expanded.WriteGrantChanges(expandedSync, Slice(puts, at, size), Slice(deletes, at, size), _storedValues)
-                    : expanded.WriteGrantChanges(expandedSync, Slice(puts, at, size), Slice(deletes, at, size), _stored));
-            }), null);
+                    : expanded.WriteGrantChanges(expandedSync, Slice(puts, at, size), Slice(deletes, at, size), _stored);
+            }
 
             static List<T> Slice<T>(List<T> list, int at, int size) => at >= list.Count ? [] : list.GetRange(at, Math.Min(size, list.Count - at));
 
