@@ -41,6 +41,22 @@ public sealed class RocksStoreTests : IDisposable
     }
 
     [Fact]
+    public void Committed_bytes_that_are_not_a_grant_are_corruption_and_write_nothing()
+    {
+        using var store = Open();
+        var sync = store.StartSync(SyncType.Full);
+        store.PutGrants(sync, [Grant("g1", "e1", "user", "u1"), Grant("g2", "e1", "user", "u2")]);
+
+        // A varint that never ends, and an empty value, passed as what was read: neither is an encoded grant.
+        var moved = Grant("g1", "e2", "user", "u1");
+        Assert.Throws<C1zCorruptionException>(() => store.WriteGrantChanges(sync, [moved], [], new Dictionary<string, ReadOnlyMemory<byte>> { ["g1"] = new byte[] { 0x08, 0xFF } }));
+        Assert.Throws<C1zCorruptionException>(() => store.WriteGrantChanges(sync, [], ["g2"], new Dictionary<string, ReadOnlyMemory<byte>> { ["g2"] = ReadOnlyMemory<byte>.Empty }));
+
+        Assert.Equal(["g1", "g2"], store.GrantsByEntitlement(sync, "e1").Select(g => g.ExternalId));
+        Assert.Empty(store.GrantsByEntitlement(sync, "e2"));
+    }
+
+    [Fact]
     public void Records_persist_across_reopen_and_read_only_rejects_writes()
     {
         SyncId s;
