@@ -67,7 +67,7 @@ internal sealed class RocksBulkLoader : IBulkLoader
         _store = store;
         _sync = sync;
         _fresh = store.Count(sync).Total == 0;
-        _workDir = Path.Combine(store.Directory, $".bulk-{Guid.NewGuid():N}");
+        _workDir = Path.Combine(store.Directory, $"{RocksStore.BulkScratchPrefix}{Guid.NewGuid():N}");
         for (int i = 0; i < KsCount; i++)
         {
             int common = i <= KsAsset ? Keyspace.RecordHeaderLength + 1 : Keyspace.IndexHeaderLength + 1;
@@ -750,7 +750,7 @@ internal sealed class RocksBulkLoader : IBulkLoader
         }
         catch (IOException)
         {
-            // Best effort: a leftover work dir holds only scratch files and is swept on the next load.
+            // Best effort: a leftover work dir holds only scratch files and is swept when the store is next opened for writing.
         }
         finally
         {

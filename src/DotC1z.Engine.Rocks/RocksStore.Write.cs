@@ -325,7 +325,7 @@ public sealed partial class RocksStore
             return c != 0 ? c : a.CompareTo(b);
         })), Directory);
         int[] order = [.. parts.SelectMany(p => p)];
-        string path = System.IO.Path.Combine(Directory, $".changes-{Guid.NewGuid():N}.sst");
+        string path = System.IO.Path.Combine(Directory, $"{ChangeScratchPrefix}{Guid.NewGuid():N}.sst");
         try
         {
             using (var sst = new SstOutput(path, Directory))
@@ -360,7 +360,8 @@ public sealed partial class RocksStore
         }
         finally
         {
-            // Ingestion moves the file into the store; one left here is a failed write's.
+            // Ingestion moves the file into the store; one left here is a failed write's (one a crash leaves is swept at
+            // the next writable open).
             System.IO.File.Delete(path);
         }
     }

@@ -85,6 +85,11 @@ public sealed partial class RocksStore : IC1zStore
             }
 
             var db = NativeDb.Open(native.Options, full, options.ReadOnly);
+            if (!options.ReadOnly)
+            {
+                SweepScratch(full);
+            }
+
             return new RocksStore(full, db, native, options);
         }
         catch (RocksNativeException ex)
@@ -101,6 +106,38 @@ public sealed partial class RocksStore : IC1zStore
         {
             native.Dispose();
             throw new C1zIOException($"cannot open store {full}: {ex.Message}", full, ex);
+        }
+    }
+
+    /// <summary>The names of the scratch files and directories writes leave beside the database while they run.</summary>
+    internal const string BulkScratchPrefix = ".bulk-", ChangeScratchPrefix = ".changes-";
+
+    /// <summary>
+    /// Removes what a bulk load (<see cref="BulkScratchPrefix"/> directories) or an ingested change set
+    /// (<see cref="ChangeScratchPrefix"/> files) left behind when its process ended mid-way. Called once the database
+    /// lock is held, so no other process is writing them; nothing in them was ever part of the store.
+    /// </summary>
+    private static void SweepScratch(string directory)
+    {
+        try
+        {
+            foreach (string dir in System.IO.Directory.EnumerateDirectories(directory, BulkScratchPrefix + "*"))
+            {
+                System.IO.Directory.Delete(dir, recursive: true);
+            }
+
+            foreach (string file in System.IO.Directory.EnumerateFiles(directory, ChangeScratchPrefix + "*"))
+            {
+                File.Delete(file);
+            }
+        }
+        catch (IOException)
+        {
+            // Best effort, as when a write cleans up after itself: scratch takes space, never the store's integrity.
+        }
+        catch (UnauthorizedAccessException)
+        {
+            // The same.
         }
     }
 

@@ -57,6 +57,41 @@ public sealed class RocksStoreTests : IDisposable
     }
 
     [Fact]
+    public void Scratch_a_crashed_write_left_is_swept_at_the_next_writable_open_only()
+    {
+        SyncId s;
+        using (var store = Open())
+        {
+            s = store.StartSync(SyncType.Full);
+            store.PutGrants(s, [Grant("g1", "e", "user", "u")]);
+        }
+
+        // What a bulk load and an ingested change set leave when their process dies mid-way; and a file of the user's.
+        string bulk = _dir.Combine("db/.bulk-0123456789abcdef");
+        Directory.CreateDirectory(bulk);
+        File.WriteAllText(Path.Combine(bulk, "run-00-0000.kv"), "spilled run");
+        string change = _dir.Combine("db/.changes-0123456789abcdef.sst");
+        File.WriteAllText(change, "half an sst");
+        string other = _dir.Combine("db/notes.txt");
+        File.WriteAllText(other, "kept");
+
+        using (var ro = Open(readOnly: true))
+        {
+            Assert.True(ro.TryGetGrant(s, "g1", out _));
+        }
+
+        Assert.True(Directory.Exists(bulk) && File.Exists(change), "a read-only open must not touch the directory");
+        using (var store = Open())
+        {
+            Assert.True(store.TryGetGrant(s, "g1", out _));
+        }
+
+        Assert.False(Directory.Exists(bulk), "bulk-load scratch left behind");
+        Assert.False(File.Exists(change), "change-set scratch left behind");
+        Assert.True(File.Exists(other));
+    }
+
+    [Fact]
     public void Records_persist_across_reopen_and_read_only_rejects_writes()
     {
         SyncId s;
