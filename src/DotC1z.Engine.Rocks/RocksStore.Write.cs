@@ -178,7 +178,7 @@ public sealed partial class RocksStore
             body((int)((long)ids.Length * part / parts), (int)((long)ids.Length * (part + 1) / parts))), Directory);
 
         // The new values' keys and encodings depend on nothing stored, so they are made before the write lock is
-        // taken: another change set's commit (the incremental expansion writes two at once) runs meanwhile.
+        // taken: another thread's change set commits meanwhile.
         Slices((from, to) =>
         {
             byte[] scratch = ArrayPool<byte>.Shared.Rent(EncodeScratchBytes);
