@@ -214,9 +214,10 @@ public abstract class StoreContractTests : IDisposable
         int deletedSeen = 0, putOverStored = 0;
         for (int round = 0; round < 40; round++)
         {
-            // The last four rounds are large change sets (engines may split those across threads, or write them another
-            // way: RocksDB ingests a set of 4,096 grants or more as an SST), one for each way of passing committed values.
-            bool large = round >= 36;
+            // Four rounds are large change sets (engines may split those across threads, or write them another way:
+            // RocksDB ingests a set of 4,096 grants or more as an SST), one for each way of passing committed values;
+            // small rounds follow them, so later small writes must win over what was written the large way.
+            bool large = round is >= 30 and < 34;
             int pool = large ? 9000 : 30;
             var puts = Enumerable.Range(0, large ? 6000 : rng.Next(12)).Select(_ => Random($"g{rng.Next(pool)}")).ToList();
             var deletes = Enumerable.Range(0, large ? 3000 : rng.Next(8)).Select(_ => $"g{rng.Next(pool)}").ToList();
