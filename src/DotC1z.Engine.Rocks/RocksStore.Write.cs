@@ -181,7 +181,7 @@ public sealed partial class RocksStore
         // taken: another thread's change set commits meanwhile.
         Slices((from, to) =>
         {
-            byte[] scratch = ArrayPool<byte>.Shared.Rent(EncodeScratchBytes);
+            byte[]? scratch = null;
             try
             {
                 for (int i = Math.Max(from, gone.Count); i < to; i++)
@@ -192,7 +192,10 @@ public sealed partial class RocksStore
             }
             finally
             {
-                ArrayPool<byte>.Shared.Return(scratch);
+                if (scratch is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(scratch);
+                }
             }
         });
 
@@ -269,26 +272,15 @@ public sealed partial class RocksStore
         return deleted;
     }
 
-    /// <summary>The first scratch buffer of a slice's encoder: larger than a derived grant with a few dozen sources.</summary>
-    private const int EncodeScratchBytes = 4096;
-
     /// <summary>
     /// A grant's stored value by the one-pass encoder (byte for byte the canonical encoding without <c>sync_id</c>),
     /// the generated one only for a grant carrying unknown fields: the generic road copies a grant whose sources are
     /// not in key order to sort them.
     /// </summary>
-    private static byte[] EncodeGrantValue(GrantRecord record, ref byte[] scratch)
-    {
-        var status = GrantRecordCodec.EncodeCompact(record, scratch, out int written, omitSyncId: true);
-        if (status == OperationStatus.DestinationTooSmall)
-        {
-            ArrayPool<byte>.Shared.Return(scratch);
-            scratch = ArrayPool<byte>.Shared.Rent(written);
-            status = GrantRecordCodec.EncodeCompact(record, scratch, out written, omitSyncId: true);
-        }
-
-        return status == OperationStatus.Done ? scratch.AsSpan(0, written).ToArray() : RecordOps.Grant.EncodeValue(record);
-    }
+    private static byte[] EncodeGrantValue(GrantRecord record, ref byte[]? scratch) =>
+        GrantRecordCodec.EncodeCompactPooled(record, ref scratch, out int written, omitSyncId: true) == OperationStatus.Done
+            ? scratch.AsSpan(0, written).ToArray()
+            : RecordOps.Grant.EncodeValue(record);
 
     /// <summary>
     /// Change sets of at least this many grants are written as one SST file ingested over the sync, not through the

@@ -178,6 +178,32 @@ public sealed class GrantRecordCodec : DirectCodec<GrantRecord>
     private static readonly Comparison<KeyValuePair<string, GrantSourceRecord>> SourceOrder =
         static (a, b) => Keys.Utf8Ordinal.Instance.Compare(a.Key, b.Key);
 
+    /// <summary>The first buffer <see cref="EncodeCompactPooled"/> rents: larger than a derived grant with a few dozen sources.</summary>
+    private const int PooledFirstBytes = 4096;
+
+    /// <summary>
+    /// <see cref="EncodeCompact"/> into a buffer rented from <see cref="ArrayPool{T}.Shared"/>: rented on first use,
+    /// and replaced by a larger rented one when the grant does not fit. The caller returns the buffer to the pool.
+    /// </summary>
+    /// <param name="message">The grant.</param>
+    /// <param name="buffer">The rented buffer (null to rent one); may be replaced.</param>
+    /// <param name="written">Bytes written when <see cref="OperationStatus.Done"/>; 0 otherwise.</param>
+    /// <param name="omitSyncId">Encode as if <c>sync_id</c> were empty, as stored values are.</param>
+    /// <returns><see cref="OperationStatus.Done"/>, or <see cref="OperationStatus.InvalidData"/> when the grant carries unknown fields (encode it the usual way).</returns>
+    public static OperationStatus EncodeCompactPooled(GrantRecord message, [NotNull] ref byte[]? buffer, out int written, bool omitSyncId = false)
+    {
+        buffer ??= ArrayPool<byte>.Shared.Rent(PooledFirstBytes);
+        var status = EncodeCompact(message, buffer, out written, omitSyncId);
+        if (status == OperationStatus.DestinationTooSmall)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            buffer = ArrayPool<byte>.Shared.Rent(written);
+            status = EncodeCompact(message, buffer, out written, omitSyncId);
+        }
+
+        return status;
+    }
+
     /// <summary>
     /// Encodes a grant in one pass, byte for byte as <see cref="DirectCodec{T}.Encode(T, Span{byte})"/> would
     /// (sources in key order, as the canonical encoding sorts them): ids, refs, the flag, a discovery

@@ -1240,16 +1240,7 @@ public static partial class GrantExpander
                     r.DiscoveredAt = present ? new Timestamp { Seconds = seconds, Nanos = nanos } : null;
                 }
 
-                buffer ??= System.Buffers.ArrayPool<byte>.Shared.Rent(EncodeBufferBytes);
-                var status = GrantRecordCodec.EncodeCompact(r, buffer, out int written, omitSyncId: true);
-                if (status == System.Buffers.OperationStatus.DestinationTooSmall)
-                {
-                    System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(written);
-                    status = GrantRecordCodec.EncodeCompact(r, buffer, out written, omitSyncId: true);
-                }
-
-                return status == System.Buffers.OperationStatus.Done
+                return GrantRecordCodec.EncodeCompactPooled(r, ref buffer, out int written, omitSyncId: true) == System.Buffers.OperationStatus.Done
                     ? buffer.AsSpan(0, written).SequenceEqual(value)
                     : SameRecord(CodecRegistry.Grant.Decode(value), r);
             }
@@ -1269,9 +1260,6 @@ public static partial class GrantExpander
                 return old.Equals(r);
             }
         }
-
-        /// <summary>The first encoding buffer of a diff: larger than a derived grant with a few dozen sources.</summary>
-        private const int EncodeBufferBytes = 4096;
 
         private ExpansionResult Apply(int recomputed)
         {
