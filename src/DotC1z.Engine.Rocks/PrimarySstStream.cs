@@ -11,6 +11,8 @@ namespace DotC1z.Engine.Rocks;
 /// and value into a block, and the worker builds keys and feeds the SST writer, so that work is off
 /// the loader's critical path and out of <see cref="RocksBulkLoader.Complete"/>. The loader stops
 /// using the stream (disposes it) as soon as an id arrives out of order or the chunk spills.
+/// The grants' digests are folded from the same blocks on a third thread: hashing every grant was more than half of
+/// the writer's work, which made it the critical path of a compaction's primary merge (docs/PERFORMANCE.md).
 /// </summary>
 internal sealed class PrimarySstStream : IDisposable
 {
@@ -19,11 +21,13 @@ internal sealed class PrimarySstStream : IDisposable
     private const int BlocksInFlight = 8;
     private const int EntryHeader = 8;
 
-    private readonly BlockingCollection<(byte[] Block, int Used)> _full = new(BlocksInFlight);
+    private readonly BlockingCollection<Handed> _full = new(BlocksInFlight);
+    private readonly BlockingCollection<Handed> _toDigest = new(BlocksInFlight);
     private readonly ConcurrentQueue<byte[]> _free = new();
     private readonly byte[] _recordHeader;
     private readonly SstOutput _output;
     private readonly Task _worker;
+    private readonly Task _digester;
 
     /// <summary>The digests of the grants written (complete once <see cref="Finish"/> returned).</summary>
     public GrantDigestBuilder Digests { get; } = new();
@@ -38,6 +42,17 @@ internal sealed class PrimarySstStream : IDisposable
         _recordHeader = recordHeader;
         _output = new SstOutput(path, storeDirectory);
         _worker = Task.Factory.StartNew(Drain, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        _digester = Task.Factory.StartNew(Digest, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+    }
+
+    // A block handed to both workers; the last one done recycles it.
+    private sealed class Handed(byte[] block, int used)
+    {
+        public byte[] Block { get; } = block;
+
+        public int Used { get; } = used;
+
+        public int Pending = 2;
     }
 
     /// <summary>Queues one grant; ids must arrive in strictly increasing order.</summary>
@@ -67,7 +82,9 @@ internal sealed class PrimarySstStream : IDisposable
     {
         HandOver();
         _full.CompleteAdding();
+        _toDigest.CompleteAdding();
         _worker.Wait(cancellationToken);
+        _digester.Wait(cancellationToken);
         if (_failure is not null)
         {
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(_failure);
@@ -83,7 +100,9 @@ internal sealed class PrimarySstStream : IDisposable
             return;
         }
 
-        _full.Add((_block, _used));
+        var handed = new Handed(_block, _used);
+        _full.Add(handed);
+        _toDigest.Add(handed);
         _block = _free.TryDequeue(out var reused) ? reused : new byte[BlockBytes];
         _used = 0;
     }
@@ -91,25 +110,57 @@ internal sealed class PrimarySstStream : IDisposable
     private void Drain()
     {
         byte[] key = new byte[256];
-        foreach (var (block, used) in _full.GetConsumingEnumerable())
+        foreach (var handed in _full.GetConsumingEnumerable())
         {
             if (_failure is null && !_stopping)
             {
                 try
                 {
-                    WriteBlock(block.AsSpan(0, used), ref key);
+                    WriteBlock(handed.Block.AsSpan(0, handed.Used), ref key);
                 }
                 catch (Exception ex)
                 {
                     // Reported by Finish; until then blocks are only drained so the caller never blocks.
-                    _failure = ex;
+                    Interlocked.CompareExchange(ref _failure, ex, null);
                 }
             }
 
-            if (block.Length == BlockBytes)
+            Release(handed);
+        }
+    }
+
+    private void Digest()
+    {
+        foreach (var handed in _toDigest.GetConsumingEnumerable())
+        {
+            if (_failure is null && !_stopping)
             {
-                _free.Enqueue(block);
+                try
+                {
+                    var entries = handed.Block.AsSpan(0, handed.Used);
+                    while (!entries.IsEmpty)
+                    {
+                        int idLength = BinaryPrimitives.ReadInt32LittleEndian(entries);
+                        int valueLength = BinaryPrimitives.ReadInt32LittleEndian(entries[4..]);
+                        Digests.AddEncoded(entries.Slice(EntryHeader + idLength, valueLength));
+                        entries = entries[(EntryHeader + idLength + valueLength)..];
+                    }
+                }
+                catch (Exception ex)
+                {
+                    Interlocked.CompareExchange(ref _failure, ex, null);
+                }
             }
+
+            Release(handed);
+        }
+    }
+
+    private void Release(Handed handed)
+    {
+        if (Interlocked.Decrement(ref handed.Pending) == 0 && handed.Block.Length == BlockBytes)
+        {
+            _free.Enqueue(handed.Block);
         }
     }
 
@@ -123,7 +174,6 @@ internal sealed class PrimarySstStream : IDisposable
             var value = entries.Slice(EntryHeader + idLength, valueLength);
             int keyLength = GrantChunk.BuildKey(ref key, _recordHeader, null, null, null, id);
             _output.Put(key.AsSpan(0, keyLength), value);
-            Digests.AddEncoded(value);
             entries = entries[(EntryHeader + idLength + valueLength)..];
         }
     }
@@ -142,9 +192,14 @@ internal sealed class PrimarySstStream : IDisposable
             _full.CompleteAdding();
         }
 
+        if (!_toDigest.IsAddingCompleted)
+        {
+            _toDigest.CompleteAdding();
+        }
+
         try
         {
-            _worker.Wait();
+            Task.WaitAll(_worker, _digester);
         }
         catch (AggregateException)
         {
@@ -153,5 +208,6 @@ internal sealed class PrimarySstStream : IDisposable
 
         _output.Dispose();
         _full.Dispose();
+        _toDigest.Dispose();
     }
 }

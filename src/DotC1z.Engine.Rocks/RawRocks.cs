@@ -105,6 +105,21 @@ internal static unsafe partial class RawRocks
     [LibraryImport(Library, EntryPoint = "rocksdb_livefiles_name")]
     public static partial IntPtr LiveFilesName(IntPtr files, int index);
 
+    [LibraryImport(Library, EntryPoint = "rocksdb_livefiles_smallestkey")]
+    public static partial byte* LiveFilesSmallestKey(IntPtr files, int index, nuint* length);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_livefiles_largestkey")]
+    public static partial byte* LiveFilesLargestKey(IntPtr files, int index, nuint* length);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_livefiles_deletions")]
+    public static partial ulong LiveFilesDeletions(IntPtr files, int index);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_livefiles_directory")]
+    public static partial IntPtr LiveFilesDirectory(IntPtr files, int index);
+
+    [LibraryImport(Library, EntryPoint = "rocksdb_property_int", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int PropertyInt(IntPtr db, string name, ulong* value);
+
     [LibraryImport(Library, EntryPoint = "rocksdb_livefiles_destroy")]
     public static partial void LiveFilesDestroy(IntPtr files);
 

@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using DotC1z.Engine.Rocks.Tables;
 using DotC1z.Keys;
 using DotC1z.Storage;
 
@@ -16,13 +17,13 @@ public sealed partial class RocksStore
         ThrowIfDisposed();
         byte[] prefix = Keyspace.RecordSyncPrefix((byte)RecordKind.Grant, syncId);
 
-        // A whole-sync scan reads every block once: keeping them would only evict what point reads need.
-        cursor = new EncodedCursor(new Scan(this, prefix, prefix, fillCache: false), Keyspace.RecordHeaderLength + 1);
+        // A whole-sync scan: straight from the table files when they allow it (OpenRangeScan).
+        cursor = new EncodedCursor(OpenRangeScan(prefix, KeyRange.UpperBound(prefix)), Keyspace.RecordHeaderLength + 1);
         return true;
     }
 
     /// <summary>A scan handed out as an encoded grant cursor; the escaped id is the key from <c>idOffset</c> on.</summary>
-    private sealed class EncodedCursor(Scan scan, int idOffset) : IEncodedGrantCursor
+    private sealed class EncodedCursor(IKvScan scan, int idOffset) : IEncodedGrantCursor
     {
         public ReadOnlySpan<byte> Id => scan.Key[idOffset..];
 
@@ -54,7 +55,7 @@ public sealed partial class RocksStore
         byte[] prefix = Keyspace.IndexSyncPrefix(IndexId(index), syncId);
         byte[] lower = from is null ? prefix : [.. prefix, .. from];
         byte[] upper = to is null ? KeyRange.UpperBound(prefix)! : [.. prefix, .. to];
-        cursor = new StoredIndexCursor(this, new Scan(this, lower, upper, IntPtr.Zero, fillCache: false), index is StoredGrantIndex.NeedsExpansion or StoredGrantIndex.ByEntitlementResource);
+        cursor = new StoredIndexCursor(this, OpenRangeScan(lower, upper), index is StoredGrantIndex.NeedsExpansion or StoredGrantIndex.ByEntitlementResource);
         return true;
     }
 
@@ -67,7 +68,7 @@ public sealed partial class RocksStore
         _ => throw new ArgumentOutOfRangeException(nameof(index)),
     };
 
-    private sealed class StoredIndexCursor(RocksStore store, Scan scan, bool keyOnly) : IStoredIndexCursor
+    private sealed class StoredIndexCursor(RocksStore store, IKvScan scan, bool keyOnly) : IStoredIndexCursor
     {
         public ReadOnlySpan<byte> KeySuffix => scan.Key[Keyspace.IndexHeaderLength..];
 

@@ -349,7 +349,7 @@ public sealed partial class RocksStore
     /// <see cref="MoveNext"/> checks the native iterator's error status when the range ends, so a
     /// scan that stops early because of corruption raises instead of returning fewer rows.
     /// </summary>
-    internal sealed class Scan : IDisposable
+    internal sealed class Scan : Tables.IKvScan
     {
         private readonly RocksStore _store;
         private readonly IntPtr _snapshot;

@@ -59,4 +59,11 @@ public sealed record RocksStoreOptions
     /// (docs/DESIGN.md §6, "Merging the stored indexes").
     /// </summary>
     public long IndexMergeMaxLosers { get; init; } = 512 * 1024;
+
+    /// <summary>
+    /// Whole-range scans of stored grants and grant indexes (compaction, diff, digests) read the table files directly
+    /// when the range's files allow it — in key order, not overlapping, no deletions, nothing in the memtables — and
+    /// through RocksDB otherwise (docs/DESIGN.md §6, "Reading table files directly"). False always reads through RocksDB.
+    /// </summary>
+    public bool DirectTableScans { get; init; } = true;
 }
