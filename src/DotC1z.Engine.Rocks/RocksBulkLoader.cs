@@ -59,8 +59,6 @@ internal sealed class RocksBulkLoader : IBulkLoader
     // Set when a compaction's grant indexes come from its inputs' stored indexes: grants then feed only the
     // primary stream, in strictly increasing id order (the last id kept to check it).
     private StoredIndexMerge? _indexMerge;
-    private byte[] _lastMergedId = [];
-    private int _lastMergedIdLength = -1;
 
     public RocksBulkLoader(RocksStore store, SyncId sync)
     {
@@ -186,20 +184,15 @@ internal sealed class RocksBulkLoader : IBulkLoader
     }
 
     /// <summary>
-    /// A grant of a stored-index merge: only its primary entry is written here (on the stream's thread, which also
-    /// folds its digest and so rejects bytes that are not a grant).
+    /// A grant of a stored-index merge: only its primary entry is written here (on the primary stream's threads, whose
+    /// digest fold also rejects bytes that are not a grant).
     /// </summary>
     internal void AddMergedGrant(ReadOnlySpan<byte> escapedId, ReadOnlySpan<byte> value)
     {
         ThrowIfClosed();
-        if (_lastMergedIdLength >= 0 && _lastMergedId.AsSpan(0, _lastMergedIdLength).SequenceCompareTo(escapedId) >= 0)
-        {
-            throw new InvalidOperationException("a stored-index merge takes grants in strictly increasing id order");
-        }
 
-        EnsureScratch(ref _lastMergedId, escapedId.Length);
-        escapedId.CopyTo(_lastMergedId);
-        _lastMergedIdLength = escapedId.Length;
+        // The order is checked where the keys are written: the primary stream's SST writer refuses a key that is not
+        // above the last one, and its Finish reports it. (A second check here, per grant, was 4 % of a compaction.)
         _seq++;
         PrimaryStream()!.Append(escapedId, value);
     }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using DotC1z.Engine.Rocks.Tables;
 
@@ -6,6 +7,12 @@ namespace DotC1z.Engine.Rocks;
 /// <summary>Whole-range scans read straight from the table files when they allow it (docs/DESIGN.md §6, "Reading table files directly").</summary>
 public sealed partial class RocksStore
 {
+    // Table files opened for direct scans, by path: a file never changes, so its footer, properties and index are read
+    // once (opening every table for each of a compaction's scans cost 50 ms). Entries of files no longer live are
+    // let go at the next scan; the rest when the store closes.
+    private readonly ConcurrentDictionary<string, BlockTable> _tables = new(StringComparer.Ordinal);
+    private readonly object _tablesOpening = new();
+
     /// <summary>
     /// A scan of <c>[lower, upper)</c>: from the table files when <see cref="RocksStoreOptions.DirectTableScans"/> is on
     /// and the range's files allow it, else through RocksDB (without filling the block cache: a whole-range scan reads
@@ -28,58 +35,108 @@ public sealed partial class RocksStore
     /// </summary>
     internal TableRangeScan? TryOpenTableScan(byte[] lower, byte[]? upper)
     {
-        ThrowIfDisposed();
-        if (!MemtablesEmpty())
-        {
-            if (IsReadOnly)
-            {
-                return null;
-            }
-
-            // The files are then the whole truth; a write that lands after this comes after the scan's start, as it
-            // would after an iterator's snapshot.
-            Guard(_db.Flush);
-            if (!MemtablesEmpty())
-            {
-                return null;
-            }
-        }
-
-        var files = FilesInRange(lower, upper);
-        if (files is null)
-        {
-            return null;
-        }
-
-        var tables = new List<BlockTable>(files.Count);
+        ObjectDisposedException.ThrowIf(!TryLease(), this);
+        var held = new List<BlockTable>();
         try
         {
-            foreach (string path in files)
+            if (!MemtablesEmpty())
             {
-                if (BlockTable.TryOpen(path) is not { } table)
+                if (IsReadOnly)
                 {
-                    foreach (var opened in tables)
-                    {
-                        opened.Dispose();
-                    }
-
-                    return null;
+                    return Release(held);
                 }
 
-                tables.Add(table);
+                // The files are then the whole truth; a write that lands after this comes after the scan's start, as
+                // it would after an iterator's snapshot.
+                Guard(_db.Flush);
+                if (!MemtablesEmpty())
+                {
+                    return Release(held);
+                }
             }
+
+            if (FilesInRange(lower, upper) is not { } files)
+            {
+                return Release(held);
+            }
+
+            foreach (string path in files)
+            {
+                if (Table(path) is not { } table)
+                {
+                    return Release(held);
+                }
+
+                held.Add(table);
+            }
+
+            return new TableRangeScan(this, [.. held], lower, upper);
         }
         catch
         {
-            foreach (var opened in tables)
-            {
-                opened.Dispose();
-            }
-
+            Release(held);
             throw;
         }
+    }
 
-        return new TableRangeScan(this, [.. tables], lower, upper);
+    private TableRangeScan? Release(List<BlockTable> held)
+    {
+        foreach (var table in held)
+        {
+            table.Dispose();
+        }
+
+        ReleaseLease();
+        return null;
+    }
+
+    // The cached table with one hold taken for the caller, or null when the reader leaves the file to RocksDB.
+    private BlockTable? Table(string path)
+    {
+        if (_tables.TryGetValue(path, out var cached) && cached.TryAcquire())
+        {
+            return cached;
+        }
+
+        lock (_tablesOpening)
+        {
+            if (_tables.TryGetValue(path, out cached) && cached.TryAcquire())
+            {
+                return cached;
+            }
+
+            if (BlockTable.TryOpen(path) is not { } table)
+            {
+                return null;
+            }
+
+            // The cache keeps the opener's hold; the caller gets its own.
+            _tables[path] = table;
+            table.TryAcquire();
+            return table;
+        }
+    }
+
+    private void ForgetTables(HashSet<string> live)
+    {
+        foreach (var (path, table) in _tables)
+        {
+            if (!live.Contains(path) && _tables.TryRemove(new KeyValuePair<string, BlockTable>(path, table)))
+            {
+                table.Dispose();
+            }
+        }
+    }
+
+    private void ReleaseTables()
+    {
+        foreach (var path in _tables.Keys)
+        {
+            if (_tables.TryRemove(path, out var table))
+            {
+                table.Dispose();
+            }
+        }
     }
 
     private unsafe bool MemtablesEmpty()
@@ -95,12 +152,18 @@ public sealed partial class RocksStore
     private unsafe List<string>? FilesInRange(byte[] lower, byte[]? upper)
     {
         var found = new List<(byte[] Smallest, byte[] Largest, string Path)>();
+        var live = new HashSet<string>(StringComparer.Ordinal);
+        bool usable = true;
         IntPtr files = RawRocks.LiveFiles(_db.Handle);
         try
         {
             int count = RawRocks.LiveFilesCount(files);
             for (int i = 0; i < count; i++)
             {
+                string directory = Marshal.PtrToStringUTF8(RawRocks.LiveFilesDirectory(files, i)) ?? Directory;
+                string name = (Marshal.PtrToStringUTF8(RawRocks.LiveFilesName(files, i)) ?? string.Empty).TrimStart('/');
+                string path = Path.Combine(directory, name);
+                live.Add(path);
                 nuint smallestLength, largestLength;
                 var smallest = new ReadOnlySpan<byte>(RawRocks.LiveFilesSmallestKey(files, i, &smallestLength), checked((int)smallestLength));
                 var largest = new ReadOnlySpan<byte>(RawRocks.LiveFilesLargestKey(files, i, &largestLength), checked((int)largestLength));
@@ -109,19 +172,23 @@ public sealed partial class RocksStore
                     continue;
                 }
 
-                if (RawRocks.LiveFilesDeletions(files, i) != 0)
-                {
-                    return null;
-                }
-
-                string directory = Marshal.PtrToStringUTF8(RawRocks.LiveFilesDirectory(files, i)) ?? Directory;
-                string name = (Marshal.PtrToStringUTF8(RawRocks.LiveFilesName(files, i)) ?? string.Empty).TrimStart('/');
-                found.Add((smallest.ToArray(), largest.ToArray(), Path.Combine(directory, name)));
+                usable &= RawRocks.LiveFilesDeletions(files, i) == 0;
+                found.Add((smallest.ToArray(), largest.ToArray(), path));
             }
         }
         finally
         {
             RawRocks.LiveFilesDestroy(files);
+        }
+
+        if (!_tables.IsEmpty)
+        {
+            ForgetTables(live);
+        }
+
+        if (!usable)
+        {
+            return null;
         }
 
         found.Sort((a, b) => a.Smallest.AsSpan().SequenceCompareTo(b.Smallest));

@@ -336,6 +336,7 @@ public sealed partial class RocksStore : IC1zStore
 
         _db.Dispose();
         _nativeOptions.Dispose();
+        ReleaseTables();
     }
 
     internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);

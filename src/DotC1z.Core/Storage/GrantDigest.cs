@@ -137,6 +137,7 @@ public readonly record struct GrantDigest(long Count, ulong Xor)
     /// prt 00 pid, then 00 and each source key (slices of <paramref name="text"/>) in the order given, every element
     /// tuple-escaped. Both roads (records, stored bytes) end here, so the layout is written once.
     /// </summary>
+    [System.Runtime.CompilerServices.SkipLocalsInit]
     private static ulong HashLayout(
         ReadOnlySpan<byte> rt,
         ReadOnlySpan<byte> rid,
@@ -196,6 +197,7 @@ public readonly record struct GrantDigest(long Count, ulong Xor)
     public static bool TryContentHash(ReadOnlySpan<byte> value, out ulong hash) => TryContentHash(value, out hash, out _);
 
     /// <summary>As <see cref="TryContentHash(ReadOnlySpan{byte}, out ulong)"/>, also giving the entitlement id (UTF-8, over <paramref name="value"/>).</summary>
+    [System.Runtime.CompilerServices.SkipLocalsInit]
     internal static bool TryContentHash(ReadOnlySpan<byte> value, out ulong hash, out ReadOnlySpan<byte> entitlementId)
     {
         hash = 0;

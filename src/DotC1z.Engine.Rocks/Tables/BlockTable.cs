@@ -36,6 +36,9 @@ internal sealed class BlockTable : IDisposable
     private const int MaxBlockBytes = 64 << 20;
 
     private readonly SafeFileHandle _file;
+
+    // Shared by a store's cache and the scans reading it: the file closes when the last holder lets go.
+    private int _holders = 1;
     private int _formatVersion;
     private byte _checksumType;
     private uint _baseContext;
@@ -170,8 +173,31 @@ internal sealed class BlockTable : IDisposable
     /// <summary>A corruption error naming this table.</summary>
     public C1zCorruptionException Corrupt(string what) => new($"store is corrupt: table {Path}: {what}", Path);
 
-    /// <inheritdoc/>
-    public void Dispose() => _file.Dispose();
+    /// <summary>Takes one more hold on the open file; false once it has closed.</summary>
+    public bool TryAcquire()
+    {
+        int holders;
+        do
+        {
+            holders = Volatile.Read(ref _holders);
+            if (holders == 0)
+            {
+                return false;
+            }
+        }
+        while (Interlocked.CompareExchange(ref _holders, holders + 1, holders) != holders);
+
+        return true;
+    }
+
+    /// <summary>Lets go of one hold (the opener's, or one taken by <see cref="TryAcquire"/>); the last closes the file.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Decrement(ref _holders) == 0)
+        {
+            _file.Dispose();
+        }
+    }
 
     /// <summary>Parses one varint32 of a block.</summary>
     public static bool TryVarint32(ReadOnlySpan<byte> data, ref int at, out uint value)

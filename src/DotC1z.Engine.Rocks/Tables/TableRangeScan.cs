@@ -42,13 +42,14 @@ internal sealed class TableRangeScan : IKvScan
     private int _valueStart;
     private int _valueLength;
     private bool _done;
+    private bool _disposed;
 
     // The bounds are compared only where they can matter: the lower one until the first entry at or after it, the
     // upper one in a block whose separator reaches it.
     private bool _checkLower = true;
     private bool _checkUpper;
 
-    /// <summary>Scans <paramref name="tables"/> (in key order, not overlapping; the scan owns them).</summary>
+    /// <summary>Scans <paramref name="tables"/> (in key order, not overlapping; the scan holds one hold on each, and a lease on the store).</summary>
     public TableRangeScan(RocksStore store, BlockTable[] tables, byte[] lower, byte[]? upper)
     {
         _store = store;
@@ -116,10 +117,18 @@ internal sealed class TableRangeScan : IKvScan
     /// <inheritdoc/>
     public void Dispose()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
         foreach (var table in _tables)
         {
             table.Dispose();
         }
+
+        _store.ReleaseLease();
     }
 
     // Decodes the entry at _at; sameUserKey tells an older version of the previous entry's user key.
