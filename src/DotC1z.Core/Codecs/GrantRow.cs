@@ -346,7 +346,20 @@ public readonly ref struct GrantRow
         return true;
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private static bool TryVarint(ReadOnlySpan<byte> value, ref int pos, out ulong result)
+    {
+        // Tags and lengths of a grant are almost always one byte.
+        if ((uint)pos < (uint)value.Length && value[pos] < 0x80)
+        {
+            result = value[pos++];
+            return true;
+        }
+
+        return TryLongVarint(value, ref pos, out result);
+    }
+
+    private static bool TryLongVarint(ReadOnlySpan<byte> value, ref int pos, out ulong result)
     {
         result = 0;
         for (int i = pos, shift = 0; i < value.Length && shift < 70; i++, shift += 7)
