@@ -370,7 +370,7 @@ public sealed partial class BenchRunner
         var result = SyncCompactor.Compact([new SyncSource(store, main), new SyncSource(store, partial)], store, _ctx.Cancellation);
         sw.Stop();
         double cpuMs = (ProcessCpu() - cpu0).TotalMilliseconds;
-        _ctx.Err.WriteLine(string.Create(CultureInfo.InvariantCulture, $"bench: G7 [{engine.Name}] process CPU (user+sys) {cpuMs:F0} ms; grant indexes {(result.GrantIndexesMerged ? "merged from the inputs' stored indexes" : "rebuilt from the grants")}"));
+        _ctx.Err.WriteLine(string.Create(CultureInfo.InvariantCulture, $"bench: G7 [{engine.Name}] process CPU (user+sys) {cpuMs:F0} ms; grant indexes {(result.GrantIndexesMerged ? "merged from the inputs' stored indexes" : "rebuilt from the grants")}, digests {(result.GrantDigestsFromInputs ? "from the inputs'" : "hashed per grant")}"));
         long rows = result.Counts.Grants;
         long peak = PeakRss();
         store.DeleteSync(result.Output);

@@ -29,7 +29,7 @@ internal sealed class PrimarySstStream : IDisposable
     private readonly Task _worker;
     private readonly Task _digester;
 
-    /// <summary>The digests of the grants written (complete once <see cref="Finish"/> returned).</summary>
+    /// <summary>The digests of the grants written (complete once <see cref="Finish"/> returned; empty when not folded).</summary>
     public GrantDigestBuilder Digests { get; } = new();
     private byte[] _block = new byte[BlockBytes];
     private int _used;
@@ -37,22 +37,28 @@ internal sealed class PrimarySstStream : IDisposable
     private volatile bool _stopping;
     private bool _disposed;
 
-    public PrimarySstStream(string path, string storeDirectory, byte[] recordHeader)
+    /// <summary>Starts the writer (and, when <paramref name="foldDigests"/>, the digest fold) for <paramref name="path"/>.</summary>
+    public PrimarySstStream(string path, string storeDirectory, byte[] recordHeader, bool foldDigests = true)
     {
         _recordHeader = recordHeader;
         _output = new SstOutput(path, storeDirectory);
         _worker = Task.Factory.StartNew(Drain, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-        _digester = Task.Factory.StartNew(Digest, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        _digester = foldDigests
+            ? Task.Factory.StartNew(Digest, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)
+            : Task.CompletedTask;
+        _foldDigests = foldDigests;
     }
 
+    private readonly bool _foldDigests;
+
     // A block handed to both workers; the last one done recycles it.
-    private sealed class Handed(byte[] block, int used)
+    private sealed class Handed(byte[] block, int used, int readers)
     {
         public byte[] Block { get; } = block;
 
         public int Used { get; } = used;
 
-        public int Pending = 2;
+        public int Pending = readers;
     }
 
     /// <summary>Queues one grant; ids must arrive in strictly increasing order.</summary>
@@ -100,9 +106,13 @@ internal sealed class PrimarySstStream : IDisposable
             return;
         }
 
-        var handed = new Handed(_block, _used);
+        var handed = new Handed(_block, _used, _foldDigests ? 2 : 1);
         _full.Add(handed);
-        _toDigest.Add(handed);
+        if (_foldDigests)
+        {
+            _toDigest.Add(handed);
+        }
+
         _block = _free.TryDequeue(out var reused) ? reused : new byte[BlockBytes];
         _used = 0;
     }

@@ -231,7 +231,7 @@ internal sealed class RocksBulkLoader : IBulkLoader
             }
 
             System.IO.Directory.CreateDirectory(_workDir);
-            _primaryStream = new PrimarySstStream(Path.Combine(_workDir, "ingest-grants-streamed.sst"), _store.Directory, Keyspace.RecordSyncPrefix((byte)RecordKind.Grant, _sync));
+            _primaryStream = new PrimarySstStream(Path.Combine(_workDir, "ingest-grants-streamed.sst"), _store.Directory, Keyspace.RecordSyncPrefix((byte)RecordKind.Grant, _sync), foldDigests: _indexMerge is not { DigestsFromInputs: true });
         }
 
         return _primaryStream;
@@ -503,15 +503,26 @@ internal sealed class RocksBulkLoader : IBulkLoader
             ssts.Add(primary);
         }
 
-        // The grant digests were folded wherever the primary was written: the stream, or the pieces that built it.
-        var all = _primaryStream?.Digests ?? new GrantDigestBuilder();
-        foreach (var part in digests)
+        // The grant digests were folded wherever the primary was written (the stream, or the pieces that built it),
+        // or follow from a stored-index merge's inputs.
+        IReadOnlyDictionary<string, GrantDigest>? known;
+        if (_indexMerge is { DigestsFromInputs: true })
         {
-            all.Merge(part);
+            known = _indexMerge.DerivedDigests();
+        }
+        else
+        {
+            var all = _primaryStream?.Digests ?? new GrantDigestBuilder();
+            foreach (var part in digests)
+            {
+                all.Merge(part);
+            }
+
+            known = all.ByEntitlement;
         }
 
         cancellationToken.ThrowIfCancellationRequested();
-        _store.Ingest(_sync, [.. ssts.Order(StringComparer.Ordinal)], all.ByEntitlement);
+        _store.Ingest(_sync, [.. ssts.Order(StringComparer.Ordinal)], known);
         _completed = true;
     }
 

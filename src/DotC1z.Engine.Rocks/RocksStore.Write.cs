@@ -413,8 +413,8 @@ public sealed partial class RocksStore
     /// </summary>
     /// <param name="syncId">The sync.</param>
     /// <param name="ssts">The files.</param>
-    /// <param name="digests">The grant digests the loader folded while writing them (the sync's whole grant set).</param>
-    internal void Ingest(SyncId syncId, List<string> ssts, IReadOnlyDictionary<string, GrantDigest> digests)
+    /// <param name="digests">The grant digests of the sync's whole grant set as the loader knows them, or null when it does not.</param>
+    internal void Ingest(SyncId syncId, List<string> ssts, IReadOnlyDictionary<string, GrantDigest>? digests)
     {
         ThrowIfNotWritable();
         lock (_writeLock)
@@ -424,14 +424,18 @@ public sealed partial class RocksStore
                 throw new C1zArgumentException($"sync {syncId} received writes while a bulk load into it was running; the load was discarded", Directory);
             }
 
-            ForgetGrantDigests();
+            // The files hold this (empty) sync's keys only: what is known of other syncs stays true.
+            _grantDigests.TryRemove(syncId, out _);
             if (ssts.Count > 0)
             {
                 Guard(() => _db.IngestExternalFiles(ssts), "ingest");
                 _modified = true;
             }
 
-            _grantDigests[syncId] = digests;
+            if (digests is not null)
+            {
+                _grantDigests[syncId] = digests;
+            }
         }
     }
 

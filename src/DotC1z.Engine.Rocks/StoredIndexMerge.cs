@@ -27,6 +27,8 @@ internal sealed class StoredIndexMerge : IStoredIndexMerge
     private readonly IReadOnlyList<StoredIndexInput> _inputs;
     private readonly RocksBulkLoader _loader;
     private readonly GrantChunk?[] _losers;
+    private readonly IReadOnlyDictionary<string, GrantDigest>[]? _inputDigests;
+    private readonly GrantDigestBuilder? _loserDigests;
     private long _lost;
 
     private StoredIndexMerge(IReadOnlyList<StoredIndexInput> inputs, RocksBulkLoader loader)
@@ -34,6 +36,73 @@ internal sealed class StoredIndexMerge : IStoredIndexMerge
         _inputs = inputs;
         _loader = loader;
         _losers = new GrantChunk?[inputs.Count];
+
+        // Where every contributing input's per-entitlement digests are known, the output's follow from them and the
+        // losers' hashes (XOR removes what it added): hashing the losers replaces hashing every grant written.
+        var known = new List<IReadOnlyDictionary<string, GrantDigest>>();
+        foreach (var input in inputs.Where(i => i.Contributes))
+        {
+            if (input.Store is not RocksStore rocks || !rocks.TryGetGrantDigests(input.Sync, out var digests))
+            {
+                return;
+            }
+
+            known.Add(digests);
+        }
+
+        _inputDigests = [.. known];
+        _loserDigests = new GrantDigestBuilder();
+    }
+
+    /// <inheritdoc/>
+    public bool DigestsFromInputs => _inputDigests is not null;
+
+    /// <summary>
+    /// The output's per-entitlement digests from the inputs' and the losers' (docs/DESIGN.md §6, "Digests on the way"):
+    /// per entitlement, the counts of the inputs less the losers', and the XOR of all of them. Null when they do not add
+    /// up (a count below zero, or an empty entitlement with a digest left), which only inconsistent input digests give:
+    /// the sync then has no known digests and a save computes them from its grants.
+    /// </summary>
+    public IReadOnlyDictionary<string, GrantDigest>? DerivedDigests()
+    {
+        if (_inputDigests is null || _loserDigests is null)
+        {
+            return null;
+        }
+
+        var sum = new Dictionary<string, GrantDigest>(StringComparer.Ordinal);
+        foreach (var digests in _inputDigests)
+        {
+            foreach (var (entitlement, digest) in digests)
+            {
+                sum[entitlement] = sum.TryGetValue(entitlement, out var so) ? so.Combine(digest) : digest;
+            }
+        }
+
+        foreach (var (entitlement, lost) in _loserDigests.ByEntitlement)
+        {
+            if (!sum.TryGetValue(entitlement, out var so) || so.Count < lost.Count)
+            {
+                return null;
+            }
+
+            var left = new GrantDigest(so.Count - lost.Count, so.Xor ^ lost.Xor);
+            if (left.Count == 0)
+            {
+                if (left.Xor != 0)
+                {
+                    return null;
+                }
+
+                sum.Remove(entitlement);
+            }
+            else
+            {
+                sum[entitlement] = left;
+            }
+        }
+
+        return sum;
     }
 
     /// <summary>Whether the inputs can be merged so: all of this layout, with few enough possible losers.</summary>
@@ -73,6 +142,7 @@ internal sealed class StoredIndexMerge : IStoredIndexMerge
 
         // Key-only: the loser's value is not needed, only its key elements.
         (_losers[input] ??= new GrantChunk()).Add(in row, [], _lost++);
+        _loserDigests?.AddEncoded(value);
     }
 
     /// <summary>Writes every index of the output sync as SSTs under <paramref name="workDir"/>; returns their paths.</summary>

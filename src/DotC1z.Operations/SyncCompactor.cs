@@ -63,6 +63,13 @@ public sealed record CompactionResult(SyncId Output, SyncType Type, RecordCounts
     /// (taken on the byte-level road when the target's loader offers it and few enough grants can lose).
     /// </summary>
     public bool GrantIndexesMerged { get; init; }
+
+    /// <summary>
+    /// Whether the output's grant digests were derived from the inputs' known digests and the losing records' hashes
+    /// (XOR digests merge) instead of hashing every grant written; taken when the indexes were merged and every
+    /// contributing input's digests were known to its store.
+    /// </summary>
+    public bool GrantDigestsFromInputs { get; init; }
 }
 
 /// <summary>
@@ -212,6 +219,7 @@ public static class SyncCompactor
         {
             GrantsCopiedAsStored = merger.GrantsCopiedAsStored,
             GrantIndexesMerged = merger.GrantIndexesMerged,
+            GrantDigestsFromInputs = merger.GrantDigestsFromInputs,
         };
     }
 
@@ -235,6 +243,8 @@ public static class SyncCompactor
         public long GrantsCopiedAsStored { get; private set; }
 
         public bool GrantIndexesMerged { get; private set; }
+
+        public bool GrantDigestsFromInputs { get; private set; }
 
         public void Visit<T>(RecordKindInfo<T> kind)
             where T : class, IMessage<T>, new()
@@ -298,6 +308,7 @@ public static class SyncCompactor
                 // which inputs' entries lost; otherwise it rebuilds the indexes from the grants added.
                 var indexInputs = inputs.Select((input, i) => new StoredIndexInput(input.Store, input.Sync, types[i] != SyncType.PartialDeletions)).ToList();
                 GrantIndexesMerged = loader.TryMergeStoredGrantIndexes(indexInputs, out var indexMerge);
+                GrantDigestsFromInputs = indexMerge?.DigestsFromInputs ?? false;
 
                 var live = new bool[cursors.Length];
                 var has = new bool[cursors.Length];

@@ -214,15 +214,65 @@ public sealed class StreamingMergeModelTests : IDisposable
     private IC1zStore Rocks() => RocksStore.Open(_dir.Combine($"r{_n++}"), new RocksStoreOptions { Durability = RocksDurability.NoSync, BulkChunkRecords = 16 });
 
     /// <summary>A store of the given kind holding one sync of random records (identities from small pools, so inputs overlap).</summary>
-    private SyncSource Input(string kind, SyncType type, Random rng, int epoch)
+    [Fact]
+    public void Digests_derived_from_the_inputs_equal_the_digests_of_the_output_grants()
     {
-        IC1zStore writer = kind switch
+        int first = Seeds.Get(2000);
+        int derived = 0;
+        for (int seed = first; seed < first + 16; seed++)
+        {
+            var rng = new Random(seed);
+            var inputs = new List<SyncSource>();
+            int count = 2 + rng.Next(4);
+            bool allKnown = true;
+            for (int i = 0; i < count; i++)
+            {
+                // Mostly bulk-loaded inputs (digests known); now and then one written record by record (unknown), which
+                // sends the compaction back to hashing every grant.
+                var type = i == 0 ? SyncType.Full : rng.Next(6) switch { 0 => SyncType.Full, 1 or 2 => SyncType.PartialDeletions, _ => SyncType.PartialUpserts };
+                bool bulk = rng.Next(5) != 0;
+                allKnown &= bulk || type == SyncType.PartialDeletions;
+                inputs.Add(Input("rocks", type, rng, epoch: i, bulk: bulk));
+            }
+
+            using var target = Rocks();
+            var result = SyncCompactor.Compact(inputs, target);
+            string context = $"seed={seed} inputs={string.Join(",", inputs.Select(s => s.Run().Type))}";
+            Assert.True(result.GrantIndexesMerged, context);
+            derived += result.GrantDigestsFromInputs ? 1 : 0;
+
+            // Inputs before the last full sync do not count; of the others, each must have been bulk-loaded.
+            if (result.GrantDigestsFromInputs)
+            {
+                Assert.True(inputs.Skip(result.InputsSkipped).All(i => i.Run().Type == SyncType.PartialDeletions || ((RocksStore)i.Store).TryGetGrantDigests(i.Sync, out _)), context);
+            }
+            else
+            {
+                Assert.False(allKnown, context);
+            }
+
+            // Whichever road ran, the store's digests of the output are those of its grants.
+            var target2 = (RocksStore)target;
+            Assert.True(target2.TryGetGrantDigests(result.Output, out var known), context);
+            var fromGrants = GrantDigest.ByEntitlement(target2, result.Output);
+            Assert.Equal(fromGrants.OrderBy(p => p.Key, StringComparer.Ordinal), known.OrderBy(p => p.Key, StringComparer.Ordinal));
+        }
+
+        Assert.True(derived >= 4, $"seed={first}: the derived road ran {derived} times");
+    }
+
+    // bulk: a RocksDB input written by one bulk load, so its store knows the sync's grant digests.
+    private SyncSource Input(string kind, SyncType type, Random rng, int epoch, bool bulk = false)
+    {
+        IC1zStore store = kind switch
         {
             "rocks" => Rocks(),
             "sqlite" or "v1" => SqliteStore.Open(_dir.Combine($"s{_n++}.sqlite"), new SqliteStoreOptions { Durable = false }),
             _ => new MemoryStore(),
         };
-        var sync = writer.StartSync(type);
+        var sync = store.StartSync(type);
+        using var load = bulk ? store.BeginBulkLoad(sync) : null;
+        var writer = load is null ? (IRecordSink)new StoreSink(store) : new LoaderSink(load);
         bool deletions = type == SyncType.PartialDeletions;
         var started = Timestamp.FromDateTimeOffset(DateTimeOffset.UnixEpoch.AddHours(epoch));
         Timestamp? Discovered() => rng.Next(4) == 0 ? null : new Timestamp { Seconds = epoch + rng.Next(3) };
@@ -234,26 +284,67 @@ public sealed class StreamingMergeModelTests : IDisposable
         writer.PutEntitlements(sync, [.. Pick(10).Select(i => deletions ? new EntitlementRecord { ExternalId = $"rt0:r{i}:member" } : new EntitlementRecord { ExternalId = $"rt0:r{i}:member", Resource = new ResourceRef { ResourceTypeId = "rt0", ResourceId = $"r{i}" }, DisplayName = Value(), DiscoveredAt = Discovered() })]);
         writer.PutGrants(sync, [.. Pick(30).Select(i => deletions ? new GrantRecord { ExternalId = $"rt0:r{i % 10}:member:user:u{i}" } : Grant(i, Value(), Discovered()))]);
         writer.PutAssets(sync, [.. Pick(5).Select(i => deletions ? new AssetRecord { ExternalId = $"a{i}" } : new AssetRecord { ExternalId = $"a{i}", ContentType = "text/plain", Data = ByteString.CopyFromUtf8(Value()), DiscoveredAt = Discovered() })]);
-        writer.EndSync(sync);
-        if (writer.TryGetSyncRun(sync, out var run))
+        load?.Complete();
+        store.EndSync(sync);
+        if (store.TryGetSyncRun(sync, out var run))
         {
             run.StartedAt = started;
-            writer.PutSyncRun(run);
+            store.PutSyncRun(run);
         }
 
         if (kind != "v1")
         {
-            _owned.Add(writer);
-            return new SyncSource(writer, sync);
+            _owned.Add(store);
+            return new SyncSource(store, sync);
         }
 
         // The legacy v1 file baton writes: export, then read it back through the v1 loader.
         string file = _dir.Combine($"v{_n++}.c1z");
-        V1Export.Export(writer, file);
-        writer.Dispose();
+        V1Export.Export(store, file);
+        store.Dispose();
         var v1 = V1File.OpenReadOnly(file);
         _owned.Add(v1);
         return new SyncSource(v1, sync);
+    }
+
+    // Input's records go to the store's writes or to one bulk load.
+    private interface IRecordSink
+    {
+        void PutResourceTypes(SyncId sync, IReadOnlyList<ResourceTypeRecord> records);
+
+        void PutResources(SyncId sync, IReadOnlyList<ResourceRecord> records);
+
+        void PutEntitlements(SyncId sync, IReadOnlyList<EntitlementRecord> records);
+
+        void PutGrants(SyncId sync, IReadOnlyList<GrantRecord> records);
+
+        void PutAssets(SyncId sync, IReadOnlyList<AssetRecord> records);
+    }
+
+    private sealed class StoreSink(IC1zStore store) : IRecordSink
+    {
+        public void PutResourceTypes(SyncId sync, IReadOnlyList<ResourceTypeRecord> records) => store.PutResourceTypes(sync, records);
+
+        public void PutResources(SyncId sync, IReadOnlyList<ResourceRecord> records) => store.PutResources(sync, records);
+
+        public void PutEntitlements(SyncId sync, IReadOnlyList<EntitlementRecord> records) => store.PutEntitlements(sync, records);
+
+        public void PutGrants(SyncId sync, IReadOnlyList<GrantRecord> records) => store.PutGrants(sync, records);
+
+        public void PutAssets(SyncId sync, IReadOnlyList<AssetRecord> records) => store.PutAssets(sync, records);
+    }
+
+    private sealed class LoaderSink(IBulkLoader loader) : IRecordSink
+    {
+        public void PutResourceTypes(SyncId sync, IReadOnlyList<ResourceTypeRecord> records) => records.ToList().ForEach(loader.Add);
+
+        public void PutResources(SyncId sync, IReadOnlyList<ResourceRecord> records) => records.ToList().ForEach(loader.Add);
+
+        public void PutEntitlements(SyncId sync, IReadOnlyList<EntitlementRecord> records) => records.ToList().ForEach(loader.Add);
+
+        public void PutGrants(SyncId sync, IReadOnlyList<GrantRecord> records) => records.ToList().ForEach(loader.Add);
+
+        public void PutAssets(SyncId sync, IReadOnlyList<AssetRecord> records) => records.ToList().ForEach(loader.Add);
     }
 
     private static GrantRecord Grant(int i, string value, Timestamp? discovered)

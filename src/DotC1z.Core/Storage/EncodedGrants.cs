@@ -82,7 +82,7 @@ public interface IStoredIndexMerge
     /// </summary>
     /// <param name="escapedId">The escaped grant id (<see cref="IEncodedGrantCursor.Id"/>).</param>
     /// <param name="value">The stored grant (<see cref="IEncodedGrantCursor.Value"/>).</param>
-    /// <exception cref="InvalidOperationException">An id did not follow the one before.</exception>
+    /// <remarks>An id that does not follow the one before fails the load when it completes.</remarks>
     void Keep(ReadOnlySpan<byte> escapedId, ReadOnlySpan<byte> value);
 
     /// <summary>Drops the index entries of input <paramref name="input"/>'s record of a grant (another input's record, or none, survives).</summary>
@@ -90,4 +90,10 @@ public interface IStoredIndexMerge
     /// <param name="value">That input's stored grant (<see cref="IEncodedGrantCursor.Value"/>): its index keys are derived from it.</param>
     /// <exception cref="Errors.C1zCorruptionException">The bytes are not a grant.</exception>
     void Lose(int input, ReadOnlySpan<byte> value);
+
+    /// <summary>
+    /// Whether the output's grant digests follow from the inputs' known digests and the losers' hashes, instead of
+    /// being folded from every grant written (docs/FORMAT.md, "Grant digests": XOR digests merge).
+    /// </summary>
+    bool DigestsFromInputs => false;
 }
