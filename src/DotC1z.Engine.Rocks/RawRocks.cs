@@ -111,6 +111,9 @@ internal static unsafe partial class RawRocks
     [LibraryImport(Library, EntryPoint = "rocksdb_livefiles_largestkey")]
     public static partial byte* LiveFilesLargestKey(IntPtr files, int index, nuint* length);
 
+    [LibraryImport(Library, EntryPoint = "rocksdb_livefiles_entries")]
+    public static partial ulong LiveFilesEntries(IntPtr files, int index);
+
     [LibraryImport(Library, EntryPoint = "rocksdb_livefiles_deletions")]
     public static partial ulong LiveFilesDeletions(IntPtr files, int index);
 

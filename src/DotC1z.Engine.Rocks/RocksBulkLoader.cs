@@ -744,6 +744,7 @@ internal sealed class RocksBulkLoader : IBulkLoader
         }
 
         _primaryStream?.Dispose();
+        _indexMerge?.Dispose();
 
         try
         {

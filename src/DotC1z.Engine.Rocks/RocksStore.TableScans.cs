@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using DotC1z.Engine.Rocks.Tables;
+using DotC1z.Keys;
 
 namespace DotC1z.Engine.Rocks;
 
@@ -136,6 +137,50 @@ public sealed partial class RocksStore
             {
                 table.Dispose();
             }
+        }
+    }
+
+    /// <summary>
+    /// An upper bound of a sync's grants from file metadata alone: the entries of every live file that meets the
+    /// sync's grant range (files of bulk loads hold one keyspace of one sync, so it is usually exact) plus the
+    /// memtables' entries. Nothing is read: a bound that decides a road needs no scan.
+    /// </summary>
+    internal unsafe long GrantCountUpperBound(SyncId syncId)
+    {
+        ObjectDisposedException.ThrowIf(!TryLease(), this);
+        try
+        {
+            byte[] lower = Keyspace.RecordSyncPrefix((byte)Storage.RecordKind.Grant, syncId);
+            byte[] upper = KeyRange.UpperBound(lower)!;
+            ulong active = 0, immutable = 0;
+            RawRocks.PropertyInt(_db.Handle, "rocksdb.num-entries-active-mem-table", &active);
+            RawRocks.PropertyInt(_db.Handle, "rocksdb.num-entries-imm-mem-tables", &immutable);
+            long bound = (long)(active + immutable);
+            IntPtr files = RawRocks.LiveFiles(_db.Handle);
+            try
+            {
+                int count = RawRocks.LiveFilesCount(files);
+                for (int i = 0; i < count; i++)
+                {
+                    nuint smallestLength, largestLength;
+                    var smallest = new ReadOnlySpan<byte>(RawRocks.LiveFilesSmallestKey(files, i, &smallestLength), checked((int)smallestLength));
+                    var largest = new ReadOnlySpan<byte>(RawRocks.LiveFilesLargestKey(files, i, &largestLength), checked((int)largestLength));
+                    if (smallest.SequenceCompareTo(upper) < 0 && largest.SequenceCompareTo(lower) >= 0)
+                    {
+                        bound += (long)RawRocks.LiveFilesEntries(files, i);
+                    }
+                }
+            }
+            finally
+            {
+                RawRocks.LiveFilesDestroy(files);
+            }
+
+            return bound;
+        }
+        finally
+        {
+            ReleaseLease();
         }
     }
 

@@ -19,7 +19,7 @@ namespace DotC1z.Engine.Rocks;
 /// key elements, at most <see cref="RocksStoreOptions.IndexMergeMaxLosers"/> of them (checked before the merge from
 /// the inputs' grant counts), and one iterator per input per range being written.
 /// </remarks>
-internal sealed class StoredIndexMerge : IStoredIndexMerge
+internal sealed class StoredIndexMerge : IStoredIndexMerge, IDisposable
 {
     private static readonly StoredGrantIndex[] Indexes =
         [StoredGrantIndex.ByEntitlement, StoredGrantIndex.ByPrincipal, StoredGrantIndex.ByEntitlementResource, StoredGrantIndex.NeedsExpansion];
@@ -114,10 +114,22 @@ internal sealed class StoredIndexMerge : IStoredIndexMerge
         }
 
         // An input's entry can lose only to a grant of a later input, so the later inputs' grants bound the losers.
-        long bound = 0;
-        for (int j = 1; j < inputs.Count && bound <= maxLosers; j++)
+        // A RocksDB input bounds its grants from file metadata (no scan); an exact count decides only if that is not enough.
+        static long Bound(IReadOnlyList<StoredIndexInput> inputs, long maxLosers, bool exact)
         {
-            bound += j * inputs[j].Store.Count(inputs[j].Sync).Grants;
+            long bound = 0;
+            for (int j = 1; j < inputs.Count && bound <= maxLosers; j++)
+            {
+                bound += j * (!exact && inputs[j].Store is RocksStore rocks ? rocks.GrantCountUpperBound(inputs[j].Sync) : inputs[j].Store.Count(inputs[j].Sync).Grants);
+            }
+
+            return bound;
+        }
+
+        long bound = Bound(inputs, maxLosers, exact: false);
+        if (bound > maxLosers)
+        {
+            bound = Bound(inputs, maxLosers, exact: true);
         }
 
         return bound <= maxLosers ? new StoredIndexMerge(inputs, loader) : null;
@@ -127,6 +139,10 @@ internal sealed class StoredIndexMerge : IStoredIndexMerge
     public void Keep(ReadOnlySpan<byte> escapedId, ReadOnlySpan<byte> value) => _loader.AddMergedGrant(escapedId, value);
 
     /// <inheritdoc/>
+    /// <remarks>
+    /// The losers are parsed, keyed and hashed on a worker thread (the merge hands them over in blocks), so that work
+    /// runs beside the merge instead of on its thread; bytes that are not a grant fail <see cref="Build"/>.
+    /// </remarks>
     public void Lose(int input, ReadOnlySpan<byte> value)
     {
         if (!_inputs[input].Contributes)
@@ -134,6 +150,79 @@ internal sealed class StoredIndexMerge : IStoredIndexMerge
             return;
         }
 
+        int need = LoserHeader + value.Length;
+        if (_used + need > _block.Length)
+        {
+            HandOverLosers();
+            if (need > _block.Length)
+            {
+                _block = new byte[need];
+            }
+        }
+
+        var span = _block.AsSpan(_used);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(span, input);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(span[4..], value.Length);
+        value.CopyTo(span[LoserHeader..]);
+        _used += need;
+    }
+
+    // Losers handed to the worker in blocks of this size, a few in flight.
+    private const int LoserBlockBytes = 256 * 1024;
+    private const int LoserHeader = 8;
+    private readonly BlockingCollection<(byte[] Block, int Used)> _loserBlocks = new(4);
+    private readonly ConcurrentQueue<byte[]> _freeLoserBlocks = new();
+    private byte[] _block = new byte[LoserBlockBytes];
+    private int _used;
+    private Task? _loserWorker;
+    private Exception? _loserFailure;
+
+    private void HandOverLosers()
+    {
+        if (_used == 0)
+        {
+            return;
+        }
+
+        _loserWorker ??= Task.Factory.StartNew(DrainLosers, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        _loserBlocks.Add((_block, _used));
+        _block = _freeLoserBlocks.TryDequeue(out var reused) ? reused : new byte[LoserBlockBytes];
+        _used = 0;
+    }
+
+    private void DrainLosers()
+    {
+        foreach (var (block, used) in _loserBlocks.GetConsumingEnumerable())
+        {
+            if (_loserFailure is null)
+            {
+                try
+                {
+                    var entries = block.AsSpan(0, used);
+                    while (!entries.IsEmpty)
+                    {
+                        int input = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(entries);
+                        int length = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(entries[4..]);
+                        AddLoser(input, entries.Slice(LoserHeader, length));
+                        entries = entries[(LoserHeader + length)..];
+                    }
+                }
+                catch (Exception ex)
+                {
+                    // Reported by Build; until then blocks are only drained so the merge never blocks.
+                    _loserFailure = ex;
+                }
+            }
+
+            if (block.Length == LoserBlockBytes)
+            {
+                _freeLoserBlocks.Enqueue(block);
+            }
+        }
+    }
+
+    private void AddLoser(int input, ReadOnlySpan<byte> value)
+    {
         // The loaders refuse a grant without a valid UTF-8 id, so one here means a damaged input.
         if (!Codecs.GrantRow.TryParse(value, out var row) || row.ExternalId.IsEmpty || !System.Text.Unicode.Utf8.IsValid(row.ExternalId))
         {
@@ -145,9 +234,51 @@ internal sealed class StoredIndexMerge : IStoredIndexMerge
         _loserDigests?.AddEncoded(value);
     }
 
+    // Waits for the worker to take in every loser handed over; rethrows what it met.
+    private void FinishLosers()
+    {
+        HandOverLosers();
+        if (!_loserBlocks.IsAddingCompleted)
+        {
+            _loserBlocks.CompleteAdding();
+        }
+
+        _loserWorker?.Wait();
+        if (_loserFailure is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(_loserFailure);
+        }
+    }
+
+    /// <summary>Stops the loser worker if the merge ended without <see cref="Build"/> (a failed compaction).</summary>
+    public void Dispose()
+    {
+        if (!_loserBlocks.IsAddingCompleted)
+        {
+            _loserBlocks.CompleteAdding();
+        }
+
+        try
+        {
+            _loserWorker?.Wait();
+        }
+        catch (AggregateException)
+        {
+            // DrainLosers keeps its failures itself.
+        }
+
+        foreach (var losers in _losers)
+        {
+            losers?.Dispose();
+        }
+
+        _loserBlocks.Dispose();
+    }
+
     /// <summary>Writes every index of the output sync as SSTs under <paramref name="workDir"/>; returns their paths.</summary>
     public List<string> Build(SyncId output, string workDir, string storeDirectory, int lanes, CancellationToken ct)
     {
+        FinishLosers();
         foreach (var losers in _losers)
         {
             losers?.Seal();
