@@ -25,11 +25,14 @@ public sealed partial class RocksStore
     /// <summary>A scan handed out as an encoded grant cursor; the escaped id is the key from <c>idOffset</c> on.</summary>
     private sealed class EncodedCursor(IKvScan scan, int idOffset) : IEncodedGrantCursor
     {
-        public ReadOnlySpan<byte> Id => scan.Key[idOffset..];
+        // The table scan called directly (a sealed class: no interface dispatch per entry, several per grant).
+        private readonly TableRangeScan? _table = scan as TableRangeScan;
 
-        public ReadOnlySpan<byte> Value => scan.Value;
+        public ReadOnlySpan<byte> Id => (_table is not null ? _table.Key : scan.Key)[idOffset..];
 
-        public bool MoveNext() => scan.MoveNext();
+        public ReadOnlySpan<byte> Value => _table is not null ? _table.Value : scan.Value;
+
+        public bool MoveNext() => _table?.MoveNext() ?? scan.MoveNext();
 
         public void Dispose() => scan.Dispose();
     }
@@ -70,14 +73,17 @@ public sealed partial class RocksStore
 
     private sealed class StoredIndexCursor(RocksStore store, IKvScan scan, bool keyOnly) : IStoredIndexCursor
     {
-        public ReadOnlySpan<byte> KeySuffix => scan.Key[Keyspace.IndexHeaderLength..];
+        // The table scan called directly (a sealed class: no interface dispatch per entry).
+        private readonly TableRangeScan? _table = scan as TableRangeScan;
+
+        public ReadOnlySpan<byte> KeySuffix => (_table is not null ? _table.Key : scan.Key)[Keyspace.IndexHeaderLength..];
 
         // A key-only entry's value is the grant's primary key: its part after the sync is the same in every sync.
         public ReadOnlySpan<byte> Value
         {
             get
             {
-                var value = scan.Value;
+                var value = _table is not null ? _table.Value : scan.Value;
                 if (!keyOnly)
                 {
                     return value;
@@ -89,7 +95,7 @@ public sealed partial class RocksStore
             }
         }
 
-        public bool MoveNext() => scan.MoveNext();
+        public bool MoveNext() => _table?.MoveNext() ?? scan.MoveNext();
 
         public void Dispose() => scan.Dispose();
     }
