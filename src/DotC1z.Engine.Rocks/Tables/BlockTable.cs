@@ -202,23 +202,9 @@ internal sealed class BlockTable : IDisposable
     /// <summary>Parses one varint32 of a block.</summary>
     public static bool TryVarint32(ReadOnlySpan<byte> data, ref int at, out uint value)
     {
-        value = 0;
-        for (int shift = 0; shift <= 28; shift += 7)
-        {
-            if ((uint)at >= (uint)data.Length)
-            {
-                return false;
-            }
-
-            uint b = data[at++];
-            value |= (b & 0x7F) << shift;
-            if (b < 0x80)
-            {
-                return true;
-            }
-        }
-
-        return false;
+        bool ok = TryVarint64(data, ref at, out ulong wide) && wide <= uint.MaxValue;
+        value = (uint)wide;
+        return ok;
     }
 
     private static bool TryVarint64(ReadOnlySpan<byte> data, ref int at, out ulong value)
