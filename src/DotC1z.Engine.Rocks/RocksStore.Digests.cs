@@ -12,8 +12,9 @@ public sealed partial class RocksStore
 
     /// <summary>
     /// The per-entitlement grant digests of a sync as its bulk load computed them (docs/FORMAT.md, "Grant digests"),
-    /// so a save need not scan the grants again. Known only for syncs bulk-loaded by this instance and written to
-    /// in no other way since: any other write forgets them all.
+    /// so a save need not scan the grants again. Known only for syncs bulk-loaded by this instance whose grants were
+    /// written in no other way since: a grant write forgets them all (a write of another record kind, a sync run, or a
+    /// bulk load or deletion of another sync keeps them).
     /// </summary>
     /// <param name="syncId">The sync.</param>
     /// <param name="digests">Per entitlement id, or null.</param>
@@ -21,7 +22,7 @@ public sealed partial class RocksStore
     public bool TryGetGrantDigests(SyncId syncId, [NotNullWhen(true)] out IReadOnlyDictionary<string, GrantDigest>? digests) =>
         _grantDigests.TryGetValue(syncId, out digests);
 
-    // Called under the write lock by every write but a sync run's: what was folded may no longer hold.
+    // Called under the write lock by every write that may change grants: what was folded may no longer hold.
     private void ForgetGrantDigests()
     {
         if (!_grantDigests.IsEmpty)

@@ -50,7 +50,7 @@ public sealed partial class RocksStore
     {
         using var batch = new NativeWriteBatch();
         batch.Put(Keyspace.SyncRunKey(id), CodecRegistry.SyncRun.ToArray(record));
-        Commit(batch, recordsUnchanged: true);
+        Commit(batch, keepGrantDigests: true);
     }
 
     /// <inheritdoc/>
@@ -90,7 +90,9 @@ public sealed partial class RocksStore
                 batch.DeleteRange(prefix, upper);
             }
 
-            Commit(batch);
+            // Only this sync's grants go: what is known of the others stays true.
+            _grantDigests.TryRemove(syncId, out _);
+            Commit(batch, keepGrantDigests: true);
             _lifecycle.Forget(syncId);
 
             return existed;

@@ -64,7 +64,7 @@ public sealed partial class RocksStore
         lock (_writeLock)
         {
             AppendPuts(batch, syncId, records, ops);
-            Commit(batch);
+            Commit(batch, keepGrantDigests: ops.Kind != RecordKind.Grant);
         }
     }
 
@@ -461,7 +461,7 @@ public sealed partial class RocksStore
             }
 
             batch.Delete(key);
-            Commit(batch);
+            Commit(batch, keepGrantDigests: ops.Kind != RecordKind.Grant);
             return true;
         }
     }

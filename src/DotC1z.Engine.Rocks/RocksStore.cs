@@ -384,10 +384,13 @@ public sealed partial class RocksStore : IC1zStore
     }
 
     /// <param name="batch">The batch.</param>
-    /// <param name="recordsUnchanged">True only for sync-run writes, which leave the records (and their digests) as they are.</param>
-    private void Commit(NativeWriteBatch batch, bool recordsUnchanged = false)
+    /// <param name="keepGrantDigests">
+    /// True for writes that leave every sync's grants as they are (sync runs, other record kinds, a sync's deletion that
+    /// forgot its own digests), so the known grant digests stay true; any other write forgets them all.
+    /// </param>
+    private void Commit(NativeWriteBatch batch, bool keepGrantDigests = false)
     {
-        if (!recordsUnchanged)
+        if (!keepGrantDigests)
         {
             ForgetGrantDigests();
         }

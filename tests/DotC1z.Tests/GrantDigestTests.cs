@@ -163,9 +163,24 @@ public sealed class GrantDigestTests : IDisposable
 
         Assert.True(GrantDigest.ByEntitlement(store, sync).OrderBy(p => p.Key, StringComparer.Ordinal).SequenceEqual(folded.OrderBy(p => p.Key, StringComparer.Ordinal)), $"seed={seed}");
 
-        // A sync-run write keeps them; any record write forgets them.
+        // A sync-run write keeps them, so do a write of another record kind and another sync's load and deletion
+        // (none changes this sync's grants); a grant write forgets them.
         store.EndSync(sync);
         Assert.True(store.TryGetGrantDigests(sync, out _), $"seed={seed}");
+        store.PutEntitlements(sync, [new EntitlementRecord { ExternalId = "e-new", DisplayName = "kept" }]);
+        Assert.True(store.TryGetGrantDigests(sync, out _), $"seed={seed}: an entitlement write forgot the grant digests");
+        var other = store.StartSync(SyncType.Full);
+        using (var loader = store.BeginBulkLoad(other))
+        {
+            loader.Add(grants[0]);
+            loader.Complete();
+        }
+
+        Assert.True(store.TryGetGrantDigests(other, out _), $"seed={seed}");
+        store.DeleteSync(other);
+        Assert.False(store.TryGetGrantDigests(other, out _), $"seed={seed}: a deleted sync kept its digests");
+        Assert.True(store.TryGetGrantDigests(sync, out var still), $"seed={seed}: another sync's load or deletion forgot these");
+        Assert.True(GrantDigest.ByEntitlement(store, sync).OrderBy(p => p.Key, StringComparer.Ordinal).SequenceEqual(still.OrderBy(p => p.Key, StringComparer.Ordinal)), $"seed={seed}");
         store.PutGrants(sync, [grants[0]]);
         Assert.False(store.TryGetGrantDigests(sync, out _), $"seed={seed}");
     }
