@@ -6,15 +6,8 @@ using DotC1z.Tests.Shared;
 namespace DotC1z.Engine.Rocks.Tests;
 
 /// <summary>Issue 19's read path: partitioned scans, read-only opens that write nothing, the shared memory budget.</summary>
-public sealed class ReadPathTests : IDisposable
+public sealed class ReadPathTests() : StoreDirectoryTests("read-path")
 {
-    private readonly TempDir _dir = new("read-path");
-
-    public void Dispose() => _dir.Dispose();
-
-    private RocksStore Open(string name, bool readOnly = false, int chunk = 1_000_000) =>
-        RocksStore.Open(_dir.Combine(name), new RocksStoreOptions { ReadOnly = readOnly, Durability = RocksDurability.NoSync, BulkChunkRecords = chunk });
-
     private static string RandomId(Random rng)
     {
         // Ids of varied length and alphabet (escaped bytes, multi-byte UTF-8, shared prefixes), so split keys
@@ -250,7 +243,7 @@ public sealed class ReadPathTests : IDisposable
             store.Flush();
         }
 
-        var before = Listing(_dir.Combine("ro"));
+        var before = Listing(Dir.Combine("ro"));
         Assert.Contains(before.Keys, f => f.EndsWith(".sst", StringComparison.Ordinal));
         for (int i = 0; i < 2; i++)
         {
@@ -260,7 +253,7 @@ public sealed class ReadPathTests : IDisposable
             Assert.Equal(500, partitions.Parts.Sum(p => p.Count()));
         }
 
-        var after = Listing(_dir.Combine("ro"));
+        var after = Listing(Dir.Combine("ro"));
         Assert.Equal(before, after);
     }
 

@@ -11,15 +11,8 @@ namespace DotC1z.Engine.Rocks.Tests;
 /// Scans read straight from the table files (docs/DESIGN.md §6.4) against RocksDB's own iterator over the same
 /// range, and the table reader's refusal of damaged bytes.
 /// </summary>
-public sealed class TableScanTests : IDisposable
+public sealed class TableScanTests() : StoreDirectoryTests("table-scan")
 {
-    private readonly TempDir _dir = new("table-scan");
-
-    public void Dispose() => _dir.Dispose();
-
-    private RocksStore Open(string name, bool readOnly = false, int chunk = 1_000_000) =>
-        RocksStore.Open(_dir.Combine(name), new RocksStoreOptions { ReadOnly = readOnly, Durability = RocksDurability.NoSync, BulkChunkRecords = chunk });
-
     private static List<(byte[] Key, byte[] Value)> Drain(IKvScan scan)
     {
         var entries = new List<(byte[], byte[])>();
@@ -227,7 +220,7 @@ public sealed class TableScanTests : IDisposable
     [Fact]
     public void A_damaged_data_block_is_a_corruption_error_not_wrong_data()
     {
-        string path = _dir.Combine("damaged");
+        string path = Dir.Combine("damaged");
         SyncId sync;
         using (var store = Open("damaged"))
         {
