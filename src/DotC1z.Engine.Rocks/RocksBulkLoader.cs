@@ -57,7 +57,7 @@ internal sealed class RocksBulkLoader : IBulkLoader
     private Task<string?>? _streamFinish;
 
     // Set when a compaction's grant indexes come from its inputs' stored indexes: grants then feed only the
-    // primary stream, in strictly increasing id order (the last id kept to check it).
+    // primary stream, in strictly increasing id order (which the stream's SST writer checks).
     private StoredIndexMerge? _indexMerge;
 
     public RocksBulkLoader(RocksStore store, SyncId sync)

@@ -145,35 +145,25 @@ public sealed partial class RocksStore
     /// sync's grant range (files of bulk loads hold one keyspace of one sync, so it is usually exact) plus the
     /// memtables' entries. Nothing is read: a bound that decides a road needs no scan.
     /// </summary>
-    internal unsafe long GrantCountUpperBound(SyncId syncId)
+    internal long GrantCountUpperBound(SyncId syncId)
     {
         ObjectDisposedException.ThrowIf(!TryLease(), this);
         try
         {
+            // Without the memtables' count there is no bound: the caller counts exactly.
+            if (MemtableEntries() is not { } bound)
+            {
+                return long.MaxValue;
+            }
+
             byte[] lower = Keyspace.RecordSyncPrefix((byte)Storage.RecordKind.Grant, syncId);
             byte[] upper = KeyRange.UpperBound(lower)!;
-            ulong active = 0, immutable = 0;
-            RawRocks.PropertyInt(_db.Handle, "rocksdb.num-entries-active-mem-table", &active);
-            RawRocks.PropertyInt(_db.Handle, "rocksdb.num-entries-imm-mem-tables", &immutable);
-            long bound = (long)(active + immutable);
-            IntPtr files = RawRocks.LiveFiles(_db.Handle);
-            try
+            foreach (var table in LiveTables())
             {
-                int count = RawRocks.LiveFilesCount(files);
-                for (int i = 0; i < count; i++)
+                if (table.Meets(lower, upper))
                 {
-                    nuint smallestLength, largestLength;
-                    var smallest = new ReadOnlySpan<byte>(RawRocks.LiveFilesSmallestKey(files, i, &smallestLength), checked((int)smallestLength));
-                    var largest = new ReadOnlySpan<byte>(RawRocks.LiveFilesLargestKey(files, i, &largestLength), checked((int)largestLength));
-                    if (smallest.SequenceCompareTo(upper) < 0 && largest.SequenceCompareTo(lower) >= 0)
-                    {
-                        bound += (long)RawRocks.LiveFilesEntries(files, i);
-                    }
+                    bound += (long)table.Entries;
                 }
-            }
-            finally
-            {
-                RawRocks.LiveFilesDestroy(files);
             }
 
             return bound;
@@ -184,21 +174,29 @@ public sealed partial class RocksStore
         }
     }
 
-    private unsafe bool MemtablesEmpty()
+    private bool MemtablesEmpty() => MemtableEntries() == 0;
+
+    // Entries in the active and immutable memtables (deletions included); null when RocksDB does not say.
+    private unsafe long? MemtableEntries()
     {
         ulong active = 0, immutable = 0;
         return RawRocks.PropertyInt(_db.Handle, "rocksdb.num-entries-active-mem-table", &active) == 0
             && RawRocks.PropertyInt(_db.Handle, "rocksdb.num-entries-imm-mem-tables", &immutable) == 0
-            && active == 0 && immutable == 0;
+            ? (long)(active + immutable)
+            : null;
     }
 
-    // The live table files whose key ranges meet [lower, upper), in key order; null when two of them overlap or one
-    // holds deletions.
-    private unsafe List<string>? FilesInRange(byte[] lower, byte[]? upper)
+    /// <summary>One live table file as RocksDB lists it, with its user-key range.</summary>
+    private readonly record struct LiveTable(string Path, byte[] Smallest, byte[] Largest, ulong Entries, ulong Deletions)
     {
-        var found = new List<(byte[] Smallest, byte[] Largest, string Path)>();
-        var live = new HashSet<string>(StringComparer.Ordinal);
-        bool usable = true;
+        /// <summary>Whether the file's key range meets <c>[lower, upper)</c> (no upper: unbounded).</summary>
+        public bool Meets(byte[] lower, byte[]? upper) =>
+            (upper is null || Smallest.AsSpan().SequenceCompareTo(upper) < 0) && Largest.AsSpan().SequenceCompareTo(lower) >= 0;
+    }
+
+    private unsafe List<LiveTable> LiveTables()
+    {
+        var tables = new List<LiveTable>();
         IntPtr files = RawRocks.LiveFiles(_db.Handle);
         try
         {
@@ -207,18 +205,15 @@ public sealed partial class RocksStore
             {
                 string directory = Marshal.PtrToStringUTF8(RawRocks.LiveFilesDirectory(files, i)) ?? Directory;
                 string name = (Marshal.PtrToStringUTF8(RawRocks.LiveFilesName(files, i)) ?? string.Empty).TrimStart('/');
-                string path = Path.Combine(directory, name);
-                live.Add(path);
                 nuint smallestLength, largestLength;
-                var smallest = new ReadOnlySpan<byte>(RawRocks.LiveFilesSmallestKey(files, i, &smallestLength), checked((int)smallestLength));
-                var largest = new ReadOnlySpan<byte>(RawRocks.LiveFilesLargestKey(files, i, &largestLength), checked((int)largestLength));
-                if ((upper is not null && smallest.SequenceCompareTo(upper) >= 0) || largest.SequenceCompareTo(lower) < 0)
-                {
-                    continue;
-                }
-
-                usable &= RawRocks.LiveFilesDeletions(files, i) == 0;
-                found.Add((smallest.ToArray(), largest.ToArray(), path));
+                byte* smallest = RawRocks.LiveFilesSmallestKey(files, i, &smallestLength);
+                byte* largest = RawRocks.LiveFilesLargestKey(files, i, &largestLength);
+                tables.Add(new LiveTable(
+                    Path.Combine(directory, name),
+                    new ReadOnlySpan<byte>(smallest, checked((int)smallestLength)).ToArray(),
+                    new ReadOnlySpan<byte>(largest, checked((int)largestLength)).ToArray(),
+                    RawRocks.LiveFilesEntries(files, i),
+                    RawRocks.LiveFilesDeletions(files, i)));
             }
         }
         finally
@@ -226,12 +221,21 @@ public sealed partial class RocksStore
             RawRocks.LiveFilesDestroy(files);
         }
 
+        return tables;
+    }
+
+    // The live table files whose key ranges meet [lower, upper), in key order; null when two of them overlap or one
+    // holds deletions. Cached tables of files no longer live are let go on the way.
+    private List<string>? FilesInRange(byte[] lower, byte[]? upper)
+    {
+        var live = LiveTables();
         if (!_tables.IsEmpty)
         {
-            ForgetTables(live);
+            ForgetTables(live.Select(t => t.Path).ToHashSet(StringComparer.Ordinal));
         }
 
-        if (!usable)
+        var found = live.Where(t => t.Meets(lower, upper)).ToList();
+        if (found.Any(t => t.Deletions != 0))
         {
             return null;
         }
