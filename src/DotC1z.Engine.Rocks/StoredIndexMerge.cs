@@ -36,6 +36,7 @@ internal sealed class StoredIndexMerge : IStoredIndexMerge, IDisposable
         _inputs = inputs;
         _loader = loader;
         _losers = new GrantChunk?[inputs.Count];
+        _loserPipe = new BlockPipe(LoserBlockBytes, LoserBlocksInFlight, AddLoser);
 
         // Where every contributing input's per-entitlement digests are known, the output's follow from them and the
         // losers' hashes (XOR removes what it added): hashing the losers replaces hashing every grant written.
@@ -150,79 +151,20 @@ internal sealed class StoredIndexMerge : IStoredIndexMerge, IDisposable
             return;
         }
 
-        int need = LoserHeader + value.Length;
-        if (_used + need > _block.Length)
-        {
-            HandOverLosers();
-            if (need > _block.Length)
-            {
-                _block = new byte[need];
-            }
-        }
-
-        var span = _block.AsSpan(_used);
-        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(span, input);
-        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(span[4..], value.Length);
-        value.CopyTo(span[LoserHeader..]);
-        _used += need;
+        Span<byte> index = stackalloc byte[sizeof(int)];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(index, input);
+        _loserPipe.Append(index, value);
     }
 
-    // Losers handed to the worker in blocks of this size, a few in flight.
+    // Losers go to their worker in blocks of this size, a few in flight.
     private const int LoserBlockBytes = 256 * 1024;
-    private const int LoserHeader = 8;
-    private readonly BlockingCollection<(byte[] Block, int Used)> _loserBlocks = new(4);
-    private readonly ConcurrentQueue<byte[]> _freeLoserBlocks = new();
-    private byte[] _block = new byte[LoserBlockBytes];
-    private int _used;
-    private Task? _loserWorker;
-    private Exception? _loserFailure;
+    private const int LoserBlocksInFlight = 4;
+    private readonly BlockPipe _loserPipe;
 
-    private void HandOverLosers()
+    private void AddLoser(ReadOnlySpan<byte> index, ReadOnlySpan<byte> value)
     {
-        if (_used == 0)
-        {
-            return;
-        }
+        int input = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(index);
 
-        _loserWorker ??= Task.Factory.StartNew(DrainLosers, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-        _loserBlocks.Add((_block, _used));
-        _block = _freeLoserBlocks.TryDequeue(out var reused) ? reused : new byte[LoserBlockBytes];
-        _used = 0;
-    }
-
-    private void DrainLosers()
-    {
-        foreach (var (block, used) in _loserBlocks.GetConsumingEnumerable())
-        {
-            if (_loserFailure is null)
-            {
-                try
-                {
-                    var entries = block.AsSpan(0, used);
-                    while (!entries.IsEmpty)
-                    {
-                        int input = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(entries);
-                        int length = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(entries[4..]);
-                        AddLoser(input, entries.Slice(LoserHeader, length));
-                        entries = entries[(LoserHeader + length)..];
-                    }
-                }
-                catch (Exception ex)
-                {
-                    // Reported by Build; until then blocks are only drained so the merge never blocks.
-                    _loserFailure = ex;
-                }
-            }
-
-            if (block.Length == LoserBlockBytes)
-            {
-                _freeLoserBlocks.Enqueue(block);
-            }
-        }
-    }
-
-    private void AddLoser(int input, ReadOnlySpan<byte> value)
-    {
         // The loaders refuse a grant without a valid UTF-8 id, so one here means a damaged input.
         if (!Codecs.GrantRow.TryParse(value, out var row) || row.ExternalId.IsEmpty || !System.Text.Unicode.Utf8.IsValid(row.ExternalId))
         {
@@ -234,51 +176,21 @@ internal sealed class StoredIndexMerge : IStoredIndexMerge, IDisposable
         _loserDigests?.AddEncoded(value);
     }
 
-    // Waits for the worker to take in every loser handed over; rethrows what it met.
-    private void FinishLosers()
-    {
-        HandOverLosers();
-        if (!_loserBlocks.IsAddingCompleted)
-        {
-            _loserBlocks.CompleteAdding();
-        }
-
-        _loserWorker?.Wait();
-        if (_loserFailure is not null)
-        {
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(_loserFailure);
-        }
-    }
-
     /// <summary>Stops the loser worker if the merge ended without <see cref="Build"/> (a failed compaction).</summary>
     public void Dispose()
     {
-        if (!_loserBlocks.IsAddingCompleted)
-        {
-            _loserBlocks.CompleteAdding();
-        }
-
-        try
-        {
-            _loserWorker?.Wait();
-        }
-        catch (AggregateException)
-        {
-            // DrainLosers keeps its failures itself.
-        }
-
+        _loserPipe.Dispose();
         foreach (var losers in _losers)
         {
             losers?.Dispose();
         }
-
-        _loserBlocks.Dispose();
     }
 
     /// <summary>Writes every index of the output sync as SSTs under <paramref name="workDir"/>; returns their paths.</summary>
     public List<string> Build(SyncId output, string workDir, string storeDirectory, int lanes, CancellationToken ct)
     {
-        FinishLosers();
+        // Every loser handed over is taken in (a damaged one fails here).
+        _loserPipe.Finish(ct);
         foreach (var losers in _losers)
         {
             losers?.Seal();
