@@ -39,6 +39,9 @@ internal sealed class RocksBulkLoader : IBulkLoader
     private readonly List<string>[] _spills = new List<string>[KsCount];
     private readonly List<IMessage> _buffered = [];
     private readonly GrantChunk _grants = new();
+
+    // Sets of grants handed over sorted (AddSortedGrants), each with the sequence of its first grant.
+    private readonly List<(ISortedGrantSet Set, long SeqBase)> _sortedSets = [];
     private byte[] _valueScratch = new byte[1024];
     private byte[] _idScratch = new byte[256];
     private long _seq;
@@ -168,12 +171,31 @@ internal sealed class RocksBulkLoader : IBulkLoader
     }
 
     /// <inheritdoc/>
+    public bool AcceptsSortedGrantSets => _fresh && _indexMerge is null;
+
+    /// <inheritdoc/>
+    public void AddSortedGrants(ISortedGrantSet grants)
+    {
+        ArgumentNullException.ThrowIfNull(grants);
+        ThrowIfClosed();
+        if (!AcceptsSortedGrantSets)
+        {
+            throw new NotSupportedException("sorted grant sets go only into an empty sync, outside a stored-index merge");
+        }
+
+        // The set's grants are not in the primary stream's order: the primary is merged at Complete instead.
+        StopPrimaryStream();
+        _sortedSets.Add((grants, _seq));
+        _seq += grants.Count;
+    }
+
+    /// <inheritdoc/>
     public bool TryMergeStoredGrantIndexes(IReadOnlyList<StoredIndexInput> inputs, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IStoredIndexMerge? merge)
     {
         ArgumentNullException.ThrowIfNull(inputs);
         ThrowIfClosed();
         merge = null;
-        if (!_fresh || _indexMerge is not null || _grants.Count != 0 || _spills[KsGrant].Count != 0 || _runs[KsGrant].Count != 0 || _primaryStream is not null || _primaryStreamStopped)
+        if (!_fresh || _indexMerge is not null || _sortedSets.Count != 0 || _grants.Count != 0 || _spills[KsGrant].Count != 0 || _runs[KsGrant].Count != 0 || _primaryStream is not null || _primaryStreamStopped)
         {
             return false;
         }
@@ -454,6 +476,12 @@ internal sealed class RocksBulkLoader : IBulkLoader
         // A primary that streamed to the end saw every id strictly increasing, across spilled chunks too.
         bool grantIndexesFree = _primaryStream is not null
             || (!_grants.HasDuplicateIds && _spills[KsGrant].Count == 0 && _runs[KsGrant].Count == 0);
+
+        // A sorted set's ids can still meet an added grant's id, which only the primary merge sees. Its grant indexes
+        // are built beside the primary all the same, without the dead set, and built again in the rare case that a
+        // record died (docs/DESIGN.md §9).
+        bool speculative = grantIndexesFree && _sortedSets.Count != 0;
+        var noneDead = new HashSet<long>();
         var first = new List<Piece>();
         var second = new List<Piece>();
         for (int ks = 0; ks < KsCount; ks++)
@@ -467,7 +495,7 @@ internal sealed class RocksBulkLoader : IBulkLoader
             }
         }
 
-        var ssts = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var built = new ConcurrentDictionary<Piece, string>();
         var digests = new System.Collections.Concurrent.ConcurrentBag<GrantDigestBuilder>();
         // The streamed primary needs only its last blocks written: it finishes beside the pieces.
         var streamed = _streamFinish = _primaryStream is { } stream
@@ -482,12 +510,35 @@ internal sealed class RocksBulkLoader : IBulkLoader
                 parallel,
                 piece =>
                 {
-                    if (BuildPiece(piece, dead, digests, cancellationToken) is { } sst)
+                    bool early = speculative && piece.Keyspace != KsGrant && GrantOutputFor(piece.Keyspace) is not null;
+                    if (BuildPiece(piece, early ? noneDead : dead, digests, cancellationToken) is { } sst)
                     {
-                        ssts.Add(sst);
+                        built[piece] = sst;
                     }
                 });
         }
+
+        if (speculative && dead.Count != 0)
+        {
+            var again = first.Where(p => p.Keyspace != KsGrant && GrantOutputFor(p.Keyspace) is not null).ToList();
+            foreach (var piece in again)
+            {
+                if (built.TryRemove(piece, out string? stale))
+                {
+                    File.Delete(stale);
+                }
+            }
+
+            Parallel.ForEach(again, parallel, piece =>
+            {
+                if (BuildPiece(piece, dead, digests, cancellationToken) is { } sst)
+                {
+                    built[piece] = sst;
+                }
+            });
+        }
+
+        var ssts = new List<string>(built.Values);
 
         // The grant indexes of a stored-index merge, beside the primary's last blocks.
         if (_indexMerge is not null)
@@ -535,7 +586,7 @@ internal sealed class RocksBulkLoader : IBulkLoader
     private int PartsOf(int ks) =>
         ks == KsGrant && _primaryStream is not null ? 0
         : GrantOutputFor(ks) is { } output && output != GrantChunk.Output.NeedsExpansion
-            && _grants.Count >= MinGrantsToSplit && !_grants.HasDuplicateIds
+            && _grants.Count >= MinGrantsToSplit && !_grants.HasDuplicateIds && _sortedSets.Count == 0
             && _spills[ks].Count == 0 && _runs[ks].Count == 0
             ? LaneCount
             : 1;
@@ -552,6 +603,11 @@ internal sealed class RocksBulkLoader : IBulkLoader
             n += _grants.Count;
         }
 
+        if (SortedIndexFor(ks) is not null)
+        {
+            n += _sortedSets.Sum(s => s.Set.Count);
+        }
+
         int weight = ks switch
         {
             KsByEntitlement or KsByPrincipal => 100,
@@ -561,6 +617,16 @@ internal sealed class RocksBulkLoader : IBulkLoader
         };
         return n * weight;
     }
+
+    /// <summary>The index id (0: the primary) of <see cref="SortedGrantSource"/> that keyspace <paramref name="ks"/> takes, if any.</summary>
+    private static byte? SortedIndexFor(int ks) => ks switch
+    {
+        KsGrant => 0,
+        KsByEntitlement => Keyspace.IdxGrantByEntitlement,
+        KsByPrincipal => Keyspace.IdxGrantByPrincipal,
+        KsByEntitlementResource => Keyspace.IdxGrantByEntitlementResource,
+        _ => null,
+    };
 
     /// <summary>Sorts one keyspace's last arena, merges it with its spill runs and writes one SST (null when empty); a split keyspace's part reads only its slice of the grant chunk.</summary>
     private string? BuildPiece(Piece piece, HashSet<long> dead, System.Collections.Concurrent.ConcurrentBag<GrantDigestBuilder> digests, CancellationToken ct)
@@ -583,6 +649,14 @@ internal sealed class RocksBulkLoader : IBulkLoader
             if (_grants.Count > 0 && GrantOutputFor(ks) is { } output)
             {
                 sources.Add(_grants.Source(output, _sync, piece.Part, piece.Parts));
+            }
+
+            if (SortedIndexFor(ks) is { } index)
+            {
+                foreach (var (set, seqBase) in _sortedSets)
+                {
+                    sources.Add(new SortedGrantSource(set, index, _sync, seqBase));
+                }
             }
 
             if (sources.Count == 0)
@@ -635,6 +709,41 @@ internal sealed class RocksBulkLoader : IBulkLoader
 
                 sst.Put(merged.Key, merged.Value);
                 digests?.AddEncoded(merged.Value);
+                if ((sst.Count & 0xFFFF) == 0)
+                {
+                    ct.ThrowIfCancellationRequested();
+                }
+            }
+
+            return;
+        }
+
+        if (merged is MergeSource { SourcesDistinct: true } across)
+        {
+            // Keys repeat only across sources, and the heap gives equal keys by rising sequence: an entry whose key the
+            // next one repeats lost to a later record. (Its other entries are dropped through the dead set.)
+            while (across.MoveNext())
+            {
+                if (!isPrimary && IsDead(dead, across.Seq))
+                {
+                    continue;
+                }
+
+                if (across.NextHasSameKey)
+                {
+                    if (isPrimary)
+                    {
+                        lock (dead)
+                        {
+                            dead.Add(across.Seq);
+                        }
+                    }
+
+                    continue;
+                }
+
+                sst.Put(across.Key, across.Value);
+                digests?.AddEncoded(across.Value);
                 if ((sst.Count & 0xFFFF) == 0)
                 {
                     ct.ThrowIfCancellationRequested();
@@ -792,6 +901,12 @@ internal sealed class RocksBulkLoader : IBulkLoader
         public ReadOnlySpan<byte> Value => _sources[_current].Value;
 
         public long Seq => _sources[_current].Seq;
+
+        /// <summary>Whether no source repeats a key within itself (keys can still repeat across sources).</summary>
+        public bool SourcesDistinct => _sources.TrueForAll(s => s.DistinctKeys);
+
+        /// <summary>Whether the entry after the current one has the same key (it then has a higher sequence).</summary>
+        public bool NextHasSameKey => _queue.TryPeek(out int next, out _) && _sources[next].Key.SequenceEqual(Key);
 
         public bool MoveNext()
         {

@@ -556,6 +556,19 @@ public interface IBulkLoader : IDisposable
         return false;
     }
 
+    /// <summary>Whether <see cref="AddSortedGrants"/> is available on this load (RocksDB, into an empty sync).</summary>
+    bool AcceptsSortedGrantSets => false;
+
+    /// <summary>
+    /// Adds every grant of a set that hands them out sorted (written straight into the sorted outputs at
+    /// <see cref="Complete"/>, not encoded, sorted and spilled one by one). The set counts as added now: a grant
+    /// added later with the same id wins over it, and it wins over one added before. The set is read at
+    /// <see cref="Complete"/> and must stay unchanged until then.
+    /// </summary>
+    /// <param name="grants">The set.</param>
+    /// <exception cref="NotSupportedException"><see cref="AcceptsSortedGrantSets"/> is false.</exception>
+    void AddSortedGrants(ISortedGrantSet grants) => throw new NotSupportedException("this bulk load takes records only");
+
     /// <summary>Makes every added record durable and visible, atomically.</summary>
     /// <param name="cancellationToken">Stops the load; nothing becomes visible then.</param>
     /// <exception cref="OperationCanceledException">The load was cancelled; the store is unchanged.</exception>

@@ -43,6 +43,14 @@ public sealed record ExpansionOptions
     /// </summary>
     public long HolderSetBudgetBytes { get; init; } = DefaultHolderSetBudgetBytes;
 
+    /// <summary>
+    /// Memory budget, in bytes, for derived grants handed to a bulk loader that takes them as a sorted set
+    /// (<see cref="IBulkLoader.AcceptsSortedGrantSets"/>; docs/DESIGN.md §9): 16 bytes a grant until the load completes.
+    /// The derived grants of destinations beyond it are written as records, which the loader encodes, sorts and spills.
+    /// 256 MiB by default (16M derived grants); 0 writes every derived grant as a record.
+    /// </summary>
+    public long DerivedSetBudgetBytes { get; init; } = 256L << 20;
+
     /// <summary>The default of <see cref="HolderSetBudgetBytes"/>: 64 MiB.</summary>
     public const long DefaultHolderSetBudgetBytes = 64L << 20;
 
@@ -85,6 +93,12 @@ public sealed record ExpansionResult(int Edges, int Nodes, long GrantsCreated, l
     /// <see cref="ExpansionOptions.HolderSetBudgetBytes"/> (0 when everything fit; always 0 for the incremental path).
     /// </summary>
     public int HolderSetsSpilled { get; init; }
+
+    /// <summary>
+    /// Derived grants handed to the bulk loader as a sorted set (<see cref="ExpansionOptions.DerivedSetBudgetBytes"/>);
+    /// the rest of <see cref="GrantsCreated"/> were written as records.
+    /// </summary>
+    public long DerivedGrantsSorted { get; init; }
 }
 
 /// <summary>
@@ -129,14 +143,14 @@ public static partial class GrantExpander
             }
         }
 
-        var result = Run(store, sync, plan, options, g =>
+        var (result, _) = Run(store, sync, plan, options, g =>
         {
             batch.Add(g);
             if (batch.Count >= options.BatchSize)
             {
                 Flush();
             }
-        }, beforeDestinations: null, cancellationToken);
+        }, beforeDestinations: null, derivedBudget: -1, cancellationToken);
         Flush();
 
         // Declaring grants that no destination rewrote still have their flag set.
@@ -216,7 +230,15 @@ public static partial class GrantExpander
                 }
             }
 
-            result = Run(source, sync, plan, options, loader.Add, CopyRest, cancellationToken, writeUnchanged: true);
+            // Derived grants go to the loader as one sorted set where it takes one: written straight into its sorted
+            // outputs at Complete, instead of encoded, sorted and spilled one by one (docs/DESIGN.md §9).
+            long derivedBudget = loader.AcceptsSortedGrantSets ? Math.Max(0, options.DerivedSetBudgetBytes) : -1;
+            (result, var derived) = Run(source, sync, plan, options, loader.Add, CopyRest, derivedBudget, cancellationToken, writeUnchanged: true);
+            if (derived is { Count: > 0 })
+            {
+                loader.AddSortedGrants(derived);
+            }
+
             loader.Complete(cancellationToken);
         }
 
@@ -229,16 +251,18 @@ public static partial class GrantExpander
     /// The pipeline: a worker thread reduces destination after destination and builds their final
     /// records (existing grants with merged sources, derived grants) in batches; the calling thread
     /// hands the batches to the writer (encoding, bulk loader or write batches). The batches waiting
-    /// between the two are bounded by <see cref="ExpansionOptions.PendingGrantsBudget"/>.
+    /// between the two are bounded by <see cref="ExpansionOptions.PendingGrantsBudget"/>. With a non-negative
+    /// derivedBudget, derived grants within it are kept as a sorted set (returned sealed) instead of emitted.
     /// </summary>
-    private static ExpansionResult Run(IC1zReader reader, SyncId sync, ExpansionPlan plan, ExpansionOptions options, Action<GrantRecord> emit, Action? beforeDestinations, CancellationToken cancellationToken, bool writeUnchanged = false)
+    private static (ExpansionResult Result, DerivedGrantSet? Derived) Run(IC1zReader reader, SyncId sync, ExpansionPlan plan, ExpansionOptions options, Action<GrantRecord> emit, Action? beforeDestinations, long derivedBudget, CancellationToken cancellationToken, bool writeUnchanged = false)
     {
+        DerivedGrantSet? set = null;
         var principals = new PrincipalTable();
         using var sets = new HolderSets(Math.Max(0, options.HolderSetBudgetBytes), options.SpillDirectory);
         var reducer = new ExpansionReducer(plan, principals, options.LegacyIsDirectFalse, sets);
         using var queue = new BlockingCollection<OutputBatch>(new ConcurrentQueue<OutputBatch>());
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        long pending = 0, created = 0, updated = 0;
+        long pending = 0, created = 0, updated = 0, sorted = 0;
         var gate = new object();
         int batchSize = Math.Max(1, Math.Min(options.BatchSize, options.PendingGrantsBudget));
         void Hand(OutputBatch batch)
@@ -269,6 +293,8 @@ public static partial class GrantExpander
                     reducer.LoadOriginals(s, reader.GrantsByEntitlement(sync, s));
                 }
 
+                // Every principal a derived grant can name is interned by now.
+                set = derivedBudget >= 0 ? new DerivedGrantSet(principals, derivedBudget) : null;
                 var now = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow);
                 var immutable = new Any { TypeUrl = GrantImmutableTypeUrl };
                 var records = new List<GrantRecord>(batchSize);
@@ -282,20 +308,23 @@ public static partial class GrantExpander
                     }
 
                     var entRef = new EntitlementRef { EntitlementId = t, ResourceTypeId = ent.Resource?.ResourceTypeId ?? string.Empty, ResourceId = ent.Resource?.ResourceId ?? string.Empty };
-                    var (c, u) = BuildDestination(reader.GrantsByEntitlement(sync, t), d, principals, entRef, now, immutable, options.LegacyIsDirectFalse, writeUnchanged, g =>
+                    var (c, u, inSet) = BuildDestination(reader.GrantsByEntitlement(sync, t), d, principals, entRef, now, immutable, options.LegacyIsDirectFalse, writeUnchanged, set, g =>
                     {
                         records.Add(g);
                         if (records.Count >= batchSize)
                         {
-                            Hand(new OutputBatch(records, false));
+                            Hand(new OutputBatch(records, false, 0));
                             records = new List<GrantRecord>(batchSize);
                         }
                     });
                     created += c;
                     updated += u;
-                    Hand(new OutputBatch(records, true));
+                    sorted += inSet;
+                    Hand(new OutputBatch(records, true, inSet));
                     records = new List<GrantRecord>(batchSize);
                 }
+
+                set?.Seal();
             }
             finally
             {
@@ -315,7 +344,7 @@ public static partial class GrantExpander
                     emit(g);
                 }
 
-                written += batch.Records.Count;
+                written += batch.Records.Count + batch.Sorted;
                 lock (gate)
                 {
                     pending -= batch.Records.Count;
@@ -345,18 +374,24 @@ public static partial class GrantExpander
             throw;
         }
 
-        return new ExpansionResult(plan.LiveEdges, plan.Nodes.Count, created, updated, plan.SkippedEdges, plan.DepthReached) { EntitlementsRecomputed = plan.Destinations.Count, HolderSetsSpilled = sets.SetsSpilled };
+        var result = new ExpansionResult(plan.LiveEdges, plan.Nodes.Count, created, updated, plan.SkippedEdges, plan.DepthReached)
+        {
+            EntitlementsRecomputed = plan.Destinations.Count,
+            HolderSetsSpilled = sets.SetsSpilled,
+            DerivedGrantsSorted = sorted,
+        };
+        return (result, set);
     }
 
-    /// <summary>Records built by the reduce, waiting for the writer; the last batch of a destination is marked.</summary>
-    private sealed record OutputBatch(List<GrantRecord> Records, bool EndsDestination);
+    /// <summary>Records built by the reduce, waiting for the writer; the last batch of a destination is marked, with the derived grants its destination put in the sorted set.</summary>
+    private sealed record OutputBatch(List<GrantRecord> Records, bool EndsDestination, int Sorted);
 
     /// <summary>
     /// One destination's final grants: its existing grants in index order (the first grant of a
     /// principal receives that principal's sources, as the per-edge algorithm did), then a derived
-    /// grant for every principal left.
+    /// grant for every principal left — into <paramref name="set"/> when it has room, else as records.
     /// </summary>
-    private static (long Created, long Updated) BuildDestination(IEnumerable<GrantRecord> existing, Destination d, PrincipalTable principals, EntitlementRef entRef, Timestamp now, Any immutable, bool legacy, bool writeUnchanged, Action<GrantRecord> emit)
+    private static (long Created, long Updated, int InSet) BuildDestination(IEnumerable<GrantRecord> existing, Destination d, PrincipalTable principals, EntitlementRef entRef, Timestamp now, Any immutable, bool legacy, bool writeUnchanged, DerivedGrantSet? set, Action<GrantRecord> emit)
     {
         var consumed = new bool[d.Count];
         long created = 0, updated = 0;
@@ -381,6 +416,11 @@ public static partial class GrantExpander
             }
         }
 
+        if (set is not null && set.TryAdd(d, consumed, entRef, now, immutable, out int added))
+        {
+            return (added, updated, added);
+        }
+
         var derived = new DerivedGrants(d, principals, entRef, now, immutable);
         for (int i = 0; i < d.Count; i++)
         {
@@ -393,7 +433,7 @@ public static partial class GrantExpander
             created++;
         }
 
-        return (created, updated);
+        return (created, updated, 0);
     }
 
     /// <summary>Applies a principal's entries to an existing grant like the per-edge rule of §5.2; returns whether it changed.</summary>
@@ -451,7 +491,7 @@ internal sealed class DerivedGrants(Destination d, PrincipalTable principals, En
         GrantRecord template;
         if (to - from == 1)
         {
-            template = _byEntry[d.Entries[from]] ??= Template(from, to);
+            template = _byEntry[d.Entries[from]] ??= Template(d, from, to, entRef, now, immutable);
         }
         else
         {
@@ -459,7 +499,7 @@ internal sealed class DerivedGrants(Destination d, PrincipalTable principals, En
             var key = new EntrySlice(d.Entries, from, to - from);
             if (!_byEntries.TryGetValue(key, out template!))
             {
-                _byEntries[key] = template = Template(from, to);
+                _byEntries[key] = template = Template(d, from, to, entRef, now, immutable);
             }
         }
 
@@ -470,7 +510,11 @@ internal sealed class DerivedGrants(Destination d, PrincipalTable principals, En
         return g;
     }
 
-    private GrantRecord Template(int from, int to)
+    /// <summary>
+    /// What the derived grants carried by entries <paramref name="from"/> to <paramref name="to"/> share: the entitlement
+    /// (when given), discovery time, GrantImmutable marker and sources.
+    /// </summary>
+    internal static GrantRecord Template(Destination d, int from, int to, EntitlementRef? entRef, Timestamp now, Any immutable)
     {
         var g = new GrantRecord { Entitlement = entRef, DiscoveredAt = now };
         g.Annotations.Add(immutable);
@@ -489,25 +533,25 @@ internal sealed class DerivedGrants(Destination d, PrincipalTable principals, En
 
         return g;
     }
+}
 
-    /// <summary>A principal's entries (a slice of <see cref="Destination.Entries"/>), compared by content.</summary>
-    private readonly struct EntrySlice(int[] entries, int start, int length) : IEquatable<EntrySlice>
+/// <summary>A principal's entries (a slice of <see cref="Destination.Entries"/>), compared by content.</summary>
+internal readonly struct EntrySlice(int[] entries, int start, int length) : IEquatable<EntrySlice>
+{
+    private ReadOnlySpan<int> Span => entries.AsSpan(start, length);
+
+    public bool Equals(EntrySlice other) => Span.SequenceEqual(other.Span);
+
+    public override bool Equals(object? obj) => obj is EntrySlice other && Equals(other);
+
+    public override int GetHashCode()
     {
-        private ReadOnlySpan<int> Span => entries.AsSpan(start, length);
-
-        public bool Equals(EntrySlice other) => Span.SequenceEqual(other.Span);
-
-        public override bool Equals(object? obj) => obj is EntrySlice other && Equals(other);
-
-        public override int GetHashCode()
+        var hash = new HashCode();
+        foreach (int e in Span)
         {
-            var hash = new HashCode();
-            foreach (int e in Span)
-            {
-                hash.Add(e);
-            }
-
-            return hash.ToHashCode();
+            hash.Add(e);
         }
+
+        return hash.ToHashCode();
     }
 }

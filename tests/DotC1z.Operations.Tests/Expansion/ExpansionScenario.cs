@@ -18,20 +18,40 @@ internal sealed class ExpansionScenario
 
     public ExpansionOptions Options { get; private set; } = new();
 
-    private static readonly string[] Types = ["user", "group", "role"];
+    private static readonly string[] PlainTypes = ["user", "group", "role"];
 
-    public static ExpansionScenario Random(int seed, int maxEntitlements = 9, bool flagsFollowAnnotations = false)
+    // Entitlement ids where one with a colon starts another ("a:" starts "a:b:"), so derived ids of different
+    // entitlements interleave or repeat; principal types where "user2:…" sorts before "user:…" though "user" < "user2".
+    private static readonly string[] TrickyNames = ["a", "a:b", "a:user", "a:b:c", "a-b", "a:", "ab", "b", "a:group", "a:u", "b:a"];
+    private static readonly string[] TrickyTypes = ["user", "user2", "u", "group"];
+
+    private string[] _names = [];
+    private string[] _types = PlainTypes;
+    private bool _colonIds;
+
+    /// <summary>A random scenario; <paramref name="trickyIds"/> draws entitlement ids, principal types and ids that extend one another past a colon.</summary>
+    public static ExpansionScenario Random(int seed, int maxEntitlements = 9, bool flagsFollowAnnotations = false, bool trickyIds = false)
     {
         var rng = new Random(seed);
         var s = new ExpansionScenario();
+        if (trickyIds)
+        {
+            s._names = TrickyNames;
+            s._types = TrickyTypes;
+            s._colonIds = true;
+            maxEntitlements = Math.Min(maxEntitlements, TrickyNames.Length - 2);
+        }
+
         int n = 2 + rng.Next(maxEntitlements);
         for (int i = 0; i < n; i++)
         {
-            s.Entitlements.Add(new EntitlementRecord { ExternalId = $"e{i}", Resource = new ResourceRef { ResourceTypeId = "group", ResourceId = $"r{i % 4}" } });
+            s.Entitlements.Add(new EntitlementRecord { ExternalId = s.E(i), Resource = new ResourceRef { ResourceTypeId = "group", ResourceId = $"r{i % 4}" } });
         }
 
-        int principals = 3 + rng.Next(8);
-        for (int k = 0; k < 4 + rng.Next(20); k++)
+        // Tricky ids: more memberships of fewer principals, so that repeated derived ids turn up.
+        int principals = trickyIds ? 2 + rng.Next(3) : 3 + rng.Next(8);
+        int memberships = trickyIds ? 20 + rng.Next(40) : -1;
+        for (int k = 0; memberships >= 0 ? k < memberships : k < 4 + rng.Next(20); k++)
         {
             s.Grants.Add(s.Membership(rng, $"m{k}", principals));
         }
@@ -57,21 +77,22 @@ internal sealed class ExpansionScenario
     public GrantRecord Membership(Random rng, string id, int principals)
     {
         int e = rng.Next(Entitlements.Count);
-        string type = Types[rng.Next(Types.Length)];
+        string type = _types[rng.Next(_types.Length)];
+        string principal = _colonIds && rng.Next(2) == 0 ? $"group:p{rng.Next(principals)}" : $"p{rng.Next(principals)}";
         var g = new GrantRecord
         {
             ExternalId = id,
             Entitlement = Ref(e),
-            Principal = new PrincipalRef { ResourceTypeId = type, ResourceId = $"p{rng.Next(principals)}" },
+            Principal = new PrincipalRef { ResourceTypeId = type, ResourceId = principal },
             DiscoveredAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UnixEpoch.AddDays(rng.Next(1000))),
         };
         switch (rng.Next(8))
         {
             case 0:
-                g.Sources[$"e{e}"] = new GrantSourceRecord { EntitlementId = $"e{e}", IsDirect = rng.Next(2) == 0 };
+                g.Sources[E(e)] = new GrantSourceRecord { EntitlementId = E(e), IsDirect = rng.Next(2) == 0 };
                 break;
             case 1:
-                string other = $"e{rng.Next(Entitlements.Count)}";
+                string other = E(rng.Next(Entitlements.Count));
                 g.Sources[other] = new GrantSourceRecord { EntitlementId = other, IsDirect = rng.Next(2) == 0 };
                 break;
         }
@@ -90,17 +111,17 @@ internal sealed class ExpansionScenario
             {
                 0 => "missing",
                 1 => " ",
-                2 => $"e{t}",
-                _ => $"e{rng.Next(n)}",
+                2 => E(t),
+                _ => E(rng.Next(n)),
             });
         }
 
         if (rng.Next(3) == 0)
         {
-            exp.ResourceTypeIds.Add(Types[rng.Next(Types.Length)]);
+            exp.ResourceTypeIds.Add(_types[rng.Next(_types.Length)]);
             if (rng.Next(2) == 0)
             {
-                exp.ResourceTypeIds.Add(Types[rng.Next(Types.Length)]);
+                exp.ResourceTypeIds.Add(_types[rng.Next(_types.Length)]);
             }
         }
 
@@ -123,7 +144,7 @@ internal sealed class ExpansionScenario
     public (ExpansionScenario Next, HashSet<string> Changed) Mutate(int seed)
     {
         var rng = new Random(seed);
-        var next = new ExpansionScenario { Options = Options };
+        var next = new ExpansionScenario { Options = Options, _names = _names, _types = _types, _colonIds = _colonIds };
         next.Entitlements.AddRange(Entitlements.Select(e => e.Clone()));
         next.Grants.AddRange(Grants.Select(g => g.Clone()));
         int n = Entitlements.Count;
@@ -166,11 +187,11 @@ internal sealed class ExpansionScenario
                                 g.Expansion.Shallow = !g.Expansion.Shallow;
                                 break;
                             case 1:
-                                g.Expansion.ResourceTypeIds.Add(Types[rng.Next(Types.Length)]);
+                                g.Expansion.ResourceTypeIds.Add(_types[rng.Next(_types.Length)]);
                                 break;
                             case 2:
                                 g.Expansion.ResourceTypeIds.Clear();
-                                g.Expansion.EntitlementIds.Add($"e{rng.Next(n)}");
+                                g.Expansion.EntitlementIds.Add(E(rng.Next(n)));
                                 break;
                             default:
                                 g.NeedsExpansion = !g.NeedsExpansion;
@@ -212,11 +233,11 @@ internal sealed class ExpansionScenario
                         int e = rng.Next(n);
                         if (rng.Next(2) == 0)
                         {
-                            next.Entitlements.RemoveAll(x => x.ExternalId == $"e{e}");
+                            next.Entitlements.RemoveAll(x => x.ExternalId == E(e));
                         }
                         else
                         {
-                            next.Entitlements.First(x => x.ExternalId == $"e{e}").Resource = new ResourceRef { ResourceTypeId = "group", ResourceId = "elsewhere" };
+                            next.Entitlements.First(x => x.ExternalId == E(e)).Resource = new ResourceRef { ResourceTypeId = "group", ResourceId = "elsewhere" };
                         }
                     }
 
@@ -242,7 +263,10 @@ internal sealed class ExpansionScenario
         return (next, changed);
     }
 
-    public EntitlementRef Ref(int e) => new() { EntitlementId = $"e{e}", ResourceTypeId = "group", ResourceId = $"r{e % 4}" };
+    public EntitlementRef Ref(int e) => new() { EntitlementId = E(e), ResourceTypeId = "group", ResourceId = $"r{e % 4}" };
+
+    /// <summary>The id of entitlement <paramref name="e"/>.</summary>
+    public string E(int e) => e < _names.Length ? _names[e] : $"e{e}";
 
     public SyncId Load(IC1zStore store)
     {

@@ -1,0 +1,628 @@
+using System.Buffers;
+using System.Text;
+using DotC1z.Codecs;
+using DotC1z.Records;
+using DotC1z.Storage;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+
+namespace DotC1z.Operations;
+
+/// <summary>
+/// An expansion's derived grants as a few numbers each — the destination, the principal, the combination of carrying
+/// edges — handed to a bulk loader that writes them straight into its sorted outputs (docs/DESIGN.md §9, "Derived grants
+/// as a sorted set"). A derived grant is <c>T:type:id</c> with the destination's entitlement, the principal and a
+/// template of sources, discovery time and the GrantImmutable marker; its stored bytes are the concatenation of four
+/// pre-encoded pieces (id, entitlement, principal, template), byte for byte what encoding the record gives. Built by the
+/// reduce thread destination by destination, then <see cref="Seal"/>ed; read by any number of cursors at once.
+/// </summary>
+internal sealed class DerivedGrantSet : ISortedGrantSet
+{
+    /// <summary>Bytes held per grant: principal and template (8), and its place in the by-principal order while that is written (8).</summary>
+    public const int BytesPerGrant = 16;
+
+    private readonly PrincipalBytes _principals;
+    private readonly long _budgetGrants;
+    private readonly List<Block> _blocks = [];
+    private int[] _byTarget = [];
+    private int[] _byColon = [];
+    private bool _hasClusters;
+    private HashSet<long>? _dead;
+    private bool _sealed;
+
+    /// <summary>A set for the principals of <paramref name="principals"/> (all interned already), holding at most <paramref name="budgetBytes"/>.</summary>
+    public DerivedGrantSet(PrincipalTable principals, long budgetBytes)
+    {
+        _principals = new PrincipalBytes(principals);
+        _budgetGrants = Math.Max(0, budgetBytes / BytesPerGrant);
+    }
+
+    /// <inheritdoc/>
+    public long Count { get; private set; }
+
+    /// <summary>
+    /// Takes the derived grants of a destination — every principal not <paramref name="consumed"/> by an existing
+    /// grant — unless they would exceed the budget (the caller then writes them as records).
+    /// </summary>
+    /// <returns>Whether the grants were taken.</returns>
+    public bool TryAdd(Destination d, bool[] consumed, EntitlementRef entRef, Timestamp now, Any immutable, out int added)
+    {
+        if (_sealed)
+        {
+            throw new InvalidOperationException("the set is sealed");
+        }
+
+        added = 0;
+        for (int i = 0; i < d.Count; i++)
+        {
+            added += consumed[i] ? 0 : 1;
+        }
+
+        if (added == 0 || Count + added > _budgetGrants)
+        {
+            bool none = added == 0;
+            added = 0;
+            return none;
+        }
+
+        // (tuple rank << 32 | template): sorting puts the principals in the by-entitlement order.
+        var keys = new long[added];
+        var suffixes = new List<byte[]>();
+        var single = new int[d.Edges.Count * 2];
+        Array.Fill(single, -1);
+        Dictionary<EntrySlice, int>? multiple = null;
+        int n = 0;
+        for (int i = 0; i < d.Count; i++)
+        {
+            if (consumed[i])
+            {
+                continue;
+            }
+
+            int from = d.Starts[i], to = d.Starts[i + 1];
+            int template;
+            if (to - from == 1)
+            {
+                ref int slot = ref single[d.Entries[from]];
+                if (slot < 0)
+                {
+                    slot = suffixes.Count;
+                    suffixes.Add(Encode(DerivedGrants.Template(d, from, to, null, now, immutable)));
+                }
+
+                template = slot;
+            }
+            else
+            {
+                multiple ??= [];
+                var key = new EntrySlice(d.Entries, from, to - from);
+                if (!multiple.TryGetValue(key, out template))
+                {
+                    multiple[key] = template = suffixes.Count;
+                    suffixes.Add(Encode(DerivedGrants.Template(d, from, to, null, now, immutable)));
+                }
+            }
+
+            keys[n++] = ((long)_principals.TupleRank[d.Principals[i]] << 32) | (uint)template;
+        }
+
+        Array.Sort(keys);
+        var principals = new int[n];
+        var templates = new int[n];
+        for (int k = 0; k < n; k++)
+        {
+            principals[k] = _principals.ByTupleRank[(int)(keys[k] >> 32)];
+            templates[k] = (int)(uint)keys[k];
+        }
+
+        byte[] target = Encoding.UTF8.GetBytes(d.Target);
+        _blocks.Add(new Block
+        {
+            Target = target,
+            Colon = [.. target, (byte)':'],
+            ResourceType = Encoding.UTF8.GetBytes(entRef.ResourceTypeId),
+            ResourceId = Encoding.UTF8.GetBytes(entRef.ResourceId),
+            EntitlementField = Encode(new GrantRecord { Entitlement = entRef }),
+            Suffixes = [.. suffixes],
+            Principals = principals,
+            Templates = templates,
+            FirstOrdinal = Count,
+        });
+        Count += n;
+        return true;
+    }
+
+    /// <summary>Fixes the orders once every destination is in; derived ids that repeat (possible only between entitlements whose ids extend one another past a colon) keep the last destination's grant, as writing them one by one did.</summary>
+    public void Seal()
+    {
+        if (_sealed)
+        {
+            return;
+        }
+
+        _sealed = true;
+        _byTarget = [.. Enumerable.Range(0, _blocks.Count)];
+        Array.Sort(_byTarget, (a, b) => _blocks[a].Target.AsSpan().SequenceCompareTo(_blocks[b].Target));
+        _byColon = [.. Enumerable.Range(0, _blocks.Count)];
+        Array.Sort(_byColon, (a, b) => _blocks[a].Colon.AsSpan().SequenceCompareTo(_blocks[b].Colon));
+
+        // A cluster: blocks whose ids can interleave, because one's "T:" starts another's. Sorted by "T:", a cluster is
+        // its first block and every block after it whose "T:" starts with the first's.
+        int head = -1;
+        foreach (int b in _byColon)
+        {
+            if (head >= 0 && _blocks[b].Colon.AsSpan().StartsWith(_blocks[head].Colon))
+            {
+                _blocks[b].Cluster = head;
+                _hasClusters = true;
+            }
+            else
+            {
+                _blocks[b].Cluster = head = b;
+            }
+        }
+
+        if (_hasClusters)
+        {
+            FindRepeatedIds();
+        }
+    }
+
+    /// <inheritdoc/>
+    public ISortedGrantCursor Open(GrantOrder order)
+    {
+        if (!_sealed)
+        {
+            throw new InvalidOperationException("the set is not sealed");
+        }
+
+        return new Cursor(this, order switch
+        {
+            GrantOrder.ById => IdOrder(_byColon),
+            GrantOrder.ByEntitlement => EntitlementOrder(),
+            GrantOrder.ByPrincipal => PrincipalOrder(),
+            GrantOrder.ByEntitlementResource => ResourceOrder(),
+            _ => throw new ArgumentOutOfRangeException(nameof(order)),
+        });
+    }
+
+    private static long Pack(int block, int position) => ((long)block << 32) | (uint)position;
+
+    private IEnumerable<long> EntitlementOrder()
+    {
+        foreach (int b in _byTarget)
+        {
+            for (int i = 0; i < _blocks[b].Principals.Length; i++)
+            {
+                yield return Pack(b, i);
+            }
+        }
+    }
+
+    /// <summary>Id order over blocks sorted by "T:": a block alone in its cluster in principal order, a cluster merged by whole ids.</summary>
+    private IEnumerable<long> IdOrder(IReadOnlyList<int> blocks)
+    {
+        for (int i = 0; i < blocks.Count;)
+        {
+            int j = i + 1;
+            while (j < blocks.Count && _blocks[blocks[j]].Cluster == _blocks[blocks[i]].Cluster)
+            {
+                j++;
+            }
+
+            var entries = j - i == 1 ? FlatOrder(blocks[i]) : MergeById([.. blocks.Skip(i).Take(j - i)]);
+            foreach (long e in entries)
+            {
+                yield return e;
+            }
+
+            i = j;
+        }
+    }
+
+    /// <summary>A block's grants in id order: "T:" then <c>type:id</c>, which is the by-entitlement order unless some principal type sorts otherwise with its colon.</summary>
+    private IEnumerable<long> FlatOrder(int b)
+    {
+        var block = _blocks[b];
+        if (_principals.FlatIsTuple)
+        {
+            for (int i = 0; i < block.Principals.Length; i++)
+            {
+                yield return Pack(b, i);
+            }
+
+            yield break;
+        }
+
+        int[] positions = [.. Enumerable.Range(0, block.Principals.Length)];
+        Array.Sort(positions, (x, y) => _principals.FlatRank[block.Principals[x]].CompareTo(_principals.FlatRank[block.Principals[y]]));
+        foreach (int i in positions)
+        {
+            yield return Pack(b, i);
+        }
+    }
+
+    private IEnumerable<long> MergeById(int[] blocks)
+    {
+        var queue = new PriorityQueue<(IEnumerator<long> Entries, long Current), byte[]>(ByteOrder.Instance);
+        foreach (int b in blocks)
+        {
+            var entries = FlatOrder(b).GetEnumerator();
+            if (entries.MoveNext())
+            {
+                queue.Enqueue((entries, entries.Current), IdOf(entries.Current));
+            }
+        }
+
+        while (queue.TryDequeue(out var head, out _))
+        {
+            yield return head.Current;
+            if (head.Entries.MoveNext())
+            {
+                queue.Enqueue((head.Entries, head.Entries.Current), IdOf(head.Entries.Current));
+            }
+        }
+    }
+
+    private IEnumerable<long> ResourceOrder()
+    {
+        int[] byResource = [.. _byColon];
+        Array.Sort(byResource, (a, b) =>
+        {
+            int c = _blocks[a].ResourceType.AsSpan().SequenceCompareTo(_blocks[b].ResourceType);
+            c = c != 0 ? c : _blocks[a].ResourceId.AsSpan().SequenceCompareTo(_blocks[b].ResourceId);
+            return c != 0 ? c : _blocks[a].Colon.AsSpan().SequenceCompareTo(_blocks[b].Colon);
+        });
+        for (int i = 0; i < byResource.Length;)
+        {
+            int j = i + 1;
+            while (j < byResource.Length && _blocks[byResource[j]].ResourceType.AsSpan().SequenceEqual(_blocks[byResource[i]].ResourceType)
+                && _blocks[byResource[j]].ResourceId.AsSpan().SequenceEqual(_blocks[byResource[i]].ResourceId))
+            {
+                j++;
+            }
+
+            foreach (long e in IdOrder(byResource[i..j]))
+            {
+                yield return e;
+            }
+
+            i = j;
+        }
+    }
+
+    /// <summary>
+    /// The transposition: each principal's grants (principals in by-entitlement order), in id order — blocks by "T:",
+    /// one principal's ids sharing <c>:type:id</c> — built with a counting sort, 8 bytes a grant while it is read.
+    /// </summary>
+    private IEnumerable<long> PrincipalOrder()
+    {
+        var starts = new int[_principals.Count + 1];
+        foreach (var block in _blocks)
+        {
+            foreach (int p in block.Principals)
+            {
+                starts[_principals.TupleRank[p] + 1]++;
+            }
+        }
+
+        for (int r = 0; r < _principals.Count; r++)
+        {
+            starts[r + 1] += starts[r];
+        }
+
+        var next = starts[..^1];
+        var entries = new long[Count];
+        foreach (int b in _byColon)
+        {
+            var block = _blocks[b];
+            for (int i = 0; i < block.Principals.Length; i++)
+            {
+                entries[next[_principals.TupleRank[block.Principals[i]]]++] = Pack(b, i);
+            }
+        }
+
+        if (_hasClusters)
+        {
+            // Within a cluster, one principal's ids need their whole bytes compared.
+            for (int r = 0; r < _principals.Count; r++)
+            {
+                for (int i = starts[r]; i < starts[r + 1];)
+                {
+                    int j = i + 1;
+                    while (j < starts[r + 1] && _blocks[(int)(entries[j] >> 32)].Cluster == _blocks[(int)(entries[i] >> 32)].Cluster)
+                    {
+                        j++;
+                    }
+
+                    if (j - i > 1)
+                    {
+                        Array.Sort(entries, i, j - i, Comparer<long>.Create((x, y) => ByteOrder.Instance.Compare(IdOf(x), IdOf(y))));
+                    }
+
+                    i = j;
+                }
+            }
+        }
+
+        foreach (long e in entries)
+        {
+            yield return e;
+        }
+    }
+
+    private void FindRepeatedIds()
+    {
+        byte[]? previous = null;
+        long previousOrdinal = -1;
+        foreach (long e in IdOrder(_byColon))
+        {
+            byte[] id = IdOf(e);
+            long ordinal = OrdinalOf(e);
+            if (previous is not null && previous.AsSpan().SequenceEqual(id))
+            {
+                // The later destination's grant is the one kept.
+                _dead ??= [];
+                _dead.Add(Math.Min(previousOrdinal, ordinal));
+                ordinal = Math.Max(previousOrdinal, ordinal);
+            }
+
+            previous = id;
+            previousOrdinal = ordinal;
+        }
+    }
+
+    private long OrdinalOf(long entry) => _blocks[(int)(entry >> 32)].FirstOrdinal + (int)entry;
+
+    private byte[] IdOf(long entry)
+    {
+        var block = _blocks[(int)(entry >> 32)];
+        return [.. block.Colon, .. _principals.Flat(block.Principals[(int)entry])];
+    }
+
+    internal static byte[] Encode(GrantRecord record)
+    {
+        byte[]? buffer = null;
+        try
+        {
+            return GrantRecordCodec.EncodeCompactPooled(record, ref buffer, out int written) == OperationStatus.Done
+                ? buffer.AsSpan(0, written).ToArray()
+                : record.ToByteArray();
+        }
+        finally
+        {
+            if (buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+
+    /// <summary>One destination's derived grants, principals in by-entitlement order.</summary>
+    private sealed class Block
+    {
+        public required byte[] Target { get; init; }
+
+        /// <summary><c>T:</c>, the start of every derived id of the block.</summary>
+        public required byte[] Colon { get; init; }
+
+        public required byte[] ResourceType { get; init; }
+
+        public required byte[] ResourceId { get; init; }
+
+        /// <summary>Field 3 (the entitlement) of every grant of the block, encoded.</summary>
+        public required byte[] EntitlementField { get; init; }
+
+        /// <summary>Per template: fields 5, 8 and 9 (discovery time, GrantImmutable, sources), encoded.</summary>
+        public required byte[][] Suffixes { get; init; }
+
+        public required int[] Principals { get; init; }
+
+        public required int[] Templates { get; init; }
+
+        public required long FirstOrdinal { get; init; }
+
+        /// <summary>The first block of its cluster (sealed sets).</summary>
+        public int Cluster { get; set; }
+    }
+
+    private sealed class ByteOrder : IComparer<byte[]>
+    {
+        public static readonly ByteOrder Instance = new();
+
+        public int Compare(byte[]? x, byte[]? y) => x.AsSpan().SequenceCompareTo(y);
+    }
+
+    private sealed class Cursor(DerivedGrantSet set, IEnumerable<long> order) : ISortedGrantCursor
+    {
+        private readonly IEnumerator<long> _entries = order.GetEnumerator();
+        private Block _block = null!;
+        private int _position;
+        private int _principal;
+        private byte[] _id = new byte[256];
+        private int _idLength;
+        private byte[] _value = new byte[1024];
+        private int _valueLength = -1;
+
+        public long Ordinal { get; private set; }
+
+        public ReadOnlySpan<byte> ExternalId => _id.AsSpan(0, _idLength);
+
+        public ReadOnlySpan<byte> EntitlementId => _block.Target;
+
+        public ReadOnlySpan<byte> EntitlementResourceType => _block.ResourceType;
+
+        public ReadOnlySpan<byte> EntitlementResourceId => _block.ResourceId;
+
+        public ReadOnlySpan<byte> PrincipalType => set._principals.Type(_principal);
+
+        public ReadOnlySpan<byte> PrincipalId => set._principals.Id(_principal);
+
+        public ReadOnlySpan<byte> Value
+        {
+            get
+            {
+                if (_valueLength < 0)
+                {
+                    BuildValue();
+                }
+
+                return _value.AsSpan(0, _valueLength);
+            }
+        }
+
+        public bool MoveNext()
+        {
+            while (_entries.MoveNext())
+            {
+                long e = _entries.Current;
+                _block = set._blocks[(int)(e >> 32)];
+                _position = (int)e;
+                Ordinal = _block.FirstOrdinal + _position;
+                if (set._dead is { } dead && dead.Contains(Ordinal))
+                {
+                    continue;
+                }
+
+                _principal = _block.Principals[_position];
+                var flat = set._principals.Flat(_principal);
+                int length = _block.Colon.Length + flat.Length;
+                if (length > _id.Length)
+                {
+                    _id = new byte[Math.Max(length, _id.Length * 2)];
+                }
+
+                _block.Colon.CopyTo(_id, 0);
+                flat.CopyTo(_id.AsSpan(_block.Colon.Length));
+                _idLength = length;
+                _valueLength = -1;
+                return true;
+            }
+
+            return false;
+        }
+
+        /// <summary>Field 2 (the id), then the entitlement, the principal and the template: the canonical field order.</summary>
+        private void BuildValue()
+        {
+            var principal = set._principals.Field(_principal);
+            var suffix = _block.Suffixes[_block.Templates[_position]];
+            int length = 1 + 5 + _idLength + _block.EntitlementField.Length + principal.Length + suffix.Length;
+            if (length > _value.Length)
+            {
+                _value = new byte[Math.Max(length, _value.Length * 2)];
+            }
+
+            var span = _value.AsSpan();
+            span[0] = 0x12;
+            int n = 1;
+            for (uint v = (uint)_idLength; ; v >>= 7)
+            {
+                if (v < 0x80)
+                {
+                    span[n++] = (byte)v;
+                    break;
+                }
+
+                span[n++] = (byte)(v | 0x80);
+            }
+
+            _id.AsSpan(0, _idLength).CopyTo(span[n..]);
+            n += _idLength;
+            _block.EntitlementField.CopyTo(span[n..]);
+            n += _block.EntitlementField.Length;
+            principal.CopyTo(span[n..]);
+            n += principal.Length;
+            suffix.CopyTo(span[n..]);
+            _valueLength = n + suffix.Length;
+        }
+
+        public void Dispose() => _entries.Dispose();
+    }
+}
+
+/// <summary>
+/// The bytes of an expansion's principals for derived grants, in one arena: <c>type:id</c> (the end of a derived id),
+/// and field 4 of a grant (the principal, encoded); with their ranks in tuple order (type, then id) and in the order of
+/// <c>type:id</c>.
+/// </summary>
+internal sealed class PrincipalBytes
+{
+    private readonly byte[] _arena;
+    private readonly int[] _start;
+    private readonly int[] _typeLength;
+    private readonly int[] _flatLength;
+    private readonly int[] _fieldLength;
+
+    public PrincipalBytes(PrincipalTable principals)
+    {
+        Count = principals.Count;
+        _start = new int[Count];
+        _typeLength = new int[Count];
+        _flatLength = new int[Count];
+        _fieldLength = new int[Count];
+        var arena = new ArrayBufferWriter<byte>();
+        for (int p = 0; p < Count; p++)
+        {
+            var (type, id) = principals.Key(p);
+            _start[p] = arena.WrittenCount;
+            int typeLength = Encoding.UTF8.GetBytes(type, arena.GetSpan(Encoding.UTF8.GetMaxByteCount(type.Length)));
+            arena.Advance(typeLength);
+            arena.GetSpan(1)[0] = (byte)':';
+            arena.Advance(1);
+            int idLength = Encoding.UTF8.GetBytes(id, arena.GetSpan(Encoding.UTF8.GetMaxByteCount(id.Length)));
+            arena.Advance(idLength);
+            byte[] field = DerivedGrantSet.Encode(new GrantRecord { Principal = principals.Ref(p) });
+            arena.Write(field);
+            _typeLength[p] = typeLength;
+            _flatLength[p] = typeLength + 1 + idLength;
+            _fieldLength[p] = field.Length;
+        }
+
+        _arena = arena.WrittenSpan.ToArray();
+        ByTupleRank = [.. Enumerable.Range(0, Count)];
+        Array.Sort(ByTupleRank, (a, b) =>
+        {
+            int c = Type(a).SequenceCompareTo(Type(b));
+            return c != 0 ? c : Id(a).SequenceCompareTo(Id(b));
+        });
+        int[] byFlat = [.. ByTupleRank];
+        Array.Sort(byFlat, (a, b) => Flat(a).SequenceCompareTo(Flat(b)));
+        FlatIsTuple = byFlat.AsSpan().SequenceEqual(ByTupleRank);
+        TupleRank = Invert(ByTupleRank);
+        FlatRank = Invert(byFlat);
+    }
+
+    public int Count { get; }
+
+    /// <summary>Principals (intern ids) in tuple order.</summary>
+    public int[] ByTupleRank { get; }
+
+    /// <summary>Each principal's place in tuple order.</summary>
+    public int[] TupleRank { get; }
+
+    /// <summary>Each principal's place in the order of <c>type:id</c>.</summary>
+    public int[] FlatRank { get; }
+
+    /// <summary>Whether both orders agree (always, unless a type sorts before another only through the colon).</summary>
+    public bool FlatIsTuple { get; }
+
+    public ReadOnlySpan<byte> Type(int p) => _arena.AsSpan(_start[p], _typeLength[p]);
+
+    public ReadOnlySpan<byte> Id(int p) => _arena.AsSpan(_start[p] + _typeLength[p] + 1, _flatLength[p] - _typeLength[p] - 1);
+
+    public ReadOnlySpan<byte> Flat(int p) => _arena.AsSpan(_start[p], _flatLength[p]);
+
+    public ReadOnlySpan<byte> Field(int p) => _arena.AsSpan(_start[p] + _flatLength[p], _fieldLength[p]);
+
+    private static int[] Invert(int[] order)
+    {
+        var rank = new int[order.Length];
+        for (int r = 0; r < order.Length; r++)
+        {
+            rank[order[r]] = r;
+        }
+
+        return rank;
+    }
+}
