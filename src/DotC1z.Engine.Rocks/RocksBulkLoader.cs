@@ -496,7 +496,10 @@ internal sealed class RocksBulkLoader : IBulkLoader
         }
 
         var built = new ConcurrentDictionary<Piece, string>();
-        var digests = new System.Collections.Concurrent.ConcurrentBag<GrantDigestBuilder>();
+        var digests = new System.Collections.Concurrent.ConcurrentBag<PrimaryDigests>();
+
+        // A sorted set that knows its grants' digests is not hashed again (docs/DESIGN.md §9).
+        bool setsHashed = _sortedSets.Count != 0 && _sortedSets.TrueForAll(s => s.Set.Digests is not null);
         // The streamed primary needs only its last blocks written: it finishes beside the pieces.
         var streamed = _streamFinish = _primaryStream is { } stream
             ? Task.Run(() => stream.Finish(cancellationToken), cancellationToken)
@@ -511,7 +514,7 @@ internal sealed class RocksBulkLoader : IBulkLoader
                 piece =>
                 {
                     bool early = speculative && piece.Keyspace != KsGrant && GrantOutputFor(piece.Keyspace) is not null;
-                    if (BuildPiece(piece, early ? noneDead : dead, digests, cancellationToken) is { } sst)
+                    if (BuildPiece(piece, early ? noneDead : dead, digests, setsHashed, cancellationToken) is { } sst)
                     {
                         built[piece] = sst;
                     }
@@ -531,7 +534,7 @@ internal sealed class RocksBulkLoader : IBulkLoader
 
             Parallel.ForEach(again, parallel, piece =>
             {
-                if (BuildPiece(piece, dead, digests, cancellationToken) is { } sst)
+                if (BuildPiece(piece, dead, digests, setsHashed, cancellationToken) is { } sst)
                 {
                     built[piece] = sst;
                 }
@@ -566,10 +569,22 @@ internal sealed class RocksBulkLoader : IBulkLoader
             var all = _primaryStream?.Digests ?? new GrantDigestBuilder();
             foreach (var part in digests)
             {
-                all.Merge(part);
+                all.Merge(part.Builder);
             }
 
-            known = all.ByEntitlement;
+            if (setsHashed)
+            {
+                foreach (var (set, _) in _sortedSets)
+                {
+                    foreach (var (entitlement, digest) in set.Digests!)
+                    {
+                        all.Add(entitlement, digest);
+                    }
+                }
+            }
+
+            // A set's grant that lost to a record with its id is in the set's digests: they no longer add up.
+            known = setsHashed && digests.Any(d => d.SortedGrantLost) ? null : all.ByEntitlement;
         }
 
         cancellationToken.ThrowIfCancellationRequested();
@@ -629,7 +644,7 @@ internal sealed class RocksBulkLoader : IBulkLoader
     };
 
     /// <summary>Sorts one keyspace's last arena, merges it with its spill runs and writes one SST (null when empty); a split keyspace's part reads only its slice of the grant chunk.</summary>
-    private string? BuildPiece(Piece piece, HashSet<long> dead, System.Collections.Concurrent.ConcurrentBag<GrantDigestBuilder> digests, CancellationToken ct)
+    private string? BuildPiece(Piece piece, HashSet<long> dead, System.Collections.Concurrent.ConcurrentBag<PrimaryDigests> digests, bool setsHashed, CancellationToken ct)
     {
         int ks = piece.Keyspace;
         var sources = new List<IKvSource>();
@@ -665,10 +680,10 @@ internal sealed class RocksBulkLoader : IBulkLoader
             }
 
             using var sst = new SstOutput(Path.Combine(_workDir, $"ingest-{ks:D2}-{piece.Part:D2}.sst"), _store.Directory);
-            GrantDigestBuilder? folded = null;
+            PrimaryDigests? folded = null;
             if (ks == KsGrant)
             {
-                digests.Add(folded = new GrantDigestBuilder());
+                digests.Add(folded = new PrimaryDigests(hashSorted: !setsHashed));
             }
 
             WriteSst(sst, sources, dead, isPrimary: ks <= KsAsset, folded, ct);
@@ -691,10 +706,15 @@ internal sealed class RocksBulkLoader : IBulkLoader
     /// <param name="digests">For the grant primary: folds every grant written.</param>
     /// <param name="ct">Cancellation.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WriteSst(SstOutput sst, List<IKvSource> sources, HashSet<long> dead, bool isPrimary, GrantDigestBuilder? digests, CancellationToken ct)
+    private static void WriteSst(SstOutput sst, List<IKvSource> sources, HashSet<long> dead, bool isPrimary, PrimaryDigests? digests, CancellationToken ct)
     {
         // One source (the common case: everything fit in one chunk) streams straight through.
-        var merged = sources.Count == 1 ? sources[0] : new MergeSource(sources);
+        var merged = sources.Count switch
+        {
+            1 => sources[0],
+            2 => new TwoWayMerge(sources[0], sources[1]),
+            _ => new MergeSource(sources),
+        };
         if (merged.DistinctKeys)
         {
             // No key repeats here: every live entry goes straight to the writer (an index entry can
@@ -708,7 +728,7 @@ internal sealed class RocksBulkLoader : IBulkLoader
                 }
 
                 sst.Put(merged.Key, merged.Value);
-                digests?.AddEncoded(merged.Value);
+                digests?.Fold(merged, merged.Value);
                 if ((sst.Count & 0xFFFF) == 0)
                 {
                     ct.ThrowIfCancellationRequested();
@@ -718,7 +738,7 @@ internal sealed class RocksBulkLoader : IBulkLoader
             return;
         }
 
-        if (merged is MergeSource { SourcesDistinct: true } across)
+        if (merged is KvMerge { SourcesDistinct: true } across)
         {
             // Keys repeat only across sources, and the heap gives equal keys by rising sequence: an entry whose key the
             // next one repeats lost to a later record. (Its other entries are dropped through the dead set.)
@@ -737,13 +757,15 @@ internal sealed class RocksBulkLoader : IBulkLoader
                         {
                             dead.Add(across.Seq);
                         }
+
+                        digests?.Lost(across.Current);
                     }
 
                     continue;
                 }
 
                 sst.Put(across.Key, across.Value);
-                digests?.AddEncoded(across.Value);
+                digests?.Fold(across.Current, across.Value);
                 if ((sst.Count & 0xFFFF) == 0)
                 {
                     ct.ThrowIfCancellationRequested();
@@ -757,6 +779,7 @@ internal sealed class RocksBulkLoader : IBulkLoader
         byte[] pendingValue = ArrayPool<byte>.Shared.Rent(4096);
         int pendingKeyLength = -1, pendingValueLength = 0;
         long pendingSeq = -1;
+        IKvSource? pendingSource = null;
         try
         {
             while (merged.MoveNext())
@@ -776,17 +799,20 @@ internal sealed class RocksBulkLoader : IBulkLoader
                         {
                             dead.Add(pendingSeq);
                         }
+
+                        digests?.Lost(pendingSource!);
                     }
 
                     Copy(merged.Value, ref pendingValue, out pendingValueLength);
                     pendingSeq = seq;
+                    pendingSource = CurrentSource(merged);
                 }
                 else
                 {
                     if (pendingKeyLength >= 0)
                     {
                         sst.Put(pendingKey.AsSpan(0, pendingKeyLength), pendingValue.AsSpan(0, pendingValueLength));
-                        digests?.AddEncoded(pendingValue.AsSpan(0, pendingValueLength));
+                        digests?.Fold(pendingSource!, pendingValue.AsSpan(0, pendingValueLength));
                         if ((sst.Count & 0xFFFF) == 0)
                         {
                             ct.ThrowIfCancellationRequested();
@@ -796,13 +822,14 @@ internal sealed class RocksBulkLoader : IBulkLoader
                     Copy(key, ref pendingKey, out pendingKeyLength);
                     Copy(merged.Value, ref pendingValue, out pendingValueLength);
                     pendingSeq = seq;
+                    pendingSource = CurrentSource(merged);
                 }
             }
 
             if (pendingKeyLength >= 0)
             {
                 sst.Put(pendingKey.AsSpan(0, pendingKeyLength), pendingValue.AsSpan(0, pendingValueLength));
-                digests?.AddEncoded(pendingValue.AsSpan(0, pendingValueLength));
+                digests?.Fold(pendingSource!, pendingValue.AsSpan(0, pendingValueLength));
             }
         }
         finally
@@ -810,6 +837,29 @@ internal sealed class RocksBulkLoader : IBulkLoader
             ArrayPool<byte>.Shared.Return(pendingKey);
             ArrayPool<byte>.Shared.Return(pendingValue);
         }
+    }
+
+    private static IKvSource CurrentSource(IKvSource merged) => merged is KvMerge m ? m.Current : merged;
+
+    /// <summary>
+    /// The digests folded while the grant primary is written: every grant, except those of sorted sets whose digests the
+    /// set gives (<see cref="ISortedGrantSet.Digests"/>); notes when such a grant loses to a record with its id.
+    /// </summary>
+    private sealed class PrimaryDigests(bool hashSorted)
+    {
+        public GrantDigestBuilder Builder { get; } = new();
+
+        public bool SortedGrantLost { get; private set; }
+
+        public void Fold(IKvSource from, ReadOnlySpan<byte> value)
+        {
+            if (hashSorted || from is not SortedGrantSource)
+            {
+                Builder.AddEncoded(value);
+            }
+        }
+
+        public void Lost(IKvSource from) => SortedGrantLost |= from is SortedGrantSource;
     }
 
     // The set is only written during the primary phase; index-phase readers never race a writer,
@@ -872,8 +922,92 @@ internal sealed class RocksBulkLoader : IBulkLoader
         }
     }
 
+    /// <summary>A merge of sorted sources, ordered by key, then sequence.</summary>
+    private abstract class KvMerge : IKvSource
+    {
+        public abstract ReadOnlySpan<byte> Key { get; }
+
+        public abstract ReadOnlySpan<byte> Value { get; }
+
+        public abstract long Seq { get; }
+
+        /// <summary>The source of the current entry.</summary>
+        public abstract IKvSource Current { get; }
+
+        /// <summary>Whether no source repeats a key within itself (keys can still repeat across sources).</summary>
+        public abstract bool SourcesDistinct { get; }
+
+        /// <summary>Whether the entry after the current one has the same key (it then has a higher sequence).</summary>
+        public abstract bool NextHasSameKey { get; }
+
+        public abstract bool MoveNext();
+
+        public void Dispose()
+        {
+        }
+    }
+
+    /// <summary>Two sources (a sorted grant set beside the records added one by one): one comparison per entry, no heap.</summary>
+    private sealed class TwoWayMerge(IKvSource a, IKvSource b) : KvMerge
+    {
+        private IKvSource _current = a;
+        private IKvSource _other = b;
+        private bool _currentLive;
+        private bool _otherLive;
+        private bool _started;
+
+        public override ReadOnlySpan<byte> Key => _current.Key;
+
+        public override ReadOnlySpan<byte> Value => _current.Value;
+
+        public override long Seq => _current.Seq;
+
+        public override IKvSource Current => _current;
+
+        public override bool SourcesDistinct => _current.DistinctKeys && _other.DistinctKeys;
+
+        public override bool NextHasSameKey => _otherLive && _other.Key.SequenceEqual(_current.Key);
+
+        public override bool MoveNext()
+        {
+            if (!_started)
+            {
+                _started = true;
+                _currentLive = _current.MoveNext();
+                _otherLive = _other.MoveNext();
+            }
+            else
+            {
+                // The current source moves only now: its key stayed valid while the caller used it.
+                _currentLive = _current.MoveNext();
+            }
+
+            if (!_currentLive)
+            {
+                if (!_otherLive)
+                {
+                    return false;
+                }
+
+                (_current, _other, _currentLive, _otherLive) = (_other, _current, true, false);
+                return true;
+            }
+
+            if (_otherLive)
+            {
+                int c = _current.Key.SequenceCompareTo(_other.Key);
+                if (c > 0 || (c == 0 && _current.Seq > _other.Seq))
+                {
+                    (_current, _other) = (_other, _current);
+                }
+            }
+
+            return true;
+        }
+    }
+
     /// <summary>A k-way merge of sorted sources, ordered by key, then sequence.</summary>
-    private sealed class MergeSource : IKvSource
+    private sealed class MergeSource : KvMerge
     {
         private readonly List<IKvSource> _sources;
         private readonly PriorityQueue<int, int> _queue;
@@ -896,19 +1030,19 @@ internal sealed class RocksBulkLoader : IBulkLoader
             }
         }
 
-        public ReadOnlySpan<byte> Key => _sources[_current].Key;
+        public override ReadOnlySpan<byte> Key => _sources[_current].Key;
 
-        public ReadOnlySpan<byte> Value => _sources[_current].Value;
+        public override ReadOnlySpan<byte> Value => _sources[_current].Value;
 
-        public long Seq => _sources[_current].Seq;
+        public override long Seq => _sources[_current].Seq;
 
-        /// <summary>Whether no source repeats a key within itself (keys can still repeat across sources).</summary>
-        public bool SourcesDistinct => _sources.TrueForAll(s => s.DistinctKeys);
+        public override IKvSource Current => _sources[_current];
 
-        /// <summary>Whether the entry after the current one has the same key (it then has a higher sequence).</summary>
-        public bool NextHasSameKey => _queue.TryPeek(out int next, out _) && _sources[next].Key.SequenceEqual(Key);
+        public override bool SourcesDistinct => _sources.TrueForAll(s => s.DistinctKeys);
 
-        public bool MoveNext()
+        public override bool NextHasSameKey => _queue.TryPeek(out int next, out _) && _sources[next].Key.SequenceEqual(Key);
+
+        public override bool MoveNext()
         {
             // The current source moves only now: its key stayed valid while the caller used it.
             if (_current >= 0 && _sources[_current].MoveNext())
@@ -917,10 +1051,6 @@ internal sealed class RocksBulkLoader : IBulkLoader
             }
 
             return _queue.TryDequeue(out _current, out _);
-        }
-
-        public void Dispose()
-        {
         }
     }
 }

@@ -88,6 +88,41 @@ public sealed class GrantDigestTests : IDisposable
         Assert.Contains(report.Problems, p => p.Contains("the grants of 1 entitlements do not match their digests in the manifest (first: group:eng:member)", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void Hashing_from_the_three_layout_parts_equals_the_content_hash()
+    {
+        int seed = Seeds.Get(1621);
+        var rng = new Random(seed);
+        string[] alphabet = ["a", "b", ":", "\0", "\u0001", "é", "\U0001F600"];
+        string Text(int max)
+        {
+            var sb = new System.Text.StringBuilder();
+            for (int i = rng.Next(max + 1); i > 0; i--)
+            {
+                sb.Append(System.Text.RegularExpressions.Regex.Unescape(alphabet[rng.Next(alphabet.Length)]));
+            }
+
+            return sb.ToString();
+        }
+
+        for (int n = 0; n < 2000; n++)
+        {
+            string rt = Text(2), rid = Text(2);
+            var g = new GrantRecord
+            {
+                Entitlement = rng.Next(20) == 0 ? null : new EntitlementRef { ResourceTypeId = rt, ResourceId = rid, EntitlementId = rng.Next(2) == 0 ? $"{rt}:{rid}:{Text(2)}" : Text(3) },
+                Principal = rng.Next(20) == 0 ? null : new PrincipalRef { ResourceTypeId = Text(1), ResourceId = Text(3) },
+            };
+            for (int i = rng.Next(4); i > 0; i--)
+            {
+                g.Sources[Text(3)] = new GrantSourceRecord();
+            }
+
+            ulong parts = GrantDigest.HashLayout(GrantDigest.EntitlementLayout(g.Entitlement), GrantDigest.PrincipalLayout(g.Principal), GrantDigest.SourcesLayout(g.Sources.Keys));
+            Assert.True(parts == GrantDigest.ContentHash(g), $"seed={seed}, grant {n}: {g}");
+        }
+    }
+
     [Theory]
     [InlineData(1, 1_000_000, false)]
     [InlineData(2, 7, false)]

@@ -75,12 +75,7 @@ public readonly record struct GrantDigest(long Count, ulong Xor)
         string rid = grant.Entitlement?.ResourceId ?? string.Empty;
         string id = grant.Entitlement?.EntitlementId ?? string.Empty;
 
-        // The entitlement's structural identity: flag "1" with the rest as tail when the id is "rt:rid:rest".
-        bool structured = id.Length >= rt.Length + rid.Length + 2
-            && id.StartsWith(rt, StringComparison.Ordinal)
-            && id[rt.Length] == ':'
-            && string.CompareOrdinal(id, rt.Length + 1, rid, 0, rid.Length) == 0
-            && id[rt.Length + 1 + rid.Length] == ':';
+        bool structured = Structured(id, rt, rid);
         ReadOnlySpan<char> tail = structured ? id.AsSpan(rt.Length + rid.Length + 2) : id;
         string prt = grant.Principal?.ResourceTypeId ?? string.Empty;
         string pid = grant.Principal?.ResourceId ?? string.Empty;
@@ -130,7 +125,101 @@ public readonly record struct GrantDigest(long Count, ulong Xor)
         }
     }
 
+    // The entitlement's structural identity: flag "1" with the rest as tail when the id is "rt:rid:rest".
+    private static bool Structured(string id, string rt, string rid) =>
+        id.Length >= rt.Length + rid.Length + 2
+            && id.StartsWith(rt, StringComparison.Ordinal)
+            && id[rt.Length] == ':'
+            && string.CompareOrdinal(id, rt.Length + 1, rid, 0, rid.Length) == 0
+            && id[rt.Length + 1 + rid.Length] == ':';
+
     private static ReadOnlySpan<byte> Slice(ReadOnlySpan<byte> text, (int Start, int Length) at) => text.Slice(at.Start, at.Length);
+
+    /// <summary>
+    /// The entitlement's part of the hashed layout (<see cref="ContentHash(GrantRecord)"/>): <c>rt 00 rid 00 flag 00 tail 00</c>,
+    /// elements escaped. With <see cref="PrincipalLayout"/> and <see cref="SourcesLayout"/> it lets a producer of many
+    /// grants from shared parts (an expansion's derived grants) hash each from three pieces (<see cref="HashLayout(ReadOnlySpan{byte}, ReadOnlySpan{byte}, ReadOnlySpan{byte})"/>).
+    /// </summary>
+    /// <param name="entitlement">The grant's entitlement (null: all empty).</param>
+    /// <returns>The bytes.</returns>
+    public static byte[] EntitlementLayout(EntitlementRef? entitlement)
+    {
+        string rt = entitlement?.ResourceTypeId ?? string.Empty;
+        string rid = entitlement?.ResourceId ?? string.Empty;
+        string id = entitlement?.EntitlementId ?? string.Empty;
+        bool structured = Structured(id, rt, rid);
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        AppendEscaped(buffer, rt);
+        buffer.Write([TupleCodec.Separator]);
+        AppendEscaped(buffer, rid);
+        buffer.Write([TupleCodec.Separator, structured ? (byte)'1' : (byte)'0', TupleCodec.Separator]);
+        AppendEscaped(buffer, structured ? id[(rt.Length + rid.Length + 2)..] : id);
+        buffer.Write([TupleCodec.Separator]);
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>The principal's part of the hashed layout: <c>prt 00 pid</c>, escaped (see <see cref="EntitlementLayout"/>).</summary>
+    /// <param name="principal">The grant's principal (null: both empty).</param>
+    /// <returns>The bytes.</returns>
+    public static byte[] PrincipalLayout(PrincipalRef? principal)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        AppendEscaped(buffer, principal?.ResourceTypeId ?? string.Empty);
+        buffer.Write([TupleCodec.Separator]);
+        AppendEscaped(buffer, principal?.ResourceId ?? string.Empty);
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>The sources' part of the hashed layout: <c>00 key</c> per key of the sources map, escaped, in UTF-8 byte order (see <see cref="EntitlementLayout"/>).</summary>
+    /// <param name="sourceKeys">The keys of the grant's sources map.</param>
+    /// <returns>The bytes.</returns>
+    public static byte[] SourcesLayout(IEnumerable<string> sourceKeys)
+    {
+        string[] keys = [.. sourceKeys];
+        Array.Sort(keys, Utf8Ordinal.Instance);
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        foreach (string key in keys)
+        {
+            buffer.Write([TupleCodec.Separator]);
+            AppendEscaped(buffer, key);
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>The content hash of a grant from its three layout parts (<see cref="EntitlementLayout"/>, <see cref="PrincipalLayout"/>, <see cref="SourcesLayout"/>): equal to <see cref="ContentHash(GrantRecord)"/>.</summary>
+    /// <param name="entitlement">The entitlement's part.</param>
+    /// <param name="principal">The principal's part.</param>
+    /// <param name="sources">The sources' part.</param>
+    /// <returns>The hash.</returns>
+    [System.Runtime.CompilerServices.SkipLocalsInit]
+    public static ulong HashLayout(ReadOnlySpan<byte> entitlement, ReadOnlySpan<byte> principal, ReadOnlySpan<byte> sources)
+    {
+        int length = entitlement.Length + principal.Length + sources.Length;
+        byte[]? rented = null;
+        Span<byte> buffer = length <= StackBufferBytes ? stackalloc byte[StackBufferBytes] : (rented = ArrayPool<byte>.Shared.Rent(length));
+        try
+        {
+            entitlement.CopyTo(buffer);
+            principal.CopyTo(buffer[entitlement.Length..]);
+            sources.CopyTo(buffer[(entitlement.Length + principal.Length)..]);
+            return XxHash64.HashToUInt64(buffer[..length]);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    private static void AppendEscaped(System.Buffers.ArrayBufferWriter<byte> buffer, ReadOnlySpan<char> text)
+    {
+        byte[] utf8 = System.Text.Encoding.UTF8.GetBytes(text.ToArray());
+        int written = Escaped(utf8, buffer.GetSpan(TupleCodec.MaxEncodedLength(utf8.Length)));
+        buffer.Advance(written);
+    }
 
     /// <summary>
     /// XXH64 of the hashed layout (docs/FORMAT.md, "Grant digests") from UTF-8 elements: rt 00 rid 00 flag 00 tail 00
@@ -452,6 +541,17 @@ public sealed class GrantDigestBuilder
         }
 
         Fold(_entryOfUtf8[index], hash);
+    }
+
+    /// <summary>Folds in the digest of grants of one entitlement (disjoint from this builder's).</summary>
+    /// <param name="entitlementId">The entitlement.</param>
+    /// <param name="digest">Their digest.</param>
+    public void Add(string entitlementId, GrantDigest digest)
+    {
+        ArgumentNullException.ThrowIfNull(entitlementId);
+        int index = EntryOf(entitlementId);
+        ref var e = ref System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_entries)[index];
+        e.Digest = e.Digest.Combine(digest);
     }
 
     /// <summary>Folds in another builder's grants (disjoint from this one's).</summary>

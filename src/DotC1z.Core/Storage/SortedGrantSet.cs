@@ -34,6 +34,12 @@ public interface ISortedGrantSet
     /// <param name="order">The order.</param>
     /// <returns>A cursor owned by the caller; it may run on any thread, beside other cursors of the set.</returns>
     ISortedGrantCursor Open(GrantOrder order);
+
+    /// <summary>
+    /// The digests of the set's grants by entitlement id (<see cref="GrantDigest"/>), when the producer computed them
+    /// from the grants' shared parts; null leaves the loader to hash every grant.
+    /// </summary>
+    IReadOnlyDictionary<string, GrantDigest>? Digests => null;
 }
 
 /// <summary>One pass over an <see cref="ISortedGrantSet"/>; spans are valid until the next <see cref="MoveNext"/>.</summary>

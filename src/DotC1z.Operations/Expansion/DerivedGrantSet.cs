@@ -40,6 +40,10 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
     /// <inheritdoc/>
     public long Count { get; private set; }
 
+    /// <inheritdoc/>
+    /// <remarks>Hashed from each grant's three layout parts (entitlement, principal, template's sources) as the grants are taken.</remarks>
+    public IReadOnlyDictionary<string, GrantDigest>? Digests { get; private set; }
+
     /// <summary>
     /// Takes the derived grants of a destination — every principal not <paramref name="consumed"/> by an existing
     /// grant — unless they would exceed the budget (the caller then writes them as records).
@@ -68,6 +72,7 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
         // (tuple rank << 32 | template): sorting puts the principals in the by-entitlement order.
         var keys = new long[added];
         var suffixes = new List<byte[]>();
+        var sourceLayouts = new List<byte[]>();
         var single = new int[d.Edges.Count * 2];
         Array.Fill(single, -1);
         Dictionary<EntrySlice, int>? multiple = null;
@@ -87,7 +92,7 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
                 if (slot < 0)
                 {
                     slot = suffixes.Count;
-                    suffixes.Add(Encode(DerivedGrants.Template(d, from, to, null, now, immutable)));
+                    AddTemplate(DerivedGrants.Template(d, from, to, null, now, immutable));
                 }
 
                 template = slot;
@@ -99,7 +104,7 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
                 if (!multiple.TryGetValue(key, out template))
                 {
                     multiple[key] = template = suffixes.Count;
-                    suffixes.Add(Encode(DerivedGrants.Template(d, from, to, null, now, immutable)));
+                    AddTemplate(DerivedGrants.Template(d, from, to, null, now, immutable));
                 }
             }
 
@@ -109,15 +114,19 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
         Array.Sort(keys);
         var principals = new int[n];
         var templates = new int[n];
+        byte[] entitlementLayout = GrantDigest.EntitlementLayout(entRef);
+        ulong xor = 0;
         for (int k = 0; k < n; k++)
         {
             principals[k] = _principals.ByTupleRank[(int)(keys[k] >> 32)];
             templates[k] = (int)(uint)keys[k];
+            xor ^= GrantDigest.HashLayout(entitlementLayout, _principals.Layout(principals[k]), sourceLayouts[templates[k]]);
         }
 
         byte[] target = Encoding.UTF8.GetBytes(d.Target);
         _blocks.Add(new Block
         {
+            TargetId = d.Target,
             Target = target,
             Colon = [.. target, (byte)':'],
             ResourceType = Encoding.UTF8.GetBytes(entRef.ResourceTypeId),
@@ -127,9 +136,18 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
             Principals = principals,
             Templates = templates,
             FirstOrdinal = Count,
+            EntitlementLayout = entitlementLayout,
+            SourceLayouts = [.. sourceLayouts],
+            Digest = new GrantDigest(n, xor),
         });
         Count += n;
         return true;
+
+        void AddTemplate(GrantRecord t)
+        {
+            suffixes.Add(Encode(t));
+            sourceLayouts.Add(GrantDigest.SourcesLayout(t.Sources.Keys));
+        }
     }
 
     /// <summary>Fixes the orders once every destination is in; derived ids that repeat (possible only between entitlements whose ids extend one another past a colon) keep the last destination's grant, as writing them one by one did.</summary>
@@ -166,6 +184,23 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
         {
             FindRepeatedIds();
         }
+
+        // A repeated id's losing grant is not written: out of its entitlement's digest.
+        foreach (long ordinal in _dead ?? [])
+        {
+            var block = BlockOf(ordinal);
+            int position = (int)(ordinal - block.FirstOrdinal);
+            ulong hash = GrantDigest.HashLayout(block.EntitlementLayout, _principals.Layout(block.Principals[position]), block.SourceLayouts[block.Templates[position]]);
+            block.Digest = new GrantDigest(block.Digest.Count - 1, block.Digest.Xor ^ hash);
+        }
+
+        var digests = new Dictionary<string, GrantDigest>(_blocks.Count, StringComparer.Ordinal);
+        foreach (var block in _blocks)
+        {
+            digests[block.TargetId] = digests.TryGetValue(block.TargetId, out var d) ? d.Combine(block.Digest) : block.Digest;
+        }
+
+        Digests = digests;
     }
 
     /// <inheritdoc/>
@@ -176,28 +211,19 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
             throw new InvalidOperationException("the set is not sealed");
         }
 
-        return new Cursor(this, order switch
+        // Whole blocks one after another, in each block's own order, unless ids interleave between blocks or within one.
+        bool wholeBlocks = !_hasClusters && _principals.FlatIsTuple;
+        return order switch
         {
-            GrantOrder.ById => IdOrder(_byColon),
-            GrantOrder.ByEntitlement => EntitlementOrder(),
-            GrantOrder.ByPrincipal => PrincipalOrder(),
-            GrantOrder.ByEntitlementResource => ResourceOrder(),
+            GrantOrder.ByEntitlement => new Cursor(this, _byTarget),
+            GrantOrder.ById => wholeBlocks ? new Cursor(this, _byColon) : new Cursor(this, IdOrder(_byColon)),
+            GrantOrder.ByEntitlementResource => wholeBlocks ? new Cursor(this, ByResource()) : new Cursor(this, ResourceOrder()),
+            GrantOrder.ByPrincipal => new Cursor(this, PrincipalOrder()),
             _ => throw new ArgumentOutOfRangeException(nameof(order)),
-        });
+        };
     }
 
     private static long Pack(int block, int position) => ((long)block << 32) | (uint)position;
-
-    private IEnumerable<long> EntitlementOrder()
-    {
-        foreach (int b in _byTarget)
-        {
-            for (int i = 0; i < _blocks[b].Principals.Length; i++)
-            {
-                yield return Pack(b, i);
-            }
-        }
-    }
 
     /// <summary>Id order over blocks sorted by "T:": a block alone in its cluster in principal order, a cluster merged by whole ids.</summary>
     private IEnumerable<long> IdOrder(IReadOnlyList<int> blocks)
@@ -264,7 +290,8 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
         }
     }
 
-    private IEnumerable<long> ResourceOrder()
+    /// <summary>Blocks by the entitlement's resource, then "T:".</summary>
+    private int[] ByResource()
     {
         int[] byResource = [.. _byColon];
         Array.Sort(byResource, (a, b) =>
@@ -273,6 +300,12 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
             c = c != 0 ? c : _blocks[a].ResourceId.AsSpan().SequenceCompareTo(_blocks[b].ResourceId);
             return c != 0 ? c : _blocks[a].Colon.AsSpan().SequenceCompareTo(_blocks[b].Colon);
         });
+        return byResource;
+    }
+
+    private IEnumerable<long> ResourceOrder()
+    {
+        int[] byResource = ByResource();
         for (int i = 0; i < byResource.Length;)
         {
             int j = i + 1;
@@ -295,7 +328,7 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
     /// The transposition: each principal's grants (principals in by-entitlement order), in id order — blocks by "T:",
     /// one principal's ids sharing <c>:type:id</c> — built with a counting sort, 8 bytes a grant while it is read.
     /// </summary>
-    private IEnumerable<long> PrincipalOrder()
+    private long[] PrincipalOrder()
     {
         var starts = new int[_principals.Count + 1];
         foreach (var block in _blocks)
@@ -345,10 +378,7 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
             }
         }
 
-        foreach (long e in entries)
-        {
-            yield return e;
-        }
+        return entries;
     }
 
     private void FindRepeatedIds()
@@ -370,6 +400,26 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
             previous = id;
             previousOrdinal = ordinal;
         }
+    }
+
+    /// <summary>The block holding a grant (blocks are in the order they were taken, by rising first ordinal).</summary>
+    private Block BlockOf(long ordinal)
+    {
+        int lo = 0, hi = _blocks.Count - 1;
+        while (lo < hi)
+        {
+            int mid = (lo + hi + 1) >> 1;
+            if (_blocks[mid].FirstOrdinal <= ordinal)
+            {
+                lo = mid;
+            }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
+
+        return _blocks[lo];
     }
 
     private long OrdinalOf(long entry) => _blocks[(int)(entry >> 32)].FirstOrdinal + (int)entry;
@@ -401,6 +451,8 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
     /// <summary>One destination's derived grants, principals in by-entitlement order.</summary>
     private sealed class Block
     {
+        public required string TargetId { get; init; }
+
         public required byte[] Target { get; init; }
 
         /// <summary><c>T:</c>, the start of every derived id of the block.</summary>
@@ -422,6 +474,15 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
 
         public required long FirstOrdinal { get; init; }
 
+        /// <summary>The entitlement's part of each grant's hashed layout (<see cref="GrantDigest.EntitlementLayout"/>).</summary>
+        public required byte[] EntitlementLayout { get; init; }
+
+        /// <summary>Per template: the sources' part of the hashed layout.</summary>
+        public required byte[][] SourceLayouts { get; init; }
+
+        /// <summary>The digest of the block's grants written (repeated ids' losers taken out at <see cref="Seal"/>).</summary>
+        public required GrantDigest Digest { get; set; }
+
         /// <summary>The first block of its cluster (sealed sets).</summary>
         public int Cluster { get; set; }
     }
@@ -433,16 +494,43 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
         public int Compare(byte[]? x, byte[]? y) => x.AsSpan().SequenceCompareTo(y);
     }
 
-    private sealed class Cursor(DerivedGrantSet set, IEnumerable<long> order) : ISortedGrantCursor
+    /// <summary>
+    /// A pass in one order: whole blocks in a given order (the common case, no enumerator per grant), an array of
+    /// packed (block, position) entries, or an enumeration of them.
+    /// </summary>
+    private sealed class Cursor : ISortedGrantCursor
     {
-        private readonly IEnumerator<long> _entries = order.GetEnumerator();
+        private readonly DerivedGrantSet _set;
+        private readonly int[]? _blockOrder;
+        private readonly long[]? _list;
+        private readonly IEnumerator<long>? _entries;
+        private int _next = -1;
         private Block _block = null!;
-        private int _position;
+        private int _blockLength;
+        private int _position = -1;
         private int _principal;
         private byte[] _id = new byte[256];
         private int _idLength;
         private byte[] _value = new byte[1024];
         private int _valueLength = -1;
+
+        public Cursor(DerivedGrantSet set, int[] blockOrder)
+        {
+            _set = set;
+            _blockOrder = blockOrder;
+        }
+
+        public Cursor(DerivedGrantSet set, long[] entries)
+        {
+            _set = set;
+            _list = entries;
+        }
+
+        public Cursor(DerivedGrantSet set, IEnumerable<long> entries)
+        {
+            _set = set;
+            _entries = entries.GetEnumerator();
+        }
 
         public long Ordinal { get; private set; }
 
@@ -454,9 +542,9 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
 
         public ReadOnlySpan<byte> EntitlementResourceId => _block.ResourceId;
 
-        public ReadOnlySpan<byte> PrincipalType => set._principals.Type(_principal);
+        public ReadOnlySpan<byte> PrincipalType => _set._principals.Type(_principal);
 
-        public ReadOnlySpan<byte> PrincipalId => set._principals.Id(_principal);
+        public ReadOnlySpan<byte> PrincipalId => _set._principals.Id(_principal);
 
         public ReadOnlySpan<byte> Value
         {
@@ -473,19 +561,16 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
 
         public bool MoveNext()
         {
-            while (_entries.MoveNext())
+            while (Advance())
             {
-                long e = _entries.Current;
-                _block = set._blocks[(int)(e >> 32)];
-                _position = (int)e;
                 Ordinal = _block.FirstOrdinal + _position;
-                if (set._dead is { } dead && dead.Contains(Ordinal))
+                if (_set._dead is { } dead && dead.Contains(Ordinal))
                 {
                     continue;
                 }
 
                 _principal = _block.Principals[_position];
-                var flat = set._principals.Flat(_principal);
+                var flat = _set._principals.Flat(_principal);
                 int length = _block.Colon.Length + flat.Length;
                 if (length > _id.Length)
                 {
@@ -502,10 +587,57 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
             return false;
         }
 
+        private bool Advance()
+        {
+            if (_blockOrder is not null)
+            {
+                if (++_position < _blockLength)
+                {
+                    return true;
+                }
+
+                while (++_next < _blockOrder.Length)
+                {
+                    _block = _set._blocks[_blockOrder[_next]];
+                    _blockLength = _block.Principals.Length;
+                    _position = 0;
+                    if (_blockLength > 0)
+                    {
+                        return true;
+                    }
+                }
+
+                return false;
+            }
+
+            long e;
+            if (_list is not null)
+            {
+                if (++_next >= _list.Length)
+                {
+                    return false;
+                }
+
+                e = _list[_next];
+            }
+            else if (_entries!.MoveNext())
+            {
+                e = _entries.Current;
+            }
+            else
+            {
+                return false;
+            }
+
+            _block = _set._blocks[(int)(e >> 32)];
+            _position = (int)e;
+            return true;
+        }
+
         /// <summary>Field 2 (the id), then the entitlement, the principal and the template: the canonical field order.</summary>
         private void BuildValue()
         {
-            var principal = set._principals.Field(_principal);
+            var principal = _set._principals.Field(_principal);
             var suffix = _block.Suffixes[_block.Templates[_position]];
             int length = 1 + 5 + _idLength + _block.EntitlementField.Length + principal.Length + suffix.Length;
             if (length > _value.Length)
@@ -537,13 +669,13 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
             _valueLength = n + suffix.Length;
         }
 
-        public void Dispose() => _entries.Dispose();
+        public void Dispose() => _entries?.Dispose();
     }
 }
 
 /// <summary>
 /// The bytes of an expansion's principals for derived grants, in one arena: <c>type:id</c> (the end of a derived id),
-/// and field 4 of a grant (the principal, encoded); with their ranks in tuple order (type, then id) and in the order of
+/// field 4 of a grant (the principal, encoded) and the principal's part of the digest layout; with their ranks in tuple order (type, then id) and in the order of
 /// <c>type:id</c>.
 /// </summary>
 internal sealed class PrincipalBytes
@@ -553,6 +685,7 @@ internal sealed class PrincipalBytes
     private readonly int[] _typeLength;
     private readonly int[] _flatLength;
     private readonly int[] _fieldLength;
+    private readonly int[] _layoutLength;
 
     public PrincipalBytes(PrincipalTable principals)
     {
@@ -561,6 +694,7 @@ internal sealed class PrincipalBytes
         _typeLength = new int[Count];
         _flatLength = new int[Count];
         _fieldLength = new int[Count];
+        _layoutLength = new int[Count];
         var arena = new ArrayBufferWriter<byte>();
         for (int p = 0; p < Count; p++)
         {
@@ -574,6 +708,9 @@ internal sealed class PrincipalBytes
             arena.Advance(idLength);
             byte[] field = DerivedGrantSet.Encode(new GrantRecord { Principal = principals.Ref(p) });
             arena.Write(field);
+            byte[] layout = GrantDigest.PrincipalLayout(principals.Ref(p));
+            arena.Write(layout);
+            _layoutLength[p] = layout.Length;
             _typeLength[p] = typeLength;
             _flatLength[p] = typeLength + 1 + idLength;
             _fieldLength[p] = field.Length;
@@ -614,6 +751,9 @@ internal sealed class PrincipalBytes
     public ReadOnlySpan<byte> Flat(int p) => _arena.AsSpan(_start[p], _flatLength[p]);
 
     public ReadOnlySpan<byte> Field(int p) => _arena.AsSpan(_start[p] + _flatLength[p], _fieldLength[p]);
+
+    /// <summary>The principal's part of a grant's hashed layout (<see cref="GrantDigest.PrincipalLayout"/>).</summary>
+    public ReadOnlySpan<byte> Layout(int p) => _arena.AsSpan(_start[p] + _flatLength[p] + _fieldLength[p], _layoutLength[p]);
 
     private static int[] Invert(int[] order)
     {

@@ -3,6 +3,7 @@ using DotC1z.Codecs;
 using DotC1z.Engine.Rocks;
 using DotC1z.Equivalence;
 using DotC1z.Records;
+using DotC1z.Storage;
 using DotC1z.Tests.Shared;
 
 namespace DotC1z.Operations.Tests.Expansion;
@@ -80,7 +81,7 @@ public sealed class StreamingExpansionProperties : IDisposable
     public void Derived_grants_written_as_a_sorted_set_equal_the_record_road_byte_for_byte()
     {
         int seed0 = Seeds.Get(20_005);
-        long sorted = 0, mixed = 0;
+        long sorted = 0, mixed = 0, knownDigests = 0;
         byte[]? buffer = null;
         try
         {
@@ -116,6 +117,14 @@ public sealed class StreamingExpansionProperties : IDisposable
                     }
                 }
 
+                // The digests the load keeps (the set's own for its grants) are those of the grants written.
+                if (rocks.TryGetGrantDigests(s, out var known))
+                {
+                    knownDigests++;
+                    var scanned = GrantDigest.ByEntitlement(rocks, s);
+                    Assert.True(scanned.OrderBy(p => p.Key, StringComparer.Ordinal).SequenceEqual(known.OrderBy(p => p.Key, StringComparer.Ordinal)), $"seed={seed}: known digests differ from the grants'");
+                }
+
                 sorted += got.DerivedGrantsSorted;
                 mixed += got.DerivedGrantsSorted > 0 && got.DerivedGrantsSorted < got.GrantsCreated ? 1 : 0;
             }
@@ -128,8 +137,8 @@ public sealed class StreamingExpansionProperties : IDisposable
             }
         }
 
-        // The sorted road ran, and shared loads with the record road.
-        Assert.True(sorted > 400 && mixed > 3, $"sorted={sorted} mixed={mixed}");
+        // The sorted road ran, shared loads with the record road, and left known digests.
+        Assert.True(sorted > 400 && mixed > 3 && knownDigests > 100, $"sorted={sorted} mixed={mixed} known digests={knownDigests}");
     }
 
     [Fact]
@@ -168,6 +177,8 @@ public sealed class StreamingExpansionProperties : IDisposable
         Assert.Equal(source.Count(s).Grants + want.GrantsCreated - 1, records.Count(s).Grants);
         Assert.True(rocks.TryGetGrant(s, "a:user:group:p1", out var kept));
         Assert.Equal("a:user", kept.Entitlement.EntitlementId);
+        Assert.True(rocks.TryGetGrantDigests(s, out var known));
+        Assert.True(GrantDigest.ByEntitlement(rocks, s).OrderBy(p => p.Key, StringComparer.Ordinal).SequenceEqual(known.OrderBy(p => p.Key, StringComparer.Ordinal)));
         string diff = ExpansionScenario.Differences(ExpansionScenario.Snapshot(records, s), ExpansionScenario.Snapshot(rocks, s));
         Assert.True(diff.Length == 0, diff);
         Assert.True(rocks.VerifyConsistency().IsConsistent);
