@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Text;
 using DotC1z.Codecs;
 using DotC1z.Records;
@@ -13,13 +14,25 @@ namespace DotC1z.Operations;
 /// edges — handed to a bulk loader that writes them straight into its sorted outputs (docs/DESIGN.md §9, "Derived grants
 /// as a sorted set"). A derived grant is <c>T:type:id</c> with the destination's entitlement, the principal and a
 /// template of sources, discovery time and the GrantImmutable marker; its stored bytes are the concatenation of four
-/// pre-encoded pieces (id, entitlement, principal, template), byte for byte what encoding the record gives. Built by the
-/// reduce thread destination by destination, then <see cref="Seal"/>ed; read by any number of cursors at once.
+/// pre-encoded pieces (id, entitlement, principal, template), byte for byte what encoding the record gives. The reduce
+/// thread hands over destination after destination (<see cref="TryTake"/>); a builder thread of the set sorts their
+/// principals, encodes their templates and hashes their digests beside it; <see cref="Seal"/> waits for it and fixes
+/// the orders. Read by any number of cursors at once.
 /// </summary>
-internal sealed class DerivedGrantSet : ISortedGrantSet
+internal sealed class DerivedGrantSet : ISortedGrantSet, IDisposable
 {
-    /// <summary>Bytes held per grant: principal and template (8), and its place in the by-principal order while that is written (8).</summary>
-    public const int BytesPerGrant = 16;
+    // Destinations waiting for the builder: a few, so the reduce runs ahead without holding many.
+    private const int PendingDestinations = 16;
+
+    private readonly BlockingCollection<Pending> _pending = new(PendingDestinations);
+    private readonly CancellationTokenSource _builderFailed = new();
+    private Task? _builder;
+    private long _reserved;
+    private Transposed? _transposed;
+    private int[]? _templateOfRank;
+
+    /// <summary>Bytes held per grant: principal and template (8), and its place and template in the by-principal order while that is written (12).</summary>
+    public const int BytesPerGrant = 20;
 
     private readonly PrincipalBytes _principals;
     private readonly long _budgetGrants;
@@ -46,10 +59,11 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
 
     /// <summary>
     /// Takes the derived grants of a destination — every principal not <paramref name="consumed"/> by an existing
-    /// grant — unless they would exceed the budget (the caller then writes them as records).
+    /// grant — unless they would exceed the budget (the caller then writes them as records). The destination must stay
+    /// unchanged; the builder thread reads it later. Called from one thread, destinations in the order of writing.
     /// </summary>
     /// <returns>Whether the grants were taken.</returns>
-    public bool TryAdd(Destination d, bool[] consumed, EntitlementRef entRef, Timestamp now, Any immutable, out int added)
+    public bool TryTake(Destination d, bool[] consumed, EntitlementRef entRef, Timestamp now, Any immutable, out int added)
     {
         if (_sealed)
         {
@@ -62,12 +76,51 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
             added += consumed[i] ? 0 : 1;
         }
 
-        if (added == 0 || Count + added > _budgetGrants)
+        if (added == 0 || _reserved + added > _budgetGrants)
         {
             bool none = added == 0;
             added = 0;
             return none;
         }
+
+        _reserved += added;
+        _builder ??= Task.Factory.StartNew(Build, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        try
+        {
+            _pending.Add(new Pending(d, consumed, entRef, now, immutable, added), _builderFailed.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // The builder failed: its exception is the one to report.
+            _builder.GetAwaiter().GetResult();
+            throw;
+        }
+
+        return true;
+    }
+
+    /// <summary>A destination handed over, waiting for the builder.</summary>
+    private sealed record Pending(Destination D, bool[] Consumed, EntitlementRef EntRef, Timestamp Now, Any Immutable, int Added);
+
+    private void Build()
+    {
+        try
+        {
+            foreach (var p in _pending.GetConsumingEnumerable())
+            {
+                Add(p.D, p.Consumed, p.EntRef, p.Now, p.Immutable, p.Added);
+            }
+        }
+        catch
+        {
+            _builderFailed.Cancel();
+            throw;
+        }
+    }
+
+    /// <summary>Builds one destination's block (the builder thread).</summary>
+    private void Add(Destination d, bool[] consumed, EntitlementRef entRef, Timestamp now, Any immutable, int added)
+    {
 
         // (tuple rank << 32 | template): sorting puts the principals in the by-entitlement order.
         var keys = new long[added];
@@ -111,7 +164,7 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
             keys[n++] = ((long)_principals.TupleRank[d.Principals[i]] << 32) | (uint)template;
         }
 
-        Array.Sort(keys);
+        SortByRank(keys);
         var principals = new int[n];
         var templates = new int[n];
         byte[] entitlementLayout = GrantDigest.EntitlementLayout(entRef);
@@ -141,7 +194,6 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
             Digest = new GrantDigest(n, xor),
         });
         Count += n;
-        return true;
 
         void AddTemplate(GrantRecord t)
         {
@@ -150,7 +202,47 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
         }
     }
 
-    /// <summary>Fixes the orders once every destination is in; derived ids that repeat (possible only between entitlements whose ids extend one another past a colon) keep the last destination's grant, as writing them one by one did.</summary>
+    /// <summary>
+    /// Sorts (rank, template) keys by rank. Ranks are distinct (one key per principal), so a destination holding a good
+    /// share of all principals is bucketed through an array of every rank — linear — and only a sparse one is sorted.
+    /// </summary>
+    private void SortByRank(long[] keys)
+    {
+        int ranks = _principals.Count;
+        if ((long)keys.Length * 16 < ranks)
+        {
+            Array.Sort(keys);
+            return;
+        }
+
+        if (_templateOfRank is null)
+        {
+            _templateOfRank = new int[ranks];
+            Array.Fill(_templateOfRank, -1);
+        }
+
+        foreach (long key in keys)
+        {
+            _templateOfRank[(int)(key >> 32)] = (int)(uint)key;
+        }
+
+        int n = 0;
+        for (int r = 0; r < ranks; r++)
+        {
+            int template = _templateOfRank[r];
+            if (template >= 0)
+            {
+                keys[n++] = ((long)r << 32) | (uint)template;
+                _templateOfRank[r] = -1;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Waits for the builder and fixes the orders once every destination is in (the by-principal order is built here,
+    /// before the load needs it); derived ids that repeat (possible only between entitlements whose ids extend one
+    /// another past a colon) keep the last destination's grant, as writing them one by one did.
+    /// </summary>
     public void Seal()
     {
         if (_sealed)
@@ -158,6 +250,8 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
             return;
         }
 
+        _pending.CompleteAdding();
+        _builder?.GetAwaiter().GetResult();
         _sealed = true;
         _byTarget = [.. Enumerable.Range(0, _blocks.Count)];
         Array.Sort(_byTarget, (a, b) => _blocks[a].Target.AsSpan().SequenceCompareTo(_blocks[b].Target));
@@ -201,6 +295,24 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
         }
 
         Digests = digests;
+        _transposed = Transpose();
+    }
+
+    /// <summary>Stops the builder when the expansion failed before <see cref="Seal"/> (its failure, if any, is not reported again).</summary>
+    public void Dispose()
+    {
+        _pending.CompleteAdding();
+        try
+        {
+            _builder?.Wait();
+        }
+        catch (AggregateException)
+        {
+            // Reported by TryTake or Seal.
+        }
+
+        _pending.Dispose();
+        _builderFailed.Dispose();
     }
 
     /// <inheritdoc/>
@@ -218,7 +330,7 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
             GrantOrder.ByEntitlement => new Cursor(this, _byTarget),
             GrantOrder.ById => wholeBlocks ? new Cursor(this, _byColon) : new Cursor(this, IdOrder(_byColon)),
             GrantOrder.ByEntitlementResource => wholeBlocks ? new Cursor(this, ByResource()) : new Cursor(this, ResourceOrder()),
-            GrantOrder.ByPrincipal => new Cursor(this, PrincipalOrder()),
+            GrantOrder.ByPrincipal => new Cursor(this, _transposed!),
             _ => throw new ArgumentOutOfRangeException(nameof(order)),
         };
     }
@@ -326,9 +438,10 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
 
     /// <summary>
     /// The transposition: each principal's grants (principals in by-entitlement order), in id order — blocks by "T:",
-    /// one principal's ids sharing <c>:type:id</c> — built with a counting sort, 8 bytes a grant while it is read.
+    /// one principal's ids sharing <c>:type:id</c> — built with a counting sort, 12 bytes a grant while it is read: the
+    /// packed (block, position) and the template beside it, so the pass reads no block's arrays at random.
     /// </summary>
-    private long[] PrincipalOrder()
+    private Transposed Transpose()
     {
         var starts = new int[_principals.Count + 1];
         foreach (var block in _blocks)
@@ -344,16 +457,31 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
             starts[r + 1] += starts[r];
         }
 
-        var next = starts[..^1];
-        var entries = new long[Count];
-        foreach (int b in _byColon)
+        // Every slot is written below: no zeroing. The scattered writes are the cost; two lanes each take half the
+        // principals (each reading every block, sequentially).
+        var entries = GC.AllocateUninitializedArray<long>(checked((int)Count));
+        var templates = GC.AllocateUninitializedArray<int>(checked((int)Count));
+        int lanes = Math.Max(1, Math.Min(Math.Min(2, Environment.ProcessorCount), _principals.Count));
+        int split = _principals.Count / lanes;
+        Parallel.For(0, lanes, new ParallelOptions { MaxDegreeOfParallelism = lanes }, lane =>
         {
-            var block = _blocks[b];
-            for (int i = 0; i < block.Principals.Length; i++)
+            int from = lane * split, to = lane == lanes - 1 ? _principals.Count : from + split;
+            var next = starts[..^1];
+            foreach (int b in _byColon)
             {
-                entries[next[_principals.TupleRank[block.Principals[i]]]++] = Pack(b, i);
+                var block = _blocks[b];
+                for (int i = 0; i < block.Principals.Length; i++)
+                {
+                    int rank = _principals.TupleRank[block.Principals[i]];
+                    if (rank >= from && rank < to)
+                    {
+                        int at = next[rank]++;
+                        entries[at] = Pack(b, i);
+                        templates[at] = block.Templates[i];
+                    }
+                }
             }
-        }
+        });
 
         if (_hasClusters)
         {
@@ -370,7 +498,7 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
 
                     if (j - i > 1)
                     {
-                        Array.Sort(entries, i, j - i, Comparer<long>.Create((x, y) => ByteOrder.Instance.Compare(IdOf(x), IdOf(y))));
+                        Array.Sort(entries, templates, i, j - i, Comparer<long>.Create((x, y) => ByteOrder.Instance.Compare(IdOf(x), IdOf(y))));
                     }
 
                     i = j;
@@ -378,7 +506,7 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
             }
         }
 
-        return entries;
+        return new Transposed(entries, templates, starts);
     }
 
     private void FindRepeatedIds()
@@ -487,6 +615,9 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
         public int Cluster { get; set; }
     }
 
+    /// <summary>The by-principal order: packed (block, position) entries, their templates, and where each principal rank's entries start.</summary>
+    private sealed record Transposed(long[] Entries, int[] Templates, int[] Starts);
+
     private sealed class ByteOrder : IComparer<byte[]>
     {
         public static readonly ByteOrder Instance = new();
@@ -502,13 +633,15 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
     {
         private readonly DerivedGrantSet _set;
         private readonly int[]? _blockOrder;
-        private readonly long[]? _list;
+        private readonly Transposed? _transposed;
         private readonly IEnumerator<long>? _entries;
         private int _next = -1;
         private Block _block = null!;
         private int _blockLength;
         private int _position = -1;
         private int _principal;
+        private int _template;
+        private int _rank;
         private byte[] _id = new byte[256];
         private int _idLength;
         private byte[] _value = new byte[1024];
@@ -520,10 +653,10 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
             _blockOrder = blockOrder;
         }
 
-        public Cursor(DerivedGrantSet set, long[] entries)
+        public Cursor(DerivedGrantSet set, Transposed transposed)
         {
             _set = set;
-            _list = entries;
+            _transposed = transposed;
         }
 
         public Cursor(DerivedGrantSet set, IEnumerable<long> entries)
@@ -569,7 +702,6 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
                     continue;
                 }
 
-                _principal = _block.Principals[_position];
                 var flat = _set._principals.Flat(_principal);
                 int length = _block.Colon.Length + flat.Length;
                 if (length > _id.Length)
@@ -591,36 +723,49 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
         {
             if (_blockOrder is not null)
             {
-                if (++_position < _blockLength)
+                if (++_position >= _blockLength)
                 {
-                    return true;
-                }
-
-                while (++_next < _blockOrder.Length)
-                {
-                    _block = _set._blocks[_blockOrder[_next]];
-                    _blockLength = _block.Principals.Length;
-                    _position = 0;
-                    if (_blockLength > 0)
+                    do
                     {
-                        return true;
+                        if (++_next >= _blockOrder.Length)
+                        {
+                            return false;
+                        }
+
+                        _block = _set._blocks[_blockOrder[_next]];
+                        _blockLength = _block.Principals.Length;
+                        _position = 0;
                     }
+                    while (_blockLength == 0);
                 }
 
-                return false;
+                _principal = _block.Principals[_position];
+                _template = _block.Templates[_position];
+                return true;
             }
 
             long e;
-            if (_list is not null)
+            if (_transposed is not null)
             {
-                if (++_next >= _list.Length)
+                if (++_next >= _transposed.Entries.Length)
                 {
                     return false;
                 }
 
-                e = _list[_next];
+                while (_next >= _transposed.Starts[_rank + 1])
+                {
+                    _rank++;
+                }
+
+                e = _transposed.Entries[_next];
+                _block = _set._blocks[(int)(e >> 32)];
+                _position = (int)e;
+                _principal = _set._principals.ByTupleRank[_rank];
+                _template = _transposed.Templates[_next];
+                return true;
             }
-            else if (_entries!.MoveNext())
+
+            if (_entries!.MoveNext())
             {
                 e = _entries.Current;
             }
@@ -631,6 +776,8 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
 
             _block = _set._blocks[(int)(e >> 32)];
             _position = (int)e;
+            _principal = _block.Principals[_position];
+            _template = _block.Templates[_position];
             return true;
         }
 
@@ -638,7 +785,7 @@ internal sealed class DerivedGrantSet : ISortedGrantSet
         private void BuildValue()
         {
             var principal = _set._principals.Field(_principal);
-            var suffix = _block.Suffixes[_block.Templates[_position]];
+            var suffix = _block.Suffixes[_template];
             int length = 1 + 5 + _idLength + _block.EntitlementField.Length + principal.Length + suffix.Length;
             if (length > _value.Length)
             {

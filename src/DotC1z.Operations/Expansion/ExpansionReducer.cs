@@ -176,11 +176,14 @@ internal sealed class ExpansionReducer(ExpansionPlan plan, PrincipalTable princi
 
         // (principal << 32 | edge << 1 | recorded): sorting groups each principal's edges in application order.
         long[] buffer = ArrayPool<long>.Shared.Rent((int)Math.Max(1, total));
+        long[]? spare = null;
         int count = 0;
+        var runs = new List<int>(edges.Count + 1);
         try
         {
             for (int j = 0; j < edges.Count; j++)
             {
+                runs.Add(count);
                 var edge = edges[j];
                 var filter = filters[j];
                 using var reader = sets.Open(edge.Source, original: false);
@@ -201,10 +204,15 @@ internal sealed class ExpansionReducer(ExpansionPlan plan, PrincipalTable princi
                 }
             }
 
-            // A single edge yields its source's order, already ascending by principal.
+            // Each edge yields its source's order, ascending by principal: the runs are merged, not sorted.
+            runs.Add(count);
             if (edges.Count > 1)
             {
-                Array.Sort(buffer, 0, count);
+                spare = ArrayPool<long>.Shared.Rent(buffer.Length);
+                if (MergeRuns(buffer, spare, runs) != buffer)
+                {
+                    (buffer, spare) = (spare, buffer);
+                }
             }
 
             var ps = new List<int>();
@@ -230,7 +238,43 @@ internal sealed class ExpansionReducer(ExpansionPlan plan, PrincipalTable princi
         finally
         {
             ArrayPool<long>.Shared.Return(buffer);
+            if (spare is not null)
+            {
+                ArrayPool<long>.Shared.Return(spare);
+            }
         }
+    }
+
+    /// <summary>
+    /// Merges the sorted runs <c>[bounds[i], bounds[i + 1])</c> of <paramref name="a"/> pairwise, back and forth with
+    /// <paramref name="b"/>, until one is left: O(n log runs) where a sort is O(n log n). Returns the array holding it.
+    /// </summary>
+    internal static long[] MergeRuns(long[] a, long[] b, List<int> bounds)
+    {
+        var current = bounds;
+        while (current.Count > 2)
+        {
+            var next = new List<int>((current.Count / 2) + 2) { current[0] };
+            for (int r = 0; r + 1 < current.Count; r += 2)
+            {
+                int lo = current[r], mid = current[r + 1], hi = r + 2 < current.Count ? current[r + 2] : mid;
+                int i = lo, j = mid, k = lo;
+                while (i < mid && j < hi)
+                {
+                    b[k++] = a[i] <= a[j] ? a[i++] : a[j++];
+                }
+
+                Array.Copy(a, i, b, k, mid - i);
+                k += mid - i;
+                Array.Copy(a, j, b, k, hi - j);
+                next.Add(hi);
+            }
+
+            (a, b) = (b, a);
+            current = next;
+        }
+
+        return a;
     }
 
     private void Finish(string target, Destination d)

@@ -45,9 +45,9 @@ public sealed record ExpansionOptions
 
     /// <summary>
     /// Memory budget, in bytes, for derived grants handed to a bulk loader that takes them as a sorted set
-    /// (<see cref="IBulkLoader.AcceptsSortedGrantSets"/>; docs/DESIGN.md §9): 16 bytes a grant until the load completes.
+    /// (<see cref="IBulkLoader.AcceptsSortedGrantSets"/>; docs/DESIGN.md §9): 20 bytes a grant until the load completes.
     /// The derived grants of destinations beyond it are written as records, which the loader encodes, sorts and spills.
-    /// 256 MiB by default (16M derived grants); 0 writes every derived grant as a record.
+    /// 256 MiB by default (13.4M derived grants); 0 writes every derived grant as a record.
     /// </summary>
     public long DerivedSetBudgetBytes { get; init; } = 256L << 20;
 
@@ -234,6 +234,7 @@ public static partial class GrantExpander
             // outputs at Complete, instead of encoded, sorted and spilled one by one (docs/DESIGN.md §9).
             long derivedBudget = loader.AcceptsSortedGrantSets ? Math.Max(0, options.DerivedSetBudgetBytes) : -1;
             (result, var derived) = Run(source, sync, plan, options, loader.Add, CopyRest, derivedBudget, cancellationToken, writeUnchanged: true);
+            using var builtSet = derived;
             if (derived is { Count: > 0 })
             {
                 loader.AddSortedGrants(derived);
@@ -326,6 +327,11 @@ public static partial class GrantExpander
 
                 set?.Seal();
             }
+            catch
+            {
+                set?.Dispose();
+                throw;
+            }
             finally
             {
                 queue.CompleteAdding();
@@ -416,7 +422,7 @@ public static partial class GrantExpander
             }
         }
 
-        if (set is not null && set.TryAdd(d, consumed, entRef, now, immutable, out int added))
+        if (set is not null && set.TryTake(d, consumed, entRef, now, immutable, out int added))
         {
             return (added, updated, added);
         }

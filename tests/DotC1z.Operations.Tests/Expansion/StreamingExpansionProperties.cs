@@ -96,7 +96,7 @@ public sealed class StreamingExpansionProperties : IDisposable
                 var want = GrantExpander.ExpandInto(source, s, records, s, scenario.Options);
 
                 // The whole set, or a budget that takes a few destinations and leaves the rest to the record road.
-                var options = seed % 3 == 0 ? scenario.Options with { DerivedSetBudgetBytes = 16 * (1 + (seed % 7)) } : scenario.Options;
+                var options = seed % 3 == 0 ? scenario.Options with { DerivedSetBudgetBytes = 20 * (1 + (seed % 7)) } : scenario.Options;
                 using var rocks = RocksStore.Open(_dir.Combine($"s{seed}"), new RocksStoreOptions { Durability = RocksDurability.NoSync });
                 var got = GrantExpander.ExpandInto(source, s, rocks, s, options);
 
