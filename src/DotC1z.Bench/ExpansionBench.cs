@@ -278,10 +278,22 @@ public sealed partial class BenchRunner
     private (BenchResult Result, IC1zStore? Expanded) FullExpansion(string bench, string name, BenchEngine engine, IC1zStore input, Keys.SyncId sync, string path, bool keep)
     {
         long inputGrants = input.Count(sync).Grants;
-        int lastDecile = -1;
+        int lastDecile = -1, lastWritten = -1;
         var clock = Stopwatch.StartNew();
         var progress = new ExpansionProgressLines(p =>
         {
+            if (p.SortedEntriesTotal > 0)
+            {
+                int written = (int)(p.SortedEntriesWritten * 10 / p.SortedEntriesTotal);
+                if (written != lastWritten)
+                {
+                    lastWritten = written;
+                    _ctx.Err.WriteLine(string.Create(CultureInfo.InvariantCulture, $"bench: {bench} {p.SortedEntriesWritten}/{p.SortedEntriesTotal} derived grant entries written, {clock.ElapsedMilliseconds} ms"));
+                }
+
+                return;
+            }
+
             int decile = p.DestinationsDone * 10 / Math.Max(1, p.DestinationsTotal);
             if (decile != lastDecile)
             {

@@ -120,11 +120,29 @@ public static class ExpandCommand
             }
 
             // The latest sync is written once, expanded, through the output's bulk loader.
-            ProgressReporter? reporter = null;
-            var progress = new InlineProgress<ExpansionProgress>(p => (reporter ??= new ProgressReporter(ctx, "destination entitlements", p.DestinationsTotal)).Report(p.DestinationsDone));
+            ProgressReporter? reporter = null, writing = null;
+            var progress = new InlineProgress<ExpansionProgress>(p =>
+            {
+                if (p.SortedEntriesTotal == 0)
+                {
+                    (reporter ??= new ProgressReporter(ctx, "destination entitlements", p.DestinationsTotal)).Report(p.DestinationsDone);
+                    return;
+                }
+
+                // Then the derived grants' sorted outputs are written (the grant and its three index entries each).
+                if (writing is null)
+                {
+                    reporter?.Dispose();
+                    reporter = null;
+                    writing = new ProgressReporter(ctx, "derived grant entries written", p.SortedEntriesTotal);
+                }
+
+                writing.Report(p.SortedEntriesWritten);
+            });
             var options = new ExpansionOptions { LegacyIsDirectFalse = parse.GetValue(legacy), Progress = progress, SpillDirectory = spill };
             var result = GrantExpander.ExpandInto(source, latest, target.Store, latest, options, ctx.Cancellation);
             reporter?.Dispose();
+            writing?.Dispose();
             long grants = target.Store.Count(latest).Grants;
             target.Commit(ctx.Cancellation);
             ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"expanded sync {latest}: {result.Edges} edges, {result.Nodes} entitlements, {result.GrantsCreated} grants created, {result.GrantsUpdated} updated, {grants} grants in {sw.ElapsedMilliseconds} ms"));

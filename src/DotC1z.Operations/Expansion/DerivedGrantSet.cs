@@ -29,6 +29,8 @@ internal sealed class DerivedGrantSet : ISortedGrantSet, IDisposable
     private Task? _builder;
     private long _reserved;
     private Transposed? _transposed;
+    private readonly object _progressGate = new();
+    private long _entriesRead;
     private int[]? _templateOfRank;
 
     /// <summary>Bytes held per grant: principal and template (8), and its place and template in the by-principal order while that is written (12).</summary>
@@ -52,6 +54,24 @@ internal sealed class DerivedGrantSet : ISortedGrantSet, IDisposable
 
     /// <inheritdoc/>
     public long Count { get; private set; }
+
+    /// <summary>Entries a loader writes per grant: one per <see cref="GrantOrder"/>.</summary>
+    public int EntriesPerGrant => 4;
+
+    /// <summary>Called with the entries read so far by all cursors together, every 64Ki entries and at each cursor's end (one call at a time).</summary>
+    public Action<long>? Progress { get; set; }
+
+    private void Read(long entries)
+    {
+        long done = Interlocked.Add(ref _entriesRead, entries);
+        if (Progress is { } progress)
+        {
+            lock (_progressGate)
+            {
+                progress(done);
+            }
+        }
+    }
 
     /// <inheritdoc/>
     /// <remarks>Hashed from each grant's three layout parts (entitlement, principal, template's sources) as the grants are taken.</remarks>
@@ -647,6 +667,10 @@ internal sealed class DerivedGrantSet : ISortedGrantSet, IDisposable
         private byte[] _value = new byte[1024];
         private int _valueLength = -1;
 
+        // Progress every 64Ki entries read.
+        private const int ProgressMask = 0xFFFF;
+        private long _read;
+
         public Cursor(DerivedGrantSet set, int[] blockOrder)
         {
             _set = set;
@@ -713,6 +737,11 @@ internal sealed class DerivedGrantSet : ISortedGrantSet, IDisposable
                 flat.CopyTo(_id.AsSpan(_block.Colon.Length));
                 _idLength = length;
                 _valueLength = -1;
+                if ((++_read & ProgressMask) == 0)
+                {
+                    _set.Read(ProgressMask + 1);
+                }
+
                 return true;
             }
 
@@ -816,7 +845,12 @@ internal sealed class DerivedGrantSet : ISortedGrantSet, IDisposable
             _valueLength = n + suffix.Length;
         }
 
-        public void Dispose() => _entries?.Dispose();
+        public void Dispose()
+        {
+            _entries?.Dispose();
+            _set.Read(_read & ProgressMask);
+            _read = 0;
+        }
     }
 }
 

@@ -60,7 +60,11 @@ public sealed record ExpansionOptions
     /// </summary>
     public string? SpillDirectory { get; init; }
 
-    /// <summary>Progress, reported after each destination entitlement is written (from the calling thread).</summary>
+    /// <summary>
+    /// Progress, reported after each destination entitlement is written (from the calling thread), then, when the
+    /// derived grants went to the loader as a sorted set, while the loader writes them (from its threads, one report at
+    /// a time; <see cref="ExpansionProgress.SortedEntriesTotal"/> is set then).
+    /// </summary>
     public IProgress<ExpansionProgress>? Progress { get; init; }
 }
 
@@ -68,7 +72,17 @@ public sealed record ExpansionOptions
 /// <param name="DestinationsDone">Destination entitlements written.</param>
 /// <param name="DestinationsTotal">Destination entitlements to write.</param>
 /// <param name="GrantsWritten">Grants created or rewritten so far.</param>
-public readonly record struct ExpansionProgress(int DestinationsDone, int DestinationsTotal, long GrantsWritten);
+public readonly record struct ExpansionProgress(int DestinationsDone, int DestinationsTotal, long GrantsWritten)
+{
+    /// <summary>
+    /// Entries of the derived grants' sorted set the bulk loader has written (four per grant: the grant and its three
+    /// index entries); reported once every destination is done.
+    /// </summary>
+    public long SortedEntriesWritten { get; init; }
+
+    /// <summary>Entries of the sorted set to write; 0 while destinations are reduced, or when there is no sorted set.</summary>
+    public long SortedEntriesTotal { get; init; }
+}
 
 /// <summary>What an expansion did.</summary>
 /// <param name="Edges">Edges in the entitlement graph (after merging duplicates and dropping edges inside cycles).</param>
@@ -143,7 +157,7 @@ public static partial class GrantExpander
             }
         }
 
-        var (result, _) = Run(store, sync, plan, options, g =>
+        var (result, _, _) = Run(store, sync, plan, options, g =>
         {
             batch.Add(g);
             if (batch.Count >= options.BatchSize)
@@ -233,10 +247,18 @@ public static partial class GrantExpander
             // Derived grants go to the loader as one sorted set where it takes one: written straight into its sorted
             // outputs at Complete, instead of encoded, sorted and spilled one by one (docs/DESIGN.md §9).
             long derivedBudget = loader.AcceptsSortedGrantSets ? Math.Max(0, options.DerivedSetBudgetBytes) : -1;
-            (result, var derived) = Run(source, sync, plan, options, loader.Add, CopyRest, derivedBudget, cancellationToken, writeUnchanged: true);
+            (result, var derived, long written) = Run(source, sync, plan, options, loader.Add, CopyRest, derivedBudget, cancellationToken, writeUnchanged: true);
             using var builtSet = derived;
             if (derived is { Count: > 0 })
             {
+                // The load's last and longest part writes the set: progress goes on from the loader's threads.
+                if (options.Progress is { } progress)
+                {
+                    int destinations = plan.Destinations.Count;
+                    long total = derived.EntriesPerGrant * derived.Count;
+                    derived.Progress = done => progress.Report(new ExpansionProgress(destinations, destinations, written) { SortedEntriesWritten = done, SortedEntriesTotal = total });
+                }
+
                 loader.AddSortedGrants(derived);
             }
 
@@ -255,7 +277,7 @@ public static partial class GrantExpander
     /// between the two are bounded by <see cref="ExpansionOptions.PendingGrantsBudget"/>. With a non-negative
     /// derivedBudget, derived grants within it are kept as a sorted set (returned sealed) instead of emitted.
     /// </summary>
-    private static (ExpansionResult Result, DerivedGrantSet? Derived) Run(IC1zReader reader, SyncId sync, ExpansionPlan plan, ExpansionOptions options, Action<GrantRecord> emit, Action? beforeDestinations, long derivedBudget, CancellationToken cancellationToken, bool writeUnchanged = false)
+    private static (ExpansionResult Result, DerivedGrantSet? Derived, long Written) Run(IC1zReader reader, SyncId sync, ExpansionPlan plan, ExpansionOptions options, Action<GrantRecord> emit, Action? beforeDestinations, long derivedBudget, CancellationToken cancellationToken, bool writeUnchanged = false)
     {
         DerivedGrantSet? set = null;
         var principals = new PrincipalTable();
@@ -386,7 +408,7 @@ public static partial class GrantExpander
             HolderSetsSpilled = sets.SetsSpilled,
             DerivedGrantsSorted = sorted,
         };
-        return (result, set);
+        return (result, set, written);
     }
 
     /// <summary>Records built by the reduce, waiting for the writer; the last batch of a destination is marked, with the derived grants its destination put in the sorted set.</summary>

@@ -198,6 +198,34 @@ public sealed class StreamingExpansionProperties : IDisposable
     }
 
     [Fact]
+    public void Writing_a_sorted_set_reports_its_entries_after_the_destinations()
+    {
+        int seed0 = Seeds.Get(20_006);
+        for (int seed = seed0; seed < seed0 + 20; seed++)
+        {
+            var scenario = ExpansionScenario.Random(seed);
+            using var source = new MemoryStore();
+            var s = scenario.Load(source);
+            using var rocks = RocksStore.Open(_dir.Combine($"p{seed}"), new RocksStoreOptions { Durability = RocksDurability.NoSync });
+            var seen = new List<ExpansionProgress>();
+            var result = GrantExpander.ExpandInto(source, s, rocks, s, scenario.Options with { Progress = new SyncProgress(seen) });
+
+            var destinations = seen.TakeWhile(p => p.SortedEntriesTotal == 0).ToList();
+            var writing = seen.Skip(destinations.Count).ToList();
+            Assert.True(Enumerable.Range(1, result.EntitlementsRecomputed).SequenceEqual(destinations.Select(p => p.DestinationsDone)), $"seed={seed}");
+            if (result.DerivedGrantsSorted == 0)
+            {
+                Assert.True(writing.Count == 0, $"seed={seed}");
+                continue;
+            }
+
+            Assert.True(writing.Count > 0 && writing.All(p => p.SortedEntriesTotal == 4 * result.DerivedGrantsSorted), $"seed={seed}");
+            Assert.True(writing.Zip(writing.Skip(1)).All(p => p.First.SortedEntriesWritten <= p.Second.SortedEntriesWritten), $"seed={seed}: not monotonic");
+            Assert.True(writing[^1].SortedEntriesWritten == writing[^1].SortedEntriesTotal, $"seed={seed}: ended at {writing[^1]}");
+        }
+    }
+
+    [Fact]
     public void A_tiny_pending_budget_still_expands_everything()
     {
         int seed = Seeds.Get(20_004);
