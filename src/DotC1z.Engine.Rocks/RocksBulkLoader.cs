@@ -21,6 +21,8 @@ namespace DotC1z.Engine.Rocks;
 /// Grants, the bulk of every sync, take a faster road: a compact <see cref="GrantChunk"/> whose
 /// keyspaces come out in order without key sorts, a primary SST written on a second thread while ids
 /// arrive in order (<see cref="PrimarySstStream"/>), and large keyspaces cut into one SST per lane.
+/// Grants a producer hands over already sorted (<see cref="AddSortedGrants"/>: an expansion's derived grants) are
+/// merged straight into each grant keyspace's SST at <see cref="Complete"/>, never chunked or spilled.
 /// For a sync that already has records, records are buffered and applied at
 /// <see cref="Complete"/> as one atomic write batch with exact index maintenance.
 /// </summary>

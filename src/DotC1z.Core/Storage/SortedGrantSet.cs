@@ -1,7 +1,7 @@
 namespace DotC1z.Storage;
 
 /// <summary>
-/// The orders a store keeps grants in (docs/DESIGN.md §3): each is the ordinal order of the UTF-8 elements listed,
+/// The orders a store keeps grants in (docs/DESIGN.md §2.5, §4.4): each is the ordinal order of the UTF-8 elements listed,
 /// element by element, a shorter element before a longer one it starts.
 /// </summary>
 public enum GrantOrder
