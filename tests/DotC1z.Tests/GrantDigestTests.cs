@@ -88,22 +88,26 @@ public sealed class GrantDigestTests : IDisposable
         Assert.Contains(report.Problems, p => p.Contains("the grants of 1 entitlements do not match their digests in the manifest (first: group:eng:member)", StringComparison.Ordinal));
     }
 
+    // Strings with NUL, the escape byte, a colon, multi-byte and surrogate-pair characters.
+    private static readonly string[] Alphabet = ["a", "b", ":", "\0", "\u0001", "é", "\U0001F600"];
+
+    private static string RandomText(Random rng, int max)
+    {
+        var sb = new System.Text.StringBuilder();
+        for (int i = rng.Next(max + 1); i > 0; i--)
+        {
+            sb.Append(System.Text.RegularExpressions.Regex.Unescape(Alphabet[rng.Next(Alphabet.Length)]));
+        }
+
+        return sb.ToString();
+    }
+
     [Fact]
     public void Hashing_from_the_three_layout_parts_equals_the_content_hash()
     {
         int seed = Seeds.Get(1621);
         var rng = new Random(seed);
-        string[] alphabet = ["a", "b", ":", "\0", "\u0001", "é", "\U0001F600"];
-        string Text(int max)
-        {
-            var sb = new System.Text.StringBuilder();
-            for (int i = rng.Next(max + 1); i > 0; i--)
-            {
-                sb.Append(System.Text.RegularExpressions.Regex.Unescape(alphabet[rng.Next(alphabet.Length)]));
-            }
-
-            return sb.ToString();
-        }
+        string Text(int max) => RandomText(rng, max);
 
         for (int n = 0; n < 2000; n++)
         {
@@ -134,17 +138,7 @@ public sealed class GrantDigestTests : IDisposable
         // ids (the later grant wins) — loaded in id order (the primary streams) or shuffled (it is merged).
         int seed = Seeds.Get(1616 + seedOffset);
         var rng = new Random(seed);
-        string[] alphabet = ["a", "b", ":", "\0", "\u0001", "é", "\U0001F600"];
-        string Text(int max)
-        {
-            var sb = new System.Text.StringBuilder();
-            for (int i = rng.Next(max + 1); i > 0; i--)
-            {
-                sb.Append(System.Text.RegularExpressions.Regex.Unescape(alphabet[rng.Next(alphabet.Length)]));
-            }
-
-            return sb.ToString();
-        }
+        string Text(int max) => RandomText(rng, max);
 
         var grants = Enumerable.Range(0, 300).Select(_ =>
         {
