@@ -256,7 +256,8 @@ public static partial class GrantExpander
                 {
                     int destinations = plan.Destinations.Count;
                     long total = derived.EntriesPerGrant * derived.Count;
-                    derived.Progress = done => progress.Report(new ExpansionProgress(destinations, destinations, written) { SortedEntriesWritten = done, SortedEntriesTotal = total });
+                    // (A loader that reads an order twice — it rebuilds its indexes when a record's id met a set grant's — stays at 100 %.)
+                    derived.Progress = done => progress.Report(new ExpansionProgress(destinations, destinations, written) { SortedEntriesWritten = Math.Min(done, total), SortedEntriesTotal = total });
                 }
 
                 loader.AddSortedGrants(derived);
