@@ -705,7 +705,7 @@ internal sealed class RocksBulkLoader : IBulkLoader
     /// <param name="sources">The sorted sources.</param>
     /// <param name="dead">Sequences of replaced records.</param>
     /// <param name="isPrimary">Whether this is a primary keyspace.</param>
-    /// <param name="digests">For the grant primary: folds every grant written.</param>
+    /// <param name="digests">For the grant primary: folds every grant written (a sorted set's only when it gives no digests).</param>
     /// <param name="ct">Cancellation.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WriteSst(SstOutput sst, List<IKvSource> sources, HashSet<long> dead, bool isPrimary, PrimaryDigests? digests, CancellationToken ct)

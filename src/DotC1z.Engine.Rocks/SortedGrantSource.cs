@@ -40,9 +40,6 @@ internal sealed class SortedGrantSource : IKvSource
         });
     }
 
-    /// <summary>The index ids a sorted grant set feeds (none of its grants needs expansion), after the primary (0).</summary>
-    public static ReadOnlySpan<byte> Indexes => [Keyspace.IdxGrantByEntitlement, Keyspace.IdxGrantByPrincipal, Keyspace.IdxGrantByEntitlementResource];
-
     public ReadOnlySpan<byte> Key => _key.AsSpan(0, _keyLength);
 
     public ReadOnlySpan<byte> Value => _index == Keyspace.IdxGrantByEntitlementResource ? _primaryKey.AsSpan(0, _primaryKeyLength) : _cursor.Value;

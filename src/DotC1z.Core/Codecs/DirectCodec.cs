@@ -732,7 +732,11 @@ public sealed class GrantRecordCodec : DirectCodec<GrantRecord>
         return (int)Math.Min(int.MaxValue, (chars * 3) + bytes + (fields * 6) + 24);
     }
 
-    private static int WriteVarint(Span<byte> destination, ulong value)
+    /// <summary>Writes a protobuf base-128 varint (for callers that put a grant together from pre-encoded fields).</summary>
+    /// <param name="destination">At least 10 bytes, or as many as the value needs.</param>
+    /// <param name="value">The value.</param>
+    /// <returns>Bytes written.</returns>
+    public static int WriteVarint(Span<byte> destination, ulong value)
     {
         int i = 0;
         while (value >= 0x80)

@@ -148,14 +148,9 @@ public readonly record struct GrantDigest(long Count, ulong Xor)
         string rid = entitlement?.ResourceId ?? string.Empty;
         string id = entitlement?.EntitlementId ?? string.Empty;
         bool structured = Structured(id, rt, rid);
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-        AppendEscaped(buffer, rt);
-        buffer.Write([TupleCodec.Separator]);
-        AppendEscaped(buffer, rid);
-        buffer.Write([TupleCodec.Separator, structured ? (byte)'1' : (byte)'0', TupleCodec.Separator]);
-        AppendEscaped(buffer, structured ? id[(rt.Length + rid.Length + 2)..] : id);
-        buffer.Write([TupleCodec.Separator]);
-        return buffer.WrittenSpan.ToArray();
+        byte[] rt8 = Utf8(rt), rid8 = Utf8(rid), tail8 = Utf8(structured ? id[(rt.Length + rid.Length + 2)..] : id);
+        var part = new byte[TupleCodec.MaxEncodedLength(rt8.Length + rid8.Length + tail8.Length) + 5];
+        return part[..WriteEntitlementPart(part, rt8, rid8, structured, tail8)];
     }
 
     /// <summary>The principal's part of the hashed layout: <c>prt 00 pid</c>, escaped (see <see cref="EntitlementLayout"/>).</summary>
@@ -163,11 +158,9 @@ public readonly record struct GrantDigest(long Count, ulong Xor)
     /// <returns>The bytes.</returns>
     public static byte[] PrincipalLayout(PrincipalRef? principal)
     {
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-        AppendEscaped(buffer, principal?.ResourceTypeId ?? string.Empty);
-        buffer.Write([TupleCodec.Separator]);
-        AppendEscaped(buffer, principal?.ResourceId ?? string.Empty);
-        return buffer.WrittenSpan.ToArray();
+        byte[] prt = Utf8(principal?.ResourceTypeId ?? string.Empty), pid = Utf8(principal?.ResourceId ?? string.Empty);
+        var part = new byte[TupleCodec.MaxEncodedLength(prt.Length + pid.Length) + 1];
+        return part[..WritePrincipalPart(part, prt, pid)];
     }
 
     /// <summary>The sources' part of the hashed layout: <c>00 key</c> per key of the sources map, escaped, in UTF-8 byte order (see <see cref="EntitlementLayout"/>).</summary>
@@ -177,14 +170,15 @@ public readonly record struct GrantDigest(long Count, ulong Xor)
     {
         string[] keys = [.. sourceKeys];
         Array.Sort(keys, Utf8Ordinal.Instance);
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-        foreach (string key in keys)
+        byte[][] keys8 = [.. keys.Select(Utf8)];
+        var part = new byte[keys8.Sum(k => TupleCodec.MaxEncodedLength(k.Length) + 1)];
+        int n = 0;
+        foreach (byte[] key in keys8)
         {
-            buffer.Write([TupleCodec.Separator]);
-            AppendEscaped(buffer, key);
+            n += WriteSourcePart(part.AsSpan(n), key);
         }
 
-        return buffer.WrittenSpan.ToArray();
+        return part[..n];
     }
 
     /// <summary>The content hash of a grant from its three layout parts (<see cref="EntitlementLayout"/>, <see cref="PrincipalLayout"/>, <see cref="SourcesLayout"/>): equal to <see cref="ContentHash(GrantRecord)"/>.</summary>
@@ -214,11 +208,35 @@ public readonly record struct GrantDigest(long Count, ulong Xor)
         }
     }
 
-    private static void AppendEscaped(System.Buffers.ArrayBufferWriter<byte> buffer, ReadOnlySpan<char> text)
+    // Invalid UTF-16 becomes U+FFFD, as protobuf writes it.
+    private static byte[] Utf8(string text) => System.Text.Encoding.UTF8.GetBytes(text);
+
+    // The three parts of the hashed layout, every element escaped: "rt 00 rid 00 flag 00 tail 00", "prt 00 pid" and, per
+    // source key, "00 key". Each writes into a destination of at least its elements' escaped bound plus its separators.
+    private static int WriteEntitlementPart(Span<byte> destination, ReadOnlySpan<byte> rt, ReadOnlySpan<byte> rid, bool structured, ReadOnlySpan<byte> tail)
     {
-        byte[] utf8 = System.Text.Encoding.UTF8.GetBytes(text.ToArray());
-        int written = Escaped(utf8, buffer.GetSpan(TupleCodec.MaxEncodedLength(utf8.Length)));
-        buffer.Advance(written);
+        int n = Escaped(rt, destination);
+        destination[n++] = TupleCodec.Separator;
+        n += Escaped(rid, destination[n..]);
+        destination[n++] = TupleCodec.Separator;
+        destination[n++] = structured ? (byte)'1' : (byte)'0';
+        destination[n++] = TupleCodec.Separator;
+        n += Escaped(tail, destination[n..]);
+        destination[n++] = TupleCodec.Separator;
+        return n;
+    }
+
+    private static int WritePrincipalPart(Span<byte> destination, ReadOnlySpan<byte> prt, ReadOnlySpan<byte> pid)
+    {
+        int n = Escaped(prt, destination);
+        destination[n++] = TupleCodec.Separator;
+        return n + Escaped(pid, destination[n..]);
+    }
+
+    private static int WriteSourcePart(Span<byte> destination, ReadOnlySpan<byte> key)
+    {
+        destination[0] = TupleCodec.Separator;
+        return 1 + Escaped(key, destination[1..]);
     }
 
     /// <summary>
@@ -247,22 +265,11 @@ public readonly record struct GrantDigest(long Count, ulong Xor)
         Span<byte> buffer = bound <= StackBufferBytes ? stackalloc byte[StackBufferBytes] : (rented = ArrayPool<byte>.Shared.Rent(bound));
         try
         {
-            int n = 0;
-            n += Escaped(rt, buffer[n..]);
-            buffer[n++] = TupleCodec.Separator;
-            n += Escaped(rid, buffer[n..]);
-            buffer[n++] = TupleCodec.Separator;
-            buffer[n++] = structured ? (byte)'1' : (byte)'0';
-            buffer[n++] = TupleCodec.Separator;
-            n += Escaped(tail, buffer[n..]);
-            buffer[n++] = TupleCodec.Separator;
-            n += Escaped(prt, buffer[n..]);
-            buffer[n++] = TupleCodec.Separator;
-            n += Escaped(pid, buffer[n..]);
+            int n = WriteEntitlementPart(buffer, rt, rid, structured, tail);
+            n += WritePrincipalPart(buffer[n..], prt, pid);
             foreach (var k in sources)
             {
-                buffer[n++] = TupleCodec.Separator;
-                n += Escaped(Slice(text, k), buffer[n..]);
+                n += WriteSourcePart(buffer[n..], Slice(text, k));
             }
 
             return XxHash64.HashToUInt64(buffer[..n]);

@@ -1,4 +1,4 @@
-using System.Buffers;
+using DotC1z.Codecs;
 using DotC1z.Storage;
 
 namespace DotC1z.Operations;
@@ -184,18 +184,7 @@ internal sealed partial class DerivedGrantSet
 
             var span = _value.AsSpan();
             span[0] = 0x12;
-            int n = 1;
-            for (uint v = (uint)_idLength; ; v >>= 7)
-            {
-                if (v < 0x80)
-                {
-                    span[n++] = (byte)v;
-                    break;
-                }
-
-                span[n++] = (byte)(v | 0x80);
-            }
-
+            int n = 1 + GrantRecordCodec.WriteVarint(span[1..], (ulong)_idLength);
             _id.AsSpan(0, _idLength).CopyTo(span[n..]);
             n += _idLength;
             _block.EntitlementField.CopyTo(span[n..]);

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using System.Text;
 using DotC1z.Codecs;
 using DotC1z.Records;
@@ -8,7 +9,6 @@ using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 
 namespace DotC1z.Operations;
-
 
 /// <summary>
 /// An expansion's derived grants as a few numbers each — the destination, the principal, the combination of carrying
@@ -142,47 +142,26 @@ internal sealed partial class DerivedGrantSet : ISortedGrantSet, IDisposable
     /// <summary>Builds one destination's block (the builder thread).</summary>
     private void Add(Destination d, bool[] consumed, EntitlementRef entRef, Timestamp now, Any immutable, int added)
     {
+        // Per template: its encoded fields and the sources' part of the digest layout; the number is its place here.
+        var suffixes = new List<byte[]>();
+        var sourceLayouts = new List<byte[]>();
+        var templateOf = new DestinationTemplates<StrongBox<int>>(d, (from, to) =>
+        {
+            var t = DerivedGrants.Template(d, from, to, null, now, immutable);
+            suffixes.Add(Encode(t));
+            sourceLayouts.Add(GrantDigest.SourcesLayout(t.Sources.Keys));
+            return new StrongBox<int>(suffixes.Count - 1);
+        });
 
         // (tuple rank << 32 | template): sorting puts the principals in the by-entitlement order.
         var keys = new long[added];
-        var suffixes = new List<byte[]>();
-        var sourceLayouts = new List<byte[]>();
-        var single = new int[d.Edges.Count * 2];
-        Array.Fill(single, -1);
-        Dictionary<EntrySlice, int>? multiple = null;
         int n = 0;
         for (int i = 0; i < d.Count; i++)
         {
-            if (consumed[i])
+            if (!consumed[i])
             {
-                continue;
+                keys[n++] = ((long)_principals.TupleRank[d.Principals[i]] << 32) | (uint)templateOf.Of(i).Value;
             }
-
-            int from = d.Starts[i], to = d.Starts[i + 1];
-            int template;
-            if (to - from == 1)
-            {
-                ref int slot = ref single[d.Entries[from]];
-                if (slot < 0)
-                {
-                    slot = suffixes.Count;
-                    AddTemplate(DerivedGrants.Template(d, from, to, null, now, immutable));
-                }
-
-                template = slot;
-            }
-            else
-            {
-                multiple ??= [];
-                var key = new EntrySlice(d.Entries, from, to - from);
-                if (!multiple.TryGetValue(key, out template))
-                {
-                    multiple[key] = template = suffixes.Count;
-                    AddTemplate(DerivedGrants.Template(d, from, to, null, now, immutable));
-                }
-            }
-
-            keys[n++] = ((long)_principals.TupleRank[d.Principals[i]] << 32) | (uint)template;
         }
 
         SortByRank(keys);
@@ -215,12 +194,6 @@ internal sealed partial class DerivedGrantSet : ISortedGrantSet, IDisposable
             Digest = new GrantDigest(n, xor),
         });
         Count += n;
-
-        void AddTemplate(GrantRecord t)
-        {
-            suffixes.Add(Encode(t));
-            sourceLayouts.Add(GrantDigest.SourcesLayout(t.Sources.Keys));
-        }
     }
 
     /// <summary>
@@ -309,13 +282,8 @@ internal sealed partial class DerivedGrantSet : ISortedGrantSet, IDisposable
             block.Digest = new GrantDigest(block.Digest.Count - 1, block.Digest.Xor ^ hash);
         }
 
-        var digests = new Dictionary<string, GrantDigest>(_blocks.Count, StringComparer.Ordinal);
-        foreach (var block in _blocks)
-        {
-            digests[block.TargetId] = digests.TryGetValue(block.TargetId, out var d) ? d.Combine(block.Digest) : block.Digest;
-        }
-
-        Digests = digests;
+        // One block per destination entitlement.
+        Digests = _blocks.ToDictionary(b => b.TargetId, b => b.Digest, StringComparer.Ordinal);
         _transposed = Transpose();
     }
 

@@ -174,7 +174,7 @@ internal sealed class ExpansionReducer(ExpansionPlan plan, PrincipalTable princi
             total += sets.Length(edges[j].Source, original: false);
         }
 
-        // (principal << 32 | edge << 1 | recorded): sorting groups each principal's edges in application order.
+        // (principal << 32 | edge << 1 | recorded): in that order, each principal's edges come together in application order.
         long[] buffer = ArrayPool<long>.Shared.Rent((int)Math.Max(1, total));
         long[]? spare = null;
         int count = 0;

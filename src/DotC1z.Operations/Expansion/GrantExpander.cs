@@ -510,29 +510,12 @@ internal sealed class DerivedGrants(Destination d, PrincipalTable principals, En
     [UnsafeAccessor(UnsafeAccessorKind.Method, Name = "MemberwiseClone")]
     private static extern object ShallowCopy(object record);
 
-    private readonly GrantRecord?[] _byEntry = new GrantRecord?[d.Edges.Count * 2];
-    private Dictionary<EntrySlice, GrantRecord>? _byEntries;
+    private readonly DestinationTemplates<GrantRecord> _templates = new(d, (from, to) => Template(d, from, to, entRef, now, immutable));
 
     /// <summary>The derived grant of the destination's <paramref name="i"/>th principal.</summary>
     public GrantRecord Build(int i)
     {
-        int from = d.Starts[i], to = d.Starts[i + 1];
-        GrantRecord template;
-        if (to - from == 1)
-        {
-            template = _byEntry[d.Entries[from]] ??= Template(d, from, to, entRef, now, immutable);
-        }
-        else
-        {
-            _byEntries ??= [];
-            var key = new EntrySlice(d.Entries, from, to - from);
-            if (!_byEntries.TryGetValue(key, out template!))
-            {
-                _byEntries[key] = template = Template(d, from, to, entRef, now, immutable);
-            }
-        }
-
-        var g = (GrantRecord)ShallowCopy(template);
+        var g = (GrantRecord)ShallowCopy(_templates.Of(i));
         var (type, id) = principals.Key(d.Principals[i]);
         g.ExternalId = $"{d.Target}:{type}:{id}";
         g.Principal = principals.Ref(d.Principals[i]);
@@ -564,23 +547,58 @@ internal sealed class DerivedGrants(Destination d, PrincipalTable principals, En
     }
 }
 
-/// <summary>A principal's entries (a slice of <see cref="Destination.Entries"/>), compared by content.</summary>
-internal readonly struct EntrySlice(int[] entries, int start, int length) : IEquatable<EntrySlice>
+/// <summary>
+/// One destination's templates, one per combination of carrying edges (a principal's slice of
+/// <see cref="Destination.Entries"/>), made on first use: a single entry is found in an array, a longer combination by
+/// content. Both ways of writing derived grants — records (<see cref="DerivedGrants"/>) and the sorted set
+/// (<see cref="DerivedGrantSet"/>) — keep theirs here.
+/// </summary>
+/// <typeparam name="T">What a template is to its user.</typeparam>
+/// <param name="d">The destination.</param>
+/// <param name="make">Makes the template of the entries <c>[from, to)</c>.</param>
+internal sealed class DestinationTemplates<T>(Destination d, Func<int, int, T> make)
+    where T : class
 {
-    private ReadOnlySpan<int> Span => entries.AsSpan(start, length);
+    private readonly T?[] _byEntry = new T?[d.Edges.Count * 2];
+    private Dictionary<EntrySlice, T>? _byEntries;
 
-    public bool Equals(EntrySlice other) => Span.SequenceEqual(other.Span);
-
-    public override bool Equals(object? obj) => obj is EntrySlice other && Equals(other);
-
-    public override int GetHashCode()
+    /// <summary>The template of the destination's <paramref name="i"/>th principal.</summary>
+    public T Of(int i)
     {
-        var hash = new HashCode();
-        foreach (int e in Span)
+        int from = d.Starts[i], to = d.Starts[i + 1];
+        if (to - from == 1)
         {
-            hash.Add(e);
+            return _byEntry[d.Entries[from]] ??= make(from, to);
         }
 
-        return hash.ToHashCode();
+        _byEntries ??= [];
+        var key = new EntrySlice(d.Entries, from, to - from);
+        if (!_byEntries.TryGetValue(key, out var template))
+        {
+            _byEntries[key] = template = make(from, to);
+        }
+
+        return template;
+    }
+
+    /// <summary>A principal's entries (a slice of <see cref="Destination.Entries"/>), compared by content.</summary>
+    private readonly struct EntrySlice(int[] entries, int start, int length) : IEquatable<EntrySlice>
+    {
+        private ReadOnlySpan<int> Span => entries.AsSpan(start, length);
+
+        public bool Equals(EntrySlice other) => Span.SequenceEqual(other.Span);
+
+        public override bool Equals(object? obj) => obj is EntrySlice other && Equals(other);
+
+        public override int GetHashCode()
+        {
+            var hash = new HashCode();
+            foreach (int e in Span)
+            {
+                hash.Add(e);
+            }
+
+            return hash.ToHashCode();
+        }
     }
 }
