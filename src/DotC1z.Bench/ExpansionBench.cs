@@ -254,7 +254,8 @@ public sealed partial class BenchRunner
         using (var next = ExpansionStore(engine, Path.Combine(dir, "next")))
         {
             var sync = input.StartSync(Records.SyncType.Full);
-            var graph = ExpansionGraph.Dense(input, sync, users: 400, teams: 8, departments: 2, applications: 20);
+            // Large enough that the update's change set (≈ 10k grants) takes the store's ingest road, as G16's does.
+            var graph = ExpansionGraph.Dense(input, sync, users: 1_000, teams: 8, departments: 2, applications: 100);
             GrantExpander.ExpandInto(input, sync, expanded, sync, new ExpansionOptions(), _ctx.Cancellation);
             var nextSync = next.StartSync(Records.SyncType.Full);
             graph.CopyWithChanges(input, sync, next, nextSync, fraction: 0.05, seed: 17);
