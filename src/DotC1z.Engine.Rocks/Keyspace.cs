@@ -1,3 +1,4 @@
+using DotC1z.Codecs;
 using DotC1z.Keys;
 using DotC1z.Records;
 
@@ -203,5 +204,48 @@ internal static class Keyspace
         }
 
         yield return new(IndexKey(IdxGrantByEntitlementResource, sync, false, r.Entitlement?.ResourceTypeId ?? string.Empty, r.Entitlement?.ResourceId ?? string.Empty, r.ExternalId), false);
+    }
+
+    /// <summary>
+    /// The index entries of an encoded grant, from its fields read in place: byte for byte those
+    /// <see cref="IndexEntries(SyncId, GrantRecord)"/> gives the record it encodes (a string element is its UTF-8 bytes, escaped).
+    /// </summary>
+    public static IndexEntry[] IndexEntries(SyncId sync, in GrantRow r)
+    {
+        var byEntitlement = new IndexEntry(IndexKey(IdxGrantByEntitlement, sync, r.EntitlementId, r.PrincipalResourceTypeId, r.PrincipalResourceId, r.ExternalId, 4), true);
+        var byPrincipal = new IndexEntry(IndexKey(IdxGrantByPrincipal, sync, r.PrincipalResourceTypeId, r.PrincipalResourceId, r.ExternalId, default, 3), true);
+        var byResource = new IndexEntry(IndexKey(IdxGrantByEntitlementResource, sync, r.EntitlementResourceTypeId, r.EntitlementResourceId, r.ExternalId, default, 3), false);
+        return r.NeedsExpansion
+            ? [byEntitlement, byPrincipal, new(IndexKey(IdxGrantNeedsExpansion, sync, r.ExternalId, default, default, default, 1), false), byResource]
+            : [byEntitlement, byPrincipal, byResource];
+    }
+
+    /// <summary>An index key of up to four UTF-8 elements (the first <paramref name="count"/>), as <see cref="IndexKey(byte, SyncId, bool, ReadOnlySpan{string})"/> builds it from strings.</summary>
+    private static byte[] IndexKey(byte index, SyncId sync, ReadOnlySpan<byte> e1, ReadOnlySpan<byte> e2, ReadOnlySpan<byte> e3, ReadOnlySpan<byte> e4, int count)
+    {
+        int max = IndexHeaderLength + count + TupleCodec.MaxEncodedLength(e1.Length + e2.Length + e3.Length + e4.Length);
+        var w = new TupleWriter(max <= StackBuildBytes ? stackalloc byte[StackBuildBytes] : new byte[max]);
+        IndexHeader(ref w, index, sync);
+        w.Separator();
+        w.Bytes(e1);
+        if (count > 1)
+        {
+            w.Separator();
+            w.Bytes(e2);
+        }
+
+        if (count > 2)
+        {
+            w.Separator();
+            w.Bytes(e3);
+        }
+
+        if (count > 3)
+        {
+            w.Separator();
+            w.Bytes(e4);
+        }
+
+        return w.Written.ToArray();
     }
 }

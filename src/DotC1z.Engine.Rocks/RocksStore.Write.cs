@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
 using DotC1z.Codecs;
 using DotC1z.Errors;
 using DotC1z.Keys;
@@ -137,20 +138,34 @@ public sealed partial class RocksStore
     /// (<see cref="IC1zWriter.WriteGrantChanges(SyncId, IReadOnlyList{GrantRecord}, IReadOnlyList{string}, IReadOnlyDictionary{string, GrantRecord})"/>)
     /// or as stored bytes (<see cref="IC1zWriter.WriteGrantChanges(SyncId, IReadOnlyList{GrantRecord}, IReadOnlyList{string}, IReadOnlyDictionary{string, ReadOnlyMemory{byte}})"/>).
     /// </summary>
-    private int WriteGrantChangesCore(SyncId syncId, IReadOnlyList<GrantRecord> puts, IReadOnlyList<string> deletes, IReadOnlyDictionary<string, GrantRecord>? committed, IReadOnlyDictionary<string, ReadOnlyMemory<byte>>? committedValues)
+    private int WriteGrantChangesCore(SyncId syncId, IReadOnlyList<GrantRecord> puts, IReadOnlyList<string> deletes, IReadOnlyDictionary<string, GrantRecord>? committed, IReadOnlyDictionary<string, ReadOnlyMemory<byte>>? committedValues) =>
+        WriteGrantChangesCore(syncId, puts, [], deletes, committed, committedValues);
+
+    /// <summary>
+    /// The change set, its puts given as records, as stored encodings, or both (ids in both: the encoded put wins), its
+    /// read-before-write skipped for the ids whose committed values the caller passes.
+    /// </summary>
+    private int WriteGrantChangesCore(SyncId syncId, IReadOnlyList<GrantRecord> puts, IReadOnlyList<ReadOnlyMemory<byte>> encodedPuts, IReadOnlyList<string> deletes, IReadOnlyDictionary<string, GrantRecord>? committed, IReadOnlyDictionary<string, ReadOnlyMemory<byte>>? committedValues)
     {
         ArgumentNullException.ThrowIfNull(puts);
+        ArgumentNullException.ThrowIfNull(encodedPuts);
         ArgumentNullException.ThrowIfNull(deletes);
         ThrowIfNotWritable();
         var ops = RecordOps.Grant;
 
         // Each id once: the last put wins, and a deleted id that is put again is only put.
-        var last = new Dictionary<string, GrantRecord>(puts.Count, StringComparer.Ordinal);
+        var last = new Dictionary<string, GrantPut>(puts.Count + encodedPuts.Count, StringComparer.Ordinal);
         foreach (var g in puts)
         {
             ArgumentNullException.ThrowIfNull(g, nameof(puts));
             ops.Validate(g);
-            last[g.ExternalId] = g;
+            last[g.ExternalId] = new GrantPut(g);
+        }
+
+        foreach (var value in encodedPuts)
+        {
+            var put = GrantPut.Encoded(value);
+            last[put.Id] = put;
         }
 
         var gone = new HashSet<string>(StringComparer.Ordinal);
@@ -186,8 +201,10 @@ public sealed partial class RocksStore
             {
                 for (int i = Math.Max(from, gone.Count); i < to; i++)
                 {
-                    var record = last[ids[i]];
-                    written[i] = (ops.PrimaryKey(syncId, record), EncodeGrantValue(record, ref scratch), [.. Keyspace.IndexEntries(syncId, record)]);
+                    var put = last[ids[i]];
+                    written[i] = put.Record is { } record
+                        ? (ops.PrimaryKey(syncId, record), EncodeGrantValue(record, ref scratch), [.. Keyspace.IndexEntries(syncId, record)])
+                        : (Keyspace.RecordKey((byte)ops.Kind, syncId, put.Id), WholeArray(put.Value), Keyspace.IndexEntries(syncId, put.Row()));
                 }
             }
             finally
@@ -211,7 +228,7 @@ public sealed partial class RocksStore
                 {
                     // A rewrite that keeps every indexed field puts the same index keys again, so the old ones need no delete.
                     var old = olds[i];
-                    oldEntries[i] = old.Exists && !(i >= gone.Count && old.SameIndexKeys(last[ids[i]])) ? [.. Keyspace.IndexEntries(syncId, old.Record())] : [];
+                    oldEntries[i] = old.Exists && !(i >= gone.Count && last[ids[i]].SameIndexKeys(old)) ? [.. Keyspace.IndexEntries(syncId, old.Record())] : [];
                 }
             });
 
@@ -272,6 +289,10 @@ public sealed partial class RocksStore
         return deleted;
     }
 
+    /// <summary>The bytes as an array: the caller's own when the memory is one whole array (nothing written changes it), else a copy.</summary>
+    private static byte[] WholeArray(ReadOnlyMemory<byte> value) =>
+        MemoryMarshal.TryGetArray(value, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length ? segment.Array : value.ToArray();
+
     /// <summary>
     /// A grant's stored value by the one-pass encoder (byte for byte the canonical encoding without <c>sync_id</c>),
     /// the generated one only for a grant carrying unknown fields: the generic road copies a grant whose sources are
@@ -302,41 +323,63 @@ public sealed partial class RocksStore
         {
             byte[] key = changes[i].Key;
             int space = (key[0] << 16) | (key[1] << 8) | key[2];
-            if (!groups.TryGetValue(space, out var members))
+            if (!groups.TryGetValue(space, out var group))
             {
-                groups[space] = members = [];
+                groups[space] = group = [];
             }
 
-            members.Add(i);
+            group.Add(i);
         }
 
-        var parts = groups.Values.Select(g => g.ToArray()).ToArray();
-        C1zErrors.Unwrapped(() => Parallel.For(0, parts.Length, p => Array.Sort(parts[p], (a, b) =>
+        // Each keyspace's entries sorted in a run keyed by the 16 bytes after the keys' common header (KvRun): a
+        // comparison sort over the keys themselves compared tens of shared header bytes a time, a quarter of G16's write.
+        var spaces = groups.Values.ToArray();
+        var runs = new KvRun[spaces.Length];
+        C1zErrors.Unwrapped(() => Parallel.For(0, spaces.Length, p =>
         {
-            int c = changes[a].Key.AsSpan().SequenceCompareTo(changes[b].Key);
-            return c != 0 ? c : a.CompareTo(b);
-        })), Directory);
-        int[] order = [.. parts.SelectMany(p => p)];
+            var group = spaces[p];
+            byte[] first = changes[group[0]].Key;
+            int common = first.Length, bytes = 0;
+            foreach (int i in group)
+            {
+                var (key, value) = changes[i];
+                common = Math.Min(common, key.AsSpan(0, Math.Min(common, key.Length)).CommonPrefixLength(first));
+                bytes += key.Length + (value?.Length ?? 0);
+            }
+
+            var run = new KvRun(common, Math.Max(bytes, 1));
+            foreach (int i in group)
+            {
+                var (key, value) = changes[i];
+                run.Add(key, value, i);
+            }
+
+            run.Sort();
+            runs[p] = run;
+        }), Directory);
         string path = System.IO.Path.Combine(Directory, $"{ChangeScratchPrefix}{Guid.NewGuid():N}.sst");
         try
         {
             using (var sst = new SstOutput(path, Directory))
             {
-                for (int k = 0; k < order.Length; k++)
+                foreach (var run in runs)
                 {
-                    var (key, value) = changes[order[k]];
-                    if (k + 1 < order.Length && changes[order[k + 1]].Key.AsSpan().SequenceEqual(key))
+                    for (int k = 0; k < run.Count; k++)
                     {
-                        continue;
-                    }
+                        // Each key's last operation only (runs sort equal keys in arrival order).
+                        if (k + 1 < run.Count && run.KeyAt(k + 1).SequenceEqual(run.KeyAt(k)))
+                        {
+                            continue;
+                        }
 
-                    if (value is null)
-                    {
-                        sst.Delete(key);
-                    }
-                    else
-                    {
-                        sst.Put(key, value);
+                        if (changes[(int)run.SeqAt(k)].Value is null)
+                        {
+                            sst.Delete(run.KeyAt(k));
+                        }
+                        else
+                        {
+                            sst.Put(run.KeyAt(k), run.ValueAt(k));
+                        }
                     }
                 }
 

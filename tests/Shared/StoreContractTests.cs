@@ -211,7 +211,7 @@ public abstract class StoreContractTests : IDisposable
             return g;
         }
 
-        int deletedSeen = 0, putOverStored = 0;
+        int deletedSeen = 0, putOverStored = 0, encodedRounds = 0;
         for (int round = 0; round < 40; round++)
         {
             // Four rounds are large change sets (engines may split those across threads, or write them another way:
@@ -240,9 +240,14 @@ public abstract class StoreContractTests : IDisposable
                 model[g.ExternalId] = g;
             }
 
+            // Half the rounds that may pass stored bytes (and the large one among them) pass the puts as their stored
+            // encoding instead of records.
+            bool encodedPuts = round % 3 == 2 && (round == 32 || rng.Next(2) == 0);
             int deleted = committed is not null ? store.WriteGrantChanges(sync, puts, deletes, committed)
+                : encodedPuts ? store.WriteEncodedGrantChanges(sync, puts.Select(StoredEncoding).ToList(), deletes, committedValues ?? new Dictionary<string, ReadOnlyMemory<byte>>())
                 : committedValues is not null ? store.WriteGrantChanges(sync, puts, deletes, committedValues)
                 : store.WriteGrantChanges(sync, puts, deletes);
+            encodedRounds += encodedPuts ? 1 : 0;
             deletedSeen += deleted;
             Assert.True(expectedDeleted == deleted, $"seed {seed}, round {round}: {deleted} deletes reported, expected {expectedDeleted}");
 
@@ -279,9 +284,22 @@ public abstract class StoreContractTests : IDisposable
             }
         }
 
-        Assert.True(deletedSeen > 10 && putOverStored > 10, $"seed {seed}: {deletedSeen} deletes and {putOverStored} overwrites; the test proves little");
+        Assert.True(deletedSeen > 10 && putOverStored > 10 && encodedRounds > 1, $"seed {seed}: {deletedSeen} deletes, {putOverStored} overwrites, {encodedRounds} encoded rounds; the test proves little");
         Assert.Throws<ArgumentNullException>(() => store.WriteGrantChanges(sync, null!, []));
         Assert.Throws<C1zArgumentException>(() => store.WriteGrantChanges(sync, [], [string.Empty]));
+        var noValues = new Dictionary<string, ReadOnlyMemory<byte>>();
+        Assert.Throws<C1zArgumentException>(() => store.WriteEncodedGrantChanges(sync, [new byte[] { 0x0A, 0x7F }], [], noValues));
+        Assert.Throws<C1zArgumentException>(() => store.WriteEncodedGrantChanges(sync, [StoredEncoding(Grant(string.Empty, "ent-a", "user", "alice"))], [], noValues));
+    }
+
+    /// <summary>A grant's stored encoding: the canonical encoding without <c>sync_id</c>.</summary>
+    private static ReadOnlyMemory<byte> StoredEncoding(GrantRecord g)
+    {
+        byte[]? buffer = null;
+        Assert.Equal(System.Buffers.OperationStatus.Done, GrantRecordCodec.EncodeCompactPooled(g, ref buffer, out int written, omitSyncId: true));
+        byte[] bytes = buffer.AsSpan(0, written).ToArray();
+        System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        return bytes;
     }
 
     /// <summary>The stored bytes of some grants, by id, where the store hands them out; null where it does not.</summary>

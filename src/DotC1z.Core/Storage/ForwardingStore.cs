@@ -120,6 +120,10 @@ public abstract class ForwardingStore(IC1zStore inner) : IC1zStore
         Inner.WriteGrantChanges(syncId, puts, deletes, committedValues);
 
     /// <inheritdoc/>
+    public virtual int WriteEncodedGrantChanges(SyncId syncId, IReadOnlyList<ReadOnlyMemory<byte>> puts, IReadOnlyList<string> deletes, IReadOnlyDictionary<string, ReadOnlyMemory<byte>> committedValues) =>
+        Inner.WriteEncodedGrantChanges(syncId, puts, deletes, committedValues);
+
+    /// <inheritdoc/>
     public virtual bool DeleteAsset(SyncId syncId, string externalId) => Inner.DeleteAsset(syncId, externalId);
 
     /// <inheritdoc/>

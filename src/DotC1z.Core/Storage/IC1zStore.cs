@@ -462,6 +462,44 @@ public interface IC1zWriter
         return WriteGrantChanges(syncId, puts, deletes);
     }
 
+    /// <summary>
+    /// <see cref="WriteGrantChanges(SyncId, IReadOnlyList{GrantRecord}, IReadOnlyList{string}, IReadOnlyDictionary{string, ReadOnlyMemory{byte}})"/>
+    /// with the grants to put given as the encoding stores keep — the canonical encoding without <c>sync_id</c>
+    /// (<see cref="Codecs.GrantRecordCodec.EncodeCompact"/> with <c>omitSyncId</c>) — for a caller that has just encoded them
+    /// to compare with what is stored: an engine that keeps that encoding writes the bytes as they are, reading the
+    /// index keys in place, with no record kept alive and no second encoding. Other bytes (a <c>sync_id</c>, another
+    /// field order) are stored as given by such an engine, so pass only that encoding. By default each is decoded and
+    /// written as a record.
+    /// </summary>
+    /// <param name="syncId">The sync.</param>
+    /// <param name="puts">Encoded grants to put; later ones win over earlier ones with the same id.</param>
+    /// <param name="deletes">Ids of grants to delete (absent ones are ignored).</param>
+    /// <param name="committedValues">Committed stored values by external id, as read from this store.</param>
+    /// <returns>How many of <paramref name="deletes"/> existed and were not put again.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="puts"/>, <paramref name="deletes"/>, <paramref name="committedValues"/> or an id is null.</exception>
+    /// <exception cref="Errors.C1zReadOnlyException">The store is read-only.</exception>
+    /// <exception cref="Errors.C1zArgumentException">A put does not decode as a grant, or a grant or an id is empty.</exception>
+    /// <exception cref="Errors.C1zCorruptionException">A committed value is not an encoded grant.</exception>
+    int WriteEncodedGrantChanges(SyncId syncId, IReadOnlyList<ReadOnlyMemory<byte>> puts, IReadOnlyList<string> deletes, IReadOnlyDictionary<string, ReadOnlyMemory<byte>> committedValues)
+    {
+        ArgumentNullException.ThrowIfNull(puts);
+        var records = new List<GrantRecord>(puts.Count);
+        foreach (var value in puts)
+        {
+            try
+            {
+                records.Add(Codecs.CodecRegistry.Grant.Decode(value.Span));
+            }
+            catch (Errors.C1zCorruptionException e)
+            {
+                // Bytes the caller passed, not stored ones: an argument error.
+                throw new Errors.C1zArgumentException($"an encoded grant to put does not decode as a grant: {e.InnerException?.Message ?? e.Message}");
+            }
+        }
+
+        return WriteGrantChanges(syncId, records, deletes, committedValues);
+    }
+
     /// <summary>Deletes an asset.</summary>
     /// <param name="syncId">The sync.</param>
     /// <param name="externalId">Its id.</param>

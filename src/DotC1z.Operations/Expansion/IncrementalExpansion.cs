@@ -525,8 +525,8 @@ public static partial class GrantExpander
     /// reduced to one <see cref="Holding"/> per entitlement: keeping the records instead (about 500
     /// per user in a dense graph, most never compared) made the garbage collector copy all of them,
     /// five times the cost of reading them. Where the store hands out stored bytes, the prefetched
-    /// principals' bytes are kept (a pooled buffer each, 128 MiB in all at most; about 25 MB for G16's
-    /// 200 principals) and the records of the recomputed pairs only are decoded from them at the end
+    /// principals' bytes are kept (native memory, 128 MiB in all at most; about 25 MB for G16's
+    /// 200 principals) and the stored grants of the recomputed pairs only are taken from them at the end
     /// (<see cref="Records"/>); otherwise those principals are read again. Entitlements recomputed whole
     /// are loaded as records.
     /// </summary>
@@ -628,18 +628,21 @@ public static partial class GrantExpander
                                 throw NotAGrant();
                             }
 
-                            stash?.Add(cursor.Value);
-
                             var name = Utf16(entitlement, ref chars);
-                            if (byName.TryGetValue(name, out var h))
+                            string key;
+                            if (byName.TryGetValue(name, out string? known, out var h))
                             {
+                                key = known;
                                 byName[name] = hasPrincipal ? new Holding(true, h.Direct || direct) : h;
                             }
                             else
                             {
                                 // One string per entitlement, shared by every principal holding it.
-                                p[Intern(name)] = new Holding(hasPrincipal, hasPrincipal && direct);
+                                key = Intern(name);
+                                p[key] = new Holding(hasPrincipal, hasPrincipal && direct);
                             }
+
+                            stash?.Add(cursor.Value, key);
                         }
                     }
                     finally
@@ -688,7 +691,7 @@ public static partial class GrantExpander
         /// <summary>
         /// The stored records of each pair: those of entitlements loaded whole from their load, the
         /// others from each principal's kept bytes or by reading the principal again (on all cores),
-        /// keeping only the asked entitlements' grants (stored bytes, in place where kept; <see cref="ReleaseStashes"/> after the write).
+        /// keeping only the asked entitlements' grants (their stored bytes, copied).
         /// </summary>
         public Dictionary<(string Ent, (string, string) Principal), List<StoredGrant>> Records(IEnumerable<(string Ent, (string, string) Principal)> pairs, CancellationToken cancellationToken)
         {
@@ -723,8 +726,8 @@ public static partial class GrantExpander
 
                 // Only the asked entitlements' grants are kept (a tenth of the principal's, or less, in G16), as stored
                 // bytes: the diff compares encodings, and decoding them was most of its cost (docs/DESIGN.md §6).
-                // A value in a stash is kept in place; one read from a cursor is copied (the cursor reuses its buffer).
-                void Consider(ReadOnlySpan<byte> value, byte[]? chunk, int start)
+                // Each kept value is copied out (a cursor reuses its buffer; a stash is native memory, released before the write).
+                void Consider(ReadOnlySpan<byte> value)
                 {
                     if (!GrantRow.TryParse(value, out var row))
                     {
@@ -733,8 +736,7 @@ public static partial class GrantExpander
 
                     if (wantedNames.TryGetValue(Utf16(row.EntitlementId, ref chars), out string? ent))
                     {
-                        var bytes = chunk is null ? value.ToArray() : chunk.AsMemory(start, value.Length);
-                        kept.Add((ent, new StoredGrant(System.Text.Encoding.UTF8.GetString(row.ExternalId), null, bytes)));
+                        kept.Add((ent, new StoredGrant(System.Text.Encoding.UTF8.GetString(row.ExternalId), null, value.ToArray())));
                     }
                 }
 
@@ -743,10 +745,9 @@ public static partial class GrantExpander
                     if (stashed.TryGetValue(principal, out var stash))
                     {
                         // The bytes the holdings pass read (nothing was written since): no second scan of the index.
-                        // Kept in place: the stashes live until the change set is written.
-                        foreach (var (chunk, start, length) in stash.Entries)
+                        for (int k = 0; k < stash.Count; k++)
                         {
-                            Consider(stash.Chunk(chunk).AsSpan(start, length), stash.Chunk(chunk), start);
+                            Consider(stash[k]);
                         }
 
                         loaded[i] = kept;
@@ -759,7 +760,7 @@ public static partial class GrantExpander
                         {
                             while (cursor.MoveNext())
                             {
-                                Consider(cursor.Value, null, 0);
+                                Consider(cursor.Value);
                             }
                         }
 
@@ -802,7 +803,34 @@ public static partial class GrantExpander
             return result;
         }
 
-        /// <summary>Returns the kept bytes to the pool, once the stored grants <see cref="Records"/> handed out are written over.</summary>
+        /// <summary>
+        /// The stored grants of one pair from its principal's kept bytes (copied), when they were kept: the recompute then
+        /// diffs the pair at once and drops its records. Read-only (safe on all cores once the principals are prefetched).
+        /// </summary>
+        public bool TryStored(string entitlement, (string, string) principal, [NotNullWhen(true)] out List<StoredGrant>? stored)
+        {
+            stored = null;
+            if (!_stashes.TryGetValue(principal, out var stash))
+            {
+                return false;
+            }
+
+            stored = [];
+            foreach (int k in stash.Of(entitlement))
+            {
+                var value = stash[k];
+                if (!GrantRow.TryParse(value, out var row))
+                {
+                    throw NotAGrant();
+                }
+
+                stored.Add(new StoredGrant(Encoding.UTF8.GetString(row.ExternalId), null, value.ToArray()));
+            }
+
+            return true;
+        }
+
+        /// <summary>Frees the kept bytes (after <see cref="Records"/>, or when the update fails).</summary>
         public void ReleaseStashes()
         {
             foreach (var stash in _stashes.Values)
@@ -824,51 +852,88 @@ public static partial class GrantExpander
     }
 
     /// <summary>
-    /// One principal's stored grants, end to end in pooled chunks, kept from the holdings pass for the records pass:
-    /// reading them twice from the index cost as much as the propagation between. Chunks of a fixed size below the
-    /// large-object threshold: a single buffer grown by doubling allocated four times the bytes kept, on the large
-    /// object heap (each growth a copy, a fresh zeroed allocation and, beyond the heap's budget, a full collection).
+    /// One principal's stored grants, end to end in native chunks, kept from the holdings pass for the records pass:
+    /// reading them twice from the index cost as much as the propagation between. Native, not managed: kept across
+    /// the recompute, G16's 25 MB of pooled managed chunks were copied by the gen-1 collection the recompute's
+    /// allocations set off (a third of that phase, docs/PERFORMANCE.md, G16). Released by <see cref="Release"/>
+    /// (the update releases every stash in a finally; the finalizer is a safety net only).
     /// </summary>
-    private sealed class Stash
+    private sealed unsafe class Stash
     {
-        private const int ChunkBytes = 64 * 1024;
-        private readonly List<byte[]> _chunks = [];
-        private int _used = ChunkBytes;
+        private const int ChunkBytes = 256 * 1024;
+        private readonly List<nint> _chunks = [];
+        private readonly List<(int Chunk, int Start, int Length)> _entries = [];
 
-        /// <summary>Each grant: its chunk, offset and length.</summary>
-        public List<(int Chunk, int Start, int Length)> Entries { get; } = [];
+        // Each entitlement's entries, as a chain from its last one through each entry's predecessor (-1 ends it).
+        private readonly Dictionary<string, int> _last = new(StringComparer.Ordinal);
+        private readonly List<int> _previous = [];
+        private int _capacity;
+        private int _used;
+
+        ~Stash() => Free();
+
+        /// <summary>Grants kept.</summary>
+        public int Count => _entries.Count;
 
         /// <summary>Bytes kept.</summary>
         public long Length { get; private set; }
 
-        public byte[] Chunk(int index) => _chunks[index];
-
-        public void Add(ReadOnlySpan<byte> value)
+        /// <summary>The stored bytes of one kept grant (valid until <see cref="Release"/>).</summary>
+        public ReadOnlySpan<byte> this[int index]
         {
-            if (ChunkBytes - _used < value.Length)
+            get
             {
-                _chunks.Add(System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(ChunkBytes, value.Length)));
+                var (chunk, start, length) = _entries[index];
+                return new ReadOnlySpan<byte>((byte*)_chunks[chunk] + start, length);
+            }
+        }
+
+        /// <summary>The indexes of the kept grants of one entitlement (most recent first).</summary>
+        public IEnumerable<int> Of(string entitlement)
+        {
+            for (int k = _last.GetValueOrDefault(entitlement, -1); k >= 0; k = _previous[k])
+            {
+                yield return k;
+            }
+        }
+
+        public void Add(ReadOnlySpan<byte> value, string entitlement)
+        {
+            _previous.Add(_last.GetValueOrDefault(entitlement, -1));
+            _last[entitlement] = _entries.Count;
+            if (_capacity - _used < value.Length)
+            {
+                int size = Math.Max(ChunkBytes, value.Length);
+                _chunks.Add((nint)System.Runtime.InteropServices.NativeMemory.Alloc((nuint)size));
+                _capacity = size;
                 _used = 0;
             }
 
-            var chunk = _chunks[^1];
-            value.CopyTo(chunk.AsSpan(_used));
-            Entries.Add((_chunks.Count - 1, _used, value.Length));
+            value.CopyTo(new Span<byte>((byte*)_chunks[^1] + _used, value.Length));
+            _entries.Add((_chunks.Count - 1, _used, value.Length));
             _used += value.Length;
             Length += value.Length;
         }
 
-        /// <summary>Returns the chunks to the pool (the stash reads as empty afterwards).</summary>
+        /// <summary>Frees the chunks (the stash reads as empty afterwards).</summary>
         public void Release()
         {
-            foreach (var chunk in _chunks)
+            Free();
+            GC.SuppressFinalize(this);
+        }
+
+        private void Free()
+        {
+            foreach (nint chunk in _chunks)
             {
-                System.Buffers.ArrayPool<byte>.Shared.Return(chunk);
+                System.Runtime.InteropServices.NativeMemory.Free((void*)chunk);
             }
 
             _chunks.Clear();
-            Entries.Clear();
-            _used = ChunkBytes;
+            _entries.Clear();
+            _last.Clear();
+            _previous.Clear();
+            _capacity = _used = 0;
             Length = 0;
         }
     }
@@ -879,10 +944,12 @@ public static partial class GrantExpander
         private readonly GrantIndex _new = new(next, nextSync);
         private readonly Dictionary<(string Ent, (string, string) Principal), Holding> _recomputed = [];
         private readonly Dictionary<(string Ent, (string, string) Principal), List<GrantRecord>> _final = [];
+        private readonly Dictionary<(string Ent, (string, string) Principal), PairDiff> _diffed = [];
+        private bool _encode;
         private readonly Dictionary<string, HashSet<(string, string)>> _dirty = new(StringComparer.Ordinal);
         private readonly HashSet<string> _whole = new(StringComparer.Ordinal);
         private readonly SortedSet<(int Depth, string Id)> _work = new(Comparer<(int Depth, string Id)>.Create((a, b) => a.Depth != b.Depth ? a.Depth.CompareTo(b.Depth) : string.CompareOrdinal(a.Id, b.Id)));
-        private readonly Dictionary<string, GrantRecord> _puts = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, PendingPut> _puts = new(StringComparer.Ordinal);
         private readonly HashSet<string> _deletes = new(StringComparer.Ordinal);
         // The committed records or stored bytes read for the diff, by id: the write takes them instead of reading them again.
         private readonly Dictionary<string, GrantRecord> _stored = new(StringComparer.Ordinal);
@@ -893,6 +960,21 @@ public static partial class GrantExpander
 
         public ExpansionResult Run()
         {
+            try
+            {
+                return RunCore();
+            }
+            finally
+            {
+                // The kept bytes are native memory: freed on every way out.
+                _old.ReleaseStashes();
+            }
+        }
+
+        private ExpansionResult RunCore()
+        {
+            _encode = HandsOutStoredBytes();
+
             // The newer graph, and the earlier one rebuilt from the same declarations except for the changed grants.
             var changed = changedIds as IReadOnlySet<string> ?? new HashSet<string>(changedIds, StringComparer.Ordinal);
             // The declaring grants (one per edge, few beside the memberships) are read once for both graphs.
@@ -969,13 +1051,18 @@ public static partial class GrantExpander
             // Each pair is compared on its own (its stored and final records belong to it alone), on all cores; the
             // results are gathered in the pairs' order.
             var stored = _old.Records(_final.Keys, cancellationToken);
+            _old.ReleaseStashes();
             var pairs = _final.ToArray();
-            var diffs = new (List<GrantRecord> Puts, List<string> Deletes)[pairs.Length];
+            var diffs = new (List<PendingPut> Puts, List<string> Deletes)[pairs.Length];
             C1zErrors.Unwrapped(() => Parallel.For(0, pairs.Length, new ParallelOptions { CancellationToken = cancellationToken }, i =>
-                diffs[i] = Diff(stored[pairs[i].Key], pairs[i].Value)), null);
-            for (int i = 0; i < pairs.Length; i++)
+                diffs[i] = Diff(stored[pairs[i].Key], pairs[i].Value, _encode)), null);
+
+            // The pairs diffed during the recompute first, then the rest, each in its order.
+            var all = _diffed.Values.Select(d => (d.Stored, d.Puts, d.Deletes))
+                .Concat(pairs.Select((pair, i) => (stored[pair.Key], diffs[i].Puts, diffs[i].Deletes)));
+            foreach (var (pairStored, pairPuts, pairDeletes) in all)
             {
-                foreach (var r in stored[pairs[i].Key])
+                foreach (var r in pairStored)
                 {
                     if (r.Record is { } record)
                     {
@@ -987,22 +1074,19 @@ public static partial class GrantExpander
                     }
                 }
 
-                foreach (var r in diffs[i].Puts)
+                foreach (var r in pairPuts)
                 {
-                    _puts[r.ExternalId] = r;
+                    _puts[r.Id] = r;
                 }
 
-                _deletes.UnionWith(diffs[i].Deletes);
+                _deletes.UnionWith(pairDeletes);
             }
 
-            try
-            {
-                return Apply(recomputed);
-            }
-            finally
-            {
-                _old.ReleaseStashes();
-            }
+            // The final records are encoded in the puts now: let the collector have them before the write.
+            _final.Clear();
+            _diffed.Clear();
+
+            return Apply(recomputed);
         }
 
         private void MarkDirty(string entitlement, (string, string) principal)
@@ -1057,8 +1141,14 @@ public static partial class GrantExpander
         /// <summary>Below this many pairs a depth is computed on one thread (a parallel loop costs more than it saves).</summary>
         private const int ParallelLevelPairs = 256;
 
-        /// <summary>One recomputed pair: its holding before and after, and the records a full expansion gives it.</summary>
-        private readonly record struct Change((string, string) Principal, Holding Was, Holding Now, List<GrantRecord> Records);
+        /// <summary>
+        /// One recomputed pair: its holding before and after, and either the records a full expansion gives it (diffed
+        /// after the recompute) or, where its stored grants were at hand, its diff already made (<see cref="PairDiff"/>).
+        /// </summary>
+        private readonly record struct Change((string, string) Principal, Holding Was, Holding Now, List<GrantRecord>? Records, PairDiff? Diff);
+
+        /// <summary>A pair diffed during the recompute: its puts and deletes, and its stored grants (the committed values of the write).</summary>
+        private sealed record PairDiff(List<PendingPut> Puts, List<string> Deletes, List<StoredGrant> Stored);
 
         /// <summary>Everyone who held a wholly recomputed entitlement, holds it originally now, or holds a source now.</summary>
         private HashSet<(string, string)> WholePrincipals(string t)
@@ -1081,10 +1171,23 @@ public static partial class GrantExpander
             var incoming = _plan.Incoming.GetValueOrDefault(t) ?? [];
             EntitlementRef? entRef = null;
             var changes = new List<Change>();
+            bool whole = _whole.Contains(t);
             foreach (var p in principals)
             {
                 var records = Final(t, p, incoming, ref entRef);
-                changes.Add(new Change(p, _old.Holding(t, p), Holding.Of(t, records), records));
+                var now = Holding.Of(t, records);
+
+                // Diffed at once where the pair's stored grants were kept: its records (most of what the update allocates,
+                // about 20 objects each) then die young instead of being copied by a collection before the diff.
+                if (!whole && _old.TryStored(t, p, out var stored))
+                {
+                    var (puts, deletes) = Diff(stored, records, _encode);
+                    changes.Add(new Change(p, _old.Holding(t, p), now, null, new PairDiff(puts, deletes, stored)));
+                }
+                else
+                {
+                    changes.Add(new Change(p, _old.Holding(t, p), now, records, null));
+                }
             }
 
             return changes;
@@ -1093,9 +1196,19 @@ public static partial class GrantExpander
         /// <summary>Records the pairs of <paramref name="t"/> and marks the principals whose holding changed at its targets.</summary>
         private void Settle(string t, List<Change> changes)
         {
-            foreach (var (p, was, now, records) in changes)
+            foreach (var (p, was, now, records, diff) in changes)
             {
-                _final[(t, p)] = records;
+                if (diff is not null)
+                {
+                    _diffed[(t, p)] = diff;
+                    _final.Remove((t, p));
+                }
+                else
+                {
+                    _final[(t, p)] = records!;
+                    _diffed.Remove((t, p));
+                }
+
                 _recomputed[(t, p)] = now;
                 if (now != was && _plan.Outgoing.TryGetValue(t, out var outs))
                 {
@@ -1185,8 +1298,27 @@ public static partial class GrantExpander
             return records;
         }
 
-        /// <summary>The records of one pair to put (new or changed) and the stored ids it no longer has.</summary>
-        private static (List<GrantRecord> Puts, List<string> Deletes) Diff(List<StoredGrant> stored, List<GrantRecord> records)
+        /// <summary>Whether the expanded store hands out stored bytes (then the diff compares encodings and the puts go to it encoded).</summary>
+        private bool HandsOutStoredBytes()
+        {
+            if (!expanded.TryOpenEncodedGrantsByPrincipal(expandedSync, string.Empty, string.Empty, out var cursor))
+            {
+                return false;
+            }
+
+            cursor.Dispose();
+            return true;
+        }
+
+        /// <summary>A grant to put: its canonical encoding without <c>sync_id</c> where the diff made one, else its record.</summary>
+        private readonly record struct PendingPut(string Id, GrantRecord? Record, byte[]? Value);
+
+        /// <summary>
+        /// The records of one pair to put (new or changed) and the stored ids it no longer has. With <paramref name="encode"/>
+        /// a put is kept as the encoding it was compared by (or, new, is encoded now), and its record is dropped: the
+        /// records of 19.6k puts held until the write were most of what the collector copied during G16's update.
+        /// </summary>
+        private static (List<PendingPut> Puts, List<string> Deletes) Diff(List<StoredGrant> stored, List<GrantRecord> records, bool encode)
         {
             var before = new Dictionary<string, StoredGrant>(stored.Count, StringComparer.Ordinal);
             foreach (var g in stored)
@@ -1194,18 +1326,26 @@ public static partial class GrantExpander
                 before[g.Id] = g;
             }
 
-            var puts = new List<GrantRecord>(records.Count);
+            var puts = new List<PendingPut>(records.Count);
             byte[]? buffer = null;
             try
             {
                 foreach (var r in records)
                 {
-                    if (before.Remove(r.ExternalId, out var old) && Unchanged(old, r, ref buffer))
+                    int encoded = -1;
+                    if (before.Remove(r.ExternalId, out var old))
                     {
-                        continue;
+                        if (Unchanged(old, r, ref buffer, out encoded))
+                        {
+                            continue;
+                        }
+                    }
+                    else if (encode && GrantRecordCodec.EncodeCompactPooled(r, ref buffer, out int written, omitSyncId: true) == System.Buffers.OperationStatus.Done)
+                    {
+                        encoded = written;
                     }
 
-                    puts.Add(r);
+                    puts.Add(encode && encoded >= 0 ? new PendingPut(r.ExternalId, null, buffer.AsSpan(0, encoded).ToArray()) : new PendingPut(r.ExternalId, r, null));
                 }
             }
             finally
@@ -1225,8 +1365,13 @@ public static partial class GrantExpander
         /// record's encoding: stores keep the canonical encoding without <c>sync_id</c>, so equal bytes are equal
         /// records; a record the compact encoder declines (unknown fields) is compared decoded.
         /// </summary>
-        private static bool Unchanged(StoredGrant stored, GrantRecord r, ref byte[]? buffer)
+        /// <param name="stored">The stored grant with the record's id.</param>
+        /// <param name="r">The final record (a derived one takes the stored discovery time).</param>
+        /// <param name="buffer">A pooled buffer for the record's encoding, grown as needed.</param>
+        /// <param name="encoded">The length of the record's encoding left in <paramref name="buffer"/>, or -1 when none was made.</param>
+        private static bool Unchanged(StoredGrant stored, GrantRecord r, ref byte[]? buffer, out int encoded)
         {
+            encoded = -1;
             if (stored.Record is null)
             {
                 var value = stored.Value.Span;
@@ -1240,9 +1385,13 @@ public static partial class GrantExpander
                     r.DiscoveredAt = present ? new Timestamp { Seconds = seconds, Nanos = nanos } : null;
                 }
 
-                return GrantRecordCodec.EncodeCompactPooled(r, ref buffer, out int written, omitSyncId: true) == System.Buffers.OperationStatus.Done
-                    ? buffer.AsSpan(0, written).SequenceEqual(value)
-                    : SameRecord(CodecRegistry.Grant.Decode(value), r);
+                if (GrantRecordCodec.EncodeCompactPooled(r, ref buffer, out int written, omitSyncId: true) != System.Buffers.OperationStatus.Done)
+                {
+                    return SameRecord(CodecRegistry.Grant.Decode(value), r);
+                }
+
+                encoded = written;
+                return buffer.AsSpan(0, written).SequenceEqual(value);
             }
 
             // The stored records were read for this diff alone (propagation is over), so no copy.
@@ -1261,6 +1410,13 @@ public static partial class GrantExpander
             }
         }
 
+        /// <summary>
+        /// Grants written per change set: the records are all in memory already, so a chunk bounds only the store's
+        /// keys and sorted entries for it (a few hundred bytes a grant); each chunk is one SST made, synced and ingested,
+        /// and 5,000-grant chunks made G16's 19.6k rewrites four of them (docs/PERFORMANCE.md, G16).
+        /// </summary>
+        private const int ChangeSetChunk = 32_768;
+
         private ExpansionResult Apply(int recomputed)
         {
             long deleted = 0, created = 0, updated = 0;
@@ -1269,7 +1425,7 @@ public static partial class GrantExpander
             foreach (var g in puts)
             {
                 // A put over a stored id rewrites it (a grant that moved between pairs included).
-                if (_stored.ContainsKey(g.ExternalId) || _storedValues.ContainsKey(g.ExternalId))
+                if (_stored.ContainsKey(g.Id) || _storedValues.ContainsKey(g.Id))
                 {
                     updated++;
                 }
@@ -1283,15 +1439,25 @@ public static partial class GrantExpander
             // read for the diff are still the committed ones when its batch is written: only new ids are read again.
             // One batch at a time: the store spreads a batch's encoding and reads over the cores itself (RocksDB, which
             // also ingests a batch this large as one SST); two in flight measured no faster (docs/PERFORMANCE.md, G16).
-            int size = Math.Max(1, options.BatchSize);
-            for (int at = 0; at < Math.Max(puts.Count, deletes.Count); at += size)
+            // Puts the diff encoded go as their bytes (the store keeps them as they are); the rest, records the compact
+            // encoder declined or a store without stored bytes, as records.
+            var encoded = puts.Where(p => p.Value is not null).Select(p => (ReadOnlyMemory<byte>)p.Value).ToList();
+            var records = puts.Where(p => p.Value is null).Select(p => p.Record!).ToList();
+            int size = ChangeSetChunk;
+            for (int at = 0; at < Math.Max(Math.Max(encoded.Count, records.Count), deletes.Count); at += size)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                var deleteSlice = Slice(deletes, at, size);
+                if (encoded.Count > 0)
+                {
+                    deleted += expanded.WriteEncodedGrantChanges(expandedSync, Slice(encoded, at, size), deleteSlice, _storedValues);
+                    deleteSlice = [];
+                }
 
                 // Stored bytes where the store handed them out (records loaded whole, if any, are read again then).
                 deleted += _storedValues.Count > 0
-                    ? expanded.WriteGrantChanges(expandedSync, Slice(puts, at, size), Slice(deletes, at, size), _storedValues)
-                    : expanded.WriteGrantChanges(expandedSync, Slice(puts, at, size), Slice(deletes, at, size), _stored);
+                    ? expanded.WriteGrantChanges(expandedSync, Slice(records, at, size), deleteSlice, _storedValues)
+                    : expanded.WriteGrantChanges(expandedSync, Slice(records, at, size), deleteSlice, _stored);
             }
 
             static List<T> Slice<T>(List<T> list, int at, int size) => at >= list.Count ? [] : list.GetRange(at, Math.Min(size, list.Count - at));
