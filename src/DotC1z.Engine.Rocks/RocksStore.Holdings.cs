@@ -180,12 +180,7 @@ public sealed partial class RocksStore
         {
             if (_record is { } old)
             {
-                return old.NeedsExpansion == row.NeedsExpansion
-                    && Utf8Ordinal.SameText(row.EntitlementId, old.Entitlement?.EntitlementId)
-                    && Utf8Ordinal.SameText(row.EntitlementResourceTypeId, old.Entitlement?.ResourceTypeId)
-                    && Utf8Ordinal.SameText(row.EntitlementResourceId, old.Entitlement?.ResourceId)
-                    && Utf8Ordinal.SameText(row.PrincipalResourceTypeId, old.Principal?.ResourceTypeId)
-                    && Utf8Ordinal.SameText(row.PrincipalResourceId, old.Principal?.ResourceId);
+                return SameKeys(row, old);
             }
 
             if (!GrantRow.TryParse(_value.Span, out var stored))
@@ -214,19 +209,21 @@ public sealed partial class RocksStore
                     && (old.Principal?.ResourceId ?? string.Empty) == (record.Principal?.ResourceId ?? string.Empty);
             }
 
-            if (!GrantRow.TryParse(_value.Span, out var row))
-            {
-                throw new C1zCorruptionException("a committed grant value is not an encoded grant", _directory);
-            }
-
-            return row.NeedsExpansion == record.NeedsExpansion
-                && Utf8Ordinal.SameText(row.EntitlementId, record.Entitlement?.EntitlementId)
-                && Utf8Ordinal.SameText(row.EntitlementResourceTypeId, record.Entitlement?.ResourceTypeId)
-                && Utf8Ordinal.SameText(row.EntitlementResourceId, record.Entitlement?.ResourceId)
-                && Utf8Ordinal.SameText(row.PrincipalResourceTypeId, record.Principal?.ResourceTypeId)
-                && Utf8Ordinal.SameText(row.PrincipalResourceId, record.Principal?.ResourceId);
+            return GrantRow.TryParse(_value.Span, out var row)
+                ? SameKeys(row, record)
+                : throw new C1zCorruptionException("a committed grant value is not an encoded grant", _directory);
         }
+
+        /// <summary>Whether an encoded grant and a record have the same index keys: entitlement, its resource, principal, flag.</summary>
+        private static bool SameKeys(in GrantRow row, GrantRecord record) =>
+            row.NeedsExpansion == record.NeedsExpansion
+            && Utf8Ordinal.SameText(row.EntitlementId, record.Entitlement?.EntitlementId)
+            && Utf8Ordinal.SameText(row.EntitlementResourceTypeId, record.Entitlement?.ResourceTypeId)
+            && Utf8Ordinal.SameText(row.EntitlementResourceId, record.Entitlement?.ResourceId)
+            && Utf8Ordinal.SameText(row.PrincipalResourceTypeId, record.Principal?.ResourceTypeId)
+            && Utf8Ordinal.SameText(row.PrincipalResourceId, record.Principal?.ResourceId);
     }
+
     /// <summary>One grant of a change set to put: a record, or its stored encoding (its keys read in place when needed).</summary>
     private readonly struct GrantPut
     {
