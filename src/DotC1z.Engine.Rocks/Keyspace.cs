@@ -62,7 +62,7 @@ internal static class Keyspace
 
     public static readonly byte[] AllIndexIds = [IdxResourceByParent, IdxEntitlementByResource, IdxGrantByEntitlement, IdxGrantByPrincipal, IdxGrantNeedsExpansion, IdxGrantByEntitlementResource];
 
-    /// <summary>Keys whose bound (<see cref="MaxKeyLength"/>) is at most this many bytes are built in a stack buffer.</summary>
+    /// <summary>Keys whose bound (<see cref="MaxKeyLength(int, ReadOnlySpan{string})"/>) is at most this many bytes are built in a stack buffer.</summary>
     private const int StackBuildBytes = 1024;
 
     /// <summary>Worst-case length of a key holding the given string elements.</summary>
@@ -108,7 +108,7 @@ internal static class Keyspace
         return w.Written.ToArray();
     }
 
-    /// <summary>Writes <c>header 00 T(e1) 00 T(e2) …</c> into a caller buffer of at least <see cref="MaxKeyLength"/> bytes; returns its length.</summary>
+    /// <summary>Writes <c>header 00 T(e1) 00 T(e2) …</c> into a caller buffer of at least <see cref="MaxKeyLength(int, ReadOnlySpan{string})"/> bytes; returns its length.</summary>
     public static int WriteRecordKey(Span<byte> destination, byte kind, SyncId sync, scoped ReadOnlySpan<string> ids)
     {
         var w = new TupleWriter(destination);
@@ -223,29 +223,53 @@ internal static class Keyspace
     /// <summary>An index key of up to four UTF-8 elements (the first <paramref name="count"/>), as <see cref="IndexKey(byte, SyncId, bool, ReadOnlySpan{string})"/> builds it from strings.</summary>
     private static byte[] IndexKey(byte index, SyncId sync, ReadOnlySpan<byte> e1, ReadOnlySpan<byte> e2, ReadOnlySpan<byte> e3, ReadOnlySpan<byte> e4, int count)
     {
-        int max = IndexHeaderLength + count + TupleCodec.MaxEncodedLength(e1.Length + e2.Length + e3.Length + e4.Length);
-        var w = new TupleWriter(max <= StackBuildBytes ? stackalloc byte[StackBuildBytes] : new byte[max]);
+        Span<byte> header = stackalloc byte[IndexHeaderLength];
+        var w = new TupleWriter(header);
         IndexHeader(ref w, index, sync);
-        w.Separator();
-        w.Bytes(e1);
+        int max = MaxKeyLength(IndexHeaderLength, e1.Length + e2.Length + e3.Length + e4.Length, count);
+        Span<byte> key = max <= StackBuildBytes ? stackalloc byte[StackBuildBytes] : new byte[max];
+        return key[..WriteKey(key, header, e1, e2, e3, e4, count)].ToArray();
+    }
+
+    /// <summary>The most bytes <see cref="WriteKey"/> writes for a header, <paramref name="count"/> elements and their raw bytes.</summary>
+    public static int MaxKeyLength(int headerLength, int elementBytes, int count) => headerLength + count + TupleCodec.MaxEncodedLength(elementBytes);
+
+    /// <summary>
+    /// Writes <c>header 00 T(e1) 00 T(e2) …</c> (the first <paramref name="count"/> UTF-8 elements, escaped) into
+    /// <paramref name="destination"/> (at least <see cref="MaxKeyLength(int, int, int)"/> bytes); returns its length. Byte for
+    /// byte what the string builders write for the same text.
+    /// </summary>
+    public static int WriteKey(Span<byte> destination, ReadOnlySpan<byte> header, ReadOnlySpan<byte> e1, ReadOnlySpan<byte> e2, ReadOnlySpan<byte> e3, ReadOnlySpan<byte> e4, int count)
+    {
+        header.CopyTo(destination);
+        int n = header.Length;
+        Append(destination, ref n, e1);
         if (count > 1)
         {
-            w.Separator();
-            w.Bytes(e2);
+            Append(destination, ref n, e2);
         }
 
         if (count > 2)
         {
-            w.Separator();
-            w.Bytes(e3);
+            Append(destination, ref n, e3);
         }
 
         if (count > 3)
         {
-            w.Separator();
-            w.Bytes(e4);
+            Append(destination, ref n, e4);
         }
 
-        return w.Written.ToArray();
+        return n;
+
+        static void Append(Span<byte> span, ref int n, ReadOnlySpan<byte> element)
+        {
+            span[n++] = TupleCodec.Separator;
+            if (TupleCodec.EncodeBytes(element, span[n..], out int written) != System.Buffers.OperationStatus.Done)
+            {
+                throw new InvalidOperationException("a key element does not fit its reserved space");
+            }
+
+            n += written;
+        }
     }
 }

@@ -183,17 +183,9 @@ public sealed partial class RocksStore
                 return SameKeys(row, old);
             }
 
-            if (!GrantRow.TryParse(_value.Span, out var stored))
-            {
-                throw new C1zCorruptionException("a committed grant value is not an encoded grant", _directory);
-            }
-
-            return stored.NeedsExpansion == row.NeedsExpansion
-                && stored.EntitlementId.SequenceEqual(row.EntitlementId)
-                && stored.EntitlementResourceTypeId.SequenceEqual(row.EntitlementResourceTypeId)
-                && stored.EntitlementResourceId.SequenceEqual(row.EntitlementResourceId)
-                && stored.PrincipalResourceTypeId.SequenceEqual(row.PrincipalResourceTypeId)
-                && stored.PrincipalResourceId.SequenceEqual(row.PrincipalResourceId);
+            return GrantRow.TryParse(_value.Span, out var stored)
+                ? SameKeys(stored, row)
+                : throw new C1zCorruptionException("a committed grant value is not an encoded grant", _directory);
         }
 
         /// <summary>Whether <paramref name="record"/> has this value's index keys (<see cref="Keyspace.IndexEntries(SyncId, GrantRecord)"/>: entitlement, principal, flag).</summary>
@@ -213,6 +205,15 @@ public sealed partial class RocksStore
                 ? SameKeys(row, record)
                 : throw new C1zCorruptionException("a committed grant value is not an encoded grant", _directory);
         }
+
+        /// <summary>Whether two encoded grants have the same index keys: entitlement, its resource, principal, flag.</summary>
+        private static bool SameKeys(in GrantRow a, in GrantRow b) =>
+            a.NeedsExpansion == b.NeedsExpansion
+            && a.EntitlementId.SequenceEqual(b.EntitlementId)
+            && a.EntitlementResourceTypeId.SequenceEqual(b.EntitlementResourceTypeId)
+            && a.EntitlementResourceId.SequenceEqual(b.EntitlementResourceId)
+            && a.PrincipalResourceTypeId.SequenceEqual(b.PrincipalResourceTypeId)
+            && a.PrincipalResourceId.SequenceEqual(b.PrincipalResourceId);
 
         /// <summary>Whether an encoded grant and a record have the same index keys: entitlement, its resource, principal, flag.</summary>
         private static bool SameKeys(in GrantRow row, GrantRecord record) =>

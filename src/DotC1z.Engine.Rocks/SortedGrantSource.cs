@@ -1,4 +1,3 @@
-using System.Buffers;
 using DotC1z.Errors;
 using DotC1z.Keys;
 using DotC1z.Storage;
@@ -84,45 +83,15 @@ internal sealed class SortedGrantSource : IKvSource
 
     public void Dispose() => _cursor.Dispose();
 
-    /// <summary>Writes <c>header 00 T(e1) 00 T(e2) …</c> (the first <paramref name="count"/> elements) into <paramref name="buffer"/>, grown as needed; returns its length.</summary>
+    /// <summary>Writes the key (<see cref="Keyspace.WriteKey"/>) into <paramref name="buffer"/>, grown as needed; returns its length.</summary>
     private static int BuildKey(ref byte[] buffer, byte[] header, ReadOnlySpan<byte> e1, ReadOnlySpan<byte> e2, ReadOnlySpan<byte> e3, ReadOnlySpan<byte> e4, int count)
     {
-        int max = header.Length + 4 + TupleCodec.MaxEncodedLength(e1.Length + e2.Length + e3.Length + e4.Length);
+        int max = Keyspace.MaxKeyLength(header.Length, e1.Length + e2.Length + e3.Length + e4.Length, count);
         if (max > buffer.Length)
         {
             buffer = new byte[Math.Max(max, buffer.Length * 2)];
         }
 
-        var span = buffer.AsSpan();
-        header.CopyTo(span);
-        int n = header.Length;
-        Append(span, ref n, e1);
-        if (count > 1)
-        {
-            Append(span, ref n, e2);
-        }
-
-        if (count > 2)
-        {
-            Append(span, ref n, e3);
-        }
-
-        if (count > 3)
-        {
-            Append(span, ref n, e4);
-        }
-
-        return n;
-    }
-
-    private static void Append(Span<byte> span, ref int n, ReadOnlySpan<byte> element)
-    {
-        span[n++] = TupleCodec.Separator;
-        if (TupleCodec.EncodeBytes(element, span[n..], out int written) != OperationStatus.Done)
-        {
-            throw new InvalidOperationException("a key element does not fit its reserved space");
-        }
-
-        n += written;
+        return Keyspace.WriteKey(buffer, header, e1, e2, e3, e4, count);
     }
 }

@@ -526,8 +526,8 @@ public static partial class GrantExpander
     /// per user in a dense graph, most never compared) made the garbage collector copy all of them,
     /// five times the cost of reading them. Where the store hands out stored bytes, the prefetched
     /// principals' bytes are kept (native memory, 128 MiB in all at most; about 25 MB for G16's
-    /// 200 principals) and the stored grants of the recomputed pairs only are taken from them at the end
-    /// (<see cref="Records"/>); otherwise those principals are read again. Entitlements recomputed whole
+    /// 200 principals) and the stored grants of each recomputed pair only are taken from them as it is
+    /// recomputed (<see cref="TryStored"/>); otherwise those principals are read again (<see cref="Records"/>). Entitlements recomputed whole
     /// are loaded as records.
     /// </summary>
     private sealed class ExpandedIndex(IC1zReader reader, SyncId sync)
@@ -690,8 +690,9 @@ public static partial class GrantExpander
 
         /// <summary>
         /// The stored records of each pair: those of entitlements loaded whole from their load, the
-        /// others from each principal's kept bytes or by reading the principal again (on all cores),
-        /// keeping only the asked entitlements' grants (their stored bytes, copied).
+        /// others by reading the principal again (on all cores), keeping only the asked entitlements' grants
+        /// (their stored bytes, copied). A pair whose principal's bytes were kept never comes here: the
+        /// recompute diffed it (<see cref="TryStored"/>).
         /// </summary>
         public Dictionary<(string Ent, (string, string) Principal), List<StoredGrant>> Records(IEnumerable<(string Ent, (string, string) Principal)> pairs, CancellationToken cancellationToken)
         {
@@ -716,7 +717,6 @@ public static partial class GrantExpander
 
             var todo = wanted.ToArray();
             var loaded = new List<(string Ent, StoredGrant Grant)>[todo.Length];
-            var stashed = _stashes;
             C1zErrors.Unwrapped(() => Parallel.For(0, todo.Length, new ParallelOptions { CancellationToken = cancellationToken }, i =>
             {
                 var (principal, ents) = todo[i];
@@ -726,7 +726,7 @@ public static partial class GrantExpander
 
                 // Only the asked entitlements' grants are kept (a tenth of the principal's, or less, in G16), as stored
                 // bytes: the diff compares encodings, and decoding them was most of its cost (docs/DESIGN.md §6).
-                // Each kept value is copied out (a cursor reuses its buffer; a stash is native memory, released before the write).
+                // Each kept value is copied out (the cursor reuses its buffer).
                 void Consider(ReadOnlySpan<byte> value)
                 {
                     if (!GrantRow.TryParse(value, out var row))
@@ -736,24 +736,12 @@ public static partial class GrantExpander
 
                     if (wantedNames.TryGetValue(Utf16(row.EntitlementId, ref chars), out string? ent))
                     {
-                        kept.Add((ent, new StoredGrant(System.Text.Encoding.UTF8.GetString(row.ExternalId), null, value.ToArray())));
+                        kept.Add((ent, StoredGrant.Copy(row, value)));
                     }
                 }
 
                 try
                 {
-                    if (stashed.TryGetValue(principal, out var stash))
-                    {
-                        // The bytes the holdings pass read (nothing was written since): no second scan of the index.
-                        for (int k = 0; k < stash.Count; k++)
-                        {
-                            Consider(stash[k]);
-                        }
-
-                        loaded[i] = kept;
-                        return;
-                    }
-
                     if (reader.TryOpenEncodedGrantsByPrincipal(sync, principal.Item1, principal.Item2, out var cursor))
                     {
                         using (cursor)
@@ -824,13 +812,13 @@ public static partial class GrantExpander
                     throw NotAGrant();
                 }
 
-                stored.Add(new StoredGrant(Encoding.UTF8.GetString(row.ExternalId), null, value.ToArray()));
+                stored.Add(StoredGrant.Copy(row, value));
             }
 
             return true;
         }
 
-        /// <summary>Frees the kept bytes (after <see cref="Records"/>, or when the update fails).</summary>
+        /// <summary>Frees the kept bytes (once the recompute is over, or when the update fails).</summary>
         public void ReleaseStashes()
         {
             foreach (var stash in _stashes.Values)
@@ -849,6 +837,9 @@ public static partial class GrantExpander
     private readonly record struct StoredGrant(string Id, GrantRecord? Record, ReadOnlyMemory<byte> Value)
     {
         public static StoredGrant Of(GrantRecord record) => new(record.ExternalId, record, default);
+
+        /// <summary>A stored grant as a copy of its bytes (<paramref name="row"/> parsed from them).</summary>
+        public static StoredGrant Copy(in GrantRow row, ReadOnlySpan<byte> value) => new(Encoding.UTF8.GetString(row.ExternalId), null, value.ToArray());
     }
 
     /// <summary>
@@ -871,9 +862,6 @@ public static partial class GrantExpander
         private int _used;
 
         ~Stash() => Free();
-
-        /// <summary>Grants kept.</summary>
-        public int Count => _entries.Count;
 
         /// <summary>Bytes kept.</summary>
         public long Length { get; private set; }
@@ -1047,11 +1035,11 @@ public static partial class GrantExpander
                 RecomputeLevel(level);
             }
 
-            // Only now are the recomputed pairs known: their stored records are read once, for the diff.
-            // Each pair is compared on its own (its stored and final records belong to it alone), on all cores; the
-            // results are gathered in the pairs' order.
-            var stored = _old.Records(_final.Keys, cancellationToken);
+            // The pairs the recompute could not diff (entitlements recomputed whole, principals whose bytes were not kept)
+            // are known only now: their stored records are read once, for the diff. Each pair is compared on its own (its
+            // stored and final records belong to it alone), on all cores; the results are gathered in the pairs' order.
             _old.ReleaseStashes();
+            var stored = _old.Records(_final.Keys, cancellationToken);
             var pairs = _final.ToArray();
             var diffs = new (List<PendingPut> Puts, List<string> Deletes)[pairs.Length];
             C1zErrors.Unwrapped(() => Parallel.For(0, pairs.Length, new ParallelOptions { CancellationToken = cancellationToken }, i =>
