@@ -184,7 +184,7 @@ public sealed partial class RocksStore
             }
 
             return GrantRow.TryParse(_value.Span, out var stored)
-                ? SameKeys(stored, row)
+                ? GrantRow.SameReferences(stored, row)
                 : throw new C1zCorruptionException("a committed grant value is not an encoded grant", _directory);
         }
 
@@ -205,15 +205,6 @@ public sealed partial class RocksStore
                 ? SameKeys(row, record)
                 : throw new C1zCorruptionException("a committed grant value is not an encoded grant", _directory);
         }
-
-        /// <summary>Whether two encoded grants have the same index keys: entitlement, its resource, principal, flag.</summary>
-        private static bool SameKeys(in GrantRow a, in GrantRow b) =>
-            a.NeedsExpansion == b.NeedsExpansion
-            && a.EntitlementId.SequenceEqual(b.EntitlementId)
-            && a.EntitlementResourceTypeId.SequenceEqual(b.EntitlementResourceTypeId)
-            && a.EntitlementResourceId.SequenceEqual(b.EntitlementResourceId)
-            && a.PrincipalResourceTypeId.SequenceEqual(b.PrincipalResourceTypeId)
-            && a.PrincipalResourceId.SequenceEqual(b.PrincipalResourceId);
 
         /// <summary>Whether an encoded grant and a record have the same index keys: entitlement, its resource, principal, flag.</summary>
         private static bool SameKeys(in GrantRow row, GrantRecord record) =>

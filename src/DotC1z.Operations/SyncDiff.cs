@@ -1,3 +1,4 @@
+using DotC1z.Codecs;
 using DotC1z.Errors;
 using DotC1z.Keys;
 using DotC1z.Records;
@@ -277,7 +278,15 @@ public static class SyncDiff
                         }
                         else
                         {
-                            if (!b.Value.SequenceEqual(a.Value))
+                            if (sink is not null && ReferencesDiffer(b.Value, a.Value))
+                            {
+                                // Another entitlement or principal: different grants whatever else they hold, and the
+                                // writer counts no fields, so nothing is decoded (a file whose every grant moved
+                                // otherwise decoded two records per grant, and the garbage grew the heap).
+                                modified++;
+                                sink.ModifiedAsStored(kind, a.Value);
+                            }
+                            else if (!b.Value.SequenceEqual(a.Value))
                             {
                                 // Different bytes can still encode equal grants (another field order): decode to be sure.
                                 var before = kind.Codec.Decode(b.Value);
@@ -305,6 +314,13 @@ public static class SyncDiff
         }
     }
 
+    /// <summary>
+    /// Whether two encoded grants of one id reference another entitlement or principal (or flag expansion otherwise),
+    /// read in place. False when either does not parse: the decoding road then reports it.
+    /// </summary>
+    private static bool ReferencesDiffer(ReadOnlySpan<byte> before, ReadOnlySpan<byte> after) =>
+        GrantRow.TryParse(before, out var b) && GrantRow.TryParse(after, out var a) && !GrantRow.SameReferences(b, a);
+
     /// <summary>Writes a comparison as syncs: created and modified records to the additions loader, deleted identities to the spill.</summary>
     private sealed class SyncWriter(IBulkLoader additions, RecordSpill deletions, long[] added, long[] deleted) : IDiffVisitor
     {
@@ -328,6 +344,9 @@ public static class SyncDiff
                 Created(kind, kind.Codec.Decode(value));
             }
         }
+
+        /// <summary>A modified grant's applied version in its stored encoding.</summary>
+        public void ModifiedAsStored(RecordKindInfo<GrantRecord> kind, ReadOnlySpan<byte> value) => CreatedAsStored(kind, value);
 
         public void Deleted<T>(RecordKindInfo<T> kind, T record)
             where T : class, IMessage<T>, new()

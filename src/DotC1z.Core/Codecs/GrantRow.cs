@@ -56,6 +56,22 @@ public readonly ref struct GrantRow
     public bool NeedsExpansion { get; }
 
     /// <summary>
+    /// Whether two rows reference the same entitlement (and its resource) and principal and carry the same
+    /// <c>needs_expansion</c> flag: the fields every grant index is keyed by. Rows that differ here are different
+    /// grants whatever their other fields hold.
+    /// </summary>
+    /// <param name="a">A row.</param>
+    /// <param name="b">Another row.</param>
+    /// <returns>True when all of those fields are equal.</returns>
+    public static bool SameReferences(in GrantRow a, in GrantRow b) =>
+        a.NeedsExpansion == b.NeedsExpansion
+        && a.EntitlementId.SequenceEqual(b.EntitlementId)
+        && a.EntitlementResourceTypeId.SequenceEqual(b.EntitlementResourceTypeId)
+        && a.EntitlementResourceId.SequenceEqual(b.EntitlementResourceId)
+        && a.PrincipalResourceTypeId.SequenceEqual(b.PrincipalResourceTypeId)
+        && a.PrincipalResourceId.SequenceEqual(b.PrincipalResourceId);
+
+    /// <summary>
     /// Finds the fields of an encoded <c>GrantRecord</c> in one pass, with protobuf's rules: a field seen
     /// twice keeps its last value, a message field seen twice merges, unknown fields (and a known field
     /// number with another wire type, which the generated parser also keeps as unknown) are skipped.
