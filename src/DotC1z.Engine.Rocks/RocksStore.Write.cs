@@ -342,16 +342,17 @@ public sealed partial class RocksStore
             int common = first.Length, bytes = 0;
             foreach (int i in group)
             {
-                var (key, value) = changes[i];
+                byte[] key = changes[i].Key;
                 common = Math.Min(common, key.AsSpan(0, Math.Min(common, key.Length)).CommonPrefixLength(first));
-                bytes += key.Length + (value?.Length ?? 0);
+                bytes += key.Length;
             }
 
+            // Keys only: a value is read from its change when written (copying G16's 20 MB of values into the runs'
+            // fresh arenas was a tenth of its write, most of it first touches of the new pages).
             var run = new KvRun(common, Math.Max(bytes, 1));
             foreach (int i in group)
             {
-                var (key, value) = changes[i];
-                run.Add(key, value, i);
+                run.Add(changes[i].Key, [], i);
             }
 
             run.Sort();
@@ -372,13 +373,13 @@ public sealed partial class RocksStore
                             continue;
                         }
 
-                        if (changes[(int)run.SeqAt(k)].Value is null)
+                        if (changes[(int)run.SeqAt(k)].Value is not { } value)
                         {
                             sst.Delete(run.KeyAt(k));
                         }
                         else
                         {
-                            sst.Put(run.KeyAt(k), run.ValueAt(k));
+                            sst.Put(run.KeyAt(k), value);
                         }
                     }
                 }

@@ -577,15 +577,19 @@ public static partial class GrantExpander
         /// Reads the holdings of many principals on all cores: changes travel per principal, so the
         /// principals of the changed grants are the ones propagation asks about.
         /// </summary>
-        public void Prefetch(IEnumerable<(string, string)> principals, CancellationToken cancellationToken)
+        /// <param name="principals">The principals.</param>
+        /// <param name="covers">The entitlements whose stored grants the update may recompute for a principal: only theirs are kept.</param>
+        /// <param name="cancellationToken">Cancels the reads.</param>
+        public void Prefetch(IEnumerable<(string, string)> principals, Func<(string, string), IReadOnlySet<string>> covers, CancellationToken cancellationToken)
         {
             var todo = principals.Distinct().Where(p => !_holdings.ContainsKey(p)).ToArray();
+            var covered = Array.ConvertAll(todo, p => covers(p));
             var loaded = new Dictionary<string, Holding>[todo.Length];
             var stashes = new Stash?[todo.Length];
             long stashed = 0;
             C1zErrors.Unwrapped(() => Parallel.For(0, todo.Length, new ParallelOptions { CancellationToken = cancellationToken }, i =>
             {
-                var stash = new Stash();
+                var stash = new Stash(covered[i]);
                 loaded[i] = LoadHoldings(todo[i], stash);
                 if (stash.Length > 0 && Interlocked.Add(ref stashed, stash.Length) <= StashBudget)
                 {
@@ -798,7 +802,7 @@ public static partial class GrantExpander
         public bool TryStored(string entitlement, (string, string) principal, [NotNullWhen(true)] out List<StoredGrant>? stored)
         {
             stored = null;
-            if (!_stashes.TryGetValue(principal, out var stash))
+            if (!TryStash(entitlement, principal, out var stash))
             {
                 return false;
             }
@@ -807,18 +811,22 @@ public static partial class GrantExpander
             foreach (int k in stash.Of(entitlement))
             {
                 var value = stash[k];
-                if (!GrantRow.TryParse(value, out var row))
+                if (!GrantRow.TryParse(value.Span, out var row))
                 {
                     throw NotAGrant();
                 }
 
-                stored.Add(StoredGrant.Copy(row, value));
+                stored.Add(new StoredGrant(Encoding.UTF8.GetString(row.ExternalId), null, value));
             }
 
             return true;
         }
 
-        /// <summary>Frees the kept bytes (once the recompute is over, or when the update fails).</summary>
+        /// <summary>The kept bytes of a principal when they hold the pair's stored grants (all of them).</summary>
+        public bool TryStash(string entitlement, (string, string) principal, [NotNullWhen(true)] out Stash? stash) =>
+            _stashes.TryGetValue(principal, out stash) && stash.Covers(entitlement);
+
+        /// <summary>Frees the kept bytes (once the update's write is over, or when the update fails).</summary>
         public void ReleaseStashes()
         {
             foreach (var stash in _stashes.Values)
@@ -842,90 +850,6 @@ public static partial class GrantExpander
         public static StoredGrant Copy(in GrantRow row, ReadOnlySpan<byte> value) => new(Encoding.UTF8.GetString(row.ExternalId), null, value.ToArray());
     }
 
-    /// <summary>
-    /// One principal's stored grants, end to end in native chunks, kept from the holdings pass for the records pass:
-    /// reading them twice from the index cost as much as the propagation between. Native, not managed: kept across
-    /// the recompute, G16's 25 MB of pooled managed chunks were copied by the gen-1 collection the recompute's
-    /// allocations set off (a third of that phase, docs/PERFORMANCE.md, G16). Released by <see cref="Release"/>
-    /// (the update releases every stash in a finally; the finalizer is a safety net only).
-    /// </summary>
-    private sealed unsafe class Stash
-    {
-        private const int ChunkBytes = 256 * 1024;
-        private readonly List<nint> _chunks = [];
-        private readonly List<(int Chunk, int Start, int Length)> _entries = [];
-
-        // Each entitlement's entries, as a chain from its last one through each entry's predecessor (-1 ends it).
-        private readonly Dictionary<string, int> _last = new(StringComparer.Ordinal);
-        private readonly List<int> _previous = [];
-        private int _capacity;
-        private int _used;
-
-        ~Stash() => Free();
-
-        /// <summary>Bytes kept.</summary>
-        public long Length { get; private set; }
-
-        /// <summary>The stored bytes of one kept grant (valid until <see cref="Release"/>).</summary>
-        public ReadOnlySpan<byte> this[int index]
-        {
-            get
-            {
-                var (chunk, start, length) = _entries[index];
-                return new ReadOnlySpan<byte>((byte*)_chunks[chunk] + start, length);
-            }
-        }
-
-        /// <summary>The indexes of the kept grants of one entitlement (most recent first).</summary>
-        public IEnumerable<int> Of(string entitlement)
-        {
-            for (int k = _last.GetValueOrDefault(entitlement, -1); k >= 0; k = _previous[k])
-            {
-                yield return k;
-            }
-        }
-
-        public void Add(ReadOnlySpan<byte> value, string entitlement)
-        {
-            _previous.Add(_last.GetValueOrDefault(entitlement, -1));
-            _last[entitlement] = _entries.Count;
-            if (_capacity - _used < value.Length)
-            {
-                int size = Math.Max(ChunkBytes, value.Length);
-                _chunks.Add((nint)System.Runtime.InteropServices.NativeMemory.Alloc((nuint)size));
-                _capacity = size;
-                _used = 0;
-            }
-
-            value.CopyTo(new Span<byte>((byte*)_chunks[^1] + _used, value.Length));
-            _entries.Add((_chunks.Count - 1, _used, value.Length));
-            _used += value.Length;
-            Length += value.Length;
-        }
-
-        /// <summary>Frees the chunks (the stash reads as empty afterwards).</summary>
-        public void Release()
-        {
-            Free();
-            GC.SuppressFinalize(this);
-        }
-
-        private void Free()
-        {
-            foreach (nint chunk in _chunks)
-            {
-                System.Runtime.InteropServices.NativeMemory.Free((void*)chunk);
-            }
-
-            _chunks.Clear();
-            _entries.Clear();
-            _last.Clear();
-            _previous.Clear();
-            _capacity = _used = 0;
-            Length = 0;
-        }
-    }
-
     private sealed class Incremental(IC1zStore expanded, SyncId expandedSync, IC1zReader next, SyncId nextSync, IReadOnlyCollection<string> changedIds, ExpansionOptions options, CancellationToken cancellationToken)
     {
         private readonly ExpandedIndex _old = new(expanded, expandedSync);
@@ -936,6 +860,7 @@ public static partial class GrantExpander
         private bool _encode;
         private readonly Dictionary<string, HashSet<(string, string)>> _dirty = new(StringComparer.Ordinal);
         private readonly HashSet<string> _whole = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, HashSet<string>> _reach = new(StringComparer.Ordinal);
         private readonly SortedSet<(int Depth, string Id)> _work = new(Comparer<(int Depth, string Id)>.Create((a, b) => a.Depth != b.Depth ? a.Depth.CompareTo(b.Depth) : string.CompareOrdinal(a.Id, b.Id)));
         private readonly Dictionary<string, PendingPut> _puts = new(StringComparer.Ordinal);
         private readonly HashSet<string> _deletes = new(StringComparer.Ordinal);
@@ -967,7 +892,7 @@ public static partial class GrantExpander
             var changed = changedIds as IReadOnlySet<string> ?? new HashSet<string>(changedIds, StringComparer.Ordinal);
             // The declaring grants (one per edge, few beside the memberships) are read once for both graphs.
             var flagged = next.GrantsNeedingExpansion(nextSync).ToList();
-            _plan = ExpansionPlan.Build(flagged, id => next.TryGetEntitlement(nextSync, id, out _), options.MaxDepth);
+            _plan = ExpansionPlan.Build(flagged, id => NextEntitlement(id) is not null, options.MaxDepth);
             var oldDeclaring = flagged.Where(g => !changed.Contains(g.ExternalId)).ToList();
             var oldVersions = new List<GrantRecord>();
             foreach (string id in changed)
@@ -990,7 +915,7 @@ public static partial class GrantExpander
                 }
             }
 
-            var oldPlan = ExpansionPlan.Build(oldDeclaring, id => expanded.TryGetEntitlement(expandedSync, id, out _), options.MaxDepth);
+            var oldPlan = ExpansionPlan.Build(oldDeclaring, id => OldEntitlement(id) is not null, options.MaxDepth);
 
             // Entitlements whose propagating edges differ (or whose derived grants point elsewhere) are recomputed whole.
             foreach (string t in oldPlan.Incoming.Keys.Union(_plan.Incoming.Keys, StringComparer.Ordinal))
@@ -1000,9 +925,7 @@ public static partial class GrantExpander
                 bool same = was.Count == now.Count && was.All(e => now.Any(e.SameAs));
                 if (same && now.Count > 0)
                 {
-                    next.TryGetEntitlement(nextSync, t, out var a);
-                    expanded.TryGetEntitlement(expandedSync, t, out var b);
-                    same = Equals(a?.Resource, b?.Resource);
+                    same = Equals(NextEntitlement(t)?.Resource, OldEntitlement(t)?.Resource);
                 }
 
                 if (!same)
@@ -1013,7 +936,7 @@ public static partial class GrantExpander
             }
 
             var seeds = _dirty.Values.SelectMany(d => d).ToList();
-            _old.Prefetch(seeds, cancellationToken);
+            _old.Prefetch(seeds, CoversOf(seeds), cancellationToken);
             _new.Prefetch(seeds, cancellationToken);
             int recomputed = 0;
             while (_work.Count > 0)
@@ -1038,7 +961,6 @@ public static partial class GrantExpander
             // The pairs the recompute could not diff (entitlements recomputed whole, principals whose bytes were not kept)
             // are known only now: their stored records are read once, for the diff. Each pair is compared on its own (its
             // stored and final records belong to it alone), on all cores; the results are gathered in the pairs' order.
-            _old.ReleaseStashes();
             var stored = _old.Records(_final.Keys, cancellationToken);
             var pairs = _final.ToArray();
             var diffs = new (List<PendingPut> Puts, List<string> Deletes)[pairs.Length];
@@ -1077,6 +999,24 @@ public static partial class GrantExpander
             return Apply(recomputed);
         }
 
+        // Each entitlement of either sync is read once: the plans and the edge comparison asked for most of them twice.
+        private readonly Dictionary<string, EntitlementRecord?> _nextEntitlements = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, EntitlementRecord?> _oldEntitlements = new(StringComparer.Ordinal);
+
+        private EntitlementRecord? NextEntitlement(string id) => Memoized(_nextEntitlements, next, nextSync, id);
+
+        private EntitlementRecord? OldEntitlement(string id) => Memoized(_oldEntitlements, expanded, expandedSync, id);
+
+        private static EntitlementRecord? Memoized(Dictionary<string, EntitlementRecord?> read, IC1zReader reader, SyncId sync, string id)
+        {
+            if (!read.TryGetValue(id, out var record))
+            {
+                read[id] = record = reader.TryGetEntitlement(sync, id, out var found) ? found : null;
+            }
+
+            return record;
+        }
+
         private void MarkDirty(string entitlement, (string, string) principal)
         {
             if (!_dirty.TryGetValue(entitlement, out var set))
@@ -1090,6 +1030,76 @@ public static partial class GrantExpander
 
         // Entitlements outside the newer graph have no edges out, so they go first.
         private void Enqueue(string entitlement) => _work.Add((_plan.NodeDepth.GetValueOrDefault(entitlement, -1), entitlement));
+
+        /// <summary>
+        /// For each principal, the entitlements the update may still recompute for it: those downstream (in the newer
+        /// graph, along which changes travel) of the ones it is marked at and of the ones recomputed whole. Only their
+        /// stored grants are kept for the diff: a G16 principal holds about 500 grants, of which about 100 are recomputed.
+        /// A pair outside its principal's set (marked later from elsewhere) is diffed from a second read instead.
+        /// </summary>
+        private Func<(string, string), IReadOnlySet<string>> CoversOf(IEnumerable<(string, string)> principals)
+        {
+            var wanted = new HashSet<(string, string)>(principals);
+            var marked = new Dictionary<(string, string), List<string>>();
+            foreach (var (t, set) in _dirty)
+            {
+                foreach (var p in set)
+                {
+                    if (wanted.Contains(p))
+                    {
+                        if (!marked.TryGetValue(p, out var list))
+                        {
+                            marked[p] = list = [.. _whole];
+                        }
+
+                        list.Add(t);
+                    }
+                }
+            }
+
+            return p =>
+            {
+                var from = marked.GetValueOrDefault(p) ?? [.. _whole];
+                if (from.Count == 1)
+                {
+                    return Reach(from[0]);
+                }
+
+                var all = new HashSet<string>(StringComparer.Ordinal);
+                foreach (string t in from)
+                {
+                    all.UnionWith(Reach(t));
+                }
+
+                return all;
+            };
+        }
+
+        /// <summary><paramref name="entitlement"/> and every entitlement downstream of it in the newer graph (memoized).</summary>
+        private HashSet<string> Reach(string entitlement)
+        {
+            if (_reach.TryGetValue(entitlement, out var known))
+            {
+                return known;
+            }
+
+            var seen = new HashSet<string>(StringComparer.Ordinal) { entitlement };
+            var todo = new Stack<string>();
+            todo.Push(entitlement);
+            while (todo.Count > 0)
+            {
+                foreach (var e in _plan.Outgoing.GetValueOrDefault(todo.Pop()) ?? [])
+                {
+                    if (seen.Add(e.Target))
+                    {
+                        todo.Push(e.Target);
+                    }
+                }
+            }
+
+            _reach[entitlement] = seen;
+            return seen;
+        }
 
         private Holding NewHolding(string entitlement, (string, string) principal) =>
             _recomputed.TryGetValue((entitlement, principal), out var h) ? h : _old.Holding(entitlement, principal);
@@ -1113,7 +1123,7 @@ public static partial class GrantExpander
             }
 
             var principals = pairs.SelectMany(t => _dirty[t]).ToList();
-            _old.Prefetch(principals, cancellationToken);
+            _old.Prefetch(principals, CoversOf(principals), cancellationToken);
             _new.Prefetch(principals, cancellationToken);
             var computed = new List<Change>[pairs.Count];
             bool small = pairs.Count == 1 || pairs.Sum(t => _dirty[t].Count) < ParallelLevelPairs;
@@ -1160,22 +1170,40 @@ public static partial class GrantExpander
             EntitlementRef? entRef = null;
             var changes = new List<Change>();
             bool whole = _whole.Contains(t);
-            foreach (var p in principals)
+            DerivedScratch? scratch = null;
+            try
             {
-                var records = Final(t, p, incoming, ref entRef);
-                var now = Holding.Of(t, records);
+                foreach (var p in principals)
+                {
+                    // The common pair (the principal holds t only through its sources, and its stored grants were kept):
+                    // built and compared as bytes.
+                    if (!whole && _encode && p != (string.Empty, string.Empty) && (_new.Records(t, p) is null or { Count: 0 })
+                        && _old.TryStash(t, p, out var stash))
+                    {
+                        scratch ??= new DerivedScratch(EntRef(t, ref entRef), _immutable);
+                        changes.Add(ComputeDerived(t, p, incoming, stash, scratch));
+                        continue;
+                    }
 
-                // Diffed at once where the pair's stored grants were kept: its records (most of what the update allocates,
-                // about 20 objects each) then die young instead of being copied by a collection before the diff.
-                if (!whole && _old.TryStored(t, p, out var stored))
-                {
-                    var (puts, deletes) = Diff(stored, records, _encode);
-                    changes.Add(new Change(p, _old.Holding(t, p), now, null, new PairDiff(puts, deletes, stored)));
+                    var records = Final(t, p, incoming, ref entRef);
+                    var now = Holding.Of(t, records);
+
+                    // Diffed at once where the pair's stored grants were kept: its records (most of what the update allocates,
+                    // about 20 objects each) then die young instead of being copied by a collection before the diff.
+                    if (!whole && _old.TryStored(t, p, out var stored))
+                    {
+                        var (puts, deletes) = Diff(stored, records, _encode);
+                        changes.Add(new Change(p, _old.Holding(t, p), now, null, new PairDiff(puts, deletes, stored)));
+                    }
+                    else
+                    {
+                        changes.Add(new Change(p, _old.Holding(t, p), now, records, null));
+                    }
                 }
-                else
-                {
-                    changes.Add(new Change(p, _old.Holding(t, p), now, records, null));
-                }
+            }
+            finally
+            {
+                scratch?.ReturnBuffer();
             }
 
             return changes;
@@ -1208,11 +1236,13 @@ public static partial class GrantExpander
             }
         }
 
-        /// <summary>The records a full expansion gives one (entitlement, principal): §5.2 applied to the newer originals.</summary>
-        private List<GrantRecord> Final(string t, (string Type, string Id) p, List<ExpansionPlan.Edge> incoming, ref EntitlementRef? entRef)
+        /// <summary>
+        /// The sources a full expansion gives one (entitlement, principal): each incoming edge whose source the principal
+        /// holds (directly, for a shallow edge) and whose filter admits it, with whether that holding is direct.
+        /// </summary>
+        private void Sources(List<ExpansionPlan.Edge> incoming, (string Type, string Id) p, List<(string Source, bool Recorded)> sources)
         {
-            var records = (_new.Records(t, p) ?? []).Select(g => g.Clone()).ToList();
-            var sources = new List<(string Source, bool Recorded)>();
+            sources.Clear();
             foreach (var e in incoming)
             {
                 var h = NewHolding(e.Source, p);
@@ -1223,6 +1253,161 @@ public static partial class GrantExpander
 
                 sources.Add((e.Source, h.Direct && !options.LegacyIsDirectFalse));
             }
+        }
+
+        /// <summary>The entitlement reference of <paramref name="t"/>'s derived grants, read once per entitlement.</summary>
+        private EntitlementRef EntRef(string t, ref EntitlementRef? entRef)
+        {
+            if (entRef is null)
+            {
+                if (!next.TryGetEntitlement(nextSync, t, out var ent))
+                {
+                    throw new C1zCorruptionException($"entitlement {t} has edges but no record");
+                }
+
+                entRef = new EntitlementRef { EntitlementId = t, ResourceTypeId = ent.Resource?.ResourceTypeId ?? string.Empty, ResourceId = ent.Resource?.ResourceId ?? string.Empty };
+            }
+
+            return entRef;
+        }
+
+        /// <summary>
+        /// <see cref="Final"/> and <see cref="Diff"/> of a pair the principal holds no original grant of, its stored grants
+        /// read in place from the stash: the derived grant (if any source remains) is built in a reused record and
+        /// compared as its canonical encoding with the stored grant of its id; every other stored grant goes. No records
+        /// per pair: the update's allocations (about 20 objects a pair) set off the collections that were a third of
+        /// its recompute (docs/PERFORMANCE.md, G16).
+        /// </summary>
+        private Change ComputeDerived(string t, (string Type, string Id) p, List<ExpansionPlan.Edge> incoming, Stash stash, DerivedScratch scratch)
+        {
+            Sources(incoming, p, scratch.Sources);
+            string? id = scratch.Sources.Count == 0 ? null : $"{t}:{p.Type}:{p.Id}";
+            var stored = new List<StoredGrant>(1);
+            var deletes = new List<string>();
+            ReadOnlyMemory<byte> same = default;
+            foreach (int k in stash.Of(t))
+            {
+                var value = stash[k];
+                if (!GrantRow.TryParse(value.Span, out var row))
+                {
+                    throw NotAGrant();
+                }
+
+                if (id is not null && Utf8Ordinal.SameText(row.ExternalId, id))
+                {
+                    same = value;
+                    stored.Add(new StoredGrant(id, null, value));
+                }
+                else
+                {
+                    string storedId = Encoding.UTF8.GetString(row.ExternalId);
+                    stored.Add(new StoredGrant(storedId, null, value));
+                    deletes.Add(storedId);
+                }
+            }
+
+            var puts = new List<PendingPut>(1);
+            var now = default(Holding);
+            if (id is not null)
+            {
+                var g = scratch.Fill(id, p, _now, scratch.Sources, same.Span);
+                if (GrantRecordCodec.EncodeCompactPooled(g, ref scratch.Buffer, out int written, omitSyncId: true) != System.Buffers.OperationStatus.Done)
+                {
+                    puts.Add(new PendingPut(id, g.Clone(), null));
+                }
+                else if (same.IsEmpty || !scratch.Buffer.AsSpan(0, written).SequenceEqual(same.Span))
+                {
+                    puts.Add(new PendingPut(id, null, scratch.Buffer.AsSpan(0, written).ToArray()));
+                }
+
+                now = new Holding(true, g.Sources.ContainsKey(t));
+            }
+
+            return new Change(p, _old.Holding(t, p), now, null, new PairDiff(puts, deletes, stored));
+        }
+
+        /// <summary>
+        /// One derived grant of an entitlement, reused pair after pair by <see cref="ComputeDerived"/> (one entitlement's
+        /// pairs run on one thread): the entitlement, the annotation and each source's record are shared, a pair sets
+        /// its id, principal, discovery time and sources.
+        /// </summary>
+        private sealed class DerivedScratch
+        {
+            private readonly GrantRecord _grant;
+            private readonly PrincipalRef _principal = new();
+            private readonly Timestamp _discovered = new();
+            private readonly Dictionary<(string, bool), GrantSourceRecord> _sourceRecords = [];
+
+            public DerivedScratch(EntitlementRef entRef, Any immutable)
+            {
+                _grant = new GrantRecord { Entitlement = entRef, Principal = _principal };
+                _grant.Annotations.Add(immutable);
+            }
+
+            /// <summary>The pair's sources (<see cref="Sources"/> fills them).</summary>
+            public List<(string Source, bool Recorded)> Sources { get; } = [];
+
+            /// <summary>The encoding buffer (rented by the encoder; returned by <see cref="ReturnBuffer"/>).</summary>
+            public byte[]? Buffer;
+
+            /// <summary>
+            /// The derived grant of one pair, as <see cref="Final"/> builds it: discovered now, or when the stored grant of
+            /// its id (<paramref name="stored"/>, empty when none) was, as <see cref="Unchanged"/> keeps it.
+            /// </summary>
+            public GrantRecord Fill(string id, (string Type, string Id) p, Timestamp now, List<(string Source, bool Recorded)> sources, ReadOnlySpan<byte> stored)
+            {
+                _grant.ExternalId = id;
+                _principal.ResourceTypeId = p.Type;
+                _principal.ResourceId = p.Id;
+                if (stored.IsEmpty)
+                {
+                    _grant.DiscoveredAt = now;
+                }
+                else if (!GrantRow.TryReadDiscoveredAt(stored, out bool present, out long seconds, out int nanos))
+                {
+                    throw NotAGrant();
+                }
+                else if (present)
+                {
+                    _discovered.Seconds = seconds;
+                    _discovered.Nanos = nanos;
+                    _grant.DiscoveredAt = _discovered;
+                }
+                else
+                {
+                    _grant.DiscoveredAt = null;
+                }
+
+                _grant.Sources.Clear();
+                foreach (var (source, recorded) in sources)
+                {
+                    if (!_sourceRecords.TryGetValue((source, recorded), out var record))
+                    {
+                        _sourceRecords[(source, recorded)] = record = new GrantSourceRecord { EntitlementId = source, IsDirect = recorded };
+                    }
+
+                    _grant.Sources[source] = record;
+                }
+
+                return _grant;
+            }
+
+            public void ReturnBuffer()
+            {
+                if (Buffer is not null)
+                {
+                    System.Buffers.ArrayPool<byte>.Shared.Return(Buffer);
+                    Buffer = null;
+                }
+            }
+        }
+
+        /// <summary>The records a full expansion gives one (entitlement, principal): §5.2 applied to the newer originals.</summary>
+        private List<GrantRecord> Final(string t, (string Type, string Id) p, List<ExpansionPlan.Edge> incoming, ref EntitlementRef? entRef)
+        {
+            var records = (_new.Records(t, p) ?? []).Select(g => g.Clone()).ToList();
+            var sources = new List<(string Source, bool Recorded)>();
+            Sources(incoming, p, sources);
 
             foreach (var r in records)
             {
@@ -1259,20 +1444,10 @@ public static partial class GrantExpander
                 return records;
             }
 
-            if (entRef is null)
-            {
-                if (!next.TryGetEntitlement(nextSync, t, out var ent))
-                {
-                    throw new C1zCorruptionException($"entitlement {t} has edges but no record");
-                }
-
-                entRef = new EntitlementRef { EntitlementId = t, ResourceTypeId = ent.Resource?.ResourceTypeId ?? string.Empty, ResourceId = ent.Resource?.ResourceId ?? string.Empty };
-            }
-
             var derived = new GrantRecord
             {
                 ExternalId = $"{t}:{p.Type}:{p.Id}",
-                Entitlement = entRef,
+                Entitlement = EntRef(t, ref entRef),
                 Principal = new PrincipalRef { ResourceTypeId = p.Type, ResourceId = p.Id },
                 DiscoveredAt = _now,
             };
