@@ -278,7 +278,11 @@ public static class SyncDiff
                         }
                         else
                         {
-                            if (sink is not null && ReferencesDiffer(b.Value, a.Value))
+                            if (b.Value.SequenceEqual(a.Value))
+                            {
+                                // Equal bytes, equal grants: most of a diff, compared without parsing.
+                            }
+                            else if (sink is not null && ReferencesDiffer(b.Value, a.Value))
                             {
                                 // Another entitlement or principal: different grants whatever else they hold, and the
                                 // writer counts no fields, so nothing is decoded (a file whose every grant moved
@@ -286,7 +290,7 @@ public static class SyncDiff
                                 modified++;
                                 sink.ModifiedAsStored(kind, a.Value);
                             }
-                            else if (!b.Value.SequenceEqual(a.Value))
+                            else
                             {
                                 // Different bytes can still encode equal grants (another field order): decode to be sure.
                                 var before = kind.Codec.Decode(b.Value);

@@ -999,7 +999,8 @@ public static partial class GrantExpander
             return Apply(recomputed);
         }
 
-        // Each entitlement of either sync is read once: the plans and the edge comparison asked for most of them twice.
+        // Each entitlement of either sync is read once: the plans, the edge comparison and the derived grants' references
+        // asked for most of them two or three times.
         private readonly Dictionary<string, EntitlementRecord?> _nextEntitlements = new(StringComparer.Ordinal);
         private readonly Dictionary<string, EntitlementRecord?> _oldEntitlements = new(StringComparer.Ordinal);
 
@@ -1255,12 +1256,20 @@ public static partial class GrantExpander
             }
         }
 
-        /// <summary>The entitlement reference of <paramref name="t"/>'s derived grants, read once per entitlement.</summary>
+        /// <summary>
+        /// The entitlement reference of <paramref name="t"/>'s derived grants, made once per entitlement from the record
+        /// planning read (the memo is only read here: the recompute runs on all cores, and planning is over).
+        /// </summary>
         private EntitlementRef EntRef(string t, ref EntitlementRef? entRef)
         {
             if (entRef is null)
             {
-                if (!next.TryGetEntitlement(nextSync, t, out var ent))
+                if (!_nextEntitlements.TryGetValue(t, out var ent) && next.TryGetEntitlement(nextSync, t, out var read))
+                {
+                    ent = read;
+                }
+
+                if (ent is null)
                 {
                     throw new C1zCorruptionException($"entitlement {t} has edges but no record");
                 }
