@@ -88,26 +88,29 @@ internal sealed class KvRun : IDisposable
     public long SeqAt(int i) => _entries[i].Seq;
 
     /// <summary>Sorts by key, then by arrival (sequence) so that the last write of a key is last among equals.</summary>
-    public void Sort()
+    public void Sort() => _entries.AsSpan(0, _count).Sort(new EntryOrder(_arena));
+
+    /// <summary>
+    /// The entries' order as a struct comparer: the sort is specialized for it and inlines the prefix compares, which a
+    /// delegate comparison made an indirect call each.
+    /// </summary>
+    private readonly struct EntryOrder(byte[] arena) : IComparer<Entry>
     {
-        var arena = _arena;
-        _entries.AsSpan(0, _count).Sort((a, b) =>
+        public int Compare(Entry a, Entry b)
         {
-            int c = a.Prefix0.CompareTo(b.Prefix0);
-            if (c != 0)
+            if (a.Prefix0 != b.Prefix0)
             {
-                return c;
+                return a.Prefix0 < b.Prefix0 ? -1 : 1;
             }
 
-            c = a.Prefix1.CompareTo(b.Prefix1);
-            if (c != 0)
+            if (a.Prefix1 != b.Prefix1)
             {
-                return c;
+                return a.Prefix1 < b.Prefix1 ? -1 : 1;
             }
 
-            c = arena.AsSpan(a.Offset, a.KeyLength).SequenceCompareTo(arena.AsSpan(b.Offset, b.KeyLength));
+            int c = arena.AsSpan(a.Offset, a.KeyLength).SequenceCompareTo(arena.AsSpan(b.Offset, b.KeyLength));
             return c != 0 ? c : a.Seq.CompareTo(b.Seq);
-        });
+        }
     }
 
     public void Clear()

@@ -463,6 +463,9 @@ public static partial class GrantExpander
             return p.GetValueOrDefault(entitlement);
         }
 
+        /// <summary>Whether the principal's records were read.</summary>
+        public bool HasRead((string, string) principal) => _byPrincipal.ContainsKey(principal);
+
         /// <summary>
         /// Loads the grants of many principals on all cores: pair recomputes only ever touch the
         /// principals of the changed grants (changes travel per principal), so they are known up front,
@@ -558,6 +561,12 @@ public static partial class GrantExpander
             return _names.GetOrAdd(s, s);
         }
 
+        /// <summary>The holdings of a principal already read (null if not), as <see cref="Holding"/> answers them for an entitlement not loaded whole.</summary>
+        public Dictionary<string, Holding>? ReadHoldings((string, string) principal) => _holdings.GetValueOrDefault(principal);
+
+        /// <summary>Whether <paramref name="entitlement"/> was loaded whole (its holdings then come from its records).</summary>
+        public bool IsWhole(string entitlement) => _byEntitlement.Count > 0 && _byEntitlement.ContainsKey(entitlement);
+
         public Holding Holding(string entitlement, (string Type, string Id) principal)
         {
             if (_byEntitlement.TryGetValue(entitlement, out var e))
@@ -573,6 +582,9 @@ public static partial class GrantExpander
             return p.GetValueOrDefault(entitlement);
         }
 
+        /// <summary>Whether the principal's holdings were read.</summary>
+        public bool HasRead((string, string) principal) => _holdings.ContainsKey(principal);
+
         /// <summary>
         /// Reads the holdings of many principals on all cores: changes travel per principal, so the
         /// principals of the changed grants are the ones propagation asks about.
@@ -584,12 +596,32 @@ public static partial class GrantExpander
         {
             var todo = principals.Distinct().Where(p => !_holdings.ContainsKey(p)).ToArray();
             var covered = Array.ConvertAll(todo, p => covers(p));
+
+            // Each covers set also as the interned strings of its entitlements, compared by reference: the holdings pass
+            // asks it once per grant read, with the interned string it keys the holdings by (hashing the id each time was
+            // 7 % of this pass). Sets shared by principals (one marked entitlement's reach) are converted once.
+            var interned = new Dictionary<IReadOnlySet<string>, HashSet<string>>(ReferenceEqualityComparer.Instance);
+            var coveredInterned = Array.ConvertAll(covered, set =>
+            {
+                if (!interned.TryGetValue(set, out var byReference))
+                {
+                    byReference = new HashSet<string>(set.Count, ReferenceEqualityComparer.Instance);
+                    foreach (string entitlement in set)
+                    {
+                        byReference.Add(Intern(entitlement));
+                    }
+
+                    interned[set] = byReference;
+                }
+
+                return byReference;
+            });
             var loaded = new Dictionary<string, Holding>[todo.Length];
             var stashes = new Stash?[todo.Length];
             long stashed = 0;
             C1zErrors.Unwrapped(() => Parallel.For(0, todo.Length, new ParallelOptions { CancellationToken = cancellationToken }, i =>
             {
-                var stash = new Stash(covered[i]);
+                var stash = new Stash(covered[i], coveredInterned[i]);
                 loaded[i] = LoadHoldings(todo[i], stash);
                 if (stash.Length > 0 && Interlocked.Add(ref stashed, stash.Length) <= StashBudget)
                 {
@@ -621,7 +653,6 @@ public static partial class GrantExpander
                 // records only to keep two bits each was most of this pass (docs/PERFORMANCE.md, G16).
                 using (cursor)
                 {
-                    var byName = p.GetAlternateLookup<ReadOnlySpan<char>>();
                     char[]? chars = null;
                     try
                     {
@@ -632,19 +663,11 @@ public static partial class GrantExpander
                                 throw NotAGrant();
                             }
 
-                            var name = Utf16(entitlement, ref chars);
-                            string key;
-                            if (byName.TryGetValue(name, out string? known, out var h))
-                            {
-                                key = known;
-                                byName[name] = hasPrincipal ? new Holding(true, h.Direct || direct) : h;
-                            }
-                            else
-                            {
-                                // One string per entitlement, shared by every principal holding it.
-                                key = Intern(name);
-                                p[key] = new Holding(hasPrincipal, hasPrincipal && direct);
-                            }
+                            // One string per entitlement, shared by every principal holding it (and by the covers sets).
+                            string key = Intern(Utf16(entitlement, ref chars));
+                            ref var h = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(p, key, out bool seen);
+                            h = !seen ? new Holding(hasPrincipal, hasPrincipal && direct)
+                                : hasPrincipal ? new Holding(true, h.Direct || direct) : h;
 
                             stash?.Add(cursor.Value, key);
                         }
@@ -854,7 +877,8 @@ public static partial class GrantExpander
     {
         private readonly ExpandedIndex _old = new(expanded, expandedSync);
         private readonly GrantIndex _new = new(next, nextSync);
-        private readonly Dictionary<(string Ent, (string, string) Principal), Holding> _recomputed = [];
+        // The recomputed holdings by principal, then entitlement: a pair's sources look its principal up once, not once per edge.
+        private readonly Dictionary<(string, string), Dictionary<string, Holding>> _recomputed = [];
         private readonly Dictionary<(string Ent, (string, string) Principal), List<GrantRecord>> _final = [];
         private readonly Dictionary<(string Ent, (string, string) Principal), PairDiff> _diffed = [];
         private bool _encode;
@@ -1102,9 +1126,6 @@ public static partial class GrantExpander
             return seen;
         }
 
-        private Holding NewHolding(string entitlement, (string, string) principal) =>
-            _recomputed.TryGetValue((entitlement, principal), out var h) ? h : _old.Holding(entitlement, principal);
-
         /// <summary>
         /// Recomputes the entitlements of one depth: an entitlement recomputed whole (its incoming edges changed) runs
         /// alone, first, as it loads whole entitlements on the way; the others are computed in parallel from state
@@ -1123,9 +1144,26 @@ public static partial class GrantExpander
                 return;
             }
 
-            var principals = pairs.SelectMany(t => _dirty[t]).ToList();
-            _old.Prefetch(principals, CoversOf(principals), cancellationToken);
-            _new.Prefetch(principals, cancellationToken);
+            // Only principals not read yet (most were, with the changed grants' own): building their covers and
+            // de-duplicating every marked pair again at each depth was a tenth of G16's recompute.
+            var fresh = new HashSet<(string, string)>();
+            foreach (string t in pairs)
+            {
+                foreach (var p in _dirty[t])
+                {
+                    if (!_old.HasRead(p) || !_new.HasRead(p))
+                    {
+                        fresh.Add(p);
+                    }
+                }
+            }
+
+            if (fresh.Count > 0)
+            {
+                _old.Prefetch(fresh, CoversOf(fresh), cancellationToken);
+                _new.Prefetch(fresh, cancellationToken);
+            }
+
             var computed = new List<Change>[pairs.Count];
             bool small = pairs.Count == 1 || pairs.Sum(t => _dirty[t].Count) < ParallelLevelPairs;
             C1zErrors.Unwrapped(() => Parallel.For(0, pairs.Count, new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = small ? 1 : -1 }, i =>
@@ -1157,7 +1195,7 @@ public static partial class GrantExpander
             foreach (var e in _plan.Incoming.GetValueOrDefault(t) ?? [])
             {
                 all.UnionWith(_old.Principals(e.Source));
-                all.UnionWith(_recomputed.Keys.Where(k => k.Ent == e.Source).Select(k => k.Principal));
+                all.UnionWith(_recomputed.Where(kv => kv.Value.ContainsKey(e.Source)).Select(kv => kv.Key));
             }
 
             all.UnionWith(_dirty.GetValueOrDefault(t) ?? []);
@@ -1226,7 +1264,12 @@ public static partial class GrantExpander
                     _diffed.Remove((t, p));
                 }
 
-                _recomputed[(t, p)] = now;
+                if (!_recomputed.TryGetValue(p, out var mine))
+                {
+                    _recomputed[p] = mine = new Dictionary<string, Holding>(StringComparer.Ordinal);
+                }
+
+                mine[t] = now;
                 if (now != was && _plan.Outgoing.TryGetValue(t, out var outs))
                 {
                     foreach (var e in outs)
@@ -1244,9 +1287,13 @@ public static partial class GrantExpander
         private void Sources(List<ExpansionPlan.Edge> incoming, (string Type, string Id) p, List<(string Source, bool Recorded)> sources)
         {
             sources.Clear();
+            var recomputed = _recomputed.GetValueOrDefault(p);
+            var held = _old.ReadHoldings(p);
             foreach (var e in incoming)
             {
-                var h = NewHolding(e.Source, p);
+                var h = recomputed is not null && recomputed.TryGetValue(e.Source, out var now) ? now
+                    : held is not null && !_old.IsWhole(e.Source) ? held.GetValueOrDefault(e.Source)
+                    : _old.Holding(e.Source, p);
                 if (!h.Holds || (e.Shallow && !h.Direct) || (e.Filter is not null && !e.Filter.Contains(p.Type)))
                 {
                     continue;
