@@ -166,15 +166,13 @@ public sealed partial class RocksStore
         // value, whether it keeps their index keys (each put was parsed three times, once on this thread; parsing was a
         // tenth of G16's write).
         var encoded = new GrantPut[encodedPuts.Count];
-        int encodedParts = Math.Clamp(encoded.Length / 1024, 1, Environment.ProcessorCount);
-        C1zErrors.Unwrapped(() => Parallel.For(0, encodedParts, part =>
+        InSlices(encoded.Length, (from, to) =>
         {
-            int to = (int)((long)encoded.Length * (part + 1) / encodedParts);
-            for (int i = (int)((long)encoded.Length * part / encodedParts); i < to; i++)
+            for (int i = from; i < to; i++)
             {
                 encoded[i] = GrantPut.Encoded(encodedPuts[i], syncId, committed is null ? committedValues : null, Directory);
             }
-        }), Directory);
+        });
         foreach (var put in encoded)
         {
             last[put.Id] = put;
@@ -203,9 +201,7 @@ public sealed partial class RocksStore
         var kept = new bool[ids.Length];
         var written = new (byte[] Key, byte[] Value, Keyspace.IndexEntry[] Entries)[ids.Length];
         int deleted = 0;
-        int parts = Math.Clamp(ids.Length / 1024, 1, Environment.ProcessorCount);
-        void Slices(Action<int, int> body) => C1zErrors.Unwrapped(() => Parallel.For(0, parts, part =>
-            body((int)((long)ids.Length * part / parts), (int)((long)ids.Length * (part + 1) / parts))), Directory);
+        void Slices(Action<int, int> body) => InSlices(ids.Length, body);
 
         // The new values' keys and encodings depend on nothing stored, so they are made before the write lock is
         // taken: another thread's change set commits meanwhile.
@@ -306,6 +302,17 @@ public sealed partial class RocksStore
         }
 
         return deleted;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/> over <c>[0, count)</c> cut into contiguous slices, one per core, each at least
+    /// 1,024 items (fewer items: one slice, on this thread's share of the loop).
+    /// </summary>
+    private void InSlices(int count, Action<int, int> body)
+    {
+        int parts = Math.Clamp(count / 1024, 1, Environment.ProcessorCount);
+        C1zErrors.Unwrapped(() => Parallel.For(0, parts, part =>
+            body((int)((long)count * part / parts), (int)((long)count * (part + 1) / parts))), Directory);
     }
 
     /// <summary>The bytes as an array: the caller's own when the memory is one whole array (nothing written changes it), else a copy.</summary>

@@ -525,7 +525,7 @@ public static partial class GrantExpander
     /// <summary>
     /// The expanded sync's grants as the update needs them. Propagation needs only whether each
     /// principal holds each entitlement (and directly), so a principal's grants are read once and
-    /// reduced to one <see cref="Holding"/> per entitlement: keeping the records instead (about 500
+    /// reduced to one <see cref="GrantExpander.Holding"/> per entitlement: keeping the records instead (about 500
     /// per user in a dense graph, most never compared) made the garbage collector copy all of them,
     /// five times the cost of reading them. Where the store hands out stored bytes, the prefetched
     /// principals' bytes are kept (native memory, 128 MiB in all at most; about 25 MB for G16's
@@ -561,25 +561,30 @@ public static partial class GrantExpander
             return _names.GetOrAdd(s, s);
         }
 
-        /// <summary>The holdings of a principal already read (null if not), as <see cref="Holding"/> answers them for an entitlement not loaded whole.</summary>
+        /// <summary>The holdings of a principal already read (null if not), to pass to <see cref="Holding(string, ValueTuple{string, string}, Dictionary{string, Holding}?)"/> for many entitlements.</summary>
         public Dictionary<string, Holding>? ReadHoldings((string, string) principal) => _holdings.GetValueOrDefault(principal);
 
-        /// <summary>Whether <paramref name="entitlement"/> was loaded whole (its holdings then come from its records).</summary>
-        public bool IsWhole(string entitlement) => _byEntitlement.Count > 0 && _byEntitlement.ContainsKey(entitlement);
+        public Holding Holding(string entitlement, (string Type, string Id) principal) => Holding(entitlement, principal, ReadHoldings(principal));
 
-        public Holding Holding(string entitlement, (string Type, string Id) principal)
+        /// <summary>
+        /// The principal's holding of <paramref name="entitlement"/>: from the entitlement's records when it was loaded
+        /// whole, else from the principal's holdings (<paramref name="held"/>, as <see cref="ReadHoldings"/> gave them;
+        /// read now when null).
+        /// </summary>
+        public Holding Holding(string entitlement, (string Type, string Id) principal, Dictionary<string, Holding>? held)
         {
-            if (_byEntitlement.TryGetValue(entitlement, out var e))
+            // Most updates load no entitlement whole: the lookup (a hash of the id) is skipped then.
+            if (_byEntitlement.Count > 0 && _byEntitlement.TryGetValue(entitlement, out var e))
             {
                 return GrantExpander.Holding.Of(entitlement, e.GetValueOrDefault(principal));
             }
 
-            if (!_holdings.TryGetValue(principal, out var p))
+            if (held is null)
             {
-                _holdings[principal] = p = LoadHoldings(principal);
+                _holdings[principal] = held = LoadHoldings(principal);
             }
 
-            return p.GetValueOrDefault(entitlement);
+            return held.GetValueOrDefault(entitlement);
         }
 
         /// <summary>Whether the principal's holdings were read.</summary>
@@ -1291,9 +1296,7 @@ public static partial class GrantExpander
             var held = _old.ReadHoldings(p);
             foreach (var e in incoming)
             {
-                var h = recomputed is not null && recomputed.TryGetValue(e.Source, out var now) ? now
-                    : held is not null && !_old.IsWhole(e.Source) ? held.GetValueOrDefault(e.Source)
-                    : _old.Holding(e.Source, p);
+                var h = recomputed is not null && recomputed.TryGetValue(e.Source, out var now) ? now : _old.Holding(e.Source, p, held);
                 if (!h.Holds || (e.Shallow && !h.Direct) || (e.Filter is not null && !e.Filter.Contains(p.Type)))
                 {
                     continue;
