@@ -12,60 +12,82 @@ public static partial class GrantExpander
     /// collection the recompute's allocations set off (a third of that phase, docs/PERFORMANCE.md, G16). A kept grant
     /// is handed out as memory over its chunk, not copied: the write reads the committed values from there. So the
     /// stash lives until the update's write is over; <see cref="Release"/> (in the update's finally) frees it.
+    /// Each kept grant is its bytes behind a header in the chunk (their length, and the index of the entitlement's
+    /// previous kept grant): a managed list entry and chain link per grant were 16 MB of G16's holdings pass, which
+    /// keeps nearly every grant it reads (a changed membership reaches most of a user's entitlements).
     /// </summary>
     /// <param name="covers">The entitlements whose grants are kept (the others' are not asked for: <see cref="Covers"/>).</param>
     /// <param name="coversInterned">The same entitlements as the interned strings <see cref="Add"/> is given, compared by reference.</param>
-    private sealed class Stash(IReadOnlySet<string> covers, HashSet<string> coversInterned)
+    /// <param name="budget">The most bytes kept: past it the stash drops everything and covers nothing (the pairs are read again).</param>
+    private sealed class Stash(IReadOnlySet<string> covers, HashSet<string> coversInterned, long budget)
     {
         // Below glibc's mmap threshold (128 KiB), so chunks come from the heap's free memory: 256 KiB chunks were mapped
-        // afresh, and the page faults of copying into them were 5 % of G16's holdings pass.
-        private const int ChunkBytes = 64 * 1024;
+        // afresh, and the page faults of copying into them were 5 % of G16's holdings pass. A grant's index is its chunk
+        // and its header's offset there (OffsetBits bits: a chunk longer than ChunkBytes holds one grant, at offset 0).
+        private const int ChunkBytes = 1 << OffsetBits;
+        private const int OffsetBits = 16;
+        private const int MaxChunks = int.MaxValue >> OffsetBits;
+        private const int HeaderBytes = 2 * sizeof(int);
         private readonly List<NativeChunk> _chunks = [];
-        private readonly List<(int Chunk, int Start, int Length)> _entries = [];
 
-        // Each entitlement's entries, as a chain from its last one through each entry's predecessor (-1 ends it).
-        private readonly Dictionary<string, int> _last = new(StringComparer.Ordinal);
-        private readonly List<int> _previous = [];
+        // Each entitlement's last kept grant, by the interned string of its id (compared by reference, as Add is given).
+        private readonly Dictionary<string, int> _last = new(ReferenceEqualityComparer.Instance);
         private int _used = ChunkBytes;
+        private bool _dropped;
 
         /// <summary>Bytes kept.</summary>
         public long Length { get; private set; }
 
         /// <summary>Whether the grants of <paramref name="entitlement"/> are kept (all of them, when so).</summary>
-        public bool Covers(string entitlement) => covers.Contains(entitlement);
+        public bool Covers(string entitlement) => !_dropped && covers.Contains(entitlement);
 
         /// <summary>The stored bytes of one kept grant (valid until <see cref="Release"/>).</summary>
         public ReadOnlyMemory<byte> this[int index]
         {
             get
             {
-                var (chunk, start, length) = _entries[index];
-                return _chunks[chunk].Memory.Slice(start, length);
+                var chunk = _chunks[index >> OffsetBits];
+                int at = index & (ChunkBytes - 1);
+                return chunk.Memory.Slice(at + HeaderBytes, Header(chunk, at, 0));
             }
         }
 
-        /// <summary>The indexes of the kept grants of one entitlement (most recent first).</summary>
-        public ChainEnumerator Of(string entitlement) => new(this, _last.GetValueOrDefault(entitlement, -1));
+        /// <summary>
+        /// The indexes of the kept grants of one entitlement (most recent first), given as the interned string
+        /// <see cref="Add"/> was given (another string with the same text finds nothing).
+        /// </summary>
+        public ChainEnumerator Of(string interned) => new(this, _last.GetValueOrDefault(interned, -1));
 
         /// <summary>Keeps one grant of <paramref name="entitlement"/> (an interned string) when the stash covers it.</summary>
         public void Add(ReadOnlySpan<byte> value, string entitlement)
         {
-            if (!coversInterned.Contains(entitlement))
+            if (_dropped || !coversInterned.Contains(entitlement))
             {
                 return;
             }
 
-            _previous.Add(_last.GetValueOrDefault(entitlement, -1));
-            _last[entitlement] = _entries.Count;
-            if (_chunks.Count == 0 || _chunks[^1].Length - _used < value.Length)
+            int need = HeaderBytes + value.Length;
+            if (Length + value.Length > budget || (_chunks.Count == MaxChunks && ChunkBytes - _used < need))
             {
-                _chunks.Add(new NativeChunk(Math.Max(ChunkBytes, value.Length)));
+                // Too much to keep: nothing is, and every pair of this principal is read again for the diff.
+                Release();
+                _dropped = true;
+                return;
+            }
+
+            if (_chunks.Count == 0 || _chunks[^1].Length - _used < need)
+            {
+                _chunks.Add(new NativeChunk(Math.Max(ChunkBytes, need)));
                 _used = 0;
             }
 
-            value.CopyTo(_chunks[^1].GetSpan()[_used..]);
-            _entries.Add((_chunks.Count - 1, _used, value.Length));
-            _used += value.Length;
+            ref int last = ref CollectionsMarshal.GetValueRefOrAddDefault(_last, entitlement, out bool seen);
+            var span = _chunks[^1].GetSpan().Slice(_used, need);
+            MemoryMarshal.Write(span, value.Length);
+            MemoryMarshal.Write(span[sizeof(int)..], seen ? last : -1);
+            value.CopyTo(span[HeaderBytes..]);
+            last = ((_chunks.Count - 1) << OffsetBits) | _used;
+            _used += need;
             Length += value.Length;
         }
 
@@ -78,12 +100,13 @@ public static partial class GrantExpander
             }
 
             _chunks.Clear();
-            _entries.Clear();
             _last.Clear();
-            _previous.Clear();
             _used = ChunkBytes;
             Length = 0;
         }
+
+        /// <summary>One of a kept grant's two header fields: 0 its length, 1 the previous grant of its entitlement.</summary>
+        private static int Header(NativeChunk chunk, int at, int field) => MemoryMarshal.Read<int>(chunk.GetSpan().Slice(at + (field * sizeof(int)), sizeof(int)));
 
         /// <summary>Walks one entitlement's chain without allocating.</summary>
         public struct ChainEnumerator(Stash stash, int first)
@@ -102,7 +125,7 @@ public static partial class GrantExpander
                 }
 
                 Current = _next;
-                _next = stash._previous[_next];
+                _next = Header(stash._chunks[_next >> OffsetBits], _next & (ChunkBytes - 1), 1);
                 return true;
             }
         }

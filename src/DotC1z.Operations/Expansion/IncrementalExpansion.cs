@@ -561,6 +561,9 @@ public static partial class GrantExpander
             return _names.GetOrAdd(s, s);
         }
 
+        /// <summary>The one string of an entitlement id the holdings and stashes are keyed by (<paramref name="name"/> itself when never read).</summary>
+        public string Interned(string name) => _names.TryGetValue(name, out string? known) ? known : name;
+
         /// <summary>The holdings of a principal already read (null if not), to pass to <see cref="Holding(string, ValueTuple{string, string}, Dictionary{string, Holding}?)"/> for many entitlements.</summary>
         public Dictionary<string, Holding>? ReadHoldings((string, string) principal) => _holdings.GetValueOrDefault(principal);
 
@@ -626,7 +629,7 @@ public static partial class GrantExpander
             long stashed = 0;
             C1zErrors.Unwrapped(() => Parallel.For(0, todo.Length, new ParallelOptions { CancellationToken = cancellationToken }, i =>
             {
-                var stash = new Stash(covered[i], coveredInterned[i]);
+                var stash = new Stash(covered[i], coveredInterned[i], StashBudget);
                 loaded[i] = LoadHoldings(todo[i], stash);
                 if (stash.Length > 0 && Interlocked.Add(ref stashed, stash.Length) <= StashBudget)
                 {
@@ -836,7 +839,7 @@ public static partial class GrantExpander
             }
 
             stored = [];
-            foreach (int k in stash.Of(entitlement))
+            foreach (int k in stash.Of(Interned(entitlement)))
             {
                 var value = stash[k];
                 if (!GrantRow.TryParse(value.Span, out var row))
@@ -918,55 +921,78 @@ public static partial class GrantExpander
             _encode = HandsOutStoredBytes();
 
             // The newer graph, and the earlier one rebuilt from the same declarations except for the changed grants.
+            // Planning is point reads and small graphs, one thread's work each, and the update's first 15 % ran it on one
+            // core (G16): the changed grants' two versions are read beside the declaring grants, the earlier graph is
+            // planned beside the newer one, and the newer sync's grants of the changed principals are read beside the
+            // comparison of the two graphs. Each side reads its own sync and memo (docs/DESIGN.md §9).
             var changed = changedIds as IReadOnlySet<string> ?? new HashSet<string>(changedIds, StringComparer.Ordinal);
-            // The declaring grants (one per edge, few beside the memberships) are read once for both graphs.
-            var flagged = next.GrantsNeedingExpansion(nextSync).ToList();
-            _plan = ExpansionPlan.Build(flagged, id => NextEntitlement(id) is not null, options.MaxDepth);
-            var oldDeclaring = flagged.Where(g => !changed.Contains(g.ExternalId)).ToList();
-            var oldVersions = new List<GrantRecord>();
-            foreach (string id in changed)
+            var ids = changed.ToArray();
+            var olds = new GrantRecord?[ids.Length];
+            var currents = new GrantRecord?[ids.Length];
+            Task? versions = null, oldPlanning = null, newerGrants = null;
+            ExpansionPlan? oldPlan = null;
+            List<(string, string)> seeds = [];
+            try
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                if (expanded.TryGetGrant(expandedSync, id, out var old))
-                {
-                    oldVersions.Add(old);
-                    if (Declares(old))
+                versions = Task.Run(
+                    () =>
                     {
-                        oldDeclaring.Add(old);
+                        expanded.TryGetGrants(expandedSync, ids, olds);
+                        cancellationToken.ThrowIfCancellationRequested();
+                        next.TryGetGrants(nextSync, ids, currents);
+                    },
+                    cancellationToken);
+
+                // The declaring grants (one per edge, few beside the memberships) are read once for both graphs.
+                var flagged = next.GrantsNeedingExpansion(nextSync).ToList();
+                Join(versions);
+                var oldDeclaring = flagged.Where(g => !changed.Contains(g.ExternalId)).ToList();
+                oldDeclaring.AddRange(olds.OfType<GrantRecord>().Where(Declares));
+                oldPlanning = Task.Run(() => oldPlan = ExpansionPlan.Build(oldDeclaring, id => OldEntitlement(id) is not null, options.MaxDepth), cancellationToken);
+                _plan = ExpansionPlan.Build(flagged, id => NextEntitlement(id) is not null, options.MaxDepth);
+                for (int i = 0; i < ids.Length; i++)
+                {
+                    foreach (var g in (ReadOnlySpan<GrantRecord?>)[olds[i], currents[i]])
+                    {
+                        if (g is not null)
+                        {
+                            MarkDirty(g.Entitlement?.EntitlementId ?? string.Empty, PrincipalTable.KeyOf(g));
+                        }
+                    }
+                }
+
+                // The principals of the changed grants: propagation asks about them, and about few others.
+                seeds = [.. _dirty.Values.SelectMany(d => d)];
+                newerGrants = Task.Run(() => _new.Prefetch(seeds, cancellationToken), cancellationToken);
+                Join(oldPlanning);
+
+                // Entitlements whose propagating edges differ (or whose derived grants point elsewhere) are recomputed whole.
+                foreach (string t in oldPlan!.Incoming.Keys.Union(_plan.Incoming.Keys, StringComparer.Ordinal))
+                {
+                    var was = oldPlan.Incoming.GetValueOrDefault(t) ?? [];
+                    var now = _plan.Incoming.GetValueOrDefault(t) ?? [];
+                    bool same = was.Count == now.Count && was.All(e => now.Any(e.SameAs));
+                    if (same && now.Count > 0)
+                    {
+                        same = Equals(NextEntitlement(t)?.Resource, OldEntitlement(t)?.Resource);
                     }
 
-                    MarkDirty(old.Entitlement?.EntitlementId ?? string.Empty, PrincipalTable.KeyOf(old));
+                    if (!same)
+                    {
+                        _whole.Add(t);
+                        Enqueue(t);
+                    }
                 }
 
-                if (next.TryGetGrant(nextSync, id, out var current))
-                {
-                    MarkDirty(current.Entitlement?.EntitlementId ?? string.Empty, PrincipalTable.KeyOf(current));
-                }
+                Join(newerGrants);
             }
-
-            var oldPlan = ExpansionPlan.Build(oldDeclaring, id => OldEntitlement(id) is not null, options.MaxDepth);
-
-            // Entitlements whose propagating edges differ (or whose derived grants point elsewhere) are recomputed whole.
-            foreach (string t in oldPlan.Incoming.Keys.Union(_plan.Incoming.Keys, StringComparer.Ordinal))
+            finally
             {
-                var was = oldPlan.Incoming.GetValueOrDefault(t) ?? [];
-                var now = _plan.Incoming.GetValueOrDefault(t) ?? [];
-                bool same = was.Count == now.Count && was.All(e => now.Any(e.SameAs));
-                if (same && now.Count > 0)
-                {
-                    same = Equals(NextEntitlement(t)?.Resource, OldEntitlement(t)?.Resource);
-                }
-
-                if (!same)
-                {
-                    _whole.Add(t);
-                    Enqueue(t);
-                }
+                // No read outlives the update (its stores may be disposed right after a failure).
+                Settled(versions, oldPlanning, newerGrants);
             }
 
-            var seeds = _dirty.Values.SelectMany(d => d).ToList();
             _old.Prefetch(seeds, CoversOf(seeds), cancellationToken);
-            _new.Prefetch(seeds, cancellationToken);
             int recomputed = 0;
             while (_work.Count > 0)
             {
@@ -1026,6 +1052,25 @@ public static partial class GrantExpander
             _diffed.Clear();
 
             return Apply(recomputed);
+        }
+
+        /// <summary>Waits for a task of the update, its failure rethrown as it was (not wrapped).</summary>
+        private static void Join(Task task) => task.GetAwaiter().GetResult();
+
+        /// <summary>Waits for every task started (null: not started), whatever became of them: the failure that ends the update is already on its way.</summary>
+        private static void Settled(params Task?[] tasks)
+        {
+            foreach (var task in tasks)
+            {
+                try
+                {
+                    task?.Wait();
+                }
+                catch (AggregateException)
+                {
+                    // Observed here; the first failure was rethrown by Join or surfaces as the update's own.
+                }
+            }
         }
 
         // Each entitlement of either sync is read once: the plans, the edge comparison and the derived grants' references
@@ -1224,7 +1269,7 @@ public static partial class GrantExpander
                     if (!whole && _encode && p != (string.Empty, string.Empty) && (_new.Records(t, p) is null or { Count: 0 })
                         && _old.TryStash(t, p, out var stash))
                     {
-                        scratch ??= new DerivedScratch(EntRef(t, ref entRef), _immutable);
+                        scratch ??= new DerivedScratch(EntRef(t, ref entRef), _immutable, _old.Interned(t));
                         changes.Add(ComputeDerived(t, p, incoming, stash, scratch));
                         continue;
                     }
@@ -1344,7 +1389,7 @@ public static partial class GrantExpander
             var stored = new List<StoredGrant>(1);
             var deletes = new List<string>();
             ReadOnlyMemory<byte> same = default;
-            foreach (int k in stash.Of(t))
+            foreach (int k in stash.Of(scratch.Interned))
             {
                 var value = stash[k];
                 if (!GrantRow.TryParse(value.Span, out var row))
@@ -1397,11 +1442,15 @@ public static partial class GrantExpander
             private readonly Timestamp _discovered = new();
             private readonly Dictionary<(string, bool), GrantSourceRecord> _sourceRecords = [];
 
-            public DerivedScratch(EntitlementRef entRef, Any immutable)
+            public DerivedScratch(EntitlementRef entRef, Any immutable, string interned)
             {
+                Interned = interned;
                 _grant = new GrantRecord { Entitlement = entRef, Principal = _principal };
                 _grant.Annotations.Add(immutable);
             }
+
+            /// <summary>The entitlement's id as the stashes key it (<see cref="ExpandedIndex.Interned"/>).</summary>
+            public string Interned { get; }
 
             /// <summary>The pair's sources (<see cref="Sources"/> fills them).</summary>
             public List<(string Source, bool Recorded)> Sources { get; } = [];
