@@ -549,6 +549,8 @@ public static partial class GrantExpander
         private const int MaxTypicalHoldings = 4096;
         private int _typicalHoldings;
 
+        private string Intern(string name) => _names.GetOrAdd(name, name);
+
         private string Intern(ReadOnlySpan<char> name)
         {
             var lookup = _names.GetAlternateLookup<ReadOnlySpan<char>>();
@@ -598,38 +600,17 @@ public static partial class GrantExpander
         /// principals of the changed grants are the ones propagation asks about.
         /// </summary>
         /// <param name="principals">The principals.</param>
-        /// <param name="covers">The entitlements whose stored grants the update may recompute for a principal: only theirs are kept.</param>
+        /// <param name="covers">The entitlements whose stored grants the update may recompute for a principal: only theirs are kept (asked on all cores).</param>
         /// <param name="cancellationToken">Cancels the reads.</param>
-        public void Prefetch(IEnumerable<(string, string)> principals, Func<(string, string), IReadOnlySet<string>> covers, CancellationToken cancellationToken)
+        public void Prefetch(IEnumerable<(string, string)> principals, Func<(string, string), Coverage> covers, CancellationToken cancellationToken)
         {
             var todo = principals.Distinct().Where(p => !_holdings.ContainsKey(p)).ToArray();
-            var covered = Array.ConvertAll(todo, p => covers(p));
-
-            // Each covers set also as the interned strings of its entitlements, compared by reference: the holdings pass
-            // asks it once per grant read, with the interned string it keys the holdings by (hashing the id each time was
-            // 7 % of this pass). Sets shared by principals (one marked entitlement's reach) are converted once.
-            var interned = new Dictionary<IReadOnlySet<string>, HashSet<string>>(ReferenceEqualityComparer.Instance);
-            var coveredInterned = Array.ConvertAll(covered, set =>
-            {
-                if (!interned.TryGetValue(set, out var byReference))
-                {
-                    byReference = new HashSet<string>(set.Count, ReferenceEqualityComparer.Instance);
-                    foreach (string entitlement in set)
-                    {
-                        byReference.Add(Intern(entitlement));
-                    }
-
-                    interned[set] = byReference;
-                }
-
-                return byReference;
-            });
             var loaded = new Dictionary<string, Holding>[todo.Length];
             var stashes = new Stash?[todo.Length];
             long stashed = 0;
             C1zErrors.Unwrapped(() => Parallel.For(0, todo.Length, new ParallelOptions { CancellationToken = cancellationToken }, i =>
             {
-                var stash = new Stash(covered[i], coveredInterned[i], StashBudget);
+                var stash = new Stash(covers(todo[i]), Intern, StashBudget);
                 loaded[i] = LoadHoldings(todo[i], stash);
                 if (stash.Length > 0 && Interlocked.Add(ref stashed, stash.Length) <= StashBudget)
                 {
@@ -892,7 +873,7 @@ public static partial class GrantExpander
         private bool _encode;
         private readonly Dictionary<string, HashSet<(string, string)>> _dirty = new(StringComparer.Ordinal);
         private readonly HashSet<string> _whole = new(StringComparer.Ordinal);
-        private readonly Dictionary<string, HashSet<string>> _reach = new(StringComparer.Ordinal);
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ReachSet> _reach = new(StringComparer.Ordinal);
         private readonly SortedSet<(int Depth, string Id)> _work = new(Comparer<(int Depth, string Id)>.Create((a, b) => a.Depth != b.Depth ? a.Depth.CompareTo(b.Depth) : string.CompareOrdinal(a.Id, b.Id)));
         private readonly Dictionary<string, PendingPut> _puts = new(StringComparer.Ordinal);
         private readonly HashSet<string> _deletes = new(StringComparer.Ordinal);
@@ -1112,7 +1093,7 @@ public static partial class GrantExpander
         /// stored grants are kept for the diff: a G16 principal holds about 500 grants, of which about 100 are recomputed.
         /// A pair outside its principal's set (marked later from elsewhere) is diffed from a second read instead.
         /// </summary>
-        private Func<(string, string), IReadOnlySet<string>> CoversOf(IEnumerable<(string, string)> principals)
+        private Func<(string, string), Coverage> CoversOf(IEnumerable<(string, string)> principals)
         {
             var wanted = new HashSet<(string, string)>(principals);
             var marked = new Dictionary<(string, string), List<string>>();
@@ -1132,38 +1113,20 @@ public static partial class GrantExpander
                 }
             }
 
-            return p =>
-            {
-                var from = marked.GetValueOrDefault(p) ?? [.. _whole];
-                if (from.Count == 1)
-                {
-                    return Reach(from[0]);
-                }
-
-                var all = new HashSet<string>(StringComparer.Ordinal);
-                foreach (string t in from)
-                {
-                    all.UnionWith(Reach(t));
-                }
-
-                return all;
-            };
+            // Asked on all cores: the marks are only read, and the reach memo is concurrent.
+            var unmarked = new Coverage([.. _whole.Select(Reach)]);
+            return p => marked.TryGetValue(p, out var from) ? new Coverage([.. from.Select(Reach)]) : unmarked;
         }
 
-        /// <summary><paramref name="entitlement"/> and every entitlement downstream of it in the newer graph (memoized).</summary>
-        private HashSet<string> Reach(string entitlement)
+        /// <summary><paramref name="entitlement"/> and every entitlement downstream of it in the newer graph (memoized; safe on all cores).</summary>
+        private ReachSet Reach(string entitlement) => _reach.GetOrAdd(entitlement, static (from, plan) =>
         {
-            if (_reach.TryGetValue(entitlement, out var known))
-            {
-                return known;
-            }
-
-            var seen = new HashSet<string>(StringComparer.Ordinal) { entitlement };
+            var seen = new HashSet<string>(StringComparer.Ordinal) { from };
             var todo = new Stack<string>();
-            todo.Push(entitlement);
+            todo.Push(from);
             while (todo.Count > 0)
             {
-                foreach (var e in _plan.Outgoing.GetValueOrDefault(todo.Pop()) ?? [])
+                foreach (var e in plan.Outgoing.GetValueOrDefault(todo.Pop()) ?? [])
                 {
                     if (seen.Add(e.Target))
                     {
@@ -1172,9 +1135,8 @@ public static partial class GrantExpander
                 }
             }
 
-            _reach[entitlement] = seen;
-            return seen;
-        }
+            return new ReachSet(seen);
+        }, _plan);
 
         /// <summary>
         /// Recomputes the entitlements of one depth: an entitlement recomputed whole (its incoming edges changed) runs
