@@ -1109,7 +1109,8 @@ public static partial class GrantExpander
         /// <summary>
         /// For each principal, the entitlements the update may still recompute for it: those downstream (in the newer
         /// graph, along which changes travel) of the ones it is marked at and of the ones recomputed whole. Only their
-        /// stored grants are kept for the diff: a G16 principal holds about 500 grants, of which about 100 are recomputed.
+        /// stored grants are kept for the diff. In G16 that is nearly all of a principal's ≈ 500 grants (a changed membership
+        /// reaches most of a user's entitlements), though only ≈ 100 of its pairs are recomputed.
         /// A pair outside its principal's set (marked later from elsewhere) is diffed from a second read instead.
         /// </summary>
         private Func<(string, string), Coverage> CoversOf(IEnumerable<(string, string)> principals)
@@ -1257,17 +1258,18 @@ public static partial class GrantExpander
 
                     var records = Final(t, p, incoming, ref entRef);
                     var now = Holding.Of(t, records);
+                    var was = _old.Holding(t, p);
 
                     // Diffed at once where the pair's stored grants were kept: its records (most of what the update allocates,
                     // about 20 objects each) then die young instead of being copied by a collection before the diff.
                     if (!whole && _old.TryStored(t, p, out var stored))
                     {
                         var (puts, deletes) = Diff(stored, records, _encode);
-                        changes.Add(new Change(p, _old.Holding(t, p), now, null, new PairDiff(puts, deletes, stored)));
+                        changes.Add(new Change(p, was, now, null, new PairDiff(puts, deletes, stored)));
                     }
                     else
                     {
-                        changes.Add(new Change(p, _old.Holding(t, p), now, records, null));
+                        changes.Add(new Change(p, was, now, records, null));
                     }
                 }
             }
@@ -1703,21 +1705,28 @@ public static partial class GrantExpander
             // encoder declined or a store without stored bytes, as records.
             var encoded = puts.Where(p => p.Value is not null).Select(p => (ReadOnlyMemory<byte>)p.Value).ToList();
             var records = puts.Where(p => p.Value is null).Select(p => p.Record!).ToList();
-            int size = ChangeSetChunk;
-            for (int at = 0; at < Math.Max(Math.Max(encoded.Count, records.Count), deletes.Count); at += size)
+            for (int at = 0; at < Math.Max(Math.Max(encoded.Count, records.Count), deletes.Count); at += ChangeSetChunk)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var deleteSlice = Slice(deletes, at, size);
+                var deleteSlice = Slice(deletes, at, ChangeSetChunk);
                 if (encoded.Count > 0)
                 {
-                    deleted += expanded.WriteEncodedGrantChanges(expandedSync, Slice(encoded, at, size), deleteSlice, _storedValues);
+                    deleted += expanded.WriteEncodedGrantChanges(expandedSync, Slice(encoded, at, ChangeSetChunk), deleteSlice, _storedValues);
                     deleteSlice = [];
+                }
+
+                // The records' change set, when this chunk has any (the encoded one took the deletes): an empty set
+                // still cost a call through the store's whole write road per chunk.
+                var recordSlice = Slice(records, at, ChangeSetChunk);
+                if (recordSlice.Count == 0 && deleteSlice.Count == 0)
+                {
+                    continue;
                 }
 
                 // Stored bytes where the store handed them out (records loaded whole, if any, are read again then).
                 deleted += _storedValues.Count > 0
-                    ? expanded.WriteGrantChanges(expandedSync, Slice(records, at, size), deleteSlice, _storedValues)
-                    : expanded.WriteGrantChanges(expandedSync, Slice(records, at, size), deleteSlice, _stored);
+                    ? expanded.WriteGrantChanges(expandedSync, recordSlice, deleteSlice, _storedValues)
+                    : expanded.WriteGrantChanges(expandedSync, recordSlice, deleteSlice, _stored);
             }
 
             static List<T> Slice<T>(List<T> list, int at, int size) => at >= list.Count ? [] : list.GetRange(at, Math.Min(size, list.Count - at));
