@@ -42,8 +42,10 @@ public sealed partial class RocksStore
     /// <summary>
     /// Readahead of a principal's covering index entries: a user of a dense graph holds hundreds of grants, several
     /// 16 KiB blocks in a row, which a cold store otherwise reads one block per I/O until RocksDB's own readahead starts.
+    /// Compressed, G16's users' ≈ 600 grants take about 20 KB: a 256 KiB readahead copied (and faulted in) ten times that
+    /// per principal, and G16's update took 4–12 % longer than with 64 KiB (32 KiB measured no better; docs/PERFORMANCE.md).
     /// </summary>
-    private const int PrincipalReadaheadBytes = 256 * 1024;
+    private const int PrincipalReadaheadBytes = 64 * 1024;
 
     /// <inheritdoc/>
     public bool TryOpenEncodedGrantsByPrincipal(SyncId syncId, string principalResourceTypeId, string principalResourceId, [NotNullWhen(true)] out IEncodedGrantCursor? cursor)
