@@ -25,7 +25,9 @@ namespace DotC1z.Bench;
 /// with the changes found from the two unexpanded inputs (<see cref="GrantExpander.ChangedInputGrants"/>,
 /// <c>c1z expand --base-input</c>) instead of from the expanded sync. Both are timed warm, like the full
 /// re-expansion they are compared with (its code ran in G15 first): every step runs once on a small graph
-/// before. The synthetic ones run on RocksDB only: on SQLite one run takes minutes.
+/// before. G16 compares medians: of three full re-expansions and of seven updates (the first in place, after the find
+/// step, the others with the same changes on checkpoints of G15's expansion taken before it), every run reported.
+/// The synthetic ones run on RocksDB only: on SQLite one run takes minutes.
 /// </summary>
 public sealed partial class BenchRunner
 {
@@ -172,19 +174,23 @@ public sealed partial class BenchRunner
             var nextSync = nextInput.StartSync(Records.SyncType.Full);
             var changed = graph.CopyWithChanges(baseInput, baseSync, nextInput, nextSync, fraction: 0.01, seed: 16);
 
-            // Full re-expansion of the newer sync.
-            string fullPath = Path.Combine(dir, "reexpanded");
-            double fullMs;
-            long fullGrants;
-            using (var target = SyntheticTarget(fullPath))
+            // Full re-expansion of the newer sync, G16FullRuns times (each into a fresh store); the median is compared.
+            var fullTimes = new List<double>();
+            long fullGrants = 0;
+            for (int run = 0; run < G16FullRuns; run++)
             {
-                var sw = Stopwatch.StartNew();
-                GrantExpander.ExpandInto(nextInput, nextSync, target, nextSync, new ExpansionOptions(), _ctx.Cancellation);
-                fullMs = sw.Elapsed.TotalMilliseconds;
-                fullGrants = target.Count(nextSync).Grants;
-            }
+                string fullPath = Path.Combine(dir, "reexpanded");
+                using (var target = SyntheticTarget(fullPath))
+                {
+                    Settle();
+                    var sw = Stopwatch.StartNew();
+                    GrantExpander.ExpandInto(nextInput, nextSync, target, nextSync, new ExpansionOptions(), _ctx.Cancellation);
+                    fullTimes.Add(sw.Elapsed.TotalMilliseconds);
+                    fullGrants = target.Count(nextSync).Grants;
+                }
 
-            DeleteStore(fullPath);
+                DeleteStore(fullPath);
+            }
 
             // The full re-expansion above ran code G15 had already compiled; the incremental road's code is
             // compiled here, on a small copy of the same kind of graph, so both are timed warm (docs/PERFORMANCE.md).
@@ -200,8 +206,18 @@ public sealed partial class BenchRunner
                 throw new InvalidOperationException($"G16: ChangedInputGrants found {fromInputs.Count} changed grants, the generator changed {changed.Count}");
             }
 
+            // The later updates run on checkpoints of G15's expansion taken now (hard links: the same files, not copied).
+            var copies = new List<string>();
+            for (int run = 1; run < G16UpdateRuns; run++)
+            {
+                string copy = Path.Combine(dir, $"update{run}");
+                inPlace.Checkpoint(copy);
+                copies.Add(copy);
+            }
+
             // Incremental: G15's expansion brought up to the newer sync in place. Like `c1z expand --base`,
             // it is not told what changed: finding the changed grants is timed with the update.
+            Settle();
             ResetPeakRss();
             var icpu0 = BenchRunner.ProcessCpu();
             var isw = Stopwatch.StartNew();
@@ -211,6 +227,7 @@ public sealed partial class BenchRunner
             isw.Stop();
             double incCpuMs = (BenchRunner.ProcessCpu() - icpu0).TotalMilliseconds;
             long peak = PeakRss();
+            var updateTimes = new List<double> { isw.Elapsed.TotalMilliseconds - findMs };
             if (!found.ToHashSet(StringComparer.Ordinal).SetEquals(changed))
             {
                 throw new InvalidOperationException($"G16: ChangedGrants found {found.Count} changed grants, the generator changed {changed.Count}");
@@ -230,16 +247,37 @@ public sealed partial class BenchRunner
                 throw new InvalidOperationException($"G16: after the incremental expansion {detected} grants still differ from the newer sync");
             }
 
-            var result = new BenchResult("G16", "IncrementalExpand1pct", engine.Name, changed.Count, isw.Elapsed.TotalMilliseconds, inc.EntitlementsRecomputed, peak);
+            // The same update (the changes as found above) on each checkpoint: one update is a few hundred milliseconds,
+            // and on this VM two runs of the same build differed by a third (docs/PERFORMANCE.md, G16).
+            foreach (string copy in copies)
+            {
+                using (var store = RocksStore.Open(copy, new RocksStoreOptions { Durability = RocksDurability.NoSync }))
+                {
+                    Settle();
+                    var usw = Stopwatch.StartNew();
+                    var again = GrantExpander.ExpandIncremental(store, baseSync, nextInput, nextSync, found, new ExpansionOptions(), _ctx.Cancellation);
+                    updateTimes.Add(usw.Elapsed.TotalMilliseconds);
+                    if (again.GrantsCreated != inc.GrantsCreated || again.GrantsUpdated != inc.GrantsUpdated || again.GrantsDeleted != inc.GrantsDeleted || again.EntitlementsRecomputed != inc.EntitlementsRecomputed)
+                    {
+                        throw new InvalidOperationException($"G16: the update of a checkpoint wrote {again.GrantsCreated}/{again.GrantsUpdated}/{again.GrantsDeleted}, the first {inc.GrantsCreated}/{inc.GrantsUpdated}/{inc.GrantsDeleted}");
+                    }
+                }
+
+                DeleteStore(copy);
+            }
+
+            double fullMs = Median(fullTimes), updateMs = Median(updateTimes);
+            double incMs = findMs + updateMs;
+            var result = new BenchResult("G16", "IncrementalExpand1pct", engine.Name, changed.Count, incMs, inc.EntitlementsRecomputed, peak);
             results.Add(result);
             _ctx.Out.WriteLine(result.Line());
-            double updateMs = isw.Elapsed.TotalMilliseconds - findMs;
-            _ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"G16 full re-expansion [{engine.Name}]: {fullMs:F0} ms; incremental {isw.Elapsed.TotalMilliseconds:F0} ms = finding the {found.Count} changed grants {findMs:F0} ms + update {updateMs:F0} ms ({inc.EntitlementsRecomputed} entitlements recomputed, {inc.GrantsCreated} created, {inc.GrantsUpdated} updated, {inc.GrantsDeleted} deleted): {fullMs / Math.Max(isw.Elapsed.TotalMilliseconds, 1e-9):F1}x faster (the update alone {fullMs / Math.Max(updateMs, 1e-9):F1}x); process CPU of the incremental {incCpuMs:F0} ms (user+sys)"));
+            _ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"G16 full re-expansion [{engine.Name}]: {fullMs:F0} ms (median of {fullTimes.Count}); incremental {incMs:F0} ms = finding the {found.Count} changed grants {findMs:F0} ms + update {updateMs:F0} ms (median of {updateTimes.Count}; {inc.EntitlementsRecomputed} entitlements recomputed, {inc.GrantsCreated} created, {inc.GrantsUpdated} updated, {inc.GrantsDeleted} deleted): {fullMs / Math.Max(incMs, 1e-9):F1}x faster (the update alone {fullMs / Math.Max(updateMs, 1e-9):F1}x); process CPU of the first incremental {incCpuMs:F0} ms (user+sys)"));
             double fromInputsMs = inputFindMs + updateMs;
             var fromInputsResult = new BenchResult("G16", "IncrementalExpand1pctFromInputs", engine.Name, changed.Count, fromInputsMs, inc.EntitlementsRecomputed, peak);
             results.Add(fromInputsResult);
             _ctx.Out.WriteLine(fromInputsResult.Line());
             _ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"G16 with the earlier input at hand [{engine.Name}]: finding the {fromInputs.Count} changed grants from the two inputs {inputFindMs:F0} ms + the same update {updateMs:F0} ms = {fromInputsMs:F0} ms: {fullMs / Math.Max(fromInputsMs, 1e-9):F1}x faster than the full re-expansion"));
+            _ctx.Err.WriteLine(string.Create(CultureInfo.InvariantCulture, $"bench: G16 runs: full re-expansion {Runs(fullTimes)} ms; update {Runs(updateTimes)} ms (the first in place, the others on checkpoints)"));
             _ctx.Err.WriteLine(string.Create(CultureInfo.InvariantCulture, $"bench: G16 check: ChangedGrants between the updated expansion and the newer sync finds {detected} changed grants (0 expected), scanning both in {dsw.Elapsed.TotalMilliseconds:F0} ms"));
         }
 
@@ -285,6 +323,27 @@ public sealed partial class BenchRunner
     }
 
     private const int QuietJitMs = 300, MaxJitWaitMs = 5000;
+
+    /// <summary>G16's full re-expansions and updates per run of the bench: their medians are compared.</summary>
+    private const int G16FullRuns = 3, G16UpdateRuns = 7;
+
+    private static double Median(List<double> times)
+    {
+        var sorted = times.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+
+    /// <summary>
+    /// Before each timed G16 run: the previous run's garbage collected, so that no run pays for another's. The block
+    /// cache is kept, as the single run timed before kept it.
+    /// </summary>
+    private static void Settle()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+    }
+
+    private static string Runs(List<double> times) => string.Join(", ", times.Select(t => t.ToString("F0", CultureInfo.InvariantCulture)));
 
     private void WarmIncrementalOnce(BenchEngine engine, string dir)
     {
