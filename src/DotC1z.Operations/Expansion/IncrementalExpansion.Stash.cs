@@ -141,12 +141,32 @@ public static partial class GrantExpander
     /// </summary>
     private sealed class Coverage(ReachSet[] parts)
     {
+        private readonly bool _all;
+
+        private Coverage()
+            : this([])
+        {
+            _all = true;
+            MaxCount = AllPresized;
+        }
+
+        /// <summary>Every entitlement: a stash that keeps all of its principal's grants.</summary>
+        public static Coverage All { get; } = new();
+
+        // What a stash covering everything presizes its chains for (a user of a dense graph holds hundreds of entitlements).
+        private const int AllPresized = 1024;
+
         /// <summary>At most this many entitlements (the parts' sizes added up).</summary>
         public int MaxCount { get; } = parts.Sum(r => r.Ids.Count);
 
         /// <summary>Whether <paramref name="entitlement"/> (any string with its text) is covered.</summary>
         public bool Contains(string entitlement)
         {
+            if (_all)
+            {
+                return true;
+            }
+
             foreach (var part in parts)
             {
                 if (part.Ids.Contains(entitlement))
@@ -161,6 +181,11 @@ public static partial class GrantExpander
         /// <summary>Whether <paramref name="interned"/> (the one string of its id, compared by reference: no hash of its text) is covered.</summary>
         public bool ContainsInterned(string interned, Func<string, string> intern)
         {
+            if (_all)
+            {
+                return true;
+            }
+
             foreach (var part in parts)
             {
                 if (part.Interned(intern).Contains(interned))

@@ -911,7 +911,7 @@ public static partial class GrantExpander
             var ids = changed.ToArray();
             var olds = new GrantRecord?[ids.Length];
             var currents = new GrantRecord?[ids.Length];
-            Task? versions = null, oldPlanning = null, newerGrants = null;
+            Task? versions = null, oldPlanning = null, newerGrants = null, oldHoldings = null;
             ExpansionPlan? oldPlan = null;
             List<(string, string)> seeds = [];
             try
@@ -924,6 +924,21 @@ public static partial class GrantExpander
                         next.TryGetGrants(nextSync, ids, currents);
                     },
                     cancellationToken);
+
+                // The changed grants' principals' holdings are read as soon as the grants are, beside the planning: the
+                // holdings pass is the update's longest, and planning left a core idle. Their stashes keep every grant
+                // (which entitlements the update recomputes is known only once both graphs are): G16's kept nearly all anyway.
+                oldHoldings = versions.ContinueWith(
+                    done =>
+                    {
+                        if (done.IsCompletedSuccessfully)
+                        {
+                            _old.Prefetch(ChangedPrincipals(olds, currents), _ => Coverage.All, cancellationToken);
+                        }
+                    },
+                    cancellationToken,
+                    TaskContinuationOptions.None,
+                    TaskScheduler.Default);
 
                 // The declaring grants (one per edge, few beside the memberships) are read once for both graphs.
                 var flagged = next.GrantsNeedingExpansion(nextSync).ToList();
@@ -971,9 +986,11 @@ public static partial class GrantExpander
             finally
             {
                 // No read outlives the update (its stores may be disposed right after a failure).
-                Settled(versions, oldPlanning, newerGrants);
+                Settled(versions, oldPlanning, newerGrants, oldHoldings);
             }
 
+            // Principals marked since (none, in an update that starts from its changed grants) are read now.
+            Join(oldHoldings);
             _old.Prefetch(seeds, CoversOf(seeds), cancellationToken);
             int recomputed = 0;
             while (_work.Count > 0)
@@ -1092,6 +1109,21 @@ public static partial class GrantExpander
             return record;
         }
 
+        /// <summary>The principals of the changed grants' two versions, each once.</summary>
+        private static HashSet<(string, string)> ChangedPrincipals(GrantRecord?[] olds, GrantRecord?[] currents)
+        {
+            var principals = new HashSet<(string, string)>();
+            foreach (var g in olds.Concat(currents))
+            {
+                if (g is not null)
+                {
+                    principals.Add(PrincipalTable.KeyOf(g));
+                }
+            }
+
+            return principals;
+        }
+
         private void MarkDirty(string entitlement, (string, string) principal)
         {
             if (!_dirty.TryGetValue(entitlement, out var set))
@@ -1107,7 +1139,8 @@ public static partial class GrantExpander
         private void Enqueue(string entitlement) => _work.Add((_plan.NodeDepth.GetValueOrDefault(entitlement, -1), entitlement));
 
         /// <summary>
-        /// For each principal, the entitlements the update may still recompute for it: those downstream (in the newer
+        /// For each principal read once the graphs are known (not the changed grants' own, read beside the planning with
+        /// every grant kept), the entitlements the update may still recompute for it: those downstream (in the newer
         /// graph, along which changes travel) of the ones it is marked at and of the ones recomputed whole. Only their
         /// stored grants are kept for the diff. In G16 that is nearly all of a principal's ≈ 500 grants (a changed membership
         /// reaches most of a user's entitlements), though only ≈ 100 of its pairs are recomputed.
