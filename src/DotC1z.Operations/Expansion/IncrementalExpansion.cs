@@ -913,7 +913,6 @@ public static partial class GrantExpander
             var currents = new GrantRecord?[ids.Length];
             Task? versions = null, oldPlanning = null, newerGrants = null, oldHoldings = null;
             ExpansionPlan? oldPlan = null;
-            List<(string, string)> seeds = [];
             try
             {
                 versions = Task.Run(
@@ -958,8 +957,8 @@ public static partial class GrantExpander
                     }
                 }
 
-                // The principals of the changed grants: propagation asks about them, and about few others.
-                seeds = [.. _dirty.Values.SelectMany(d => d)];
+                // The principals of the changed grants (the ones just marked): propagation asks about them, and about few others.
+                var seeds = ChangedPrincipals(olds, currents);
                 newerGrants = Task.Run(() => _new.Prefetch(seeds, cancellationToken), cancellationToken);
                 Join(oldPlanning);
 
@@ -989,9 +988,8 @@ public static partial class GrantExpander
                 Settled(versions, oldPlanning, newerGrants, oldHoldings);
             }
 
-            // Principals marked since (none, in an update that starts from its changed grants) are read now.
+            // The changed principals' holdings, read beside the planning; principals marked later are read at their depth.
             Join(oldHoldings);
-            _old.Prefetch(seeds, CoversOf(seeds), cancellationToken);
             int recomputed = 0;
             while (_work.Count > 0)
             {
