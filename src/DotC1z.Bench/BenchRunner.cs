@@ -260,10 +260,19 @@ public sealed partial class BenchRunner
             peak = Math.Max(peak, PeakRss());
         }
 
-        _ctx.Err.WriteLine(string.Create(CultureInfo.InvariantCulture, $"bench: G1 [{engine.Name}] runs: {string.Join(", ", times.Select(t => t.ToString("F0", CultureInfo.InvariantCulture)))} ms (median reported)"));
-        times.Sort();
-        return new BenchResult("G1", "BulkWrite", engine.Name, grants.Count, times[times.Count / 2], grants.Count, peak);
+        _ctx.Err.WriteLine(string.Create(CultureInfo.InvariantCulture, $"bench: G1 [{engine.Name}] runs: {Runs(times)} ms (median reported)"));
+        return new BenchResult("G1", "BulkWrite", engine.Name, grants.Count, Median(times), grants.Count, peak);
     }
+
+    /// <summary>The median of repeated runs (of an even count, the mean of the middle two).</summary>
+    private static double Median(List<double> times)
+    {
+        var sorted = times.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+
+    /// <summary>Repeated runs' times as the bench prints them (milliseconds, no decimals).</summary>
+    private static string Runs(List<double> times) => string.Join(", ", times.Select(t => t.ToString("F0", CultureInfo.InvariantCulture)));
 
     // Longest wait for other processes to leave the CPU before G1; smoke runs (tests, tiny
     // fixtures) measure nothing worth waiting for.

@@ -84,9 +84,8 @@ public sealed partial class BenchRunner
                 DeleteStore(path);
             }
 
-            _ctx.Err.WriteLine(string.Create(CultureInfo.InvariantCulture, $"bench: G14 [{engine.Name}] runs: {string.Join(", ", times.Select(t => t.ToString("F0", CultureInfo.InvariantCulture)))} ms (median reported), process CPU (user+sys, both threads) {string.Join(", ", cpu.Select(t => t.ToString("F0", CultureInfo.InvariantCulture)))} ms; {last!.Edges} edges, {last.EntitlementsRecomputed} destinations, {last.GrantsCreated} created, {last.GrantsUpdated} updated"));
-            times.Sort();
-            var result = new BenchResult("G14", "ExpandMediumFixture", engine.Name, rows, times[times.Count / 2], rows, peak);
+            _ctx.Err.WriteLine(string.Create(CultureInfo.InvariantCulture, $"bench: G14 [{engine.Name}] runs: {Runs(times)} ms (median reported), process CPU (user+sys, both threads) {Runs(cpu)} ms; {last!.Edges} edges, {last.EntitlementsRecomputed} destinations, {last.GrantsCreated} created, {last.GrantsUpdated} updated"));
+            var result = new BenchResult("G14", "ExpandMediumFixture", engine.Name, rows, Median(times), rows, peak);
             results.Add(result);
             _ctx.Out.WriteLine(result.Line());
         }
@@ -327,12 +326,6 @@ public sealed partial class BenchRunner
     /// <summary>G16's full re-expansions and updates per run of the bench: their medians are compared.</summary>
     private const int G16FullRuns = 3, G16UpdateRuns = 7;
 
-    private static double Median(List<double> times)
-    {
-        var sorted = times.Order().ToList();
-        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
-    }
-
     /// <summary>
     /// Before each timed G16 run: the previous run's garbage collected, so that no run pays for another's. The block
     /// cache is kept, as the single run timed before kept it.
@@ -342,8 +335,6 @@ public sealed partial class BenchRunner
         GC.Collect();
         GC.WaitForPendingFinalizers();
     }
-
-    private static string Runs(List<double> times) => string.Join(", ", times.Select(t => t.ToString("F0", CultureInfo.InvariantCulture)));
 
     private void WarmIncrementalOnce(BenchEngine engine, string dir)
     {
