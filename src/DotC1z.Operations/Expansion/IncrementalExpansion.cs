@@ -911,7 +911,8 @@ public static partial class GrantExpander
             var ids = changed.ToArray();
             var olds = new GrantRecord?[ids.Length];
             var currents = new GrantRecord?[ids.Length];
-            Task? versions = null, oldPlanning = null, newerGrants = null, oldHoldings = null;
+            Task<HashSet<(string, string)>>? versions = null;
+            Task? oldPlanning = null, newerGrants = null, oldHoldings = null;
             ExpansionPlan? oldPlan = null;
             try
             {
@@ -921,6 +922,9 @@ public static partial class GrantExpander
                         expanded.TryGetGrants(expandedSync, ids, olds);
                         cancellationToken.ThrowIfCancellationRequested();
                         next.TryGetGrants(nextSync, ids, currents);
+
+                        // Their principals (each once): propagation asks about them, and about few others.
+                        return ChangedPrincipals(olds, currents);
                     },
                     cancellationToken);
 
@@ -932,7 +936,7 @@ public static partial class GrantExpander
                     {
                         if (done.IsCompletedSuccessfully)
                         {
-                            _old.Prefetch(ChangedPrincipals(olds, currents), _ => Coverage.All, cancellationToken);
+                            _old.Prefetch(done.Result, _ => Coverage.All, cancellationToken);
                         }
                     },
                     cancellationToken,
@@ -941,7 +945,7 @@ public static partial class GrantExpander
 
                 // The declaring grants (one per edge, few beside the memberships) are read once for both graphs.
                 var flagged = next.GrantsNeedingExpansion(nextSync).ToList();
-                Join(versions);
+                var seeds = Join(versions);
                 var oldDeclaring = flagged.Where(g => !changed.Contains(g.ExternalId)).ToList();
                 oldDeclaring.AddRange(olds.OfType<GrantRecord>().Where(Declares));
                 oldPlanning = Task.Run(() => oldPlan = ExpansionPlan.Build(oldDeclaring, id => OldEntitlement(id) is not null, options.MaxDepth), cancellationToken);
@@ -957,8 +961,6 @@ public static partial class GrantExpander
                     }
                 }
 
-                // The principals of the changed grants (the ones just marked): propagation asks about them, and about few others.
-                var seeds = ChangedPrincipals(olds, currents);
                 newerGrants = Task.Run(() => _new.Prefetch(seeds, cancellationToken), cancellationToken);
                 Join(oldPlanning);
 
@@ -1071,6 +1073,9 @@ public static partial class GrantExpander
 
         /// <summary>Waits for a task of the update, its failure rethrown as it was (not wrapped).</summary>
         private static void Join(Task task) => task.GetAwaiter().GetResult();
+
+        /// <summary>The result of a task of the update, its failure rethrown as it was (not wrapped).</summary>
+        private static T Join<T>(Task<T> task) => task.GetAwaiter().GetResult();
 
         /// <summary>Waits for every task started (null: not started), whatever became of them: the failure that ends the update is already on its way.</summary>
         private static void Settled(params Task?[] tasks)
